@@ -1,0 +1,24 @@
+# wix_admin: PGXS build.  `make && make install`, then `make installcheck`
+# (test/run_all.sh sets up PostgreSQL and the emulator for the regression run).
+
+MODULE_big = wix_admin
+OBJS = \
+	src/catalog.o \
+	src/connection.o \
+	src/convert.o \
+	src/http.o \
+	src/option.o \
+	src/request.o \
+	src/wix_fdw.o
+
+EXTENSION = wix_admin
+DATA = sql/wix_admin--0.1.sql
+
+REGRESS = server_options read_path
+
+PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl json-c)
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

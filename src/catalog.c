@@ -1,0 +1,415 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		  The resource catalog: which Wix datasets wix_admin exposes, the
+ *		  query endpoint and paging of each, and its standard columns.
+ *
+ * Everything here is data.  A new Wix dataset is a new WixResource entry;
+ * the scan, the option validator and IMPORT FOREIGN SCHEMA read it from
+ * these tables.  Paths and bodies follow shared/wix-api/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_admin.h"
+
+#include <ctype.h>
+
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+
+/* eCommerce Orders: auth-and-orders.md §2 */
+static const WixColumnDef order_columns[] = {
+	{"id", "text", "id"},
+	{"number", "bigint", "number"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"purchased_date", "timestamptz", "purchasedDate"},
+	{"status", "text", "status"},
+	{"payment_status", "text", "paymentStatus"},
+	{"fulfillment_status", "text", "fulfillmentStatus"},
+	{"archived", "boolean", "archived"},
+	{"currency", "text", "currency"},
+	{"buyer_email", "text", "buyerInfo.email"},
+	{"buyer_member_id", "text", "buyerInfo.memberId"},
+	{"buyer_contact_id", "text", "buyerInfo.contactId"},
+	{"subtotal", "numeric", "priceSummary.subtotal.amount"},
+	{"shipping", "numeric", "priceSummary.shipping.amount"},
+	{"tax", "numeric", "priceSummary.tax.amount"},
+	{"discount", "numeric", "priceSummary.discount.amount"},
+	{"total", "numeric", "priceSummary.total.amount"},
+	{"balance", "numeric", "balanceSummary.balance.amount"},
+	{"channel_type", "text", "channelInfo.type"},
+	{"line_items", "jsonb", "lineItems"},
+	{"billing_info", "jsonb", "billingInfo"},
+	{"shipping_info", "jsonb", "shippingInfo"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/*
+ * Search hides PENDING and REJECTED orders unless the filter names those
+ * statuses, and never returns INITIALIZED ones (§2.2): ask for every status
+ * a merchant sees in the dashboard.
+ */
+static const WixEndpoint orders_search = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/ecom/v1/orders/search",
+	.envelope = "search",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_CURSOR,
+	.max_page_size = 100,
+	.items_key = "orders",
+	.metadata_key = "metadata",
+	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}",
+	.columns = order_columns,
+};
+
+/* Members: members-stores-bookings.md §3 */
+static const WixColumnDef member_columns[] = {
+	{"id", "text", "id"},
+	{"login_email", "text", "loginEmail"},
+	{"login_email_verified", "boolean", "loginEmailVerified"},
+	{"status", "text", "status"},
+	{"privacy_status", "text", "privacyStatus"},
+	{"activity_status", "text", "activityStatus"},
+	{"contact_id", "text", "contactId"},
+	{"first_name", "text", "contact.firstName"},
+	{"last_name", "text", "contact.lastName"},
+	{"nickname", "text", "profile.nickname"},
+	{"slug", "text", "profile.slug"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"last_login_date", "timestamptz", "lastLoginDate"},
+	{"contact", "jsonb", "contact"},
+	{"profile", "jsonb", "profile"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint members_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/members/v1/members/query",
+	.envelope = "query",
+	.sort_key = "sorting",
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 100,
+	.items_key = "members",
+	.metadata_key = "metadata",
+	.extra_body = "{\"fieldsets\":[\"FULL\"]}",
+	/* a stable order keeps offset pages from skipping or repeating rows */
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = member_columns,
+};
+
+/* Stores products, Catalog V1: §4.2-4.3 */
+static const WixColumnDef product_v1_columns[] = {
+	{"id", "text", "id"},
+	{"name", "text", "name"},
+	{"slug", "text", "slug"},
+	{"visible", "boolean", "visible"},
+	{"product_type", "text", "productType"},
+	{"sku", "text", "sku"},
+	{"price", "numeric", "priceData.price"},
+	{"currency", "text", "priceData.currency"},
+	{"inventory_status", "text", "stock.inventoryStatus"},
+	{"quantity", "integer", "stock.quantity"},
+	{"numeric_id", "bigint", "numericId"},
+	{"revision", "bigint", NULL},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "lastUpdated"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/*
+ * Offset paging stops near 10,000 items: past that, page by numericId
+ * (§4.2).  Hidden products are silently dropped unless asked for.
+ */
+static const WixEndpoint products_v1_query = {
+	.catalog = WIX_CATALOG_V1,
+	.query_path = "/stores-reader/v1/products/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.query_as_strings = true,
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 100,
+	.max_offset = 10000,
+	.keyset_field = "numericId",
+	.items_key = "products",
+	.metadata_key = "metadata",
+	.extra_body = "{\"includeVariants\":false,\"includeHiddenProducts\":true}",
+	.default_sort = "[{\"numericId\":\"asc\"}]",
+	.columns = product_v1_columns,
+};
+
+/* Stores products, Catalog V3: §4.5-4.6 */
+static const WixColumnDef product_v3_columns[] = {
+	{"id", "text", "id"},
+	{"name", "text", "name"},
+	{"slug", "text", "slug"},
+	{"visible", "boolean", "visible"},
+	{"product_type", "text", "productType"},
+	{"sku", "text", "variantSummary.minPriceVariant.sku"},
+	{"price", "numeric", "actualPriceRange.minValue.amount"},
+	{"currency", "text", "currency"},
+	{"inventory_status", "text", "inventory.availabilityStatus"},
+	{"quantity", "integer", NULL},
+	{"numeric_id", "bigint", NULL},
+	{"revision", "bigint", "revision"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint products_v3_query = {
+	.catalog = WIX_CATALOG_V3,
+	.query_path = "/stores/v3/products/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_CURSOR,
+	.max_page_size = 100,
+	.items_key = "products",
+	.metadata_key = "pagingMetadata",
+	.extra_body = "{\"fields\":[\"CURRENCY\",\"MIN_PRICE_VARIANT\"]}",
+	.columns = product_v3_columns,
+};
+
+/* Bookings, through Query Extended Bookings: §5.1-5.2 */
+static const WixColumnDef booking_columns[] = {
+	{"id", "text", "id"},
+	{"status", "text", "status"},
+	{"payment_status", "text", "paymentStatus"},
+	{"selected_payment_option", "text", "selectedPaymentOption"},
+	{"start_date", "timestamptz", "startDate"},
+	{"end_date", "timestamptz", "endDate"},
+	{"title", "text", "bookedEntity.title"},
+	{"service_id", "text", "bookedEntity.slot.serviceId"},
+	{"contact_id", "text", "contactDetails.contactId"},
+	{"contact_email", "text", "contactDetails.email"},
+	{"first_name", "text", "contactDetails.firstName"},
+	{"last_name", "text", "contactDetails.lastName"},
+	{"total_participants", "integer", "totalParticipants"},
+	{"revision", "bigint", "revision"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/* The REST and SDK docs disagree on the default sort: always send one. */
+static const WixEndpoint bookings_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/_api/bookings-reader/v2/extended-bookings/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_CURSOR,
+	.max_page_size = 100,
+	.items_key = "extendedBookings",
+	.item_root = "booking",
+	.metadata_key = "pagingMetadata",
+	.extra_body = "{\"withBookingAllowedActions\":false,\"withBookingAttendanceInfo\":false}",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = booking_columns,
+};
+
+static const WixEndpoint *const orders_endpoints[] = {&orders_search, NULL};
+static const WixEndpoint *const members_endpoints[] = {&members_query, NULL};
+static const WixEndpoint *const products_endpoints[] = {&products_v3_query, &products_v1_query, NULL};
+static const WixEndpoint *const bookings_endpoints[] = {&bookings_query, NULL};
+
+static const WixResource orders_resource = {"orders", "eCommerce orders", orders_endpoints};
+static const WixResource members_resource = {"members", "site members", members_endpoints};
+static const WixResource products_resource = {"products", "Stores products (Catalog V1 or V3)", products_endpoints};
+static const WixResource bookings_resource = {"bookings", "Bookings (extended bookings)", bookings_endpoints};
+
+static const WixResource *const resources[] = {
+	&orders_resource,
+	&members_resource,
+	&products_resource,
+	&bookings_resource,
+	NULL
+};
+
+const WixResource *const *
+wix_all_resources(void)
+{
+	return resources;
+}
+
+/*
+ * wix_find_resource
+ *		The resource named by a foreign table's "resource" option, or NULL.
+ */
+const WixResource *
+wix_find_resource(const char *name)
+{
+	for (int i = 0; resources[i] != NULL; i++)
+	{
+		if (strcmp(resources[i]->name, name) == 0)
+			return resources[i];
+	}
+	return NULL;
+}
+
+/*
+ * wix_resource_names
+ *		"orders, members, products, bookings", for hints.
+ */
+const char *
+wix_resource_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; resources[i] != NULL; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", resources[i]->name);
+	return buf.data;
+}
+
+/*
+ * wix_resource_needs_catalog
+ *		Does choosing this resource's endpoint depend on the site's Stores
+ *		catalog version?
+ */
+bool
+wix_resource_needs_catalog(const WixResource *resource)
+{
+	for (int i = 0; resource->endpoints[i] != NULL; i++)
+	{
+		if (resource->endpoints[i]->catalog != WIX_CATALOG_ANY)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * wix_resource_endpoint
+ *		The endpoint that serves a site with the given catalog version.
+ */
+const WixEndpoint *
+wix_resource_endpoint(const WixResource *resource, WixCatalogVersion catalog)
+{
+	for (int i = 0; resource->endpoints[i] != NULL; i++)
+	{
+		const WixEndpoint *endpoint = resource->endpoints[i];
+
+		if (endpoint->catalog == WIX_CATALOG_ANY || endpoint->catalog == catalog)
+			return endpoint;
+	}
+	return resource->endpoints[0];
+}
+
+/*
+ * wix_endpoint_column_path
+ *		The Wix path of a standard column, or NULL when the endpoint does not
+ *		provide that column.  *found tells whether the name is a standard
+ *		column at all.
+ */
+const char *
+wix_endpoint_column_path(const WixEndpoint *endpoint, const char *column_name,
+						 bool *found)
+{
+	for (const WixColumnDef *col = endpoint->columns; col->name != NULL; col++)
+	{
+		if (strcmp(col->name, column_name) == 0)
+		{
+			*found = true;
+			return col->path;
+		}
+	}
+	*found = false;
+	return NULL;
+}
+
+/*
+ * wix_default_path
+ *		A column's path when nothing else names one: its name in camelCase
+ *		("payment_status" -> "paymentStatus").
+ */
+char *
+wix_default_path(const char *column_name)
+{
+	char	   *path = palloc(strlen(column_name) + 1);
+	char	   *out = path;
+	bool		upper_next = false;
+
+	for (const char *c = column_name; *c; c++)
+	{
+		if (*c == '_' && out != path)
+		{
+			upper_next = true;
+			continue;
+		}
+		*out++ = upper_next ? pg_toupper((unsigned char) *c) : *c;
+		upper_next = false;
+	}
+	*out = '\0';
+	return path;
+}
+
+/*
+ * column_path_for_import
+ *		The path IMPORT FOREIGN SCHEMA writes for a standard column: the one
+ *		every endpoint of the resource agrees on, unless it is the default
+ *		anyway.  NULL when no option is needed (the scan then takes the path
+ *		of the site's endpoint).
+ */
+static const char *
+column_path_for_import(const WixResource *resource, const char *column_name)
+{
+	const char *path = NULL;
+
+	for (int i = 0; resource->endpoints[i] != NULL; i++)
+	{
+		bool		found;
+		const char *p = wix_endpoint_column_path(resource->endpoints[i],
+												 column_name, &found);
+
+		if (p == NULL || (path != NULL && strcmp(p, path) != 0))
+			return NULL;
+		path = p;
+	}
+	if (path != NULL && strcmp(path, wix_default_path(column_name)) == 0)
+		return NULL;
+	return path;
+}
+
+/*
+ * wix_import_statements
+ *		CREATE FOREIGN TABLE statements for IMPORT FOREIGN SCHEMA wix.  No
+ *		option value of the server or user mapping is ever copied into them.
+ *		LIMIT TO / EXCEPT filtering is left to the core code.
+ */
+List *
+wix_import_statements(const char *server_name, ImportForeignSchemaStmt *stmt)
+{
+	List	   *commands = NIL;
+
+	for (int i = 0; resources[i] != NULL; i++)
+	{
+		const WixResource *resource = resources[i];
+		const WixEndpoint *first = resource->endpoints[0];
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n",
+						 quote_identifier(resource->name));
+		for (const WixColumnDef *col = first->columns; col->name != NULL; col++)
+		{
+			const char *path = column_path_for_import(resource, col->name);
+
+			appendStringInfo(&buf, "  %s %s", quote_identifier(col->name),
+							 col->sql_type);
+			if (path != NULL)
+				appendStringInfo(&buf, " OPTIONS (path %s)",
+								 quote_literal_cstr(path));
+			appendStringInfoString(&buf, (col + 1)->name != NULL ? ",\n" : "\n");
+		}
+		appendStringInfo(&buf, ") SERVER %s OPTIONS (resource %s)",
+						 quote_identifier(server_name),
+						 quote_literal_cstr(resource->name));
+		commands = lappend(commands, buf.data);
+	}
+	return commands;
+}

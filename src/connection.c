@@ -1,0 +1,656 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		  Connections to Wix: one per user mapping per backend, holding a
+ *		  reusable libcurl handle, the credentials and the cached OAuth access
+ *		  token.  Sends requests with authentication, turns interrupts into
+ *		  aborted transfers and Wix failures into PostgreSQL errors.
+ *
+ * Entries are dropped when their server or user mapping changes (syscache
+ * invalidation, as postgres_fdw does), so ALTER USER MAPPING takes effect on
+ * the next query.  No error, log line or EXPLAIN output built here contains a
+ * credential or a token.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_admin.h"
+
+#include "wix_http.h"
+
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+/* Wix answers 401 once a token has expired; renew it a little before. */
+#define TOKEN_RENEW_MARGIN_SECS 300
+#define MAX_RESPONSE_BYTES		(64 * 1024 * 1024)
+
+struct WixConnection
+{
+	Oid			umid;			/* hash key: user mapping OID */
+	bool		valid;			/* false once invalidated */
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+	MemoryContext cxt;			/* holds the copies below */
+	char	   *server_name;
+	Oid			serverid;
+	WixServerOptions server;
+	WixUserOptions user;
+	bool		plain_http_ok;
+	CURL	   *curl;
+	char	   *token;			/* OAuth access token, or NULL */
+	TimestampTz token_renew_at;
+};
+
+/* Site catalog versions, detected once per server per backend. */
+typedef struct CatalogCacheEntry
+{
+	Oid			serverid;		/* hash key */
+	WixCatalogVersion catalog;
+} CatalogCacheEntry;
+
+static HTAB *connection_cache = NULL;
+static HTAB *catalog_cache = NULL;
+
+static void connection_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+static void connection_release(WixConnection *conn);
+
+/*
+ * wix_get_connection
+ *		The connection for a user mapping, created or rebuilt as needed.
+ */
+WixConnection *
+wix_get_connection(UserMapping *user)
+{
+	WixConnection *conn;
+	bool		found;
+	ForeignServer *server;
+	MemoryContext oldcxt;
+
+	if (connection_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (!wix_http_global_init())
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not initialize libcurl")));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(WixConnection);
+		connection_cache = hash_create("wix_admin connections", 8, &ctl,
+									   HASH_ELEM | HASH_BLOBS);
+		ctl.entrysize = sizeof(CatalogCacheEntry);
+		catalog_cache = hash_create("wix_admin catalog versions", 8, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
+									  connection_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID,
+									  connection_invalidate, (Datum) 0);
+	}
+
+	conn = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
+	if (found && conn->valid)
+		return conn;
+	if (found)
+		connection_release(conn);
+
+	conn->valid = false;
+	conn->curl = NULL;
+	conn->token = NULL;
+	conn->cxt = AllocSetContextCreate(CacheMemoryContext,
+									  "wix_admin connection",
+									  ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(conn->cxt);
+	server = GetForeignServer(user->serverid);
+	conn->serverid = server->serverid;
+	conn->server_name = pstrdup(server->servername);
+	wix_server_options(server, &conn->server);
+	wix_user_options(user, &conn->user);
+	MemoryContextSwitchTo(oldcxt);
+
+	conn->plain_http_ok = wix_url_is_loopback(conn->server.base_url);
+	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
+												   ObjectIdGetDatum(server->serverid));
+	conn->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
+													ObjectIdGetDatum(user->umid));
+	conn->curl = wix_http_handle_new();
+	if (conn->curl == NULL)
+	{
+		connection_release(conn);
+		hash_search(connection_cache, &user->umid, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+	conn->valid = true;
+	return conn;
+}
+
+const char *
+wix_connection_server_name(WixConnection *conn)
+{
+	return conn->server_name;
+}
+
+/* Forget the token, wiping it first. */
+static void
+forget_token(WixConnection *conn)
+{
+	if (conn->token != NULL)
+	{
+		explicit_bzero(conn->token, strlen(conn->token));
+		pfree(conn->token);
+		conn->token = NULL;
+	}
+}
+
+/* Free what an entry holds; the entry itself stays in the hash table. */
+static void
+connection_release(WixConnection *conn)
+{
+	forget_token(conn);
+	if (conn->user.client_secret != NULL)
+		explicit_bzero(conn->user.client_secret, strlen(conn->user.client_secret));
+	if (conn->user.api_key != NULL)
+		explicit_bzero(conn->user.api_key, strlen(conn->user.api_key));
+	wix_http_handle_free(conn->curl);
+	conn->curl = NULL;
+	if (conn->cxt != NULL)
+		MemoryContextDelete(conn->cxt);
+	conn->cxt = NULL;
+	conn->valid = false;
+}
+
+/*
+ * connection_invalidate
+ *		Syscache callback: a server or user mapping changed.  Entries are only
+ *		marked here; wix_get_connection rebuilds them when next asked.
+ */
+static void
+connection_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	WixConnection *conn;
+
+	hash_seq_init(&scan, connection_cache);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+	{
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && conn->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID && conn->mapping_hashvalue == hashvalue))
+			conn->valid = false;
+	}
+	if (cacheid == FOREIGNSERVEROID)
+	{
+		CatalogCacheEntry *entry;
+
+		/* a server's catalog_version option may have changed */
+		hash_seq_init(&scan, catalog_cache);
+		while ((entry = hash_seq_search(&scan)) != NULL)
+			hash_search(catalog_cache, &entry->serverid, HASH_REMOVE, NULL);
+	}
+}
+
+/* Progress-callback test: has the user cancelled or the server shut down? */
+static bool
+interrupt_requested(void *arg)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+static int
+http_error_sqlstate(long status)
+{
+	if (status == 401 || status == 403)
+		return ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+	if (status == 429 || status >= 500)
+		return ERRCODE_FDW_UNABLE_TO_CREATE_REPLY;
+	return ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
+}
+
+static const char *
+http_error_hint(long status, WixAuthMode mode)
+{
+	switch (status)
+	{
+		case 401:
+			return mode == WIX_AUTH_API_KEY ?
+				"Check the api_key of the user mapping and the server's site_id." :
+				"Check the client_id and client_secret of the user mapping.";
+		case 403:
+			return "The credentials lack a permission this call needs: grant it to the API key or app in the Wix dashboard.";
+		case 404:
+			return "Check the id, and that the server's site_id and base_url point at the right site.";
+		case 429:
+			return "Wix allows about 200 requests per minute per site; wait and try again.";
+		default:
+			return status >= 500 ? "Wix could not answer now; try again later." : NULL;
+	}
+}
+
+static const char *
+json_string_at(json_object *obj, const char *key)
+{
+	json_object *value;
+
+	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
+		json_object_object_get_ex(obj, key, &value) &&
+		json_object_is_type(value, json_type_string))
+		return json_object_get_string(value);
+	return NULL;
+}
+
+static json_object *
+json_object_at(json_object *obj, const char *key)
+{
+	json_object *value;
+
+	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
+		json_object_object_get_ex(obj, key, &value) &&
+		json_object_is_type(value, json_type_object))
+		return value;
+	return NULL;
+}
+
+/*
+ * report_wix_error
+ *		Raise the error of a non-200 answer.  Wix sends either
+ *		details.applicationError {code, description} or
+ *		details.validationError.fieldViolations[], or only a message, or
+ *		nothing at all; take whatever is there.  Frees *response first.
+ */
+static void
+report_wix_error(WixConnection *conn, const char *method, const char *path,
+				 WixHttpResponse *response, const char *hint_override)
+{
+	json_object *body = NULL;
+	json_object *details;
+	const char *message = NULL;
+	const char *code = NULL;
+	char	   *field_detail = NULL;
+	char	   *message_copy;
+	long		status = response->status;
+	char		request_id[sizeof(response->request_id)];
+	const char *hint = hint_override ? hint_override :
+		http_error_hint(status, conn->user.mode);
+
+	if (response->body != NULL)
+	{
+		json_tokener *tok = json_tokener_new();
+
+		if (tok != NULL)
+		{
+			body = json_tokener_parse_ex(tok, response->body, (int) response->body_len);
+			json_tokener_free(tok);
+		}
+	}
+	message = json_string_at(body, "message");
+	details = json_object_at(body, "details");
+	code = json_string_at(json_object_at(details, "applicationError"), "code");
+	if (code == NULL)
+	{
+		json_object *validation = json_object_at(details, "validationError");
+		json_object *violations;
+
+		if (validation != NULL &&
+			json_object_object_get_ex(validation, "fieldViolations", &violations) &&
+			json_object_is_type(violations, json_type_array) &&
+			json_object_array_length(violations) > 0)
+		{
+			json_object *first = json_object_array_get_idx(violations, 0);
+			const char *field = json_string_at(first, "field");
+			const char *description = json_string_at(first, "description");
+
+			field_detail = psprintf("Invalid field %s: %s",
+									field ? field : "(unnamed)",
+									description ? description : "(no description)");
+		}
+	}
+	if (code == NULL)
+		code = json_string_at(json_object_at(details, "applicationError"), "description");
+	message_copy = pstrdup(message != NULL ? message :
+						   body != NULL ? "(no message)" :
+						   response->body_len > 0 ? "(the error body is not JSON)" :
+						   "(empty error body)");
+	code = code ? pstrdup(code) : NULL;
+	strlcpy(request_id, response->request_id, sizeof(request_id));
+	json_object_put(body);
+	wix_http_response_free(response);
+
+	ereport(ERROR,
+			(errcode(http_error_sqlstate(status)),
+			 errmsg("Wix API request %s %s failed with HTTP %ld: %s",
+					method, path, status, message_copy),
+			 code != NULL ?
+			 errdetail("Wix error code: %s. Wix request id: %s.%s%s", code,
+					   request_id[0] ? request_id : "(none)",
+					   field_detail ? " " : "", field_detail ? field_detail : "") :
+			 errdetail("Wix request id: %s.%s%s",
+					   request_id[0] ? request_id : "(none)",
+					   field_detail ? " " : "", field_detail ? field_detail : ""),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * perform
+ *		Send one request; raise an error for anything but an HTTP answer.  The
+ *		caller owns *response afterwards.
+ */
+static void
+perform(WixConnection *conn, const char *method, const char *path,
+		const char *body, const char *const *headers,
+		WixHttpResponse *response)
+{
+	WixHttpRequest request;
+	char	   *url = psprintf("%s%s", conn->server.base_url, path);
+
+	memset(&request, 0, sizeof(request));
+	request.method = method;
+	request.url = url;
+	request.body = body;
+	request.headers = headers;
+	request.allow_plain_http = conn->plain_http_ok;
+	request.connect_timeout_ms = conn->server.connect_timeout_ms;
+	request.timeout_ms = conn->server.request_timeout_ms;
+	request.max_body_size = MAX_RESPONSE_BYTES;
+	request.should_abort = interrupt_requested;
+
+	elog(DEBUG1, "wix_admin: %s %s", method, path);
+	wix_http_perform(conn->curl, &request, response);
+	pfree(url);
+
+	if (response->curl_code == CURLE_OK)
+	{
+		elog(DEBUG1, "wix_admin: HTTP %ld, Wix request id %s",
+			 response->status, response->request_id);
+		return;
+	}
+
+	{
+		CURLcode	code = response->curl_code;
+		bool		aborted = response->aborted;
+		bool		too_large = response->body_too_large;
+		char		errbuf[CURL_ERROR_SIZE];
+
+		strlcpy(errbuf, response->error, sizeof(errbuf));
+		wix_http_response_free(response);
+
+		if (aborted)
+		{
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling Wix API request %s %s", method, path)));
+		}
+		if (too_large)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API response to %s %s exceeds %d bytes",
+							method, path, MAX_RESPONSE_BYTES)));
+		if (code == CURLE_OPERATION_TIMEDOUT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("Wix API request %s %s timed out", method, path),
+					 errdetail("%s", errbuf),
+					 errhint("The server options connect_timeout and request_timeout set the limits, in seconds.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not reach Wix for %s %s: %s", method, path, errbuf),
+				 errhint("Check the server's base_url and the network.")));
+	}
+}
+
+/*
+ * fetch_token
+ *		Exchange the OAuth client credentials for an access token (Create
+ *		Access Token, auth-and-orders.md §1.1).  The request body holds the
+ *		client secret: it is wiped as soon as it is sent and never logged.
+ */
+static void
+fetch_token(WixConnection *conn)
+{
+	json_object *request = json_object_new_object();
+	const char *headers[] = {"Content-Type: application/json",
+	"Accept: application/json", "Expect:", NULL};
+	WixHttpResponse response;
+	char	   *body;
+	json_object *answer = NULL;
+	json_object *value;
+	const char *token = NULL;
+	double		expires_in = 14400;
+
+	json_object_object_add(request, "grant_type",
+						   json_object_new_string("client_credentials"));
+	json_object_object_add(request, "client_id",
+						   json_object_new_string(conn->user.client_id));
+	json_object_object_add(request, "client_secret",
+						   json_object_new_string(conn->user.client_secret));
+	if (conn->user.instance_id != NULL)
+		json_object_object_add(request, "instance_id",
+							   json_object_new_string(conn->user.instance_id));
+	body = pstrdup(json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN));
+	{
+		/* wipe json-c's copies of the secret */
+		json_object *secret;
+
+		json_object_object_get_ex(request, "client_secret", &secret);
+		explicit_bzero((char *) json_object_get_string(secret),
+					   json_object_get_string_len(secret));
+		explicit_bzero((char *) json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN),
+					   strlen(body));
+		json_object_put(request);
+	}
+
+	PG_TRY();
+	{
+		perform(conn, "POST", "/oauth2/token", body, headers, &response);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(body, strlen(body));
+		pfree(body);
+	}
+	PG_END_TRY();
+
+	if (response.status != 200)
+		report_wix_error(conn, "POST", "/oauth2/token", &response,
+						 response.status >= 500 ? NULL :
+						 "Check the client_id and client_secret of the user mapping.");
+
+	if (response.body != NULL)
+	{
+		json_tokener *tok = json_tokener_new();
+
+		if (tok != NULL)
+		{
+			answer = json_tokener_parse_ex(tok, response.body, (int) response.body_len);
+			json_tokener_free(tok);
+		}
+	}
+	token = json_string_at(answer, "access_token");
+	if (answer != NULL && json_object_object_get_ex(answer, "expires_in", &value) &&
+		(json_object_is_type(value, json_type_int) ||
+		 json_object_is_type(value, json_type_double) ||
+		 json_object_is_type(value, json_type_string)))
+		expires_in = json_object_get_double(value);
+
+	if (token == NULL || token[0] == '\0' || expires_in <= 0)
+	{
+		json_object_put(answer);
+		if (response.body != NULL)
+			explicit_bzero(response.body, response.body_len);
+		wix_http_response_free(&response);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("Wix OAuth token response has no usable access_token and expires_in")));
+	}
+
+	forget_token(conn);
+	conn->token = MemoryContextStrdup(conn->cxt, token);
+	{
+		double		margin = Min(TOKEN_RENEW_MARGIN_SECS, expires_in / 2);
+
+		conn->token_renew_at = GetCurrentTimestamp() +
+			(TimestampTz) ((expires_in - margin) * USECS_PER_SEC);
+	}
+	explicit_bzero((char *) token, strlen(token));
+	json_object_put(answer);
+	explicit_bzero(response.body, response.body_len);
+	wix_http_response_free(&response);
+	elog(DEBUG1, "wix_admin: obtained an access token for server \"%s\", valid %.0f s",
+		 conn->server_name, expires_in);
+}
+
+/*
+ * wix_request
+ *		Send an authenticated request with a JSON body (or none) and return
+ *		the parsed 200 answer, held by CurrentMemoryContext.  A 401 with an
+ *		OAuth token renews the token and tries once more.
+ */
+WixJsonHolder *
+wix_request(WixConnection *conn, const char *method, const char *path,
+			json_object *body, WixRequestStats *stats)
+{
+	const char *body_text = NULL;
+	WixHttpResponse response;
+	WixJsonHolder *holder;
+	bool		renewed = false;
+
+	if (body != NULL)
+	{
+		body_text = pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+		elog(DEBUG2, "wix_admin: request body %s", body_text);
+	}
+
+	for (;;)
+	{
+		const char *headers[6];
+		char	   *auth_header;
+		char	   *site_header = NULL;
+		int			n = 0;
+
+		if (conn->user.mode == WIX_AUTH_OAUTH &&
+			(conn->token == NULL || GetCurrentTimestamp() >= conn->token_renew_at))
+			fetch_token(conn);
+
+		auth_header = psprintf("Authorization: %s",
+							   conn->user.mode == WIX_AUTH_OAUTH ?
+							   conn->token : conn->user.api_key);
+		headers[n++] = auth_header;
+		if (conn->user.mode == WIX_AUTH_API_KEY)
+		{
+			site_header = conn->server.site_id != NULL ?
+				psprintf("wix-site-id: %s", conn->server.site_id) :
+				psprintf("wix-account-id: %s", conn->server.account_id);
+			headers[n++] = site_header;
+		}
+		headers[n++] = "Accept: application/json";
+		if (body_text != NULL)
+			headers[n++] = "Content-Type: application/json";
+		headers[n++] = "Expect:";
+		headers[n] = NULL;
+
+		PG_TRY();
+		{
+			perform(conn, method, path, body_text, headers, &response);
+		}
+		PG_FINALLY();
+		{
+			explicit_bzero(auth_header, strlen(auth_header));
+			pfree(auth_header);
+			if (site_header)
+				pfree(site_header);
+		}
+		PG_END_TRY();
+		if (stats != NULL)
+			stats->requests++;
+
+		if (response.status == 401 && conn->user.mode == WIX_AUTH_OAUTH && !renewed)
+		{
+			/* the token expired early or was revoked: get a new one, once */
+			wix_http_response_free(&response);
+			forget_token(conn);
+			renewed = true;
+			continue;
+		}
+		break;
+	}
+
+	if (response.status != 200)
+		report_wix_error(conn, method, path, &response, NULL);
+
+	PG_TRY();
+	{
+		json_object *parsed = wix_json_parse(response.body, response.body_len,
+											 path);
+
+		holder = wix_json_hold(CurrentMemoryContext, parsed);
+	}
+	PG_FINALLY();
+	{
+		wix_http_response_free(&response);
+	}
+	PG_END_TRY();
+	if (body_text != NULL)
+		pfree((char *) body_text);
+	return holder;
+}
+
+/*
+ * wix_catalog_version
+ *		The site's Stores catalog (V1 or V3): the server option when set,
+ *		otherwise asked of Wix once per server per backend.
+ */
+WixCatalogVersion
+wix_catalog_version(WixConnection *conn)
+{
+	CatalogCacheEntry *entry;
+	WixJsonHolder *answer;
+	json_object *version;
+	WixCatalogVersion catalog;
+	bool		found;
+
+	if (conn->server.catalog != WIX_CATALOG_ANY)
+		return conn->server.catalog;
+
+	entry = hash_search(catalog_cache, &conn->serverid, HASH_FIND, &found);
+	if (found)
+		return entry->catalog;
+
+	answer = wix_request(conn, "GET", "/stores/v3/provision/version", NULL, NULL);
+	version = answer->obj;
+	if (json_object_is_type(version, json_type_object) &&
+		json_object_object_get_ex(version, "catalogVersion", &version) &&
+		json_object_is_type(version, json_type_string))
+	{
+		const char *name = json_object_get_string(version);
+
+		if (strcmp(name, "V1_CATALOG") == 0)
+			catalog = WIX_CATALOG_V1;
+		else if (strcmp(name, "V3_CATALOG") == 0)
+			catalog = WIX_CATALOG_V3;
+		else if (strcmp(name, "STORES_NOT_INSTALLED") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("Wix Stores is not installed on the site of server \"%s\"",
+							conn->server_name),
+					 errhint("Add the Wix Stores app to the site to query its products.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("unknown Wix Stores catalog version \"%s\"", name),
+					 errhint("Set the server option catalog_version to V1 or V3.")));
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix catalog version response has no catalogVersion"),
+				 errhint("Set the server option catalog_version to V1 or V3.")));
+	wix_json_release(answer);
+
+	entry = hash_search(catalog_cache, &conn->serverid, HASH_ENTER, &found);
+	entry->catalog = catalog;
+	return catalog;
+}

@@ -1,0 +1,418 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Options of the wix_admin wrapper, servers, user mappings, foreign
+ *		  tables and columns: the validator and the typed readers.
+ *
+ * Secrets (client_secret, api_key) are accepted only in user mappings, whose
+ * options PostgreSQL hides from other users in pg_user_mappings.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_admin.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define DEFAULT_REQUEST_TIMEOUT_MS	60000
+
+typedef struct WixOption
+{
+	const char *keyword;
+	Oid			context;		/* catalog the option belongs to */
+} WixOption;
+
+static const WixOption valid_options[] = {
+	{"base_url", ForeignServerRelationId},
+	{"site_id", ForeignServerRelationId},
+	{"account_id", ForeignServerRelationId},
+	{"catalog_version", ForeignServerRelationId},
+	{"connect_timeout", ForeignServerRelationId},
+	{"request_timeout", ForeignServerRelationId},
+	{"client_id", UserMappingRelationId},
+	{"client_secret", UserMappingRelationId},
+	{"instance_id", UserMappingRelationId},
+	{"api_key", UserMappingRelationId},
+	{"resource", ForeignTableRelationId},
+	{"path", AttributeRelationId},
+	{NULL, InvalidOid}
+};
+
+PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
+
+static bool
+is_valid_option(const char *keyword, Oid context)
+{
+	for (const WixOption *opt = valid_options; opt->keyword; opt++)
+	{
+		if (context == opt->context && strcmp(opt->keyword, keyword) == 0)
+			return true;
+	}
+	return false;
+}
+
+static char *
+valid_option_list(Oid context)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const WixOption *opt = valid_options; opt->keyword; opt++)
+	{
+		if (context == opt->context)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 opt->keyword);
+	}
+	return buf.data;
+}
+
+/*
+ * wix_url_is_loopback
+ *		Is the URL's host this machine (localhost, 127.0.0.0/8, ::1)?
+ */
+bool
+wix_url_is_loopback(const char *url)
+{
+	CURLU	   *parsed = curl_url();
+	char	   *host = NULL;
+	bool		loopback = false;
+
+	if (parsed == NULL)
+		return false;
+	if (curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+	{
+		struct in_addr addr4;
+
+		if (pg_strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+			loopback = true;
+		else if (inet_pton(AF_INET, host, &addr4) == 1)
+			loopback = (ntohl(addr4.s_addr) >> 24) == 127;
+	}
+	curl_free(host);
+	curl_url_cleanup(parsed);
+	return loopback;
+}
+
+/*
+ * check_base_url
+ *		https with any host, or http to a loopback host (the emulator).
+ */
+static void
+check_base_url(const char *url)
+{
+	CURLU	   *parsed = curl_url();
+	char	   *scheme = NULL;
+	char	   *query = NULL;
+	bool		ok;
+
+	if (parsed == NULL)
+		ereport(ERROR, (errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+						errmsg("out of memory")));
+	ok = curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+	if (ok)
+		ok = curl_url_get(parsed, CURLUPART_QUERY, &query, 0) == CURLUE_NO_QUERY;
+	if (ok && strcmp(scheme, "https") != 0 &&
+		!(strcmp(scheme, "http") == 0 && wix_url_is_loopback(url)))
+	{
+		curl_free(scheme);
+		curl_free(query);
+		curl_url_cleanup(parsed);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("base_url must use https"),
+				 errdetail("Plain http is accepted only for loopback hosts (localhost, 127.0.0.1, [::1])."),
+				 errhint("Use the default, https://www.wixapis.com, for a real Wix site.")));
+	}
+	curl_free(scheme);
+	curl_free(query);
+	curl_url_cleanup(parsed);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid base_url \"%s\"", url),
+				 errhint("Give an absolute URL without a query string, such as https://www.wixapis.com.")));
+}
+
+/* Parse a timeout in seconds (fractions allowed) into milliseconds. */
+static int
+parse_timeout_ms(const char *name, const char *value)
+{
+	char	   *end;
+	double		seconds = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !(seconds > 0) || seconds > 3600)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give a number of seconds between 0 and 3600, such as '30' or '0.5'.")));
+	return (int) ceil(seconds * 1000.0);
+}
+
+static WixCatalogVersion
+parse_catalog_version(const char *value)
+{
+	if (pg_strcasecmp(value, "auto") == 0)
+		return WIX_CATALOG_ANY;
+	if (pg_strcasecmp(value, "V1") == 0)
+		return WIX_CATALOG_V1;
+	if (pg_strcasecmp(value, "V3") == 0)
+		return WIX_CATALOG_V3;
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"catalog_version\": \"%s\"", value),
+			 errhint("Valid values are auto, V1 and V3.")));
+	return WIX_CATALOG_ANY;		/* keep compiler quiet */
+}
+
+static void
+check_path(const char *path)
+{
+	size_t		len = strlen(path);
+
+	if (strcmp(path, "$") == 0)
+		return;
+	if (len == 0 || path[0] == '.' || path[len - 1] == '.' ||
+		strstr(path, "..") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid path \"%s\"", path),
+				 errhint("A path is a dotted list of Wix JSON keys, such as 'priceSummary.total.amount', or '$' for the whole object.")));
+}
+
+/*
+ * wix_admin_fdw_validator
+ *		Check the options of CREATE/ALTER on the wrapper, a server, a user
+ *		mapping, a foreign table or a column.  PostgreSQL passes the complete
+ *		resulting option list, so required combinations are checked here.
+ */
+Datum
+wix_admin_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *cell;
+	bool		has_site = false,
+				has_account = false,
+				has_client_id = false,
+				has_client_secret = false,
+				has_api_key = false,
+				has_resource = false;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+		char	   *value = defGetString(def);
+
+		if (catalog == ForeignServerRelationId &&
+			(strcmp(def->defname, "client_secret") == 0 ||
+			 strcmp(def->defname, "api_key") == 0 ||
+			 strcmp(def->defname, "client_id") == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" is not allowed on a server", def->defname),
+					 errdetail("Server options are readable by every user; credentials belong in a user mapping."),
+					 errhint("Use CREATE USER MAPPING FOR ... SERVER ... OPTIONS (%s '...').",
+							 def->defname)));
+
+		if (!is_valid_option(def->defname, catalog))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 valid_option_list(catalog)[0] != '\0' ?
+					 errhint("Valid options in this context are: %s",
+							 valid_option_list(catalog)) :
+					 errhint("There are no valid options in this context.")));
+
+		if (strcmp(def->defname, "base_url") == 0)
+			check_base_url(value);
+		else if (strcmp(def->defname, "connect_timeout") == 0 ||
+				 strcmp(def->defname, "request_timeout") == 0)
+			(void) parse_timeout_ms(def->defname, value);
+		else if (strcmp(def->defname, "catalog_version") == 0)
+			(void) parse_catalog_version(value);
+		else if (strcmp(def->defname, "resource") == 0)
+		{
+			if (wix_find_resource(value) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("unknown Wix resource \"%s\"", value),
+						 errhint("Valid resources are: %s.", wix_resource_names())));
+			has_resource = true;
+		}
+		else if (strcmp(def->defname, "path") == 0)
+			check_path(value);
+		else if (value[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"%s\" must not be empty", def->defname)));
+
+		has_site |= strcmp(def->defname, "site_id") == 0;
+		has_account |= strcmp(def->defname, "account_id") == 0;
+		has_client_id |= strcmp(def->defname, "client_id") == 0;
+		has_client_secret |= strcmp(def->defname, "client_secret") == 0;
+		has_api_key |= strcmp(def->defname, "api_key") == 0;
+	}
+
+	if (catalog == ForeignServerRelationId && has_site == has_account)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 has_site ?
+				 errmsg("options \"site_id\" and \"account_id\" cannot both be set") :
+				 errmsg("a wix_admin server needs option \"site_id\""),
+				 errhint("Copy the site ID from the site's dashboard URL: https://manage.wix.com/dashboard/<site id>/...")));
+
+	if (catalog == UserMappingRelationId)
+	{
+		bool		oauth = has_client_id || has_client_secret;
+
+		if (oauth && has_api_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("a user mapping takes either client_id and client_secret or api_key, not both")));
+		if (!oauth && !has_api_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a wix_admin user mapping needs credentials"),
+					 errhint("Give OPTIONS (client_id '...', client_secret '...') for an OAuth app, or OPTIONS (api_key '...') for an API key.")));
+		if (oauth && !(has_client_id && has_client_secret))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"%s\" is required with \"%s\"",
+							has_client_id ? "client_secret" : "client_id",
+							has_client_id ? "client_id" : "client_secret")));
+	}
+
+	if (catalog == ForeignTableRelationId && !has_resource)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("a wix_admin foreign table needs option \"resource\""),
+				 errhint("Valid resources are: %s.", wix_resource_names())));
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * wix_server_options
+ *		Read a server's options, with defaults filled in.
+ */
+void
+wix_server_options(ForeignServer *server, WixServerOptions *opts)
+{
+	ListCell   *cell;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->base_url = WIX_DEFAULT_BASE_URL;
+	opts->catalog = WIX_CATALOG_ANY;
+	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+
+	foreach(cell, server->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+		char	   *value = defGetString(def);
+
+		if (strcmp(def->defname, "base_url") == 0)
+		{
+			char	   *url = pstrdup(value);
+			size_t		len = strlen(url);
+
+			while (len > 0 && url[len - 1] == '/')
+				url[--len] = '\0';
+			opts->base_url = url;
+		}
+		else if (strcmp(def->defname, "site_id") == 0)
+			opts->site_id = value;
+		else if (strcmp(def->defname, "account_id") == 0)
+			opts->account_id = value;
+		else if (strcmp(def->defname, "catalog_version") == 0)
+			opts->catalog = parse_catalog_version(value);
+		else if (strcmp(def->defname, "connect_timeout") == 0)
+			opts->connect_timeout_ms = parse_timeout_ms(def->defname, value);
+		else if (strcmp(def->defname, "request_timeout") == 0)
+			opts->request_timeout_ms = parse_timeout_ms(def->defname, value);
+	}
+}
+
+/*
+ * wix_user_options
+ *		Read a user mapping's credentials.
+ */
+void
+wix_user_options(UserMapping *user, WixUserOptions *opts)
+{
+	ListCell   *cell;
+
+	memset(opts, 0, sizeof(*opts));
+	foreach(cell, user->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+		char	   *value = defGetString(def);
+
+		if (strcmp(def->defname, "client_id") == 0)
+			opts->client_id = value;
+		else if (strcmp(def->defname, "client_secret") == 0)
+			opts->client_secret = value;
+		else if (strcmp(def->defname, "instance_id") == 0)
+			opts->instance_id = value;
+		else if (strcmp(def->defname, "api_key") == 0)
+			opts->api_key = value;
+	}
+	opts->mode = opts->api_key != NULL ? WIX_AUTH_API_KEY : WIX_AUTH_OAUTH;
+}
+
+/*
+ * wix_table_resource
+ *		The "resource" option of a foreign table.
+ */
+char *
+wix_table_resource(Oid foreigntableid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ListCell   *cell;
+
+	foreach(cell, table->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+
+		if (strcmp(def->defname, "resource") == 0)
+			return defGetString(def);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+			 errmsg("foreign table \"%s\" has no option \"resource\"",
+					get_rel_name(foreigntableid))));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * wix_column_path_option
+ *		The "path" option of a column, or NULL.
+ */
+char *
+wix_column_path_option(Oid foreigntableid, AttrNumber attnum)
+{
+	List	   *options = GetForeignColumnOptions(foreigntableid, attnum);
+	ListCell   *cell;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+
+		if (strcmp(def->defname, "path") == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}

@@ -1,0 +1,341 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.c
+ *		  Query requests and their pages: builds each page's request body
+ *		  from the endpoint's catalog entry (cursor or offset paging, keyset
+ *		  past an offset ceiling, filters and sorts as JSON or as JSON
+ *		  strings), reads the items and the paging metadata of each answer.
+ *		  Also owns parsing of Wix JSON and its lifetime in memory contexts.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_admin.h"
+
+#include <limits.h>
+
+#include "utils/memutils.h"
+
+/* Memory-context callback: free a held json-c object. */
+static void
+release_json(void *arg)
+{
+	WixJsonHolder *holder = arg;
+
+	if (holder->obj != NULL)
+		json_object_put(holder->obj);
+	holder->obj = NULL;
+}
+
+/*
+ * wix_json_hold
+ *		Tie a json-c object (malloc'd) to a memory context: it is freed when
+ *		the context is reset or deleted, or earlier by wix_json_release.
+ */
+WixJsonHolder *
+wix_json_hold(MemoryContext cxt, json_object *obj)
+{
+	WixJsonHolder *holder = MemoryContextAllocZero(cxt, sizeof(WixJsonHolder));
+
+	holder->obj = obj;
+	holder->callback.func = release_json;
+	holder->callback.arg = holder;
+	MemoryContextRegisterResetCallback(cxt, &holder->callback);
+	return holder;
+}
+
+void
+wix_json_release(WixJsonHolder *holder)
+{
+	release_json(holder);
+}
+
+/*
+ * wix_json_parse
+ *		Parse a whole response body as one JSON object.  Malformed, truncated,
+ *		empty or non-object bodies are errors; nothing is leaked.
+ */
+json_object *
+wix_json_parse(const char *data, size_t len, const char *what)
+{
+	json_tokener *tok;
+	json_object *obj;
+	enum json_tokener_error err;
+	size_t		consumed;
+
+	if (data == NULL || len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("empty Wix API response to %s", what)));
+	if (len > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s is too large", what)));
+
+	tok = json_tokener_new();
+	if (tok == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	obj = json_tokener_parse_ex(tok, data, (int) len);
+	err = json_tokener_get_error(tok);
+	consumed = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+
+	while (err == json_tokener_success && consumed < len &&
+		   (data[consumed] == ' ' || data[consumed] == '\n' ||
+			data[consumed] == '\r' || data[consumed] == '\t'))
+		consumed++;
+
+	if (err != json_tokener_success || consumed != len ||
+		!json_object_is_type(obj, json_type_object))
+	{
+		bool		truncated = (err == json_tokener_continue);
+		bool		not_object = (err == json_tokener_success && consumed == len);
+
+		json_object_put(obj);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 truncated ?
+				 errmsg("truncated JSON in Wix API response to %s", what) :
+				 not_object ?
+				 errmsg("Wix API response to %s is not a JSON object", what) :
+				 errmsg("invalid JSON in Wix API response to %s", what),
+				 errdetail("%zu bytes received; %s.", len,
+						   truncated ? "the body ends in the middle of a value" :
+						   not_object ? "expected an object" :
+						   err != json_tokener_success ? json_tokener_error_desc(err) :
+						   "unexpected data after the JSON value")));
+	}
+	return obj;
+}
+
+/* Parse one of the catalog's constant JSON fragments. */
+static json_object *
+constant_json(const char *text)
+{
+	json_object *obj = json_tokener_parse(text);
+
+	if (obj == NULL)
+		elog(ERROR, "wix_admin: invalid JSON constant in the resource catalog: %s", text);
+	return obj;
+}
+
+void
+wix_pager_init(WixPager *pager, const WixEndpoint *endpoint, int page_size)
+{
+	memset(pager, 0, sizeof(*pager));
+	pager->endpoint = endpoint;
+	pager->page_size = Min(Max(page_size, 1), endpoint->max_page_size);
+}
+
+/* The filter of the next page: base filter AND user filter AND keyset. */
+static json_object *
+page_filter(WixPager *pager)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *parts = json_object_new_array();
+	json_object *filter;
+
+	if (endpoint->base_filter != NULL)
+		json_object_array_add(parts, constant_json(endpoint->base_filter));
+	if (pager->filter != NULL)
+		json_object_array_add(parts, json_object_get(pager->filter));
+	if (pager->keyset_after != NULL)
+	{
+		json_object *gt = json_object_new_object();
+		json_object *cond = json_object_new_object();
+
+		json_object_object_add(gt, "$gt",
+							   json_object_new_int64(strtoll(pager->keyset_after, NULL, 10)));
+		json_object_object_add(cond, endpoint->keyset_field, gt);
+		json_object_array_add(parts, cond);
+	}
+
+	switch (json_object_array_length(parts))
+	{
+		case 0:
+			filter = NULL;
+			break;
+		case 1:
+			filter = json_object_get(json_object_array_get_idx(parts, 0));
+			break;
+		default:
+			filter = json_object_new_object();
+			json_object_object_add(filter, "$and", json_object_get(parts));
+			break;
+	}
+	json_object_put(parts);
+	return filter;
+}
+
+/* Add filter or sort to the envelope, as JSON or as a JSON string. */
+static void
+add_query_part(json_object *envelope, const char *key, json_object *value,
+			   bool as_string)
+{
+	if (value == NULL)
+		return;
+	if (as_string)
+	{
+		json_object *text = json_object_new_string(
+												   json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN));
+
+		json_object_put(value);
+		value = text;
+	}
+	json_object_object_add(envelope, key, value);
+}
+
+/*
+ * wix_pager_next_body
+ *		The request body for the next page, held by CurrentMemoryContext, or
+ *		NULL when the last page has been read.  Follow-up pages of cursor
+ *		endpoints send only {limit, cursor}: the cursor carries filter and
+ *		sort.
+ */
+json_object *
+wix_pager_next_body(WixPager *pager)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *body;
+	json_object *envelope = json_object_new_object();
+	json_object *paging = json_object_new_object();
+
+	if (pager->finished)
+	{
+		json_object_put(envelope);
+		json_object_put(paging);
+		return NULL;
+	}
+
+	body = endpoint->extra_body ? constant_json(endpoint->extra_body) :
+		json_object_new_object();
+	json_object_object_add(paging, "limit", json_object_new_int(pager->page_size));
+
+	if (endpoint->paging == WIX_PAGING_CURSOR && pager->cursor != NULL)
+	{
+		json_object_object_add(paging, "cursor", json_object_new_string(pager->cursor));
+		json_object_object_add(envelope, "cursorPaging", paging);
+	}
+	else
+	{
+		add_query_part(envelope, "filter", page_filter(pager),
+					   endpoint->query_as_strings);
+		add_query_part(envelope, endpoint->sort_key,
+					   endpoint->default_sort ? constant_json(endpoint->default_sort) : NULL,
+					   endpoint->query_as_strings);
+		if (endpoint->paging == WIX_PAGING_OFFSET)
+		{
+			json_object_object_add(paging, "offset", json_object_new_int(pager->offset));
+			json_object_object_add(envelope, "paging", paging);
+		}
+		else
+			json_object_object_add(envelope, "cursorPaging", paging);
+	}
+	json_object_object_add(body, endpoint->envelope, envelope);
+	pager->started = true;
+	(void) wix_json_hold(CurrentMemoryContext, body);
+	return body;
+}
+
+/* A member of an object, if it has the wanted type. */
+static json_object *
+member_of_type(json_object *obj, const char *key, json_type type)
+{
+	json_object *value;
+
+	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
+		json_object_object_get_ex(obj, key, &value) &&
+		json_object_is_type(value, type))
+		return value;
+	return NULL;
+}
+
+/*
+ * wix_pager_take_items
+ *		Read one page's answer: return its items array (owned by the
+ *		response; NULL when the page is empty) and work out the next page.
+ */
+json_object *
+wix_pager_take_items(WixPager *pager, json_object *response)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *items;
+	json_object *metadata;
+	size_t		nitems = 0;
+
+	if (json_object_object_get_ex(response, endpoint->items_key, &items) &&
+		!json_object_is_type(items, json_type_null))
+	{
+		if (!json_object_is_type(items, json_type_array))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API response to %s has a non-array \"%s\"",
+							endpoint->query_path, endpoint->items_key)));
+		nitems = json_object_array_length(items);
+	}
+	else
+		items = NULL;			/* Wix omits empty arrays */
+
+	metadata = member_of_type(response, endpoint->metadata_key, json_type_object);
+
+	if (endpoint->paging == WIX_PAGING_CURSOR)
+	{
+		json_object *has_next = metadata ?
+			member_of_type(metadata, "hasNext", json_type_boolean) : NULL;
+		json_object *next = member_of_type(member_of_type(metadata, "cursors",
+														  json_type_object),
+										   "next", json_type_string);
+		const char *cursor = next ? json_object_get_string(next) : NULL;
+
+		if ((has_next != NULL && !json_object_get_boolean(has_next)) ||
+			cursor == NULL || cursor[0] == '\0')
+			pager->finished = true;
+		else
+		{
+			if (pager->cursor != NULL && strcmp(pager->cursor, cursor) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("Wix API returned the same cursor twice for %s",
+								endpoint->query_path),
+						 errdetail("Paging would never end.")));
+			if (pager->cursor != NULL)
+				pfree(pager->cursor);
+			pager->cursor = pstrdup(cursor);
+		}
+	}
+	else
+	{
+		json_object *total = member_of_type(metadata, "total", json_type_int);
+
+		if (total == NULL)
+			total = member_of_type(response, "totalResults", json_type_int);
+
+		if (nitems < (size_t) pager->page_size ||
+			(total != NULL && !pager->keyset_after &&
+			 pager->offset + (int64) nitems >= json_object_get_int64(total)))
+			pager->finished = true;
+		else if (endpoint->max_offset > 0 &&
+				 (pager->keyset_after != NULL ||
+				  pager->offset + 2 * (int) nitems > endpoint->max_offset))
+		{
+			/* past the offset ceiling: continue after the last key seen */
+			json_object *last = json_object_array_get_idx(items, nitems - 1);
+			json_object *key;
+
+			if (!json_object_object_get_ex(last, endpoint->keyset_field, &key) ||
+				json_object_is_type(key, json_type_null))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("Wix API item has no \"%s\" to page by",
+								endpoint->keyset_field)));
+			if (pager->keyset_after != NULL)
+				pfree(pager->keyset_after);
+			pager->keyset_after = pstrdup(json_object_get_string(key));
+			pager->offset = 0;
+		}
+		else
+			pager->offset += (int) nitems;
+	}
+	return nitems > 0 ? items : NULL;
+}

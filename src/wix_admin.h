@@ -1,0 +1,219 @@
+/*-------------------------------------------------------------------------
+ *
+ * wix_admin.h
+ *		  Shared declarations of the wix_admin foreign data wrapper, grouped
+ *		  by the file that defines them.
+ *
+ * The HTTP transport (http.c) has its own header, wix_http.h, free of
+ * PostgreSQL types; everything else meets here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WIX_ADMIN_H
+#define WIX_ADMIN_H
+
+#include "postgres.h"
+
+/*
+ * PostgreSQL's SQL function json_object() and json-c's type json_object
+ * share a name: hide the function's prototype before json-c is included.
+ */
+#define json_object pg_sql_json_object
+#include "utils/builtins.h"
+#undef json_object
+
+#include <json-c/json.h>
+
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+
+#define WIX_DEFAULT_BASE_URL	"https://www.wixapis.com"
+
+/*
+ * Resource catalog (catalog.c)
+ *
+ * Every Wix dataset the wrapper can scan is one WixResource; a resource may
+ * have several WixEndpoints (Stores products: Catalog V1 and V3), one of
+ * which is chosen per site.  Adding a dataset is a table entry in catalog.c.
+ */
+typedef enum WixPaging
+{
+	WIX_PAGING_CURSOR,			/* cursorPaging {limit, cursor} */
+	WIX_PAGING_OFFSET			/* paging {limit, offset} */
+} WixPaging;
+
+typedef enum WixCatalogVersion
+{
+	WIX_CATALOG_ANY = 0,		/* endpoint used whatever the site's catalog */
+	WIX_CATALOG_V1,
+	WIX_CATALOG_V3
+} WixCatalogVersion;
+
+/* One standard column: its name, SQL type and Wix JSON path. */
+typedef struct WixColumnDef
+{
+	const char *name;
+	const char *sql_type;
+	const char *path;			/* NULL: this endpoint does not have it */
+} WixColumnDef;
+
+typedef struct WixEndpoint
+{
+	WixCatalogVersion catalog;	/* which Stores catalog it serves */
+	const char *query_path;		/* POST path of the query/search call */
+	const char *envelope;		/* body key holding filter/sort/paging */
+	const char *sort_key;		/* "sort" or "sorting" */
+	bool		query_as_strings;	/* filter and sort sent as JSON strings */
+	WixPaging	paging;
+	int			max_page_size;
+	int			max_offset;		/* offset ceiling, 0 if none */
+	const char *keyset_field;	/* field to page by past max_offset */
+	const char *items_key;		/* response array holding the items */
+	const char *item_root;		/* key of the entity inside an item, or NULL */
+	const char *metadata_key;	/* response object holding paging metadata */
+	const char *extra_body;		/* JSON object merged into every request */
+	const char *base_filter;	/* JSON filter always sent, or NULL */
+	const char *default_sort;	/* JSON sort array sent, or NULL */
+	const WixColumnDef *columns;	/* standard columns, NULL-name ended */
+} WixEndpoint;
+
+typedef struct WixResource
+{
+	const char *name;			/* "orders": table option resource */
+	const char *description;
+	const WixEndpoint *const *endpoints;	/* NULL ended */
+} WixResource;
+
+extern const WixResource *wix_find_resource(const char *name);
+extern const WixResource *const *wix_all_resources(void);
+extern const char *wix_resource_names(void);
+extern const WixEndpoint *wix_resource_endpoint(const WixResource *resource,
+												WixCatalogVersion catalog);
+extern bool wix_resource_needs_catalog(const WixResource *resource);
+extern const char *wix_endpoint_column_path(const WixEndpoint *endpoint,
+											const char *column_name,
+											bool *found);
+extern char *wix_default_path(const char *column_name);
+extern List *wix_import_statements(const char *server_name,
+								   ImportForeignSchemaStmt *stmt);
+
+/*
+ * Options (option.c)
+ */
+typedef enum WixAuthMode
+{
+	WIX_AUTH_OAUTH,				/* client_id + client_secret */
+	WIX_AUTH_API_KEY			/* api_key + wix-site-id / wix-account-id */
+} WixAuthMode;
+
+typedef struct WixServerOptions
+{
+	char	   *base_url;		/* without a trailing slash */
+	char	   *site_id;
+	char	   *account_id;
+	WixCatalogVersion catalog;	/* WIX_CATALOG_ANY = detect */
+	int			connect_timeout_ms;
+	int			request_timeout_ms;
+} WixServerOptions;
+
+typedef struct WixUserOptions
+{
+	WixAuthMode mode;
+	char	   *client_id;
+	char	   *client_secret;
+	char	   *instance_id;
+	char	   *api_key;
+} WixUserOptions;
+
+extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
+extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
+extern char *wix_table_resource(Oid foreigntableid);
+extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
+extern bool wix_url_is_loopback(const char *url);
+
+/*
+ * Connections, authentication and requests (connection.c)
+ */
+typedef struct WixConnection WixConnection;
+
+/* Counters a scan shows in EXPLAIN ANALYZE. */
+typedef struct WixRequestStats
+{
+	int64		requests;
+	int64		pages;
+	int64		rows;
+} WixRequestStats;
+
+typedef struct WixJsonHolder WixJsonHolder;
+
+extern WixConnection *wix_get_connection(UserMapping *user);
+extern WixJsonHolder *wix_request(WixConnection *conn, const char *method,
+								  const char *path, json_object *body,
+								  WixRequestStats *stats);
+extern WixCatalogVersion wix_catalog_version(WixConnection *conn);
+extern const char *wix_connection_server_name(WixConnection *conn);
+
+/*
+ * json-c objects owned by a memory context (request.c): released when the
+ * context is reset or deleted, so an ereport(ERROR) longjmp leaks nothing.
+ */
+struct WixJsonHolder
+{
+	json_object *obj;			/* NULL once released */
+	MemoryContextCallback callback;
+};
+
+extern WixJsonHolder *wix_json_hold(MemoryContext cxt, json_object *obj);
+extern void wix_json_release(WixJsonHolder *holder);
+extern json_object *wix_json_parse(const char *data, size_t len,
+								   const char *what);
+
+/*
+ * Building query requests and walking their pages (request.c)
+ */
+typedef struct WixPager
+{
+	const WixEndpoint *endpoint;
+	json_object *filter;		/* owned; NULL = only the base filter */
+	int			page_size;
+	bool		started;
+	bool		finished;
+	char	   *cursor;			/* palloc'd next cursor */
+	int			offset;
+	char	   *keyset_after;	/* last keyset value seen, or NULL */
+} WixPager;
+
+extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
+						   int page_size);
+extern json_object *wix_pager_next_body(WixPager *pager);
+extern json_object *wix_pager_take_items(WixPager *pager,
+										 json_object *response);
+
+/*
+ * Converting Wix JSON values to PostgreSQL datums (convert.c)
+ */
+typedef struct WixColumnConverter
+{
+	char	   *column_name;
+	char	   *path;			/* as given, for messages */
+	char	  **segments;		/* path split at dots */
+	int			nsegments;		/* 0 = the whole object */
+	Oid			typid;
+	int32		typmod;
+	Oid			typioparam;
+	FmgrInfo	input;
+	char		category;		/* TYPCATEGORY_* of typid */
+} WixColumnConverter;
+
+extern void wix_converter_init(WixColumnConverter *conv,
+							   const char *column_name, const char *path,
+							   Oid typid, int32 typmod);
+extern json_object *wix_json_path_get(json_object *obj,
+									  char *const *segments, int nsegments);
+extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
+							   bool *isnull);
+
+#endif							/* WIX_ADMIN_H */

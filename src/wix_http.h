@@ -1,0 +1,55 @@
+/*-------------------------------------------------------------------------
+ *
+ * wix_http.h
+ *		  The HTTP transport of wix_admin: plain libcurl, no PostgreSQL
+ *		  headers, never longjmps.  connection.c glues it to PostgreSQL's
+ *		  interrupts and error reporting.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WIX_HTTP_H
+#define WIX_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+typedef struct WixHttpRequest
+{
+	const char *method;			/* GET, POST, PATCH, DELETE */
+	const char *url;
+	const char *body;			/* NULL: no body */
+	const char *const *headers; /* "Name: value", NULL ended */
+	bool		allow_plain_http;	/* only ever true for loopback hosts */
+	long		connect_timeout_ms;
+	long		timeout_ms;
+	size_t		max_body_size;
+	/* polled while waiting; returning true aborts the transfer */
+	bool		(*should_abort) (void *arg);
+	void	   *abort_arg;
+} WixHttpRequest;
+
+typedef struct WixHttpResponse
+{
+	long		status;			/* 0 when no HTTP answer arrived */
+	char	   *body;			/* malloc'd, NUL terminated; free with
+								 * wix_http_response_free */
+	size_t		body_len;
+	bool		body_too_large;
+	bool		aborted;		/* should_abort said so */
+	CURLcode	curl_code;
+	char		request_id[128];	/* X-Wix-Request-Id */
+	char		retry_after[64];	/* Retry-After */
+	char		error[CURL_ERROR_SIZE];
+} WixHttpResponse;
+
+extern bool wix_http_global_init(void);
+extern CURL *wix_http_handle_new(void);
+extern void wix_http_handle_free(CURL *handle);
+extern void wix_http_perform(CURL *handle, const WixHttpRequest *request,
+							 WixHttpResponse *response);
+extern void wix_http_response_free(WixHttpResponse *response);
+extern char *wix_http_escape_path_segment(const char *segment);
+
+#endif							/* WIX_HTTP_H */
