@@ -272,6 +272,7 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 				 has_site ?
 				 errmsg("options \"site_id\" and \"account_id\" cannot both be set") :
 				 errmsg("a wix_admin server needs option \"site_id\""),
+				 has_site ? 0 :
 				 errhint("Copy the site ID from the site's dashboard URL: https://manage.wix.com/dashboard/<site id>/...")));
 
 	if (catalog == UserMappingRelationId)

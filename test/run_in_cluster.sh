@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The body of run_all.sh, run inside pg_virtualenv (PGHOST/PGPORT/PGUSER set):
+# starts the emulators, runs pg_regress and the Python suites, prints a total.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source test/lib.sh
+trap stop_emulators EXIT
+
+start_emulator WIX_EMULATOR_URL --catalog V3 || exit 1
+start_emulator WIX_EMULATOR_V1_URL --catalog V1 || exit 1
+
+passed=0
+failed=0
+
+echo "== pg_regress"
+if make -s installcheck; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  cat regression.diffs 2>/dev/null | head -200
+fi
+
+for suite in test/test_*.py; do
+  echo "== $suite"
+  out=$(mktemp)
+  python3 "$suite" 2>&1 | tee "$out"
+  # unittest prints "Ran N tests" and "OK" or "FAILED (failures=F, errors=E)"
+  ran=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$out" | tail -n 1)
+  bad=$(awk -F'[=,)]' '/^FAILED \(/ { for (i = 2; i <= NF; i += 2) n += $i } END { print n + 0 }' "$out")
+  ran=${ran:-0}; bad=${bad:-0}
+  if [ "$ran" -eq 0 ]; then bad=1; fi
+  passed=$((passed + ran - bad))
+  failed=$((failed + bad))
+  rm -f "$out"
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
