@@ -307,7 +307,8 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 
 /*
  * wix_server_options
- *		Read a server's options, with defaults filled in.
+ *		Read a server's options, with defaults filled in, copied into
+ *		CurrentMemoryContext.
  */
 void
 wix_server_options(ForeignServer *server, WixServerOptions *opts)
@@ -323,11 +324,11 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 	foreach(cell, server->options)
 	{
 		DefElem    *def = lfirst_node(DefElem, cell);
-		char	   *value = defGetString(def);
+		char	   *value = pstrdup(defGetString(def));
 
 		if (strcmp(def->defname, "base_url") == 0)
 		{
-			char	   *url = pstrdup(value);
+			char	   *url = value;
 			size_t		len = strlen(url);
 
 			while (len > 0 && url[len - 1] == '/')
@@ -349,7 +350,7 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 
 /*
  * wix_user_options
- *		Read a user mapping's credentials.
+ *		Read a user mapping's credentials, copied into CurrentMemoryContext.
  */
 void
 wix_user_options(UserMapping *user, WixUserOptions *opts)
@@ -360,7 +361,7 @@ wix_user_options(UserMapping *user, WixUserOptions *opts)
 	foreach(cell, user->options)
 	{
 		DefElem    *def = lfirst_node(DefElem, cell);
-		char	   *value = defGetString(def);
+		char	   *value = pstrdup(defGetString(def));
 
 		if (strcmp(def->defname, "client_id") == 0)
 			opts->client_id = value;
