@@ -22,6 +22,7 @@
 #include "commands/defrem.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS	10000
@@ -49,7 +50,36 @@ static const WixOption valid_options[] = {
 	{NULL, InvalidOid}
 };
 
+/* GUCs switching each pushdown off, for comparisons and tests */
+bool		wix_enable_where_pushdown = true;
+bool		wix_enable_order_by_pushdown = true;
+bool		wix_enable_limit_pushdown = true;
+
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
+
+void		_PG_init(void);
+
+/*
+ * _PG_init
+ *		Define wix_admin's configuration parameters.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("wix_admin.enable_where_pushdown",
+							 "Sends WHERE conditions to Wix where Wix can evaluate them.",
+							 NULL, &wix_enable_where_pushdown, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.enable_order_by_pushdown",
+							 "Lets Wix sort rows where it can sort by the ORDER BY keys.",
+							 NULL, &wix_enable_order_by_pushdown, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.enable_limit_pushdown",
+							 "Sends LIMIT to Wix as the page size when Wix evaluates the whole query.",
+							 NULL, &wix_enable_limit_pushdown, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("wix_admin");
+}
 
 static bool
 is_valid_option(const char *keyword, Oid context)

@@ -128,6 +128,10 @@ typedef struct WixUserOptions
 	char	   *api_key;
 } WixUserOptions;
 
+extern bool wix_enable_where_pushdown;
+extern bool wix_enable_order_by_pushdown;
+extern bool wix_enable_limit_pushdown;
+
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
 extern char *wix_table_resource(Oid foreigntableid);
