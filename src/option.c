@@ -78,7 +78,11 @@ _PG_init(void)
 							 "Sends LIMIT to Wix as the page size when Wix evaluates the whole query.",
 							 NULL, &wix_enable_limit_pushdown, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
+#else
+	EmitWarningsOnPlaceholders("wix_admin");
+#endif
 }
 
 static bool
