@@ -199,6 +199,9 @@ BOOKING_SPEC = spec(
 # ====================================================================== state
 
 
+COLL_ALIAS = {"v3s": "v3"}
+
+
 def dumps(o):
     return json.dumps(o, ensure_ascii=False, separators=(",", ":"))
 
@@ -273,12 +276,13 @@ class State:
 
     def sorted_matches(self, kind, filt, sort_raw, extra, pred, sort_fields):
         key = (kind, dumps(filt), dumps(sort_raw), dumps(extra))
-        v = self.ver[kind]
+        base = COLL_ALIAS.get(kind, kind)
+        v = self.ver[base]
         hit = self.qcache.get(key)
         if hit is not None and hit[0] == v:
             self.qcache.move_to_end(key)
             return hit[1], hit[2]
-        objs = self.idx[kind].values()
+        objs = self.idx[base].values()
         items = [o for o in objs if pred(o)] if pred else list(objs)
         items, keys = sort_items(items, sort_fields)
         self.qcache[key] = (v, items, keys)
@@ -1011,17 +1015,1268 @@ def h_xb_count(req):
     return {"count": len(items)}
 
 
+# ====================================================================== phase 2: admin actions
+def body_obj(req):
+    return req.body if isinstance(req.body, dict) else {}
+
+
+def check_type(v, types, field, what):
+    if v is None:
+        return
+    tt = types if isinstance(types, tuple) else (types,)
+    if (isinstance(v, bool) and bool not in tt) or not isinstance(v, tt):
+        raise validation_error(field, "Expected %s" % what, "FORMAT")
+
+
+def deep_merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            deep_merge(dst[k], v)
+        elif v is None:
+            dst.pop(k, None)
+        else:
+            dst[k] = copy.deepcopy(v)
+
+
+def stamp(obj, key="updatedDate"):
+    obj[key] = iso_ms(unique_now_ms())
+
+
+# ---------------------------------------------------------------- orders
+def order_txn(st, oid):
+    return st.txns.setdefault(oid, {"payments": [], "refunds": [], "_state": {"shipping_refunded": 0}})
+
+
+def txn_wire(oid, t):
+    return {"orderId": oid, "payments": t["payments"], "refunds": t["refunds"]}
+
+
+def add_activity(o, typ):
+    o.setdefault("activities", []).append({"id": new_id(), "createdDate": iso_ms(unique_now_ms()), "type": typ})
+
+
+def h_order_cancel(req):
+    st = req.state
+    o = get_order(st, req.m["id"])
+    b = body_obj(req)
+    check_type(b.get("sendOrderCanceledEmail"), bool, "sendOrderCanceledEmail", "a boolean")
+    check_type(b.get("restockAllItems"), bool, "restockAllItems", "a boolean")
+    check_type(b.get("customMessage"), str, "customMessage", "a string")
+    if o["status"] == "PENDING":
+        raise app_error(428, "ORDER_IS_PENDING", "Order %s is pending and cannot be canceled" % o["id"])
+    if o["status"] == "REJECTED":
+        raise app_error(428, "ORDER_IS_REJECTED", "Order %s is rejected and cannot be canceled" % o["id"])
+    if any(p.get("status") == "AUTHORIZED" for p in order_txn(st, o["id"])["payments"]):
+        raise app_error(428, "ORDER_HAS_AUTHORIZED_TRANSACTION",
+                        "Order %s has an authorized transaction; void or capture it first" % o["id"])
+    if o["status"] != "CANCELED":
+        o["status"] = "CANCELED"
+        stamp(o)
+        add_activity(o, "ORDER_CANCELED")
+        st.touch("orders", o["id"])
+    return Raw('{"order":%s}' % st.obj_json("orders", o, "w", lambda x: x))
+
+
+ORDER_UPDATABLE_SIMPLE = ("buyerLanguage", "attributionSource", "extendedFields")
+
+
+def h_order_update(req):
+    st = req.state
+    o = get_order(st, req.m["id"])
+    b = body_obj(req)
+    u = b.get("order")
+    if not isinstance(u, dict):
+        raise validation_error("order", "order is required", "REQUIRED_FIELD")
+    if u.get("id") not in (None, o["id"]):
+        raise validation_error("order.id", "order.id does not match the path", "VALIDATION")
+    if o["status"] == "PENDING":
+        raise app_error(428, "ORDER_IS_PENDING", "Order %s is pending and cannot be updated" % o["id"])
+    if o["status"] == "REJECTED":
+        raise app_error(428, "ORDER_IS_REJECTED", "Order %s is rejected and cannot be updated" % o["id"])
+    for k in ("archived", "seenByAHuman"):
+        if k in u:
+            check_type(u[k], bool, "order." + k, "a boolean")
+    if "weightUnit" in u and u["weightUnit"] not in ("KG", "LB", "UNSPECIFIED_WEIGHT_UNIT"):
+        raise validation_error("order.weightUnit", "Invalid weightUnit", "VALIDATION")
+    for k in ("billingInfo", "recipientInfo", "buyerInfo"):
+        if k in u and not isinstance(u[k], dict):
+            raise validation_error("order." + k, "Expected an object", "FORMAT")
+    changed = False
+    for k in ("archived", "seenByAHuman", "weightUnit") + ORDER_UPDATABLE_SIMPLE:
+        if k in u:
+            if u[k] is None:
+                o.pop(k, None)
+            else:
+                o[k] = copy.deepcopy(u[k])
+            changed = True
+    if isinstance(u.get("buyerInfo"), dict) and "email" in u["buyerInfo"]:
+        check_type(u["buyerInfo"]["email"], str, "order.buyerInfo.email", "a string")
+        o.setdefault("buyerInfo", {})["email"] = u["buyerInfo"]["email"]
+        changed = True
+    for k in ("billingInfo", "recipientInfo"):
+        if isinstance(u.get(k), dict):
+            deep_merge(o.setdefault(k, {}), u[k])
+            changed = True
+    dest = (((u.get("shippingInfo") or {}).get("logistics") or {}).get("shippingDestination"))
+    if isinstance(dest, dict) and "shippingInfo" in o:
+        deep_merge(o["shippingInfo"].setdefault("logistics", {}).setdefault("shippingDestination", {}), dest)
+        changed = True
+    if changed:
+        stamp(o)
+        st.touch("orders", o["id"])
+    return Raw('{"order":%s}' % st.obj_json("orders", o, "w", lambda x: x))
+
+
+def h_order_payments(req):
+    st = req.state
+    o = get_order(st, req.m["orderId"])
+    return {"orderTransactions": txn_wire(o["id"], order_txn(st, o["id"]))}
+
+
+def h_payments_by_ids(req):
+    st = req.state
+    ids = body_obj(req).get("orderIds")
+    if not isinstance(ids, list) or not ids or len(ids) > 100:
+        raise validation_error("orderIds", "orderIds must contain 1..100 ids", "MAX_SIZE")
+    out = []
+    for oid in ids:
+        if isinstance(oid, str) and oid in st.idx["orders"]:
+            out.append(txn_wire(oid, order_txn(st, oid)))
+    return {"orderTransactions": out}
+
+
+def pay_cents(p):
+    return cents_of(p["amount"]["amount"], "amount")
+
+
+def refunded_cents(t, pid):
+    tot = 0
+    for r in t["refunds"]:
+        for x in r.get("transactions", []):
+            if x.get("paymentId") == pid and x.get("refundStatus") != "FAILED":
+                tot += cents_of(x["amount"]["amount"], "amount")
+    return tot
+
+
+def classify_payment(o, p, refunded):
+    """-> (kind, reason, paid, avail) kind in refundable|manual|non"""
+    paid = pay_cents(p) if p.get("status") in ("APPROVED", "PARTIALLY_REFUNDED", "REFUNDED") else 0
+    avail = max(0, paid - refunded)
+    if o["status"] == "PENDING":
+        return "non", "ORDER_IS_PENDING", paid, avail
+    if o["status"] == "REJECTED":
+        return "non", "ORDER_IS_REJECTED", paid, avail
+    if paid == 0:
+        return "non", "NOT_PAID", paid, avail
+    if avail == 0:
+        return "non", "ALREADY_REFUNDED", paid, avail
+    if p.get("refundDisabled"):
+        return "non", "FORBIDDEN", paid, avail
+    if (p.get("regularPaymentDetails") or {}).get("offlinePayment"):
+        return "manual", "OFFLINE", paid, avail
+    return "refundable", None, paid, avail
+
+
+def refundability(st, o):
+    t = order_txn(st, o["id"])
+    cur = o.get("currency", "USD")
+    pays = []
+    tp = tr = tm = 0
+    for p in t["payments"]:
+        ref = refunded_cents(t, p["id"])
+        kind, reason, paid, avail = classify_payment(o, p, ref)
+        mx = avail if kind != "non" else 0
+        tp += paid
+        tr += ref
+        tm += mx
+        rd = p.get("regularPaymentDetails") or {}
+        e = {"payment": {"paymentId": p["id"], "paymentMethod": rd.get("paymentMethod"), "offlinePayment": bool(rd.get("offlinePayment")),
+                         "monetary": {"paid": D.price(paid, cur), "refunded": D.price(ref, cur), "refundPending": D.price(0, cur),
+                                      "maxRefund": D.price(mx, cur)}}}
+        if kind == "refundable":
+            e["refundable"] = True
+        elif kind == "manual":
+            e["manuallyRefundable"] = {"reason": reason}
+            e["providerLink"] = "https://manage.wix.com/dashboard/%s/payments" % st.args.site_id
+        else:
+            e["nonRefundable"] = {"reason": reason}
+        pays.append(e)
+    lis = [{"lineItemId": li["id"], "originalQuantity": li["quantity"], "refundedQuantity": li.get("refundQuantity", 0),
+            "availableRefundQuantity": li["quantity"] - li.get("refundQuantity", 0)} for li in o["lineItems"]]
+    out = {"payments": pays,
+           "paymentsSummary": {"monetary": {"paid": D.price(tp, cur), "refunded": D.price(tr, cur),
+                                            "refundPending": D.price(0, cur), "maxRefund": D.price(tm, cur)}},
+           "lineItems": lis, "additionalFees": []}
+    if "shippingInfo" in o:
+        amt = cents_of(o["priceSummary"]["shipping"]["amount"], "shipping")
+        done = t["_state"].get("shipping_refunded", 0)
+        out["shipping"] = {"amount": D.price(amt, cur), "refundedAmount": D.price(done, cur),
+                           "availableRefundAmount": D.price(max(0, amt - done), cur)}
+    return out
+
+
+def h_refundability(req):
+    st = req.state
+    oid = body_obj(req).get("orderId")
+    if not isinstance(oid, str) or not oid:
+        raise validation_error("orderId", "orderId is required", "REQUIRED_FIELD")
+    return refundability(st, get_order(st, oid))
+
+
+def _qty(v, field, code, msg):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise app_error(400, code, msg, data={"field": field})
+    return v
+
+
+def h_refund_payments(req):
+    st = req.state
+    b = body_obj(req)
+    oid = b.get("orderId")
+    if not isinstance(oid, str) or not oid:
+        raise validation_error("orderId", "orderId is required", "REQUIRED_FIELD")
+    o = get_order(st, oid)
+    t = order_txn(st, oid)
+    cur = o.get("currency", "USD")
+    prs = b.get("paymentRefunds")
+    if not isinstance(prs, list) or not (1 <= len(prs) <= 50):
+        raise validation_error("paymentRefunds", "paymentRefunds must contain 1..50 items", "MAX_SIZE" if isinstance(prs, list) and prs else "REQUIRED_FIELD")
+    pays = {p["id"]: p for p in t["payments"]}
+    want = collections.OrderedDict()
+    ext = {}
+    for i, pr in enumerate(prs):
+        if not isinstance(pr, dict) or not isinstance(pr.get("paymentId"), str):
+            raise validation_error("paymentRefunds[%d].paymentId" % i, "paymentId is required", "REQUIRED_FIELD")
+        pid = pr["paymentId"]
+        if pid not in pays:
+            raise app_error(404, "PAYMENT_NOT_FOUND", "Payment %s not found in order %s" % (pid, oid), data={"paymentId": pid})
+        amt = pr.get("amount")
+        amt = amt.get("amount") if isinstance(amt, dict) else amt
+        if amt is None:
+            raise app_error(400, "INVALID_PAYMENT_REFUND_AMOUNT", "Refund amount is required for payment %s" % pid, data={"paymentId": pid})
+        try:
+            c = cents_of(amt, "paymentRefunds[%d].amount" % i)
+        except ApiError:
+            raise app_error(400, "INVALID_PAYMENT_REFUND_AMOUNT", "Invalid refund amount '%s'" % (amt,), data={"paymentId": pid})
+        if c <= 0:
+            raise app_error(400, "INVALID_PAYMENT_REFUND_AMOUNT", "Refund amount must be positive", data={"paymentId": pid})
+        want[pid] = want.get(pid, 0) + c
+        ext[pid] = bool(pr.get("externalRefund"))
+    for pid, c in want.items():
+        p = pays[pid]
+        kind, reason, paid, avail = classify_payment(o, p, refunded_cents(t, pid))
+        if kind == "non" or (kind == "manual" and not ext[pid]):
+            raise app_error(428, "PAYMENT_NOT_REFUNDABLE", "Payment %s is not refundable (%s)" % (pid, reason or "MANUAL_REFUND_ONLY"),
+                            data={"paymentId": pid, "nonRefundableReason": reason if kind == "non" else "UNKNOWN_REASON"})
+        if c > avail:
+            raise app_error(400, "INVALID_PAYMENT_REFUND_AMOUNT",
+                            "Refund amount %s exceeds the refundable amount %s of payment %s" % (D.money_str(c), D.money_str(avail), pid),
+                            data={"paymentId": pid})
+    ri = b.get("refundItems") or {}
+    if not isinstance(ri, dict):
+        raise validation_error("refundItems", "Expected an object", "FORMAT")
+    lmap = {li["id"]: li for li in o["lineItems"]}
+    li_ref = collections.OrderedDict()
+    for i, x in enumerate(ri.get("lineItems") or []):
+        lid = x.get("lineItemId") if isinstance(x, dict) else None
+        if lid not in lmap:
+            raise app_error(404, "LINE_ITEM_NOT_FOUND", "Line item %s not found in order %s" % (lid, oid), data={"lineItemId": lid})
+        q = _qty(x.get("quantity"), "refundItems.lineItems[%d].quantity" % i, "INVALID_LINE_ITEM_REFUND_QUANTITY",
+                 "Invalid refund quantity for line item %s" % lid)
+        li_ref[lid] = li_ref.get(lid, 0) + q
+        li = lmap[lid]
+        if li_ref[lid] > li["quantity"] - li.get("refundQuantity", 0):
+            raise app_error(400, "INVALID_LINE_ITEM_REFUND_QUANTITY",
+                            "Refund quantity %d exceeds the refundable quantity %d of line item %s"
+                            % (li_ref[lid], li["quantity"] - li.get("refundQuantity", 0), lid), data={"lineItemId": lid})
+    ship_c = 0
+    sh = ri.get("shipping")
+    if sh is not None:
+        if "shippingInfo" not in o:
+            raise app_error(404, "SHIPPING_NOT_FOUND", "Order %s has no shipping" % oid)
+        a = sh.get("amount") if isinstance(sh, dict) else None
+        a = a.get("amount") if isinstance(a, dict) else a
+        try:
+            ship_c = cents_of(a, "refundItems.shipping.amount")
+        except ApiError:
+            raise app_error(400, "INVALID_SHIPPING_REFUND_AMOUNT", "Invalid shipping refund amount '%s'" % (a,))
+        total_ship = cents_of(o["priceSummary"]["shipping"]["amount"], "shipping")
+        avail = total_ship - t["_state"].get("shipping_refunded", 0)
+        if ship_c < 0 or ship_c > avail:
+            raise app_error(400, "INVALID_SHIPPING_REFUND_AMOUNT",
+                            "Shipping refund %s must be between 0 and %s" % (D.money_str(ship_c), D.money_str(avail)))
+    for x in ri.get("additionalFees") or []:
+        fid = x.get("additionalFeeId") if isinstance(x, dict) else None
+        raise app_error(404, "ADDITIONAL_FEE_NOT_FOUND", "Additional fee %s not found in order %s" % (fid, oid))
+    se = b.get("sideEffects") or {}
+    restock = collections.OrderedDict()
+    for i, x in enumerate(((se.get("restock") or {}).get("lineItems") or []) if isinstance(se, dict) else []):
+        lid = x.get("lineItemId") if isinstance(x, dict) else None
+        if lid not in lmap:
+            raise app_error(404, "LINE_ITEM_NOT_FOUND", "Line item %s not found in order %s" % (lid, oid), data={"lineItemId": lid})
+        q = _qty(x.get("quantity"), "sideEffects.restock.lineItems[%d].quantity" % i, "INVALID_LINE_ITEM_RESTOCK_QUANTITY",
+                 "Invalid restock quantity for line item %s" % lid)
+        restock[lid] = restock.get(lid, 0) + q
+        li = lmap[lid]
+        if restock[lid] > li["quantity"] - li.get("restockQuantity", 0):
+            raise app_error(400, "INVALID_LINE_ITEM_RESTOCK_QUANTITY", "Restock quantity exceeds the ordered quantity of line item %s" % lid,
+                            data={"lineItemId": lid})
+    # ---- apply
+    now = iso_ms(unique_now_ms())
+    txs = []
+    total = 0
+    for pid, c in want.items():
+        total += c
+        txs.append({"paymentId": pid, "amount": D.price(c, cur), "refundStatus": "SUCCEEDED", "externalRefund": ext[pid]})
+    refund = {"id": new_id(), "createdDate": now, "transactions": txs,
+              "details": {"items": [{"lineItemId": k, "quantity": v} for k, v in li_ref.items()],
+                          "shippingIncluded": ship_c > 0},
+              "summary": {"requestedRefund": D.price(total, cur), "pendingRefund": D.price(0, cur), "refunded": D.price(total, cur),
+                          "failedRefundAmount": D.price(0, cur), "pending": False}}
+    if isinstance(b.get("customerReason"), str):
+        refund["details"]["reason"] = b["customerReason"]
+    t["refunds"].append(refund)
+    for pid in want:
+        p = pays[pid]
+        ref = refunded_cents(t, pid)
+        p["status"] = "REFUNDED" if ref >= pay_cents(p) else "PARTIALLY_REFUNDED"
+        p.setdefault("regularPaymentDetails", {})["status"] = p["status"]
+        p["updatedDate"] = now
+    for lid, q in li_ref.items():
+        lmap[lid]["refundQuantity"] = lmap[lid].get("refundQuantity", 0) + q
+    for lid, q in restock.items():
+        lmap[lid]["restockQuantity"] = lmap[lid].get("restockQuantity", 0) + q
+    t["_state"]["shipping_refunded"] = t["_state"].get("shipping_refunded", 0) + ship_c
+    paid_all = sum(pay_cents(p) for p in t["payments"] if p.get("status") in ("APPROVED", "PARTIALLY_REFUNDED", "REFUNDED"))
+    ref_all = sum(refunded_cents(t, p["id"]) for p in t["payments"])
+    o["paymentStatus"] = "FULLY_REFUNDED" if ref_all >= paid_all else "PARTIALLY_REFUNDED"
+    bs = o.setdefault("balanceSummary", {})
+    bs["refunded"] = D.price(ref_all, cur)
+    o["updatedDate"] = now
+    add_activity(o, "ORDER_REFUNDED")
+    st.touch("orders", oid)
+    return {"refund": refund, "orderTransactions": txn_wire(oid, t)}
+
+
+def fulfillments_wire(st, oid):
+    return {"orderId": oid, "fulfillments": st.fuls.setdefault(oid, [])}
+
+
+def h_fulfillments_list(req):
+    st = req.state
+    o = get_order(st, req.m["orderId"])
+    return {"orderWithFulfillments": fulfillments_wire(st, o["id"])}
+
+
+def h_fulfillments_by_ids(req):
+    st = req.state
+    ids = body_obj(req).get("orderIds")
+    if not isinstance(ids, list) or not ids or len(ids) > 100:
+        raise validation_error("orderIds", "orderIds must contain 1..100 ids", "MAX_SIZE")
+    return {"ordersWithFulfillments": [fulfillments_wire(st, i) for i in ids if isinstance(i, str) and i in st.idx["orders"]]}
+
+
+FUL_STATUSES = ("Pending", "Accepted", "Ready", "In_Delivery", "Fulfilled")
+
+
+def h_fulfillment_create(req):
+    st = req.state
+    o = get_order(st, req.m["orderId"])
+    f = body_obj(req).get("fulfillment")
+    if not isinstance(f, dict):
+        raise validation_error("fulfillment", "fulfillment is required", "REQUIRED_FIELD")
+    lis = f.get("lineItems")
+    if not isinstance(lis, list) or not lis:
+        raise validation_error("fulfillment.lineItems", "At least one line item is required", "REQUIRED_FIELD")
+    fls = st.fuls.setdefault(o["id"], [])
+    done = {}
+    for x in fls:
+        for li in x.get("lineItems", []):
+            done[li["id"]] = done.get(li["id"], 0) + int(li.get("quantity", 0))
+    lmap = {li["id"]: li for li in o["lineItems"]}
+    out_lis = []
+    for i, x in enumerate(lis):
+        lid = x.get("id") if isinstance(x, dict) else None
+        if lid not in lmap:
+            raise validation_error("fulfillment.lineItems[%d].id" % i, "Line item %s does not exist in order %s" % (lid, o["id"]))
+        remaining = lmap[lid]["quantity"] - done.get(lid, 0)
+        q = x.get("quantity")
+        if q is None:
+            q = remaining
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1 or q > remaining:
+            raise validation_error("fulfillment.lineItems[%d].quantity" % i,
+                                   "Quantity %s exceeds the unfulfilled quantity %d of line item %s" % (q, remaining, lid), "MAX")
+        done[lid] = done.get(lid, 0) + q
+        out_lis.append({"id": lid, "quantity": q})
+    ti, ci = f.get("trackingInfo"), f.get("customInfo")
+    if (ti is None) == (ci is None):
+        raise validation_error("fulfillment.trackingInfo", "Exactly one of trackingInfo or customInfo is required", "REQUIRED_FIELD")
+    new = {"id": new_id(), "createdDate": iso_ms(unique_now_ms()), "lineItems": out_lis}
+    if ti is not None:
+        if not isinstance(ti, dict) or not isinstance(ti.get("trackingNumber"), str) or not ti["trackingNumber"] \
+                or not isinstance(ti.get("shippingProvider"), str) or not ti["shippingProvider"]:
+            raise validation_error("fulfillment.trackingInfo", "trackingNumber and shippingProvider are required", "REQUIRED_FIELD")
+        for x in fls:
+            if (x.get("trackingInfo") or {}).get("trackingNumber") == ti["trackingNumber"]:
+                raise app_error(409, "TRACKING_NUMBER_ALREADY_EXISTS",
+                                "Tracking number %s already exists for order %s" % (ti["trackingNumber"], o["id"]))
+        link = ti.get("trackingLink") or D.tracking_link(ti["shippingProvider"], ti["trackingNumber"])
+        if not link:
+            raise validation_error("fulfillment.trackingInfo.trackingLink", "trackingLink is required for custom shipping providers",
+                                   "REQUIRED_FIELD")
+        new["trackingInfo"] = {"trackingNumber": ti["trackingNumber"], "shippingProvider": ti["shippingProvider"], "trackingLink": link}
+    else:
+        if not isinstance(ci, dict):
+            raise validation_error("fulfillment.customInfo", "Expected an object", "FORMAT")
+        new["customInfo"] = copy.deepcopy(ci)
+    if f.get("status") is not None:
+        if f["status"] not in FUL_STATUSES:
+            raise validation_error("fulfillment.status", "Invalid status", "VALIDATION")
+        new["status"] = f["status"]
+    if f.get("completed") is not None:
+        check_type(f["completed"], bool, "fulfillment.completed", "a boolean")
+        new["completed"] = f["completed"]
+    fls.append(new)
+    o["fulfillmentStatus"] = D.fulfillment_status(o, fls)
+    stamp(o)
+    st.touch("orders", o["id"])
+    return {"orderWithFulfillments": fulfillments_wire(st, o["id"]), "fulfillmentId": new["id"]}
+
+
+def h_fulfillment_delete(req):
+    st = req.state
+    o = get_order(st, req.m["orderId"])
+    fls = st.fuls.setdefault(o["id"], [])
+    for x in fls:
+        if x["id"] == req.m["fid"]:
+            fls.remove(x)
+            break
+    else:
+        raise app_error(404, "FULFILLMENT_NOT_FOUND", "Fulfillment %s not found in order %s" % (req.m["fid"], o["id"]))
+    o["fulfillmentStatus"] = D.fulfillment_status(o, fls)
+    stamp(o)
+    st.touch("orders", o["id"])
+    return {"orderWithFulfillments": fulfillments_wire(st, o["id"])}
+
+
+# ---------------------------------------------------------------- members
+CONTACT_STR = ("firstName", "lastName", "birthdate", "company", "jobTitle")
+CONTACT_ARR = ("phones", "emails", "addresses")
+
+
+def apply_member_fields(st, m, u, where="member"):
+    c = u.get("contact")
+    if c is not None:
+        if not isinstance(c, dict):
+            raise validation_error(where + ".contact", "Expected an object", "FORMAT")
+        mc = m.setdefault("contact", {})
+        for k in CONTACT_STR:
+            if k in c:
+                check_type(c[k], str, "%s.contact.%s" % (where, k), "a string")
+                if c[k] in ("", None):
+                    mc.pop(k, None)
+                else:
+                    mc[k] = c[k]
+        for k in CONTACT_ARR:
+            if k in c:
+                if not isinstance(c[k], list):
+                    raise validation_error("%s.contact.%s" % (where, k), "Expected an array", "FORMAT")
+                if c[k]:
+                    mc[k] = copy.deepcopy(c[k])
+        if "customFields" in c and isinstance(c["customFields"], dict):
+            mc["customFields"] = copy.deepcopy(c["customFields"])
+    p = u.get("profile")
+    if p is not None:
+        if not isinstance(p, dict):
+            raise validation_error(where + ".profile", "Expected an object", "FORMAT")
+        mp = m.setdefault("profile", {})
+        for k in ("nickname", "title"):
+            if k in p:
+                check_type(p[k], str, "%s.profile.%s" % (where, k), "a string")
+                if p[k] in ("", None):
+                    mp.pop(k, None)
+                else:
+                    mp[k] = p[k]
+        for k in ("photo", "cover"):
+            if k in p:
+                if p[k] is None or p[k] == {}:
+                    mp.pop(k, None)
+                elif isinstance(p[k], dict):
+                    mp[k] = copy.deepcopy(p[k])
+    if "privacyStatus" in u:
+        if u["privacyStatus"] not in ("PUBLIC", "PRIVATE"):
+            raise validation_error(where + ".privacyStatus", "privacyStatus must be PUBLIC or PRIVATE", "VALIDATION")
+        m["privacyStatus"] = u["privacyStatus"]
+
+
+def unique_slug(existing, base):
+    slug = base
+    n = 1
+    while slug in existing:
+        n += 1
+        slug = "%s-%d" % (base, n)
+    return slug
+
+
+def member_full(st, m):
+    return Raw('{"member":%s}' % st.obj_json("members", m, 3, MEMBER_PROJ[3]))
+
+
+def h_member_create(req):
+    st = req.state
+    u = body_obj(req).get("member")
+    if not isinstance(u, dict):
+        raise validation_error("member", "member is required", "REQUIRED_FIELD")
+    email = u.get("loginEmail")
+    if not isinstance(email, str) or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise validation_error("member.loginEmail", "A valid loginEmail is required", "REQUIRED_FIELD" if email is None else "FORMAT")
+    low = email.lower()
+    if any(x.get("loginEmail", "").lower() == low for x in st.idx["members"].values()):
+        raise app_error(409, "ALREADY_EXISTS", "Already exists", "A member with loginEmail %s already exists" % email)
+    now = iso_ms(unique_now_ms())
+    m = {"id": new_id(), "loginEmail": email, "loginEmailVerified": False, "status": "APPROVED", "contactId": new_id(),
+         "privacyStatus": "PUBLIC", "activityStatus": "ACTIVE", "contact": {}, "profile": {}, "createdDate": now, "updatedDate": now}
+    apply_member_fields(st, m, u)
+    c = m["contact"]
+    if "nickname" not in m["profile"]:
+        nick = " ".join(x for x in (c.get("firstName"), c.get("lastName")) if x) or email.split("@")[0]
+        m["profile"]["nickname"] = nick
+    slugs = set(x.get("profile", {}).get("slug") for x in st.idx["members"].values())
+    m["profile"]["slug"] = unique_slug(slugs, D.slugify(m["profile"]["nickname"]))
+    if not c.get("emails"):
+        c["emails"] = [email]
+    st.add("members", m)
+    return member_full(st, m)
+
+
+def h_member_update(req):
+    st = req.state
+    m = get_member(st, req.m["id"])
+    u = body_obj(req).get("member")
+    if not isinstance(u, dict):
+        raise validation_error("member", "member is required", "REQUIRED_FIELD")
+    if u.get("id") not in (None, m["id"]):
+        raise validation_error("member.id", "member.id does not match the path", "VALIDATION")
+    if "loginEmail" in u and u["loginEmail"] != m.get("loginEmail"):
+        raise validation_error("member.loginEmail", "loginEmail is immutable", "VALIDATION")
+    apply_member_fields(st, m, u)
+    stamp(m)
+    st.touch("members", m["id"])
+    return member_full(st, m)
+
+
+def h_member_approve(req):
+    st = req.state
+    m = get_member(st, req.m["id"])
+    if m.get("status") != "APPROVED":
+        m["status"] = "APPROVED"
+        stamp(m)
+        st.touch("members", m["id"])
+    return member_full(st, m)
+
+
+def h_member_block(req):
+    st = req.state
+    m = get_member(st, req.m["id"])
+    if m.get("loginEmail") == D.OWNER_EMAIL:
+        raise app_error(428, "OWNER_MEMBER_BLOCK_FORBIDDEN", "The site owner's member cannot be blocked")
+    if m.get("status") != "BLOCKED":
+        m["status"] = "BLOCKED"
+        stamp(m)
+        st.touch("members", m["id"])
+    return member_full(st, m)
+
+
+def h_member_delete(req):
+    st = req.state
+    m = get_member(st, req.m["id"])
+    if m.get("loginEmail") == D.OWNER_EMAIL:
+        raise ApiError(400, {"message": "The site owner's member cannot be deleted", "details": {"validationError": {"fieldViolations": [
+            {"field": "id", "description": "The site owner's member cannot be deleted", "violatedRule": "OTHER",
+             "ruleName": "OWNER_OR_CONTRIBUTOR_MEMBER_DELETE_FORBIDDEN", "data": {}}]}}})
+    st.remove("members", m["id"])
+    return {}
+
+
+# ---------------------------------------------------------------- products V1
+def v1_set_price(p, price_v, discount=None):
+    cur = p.get("priceData", {}).get("currency", "USD")
+    disc = discount if discount is not None else p.get("discount", {"type": "NONE", "value": 0.0})
+    v = float(price_v)
+    if disc.get("type") == "PERCENT":
+        dp = round(v * (100 - float(disc.get("value", 0))) / 100.0, 2)
+    elif disc.get("type") == "AMOUNT":
+        dp = round(max(0.0, v - float(disc.get("value", 0))), 2)
+    else:
+        dp = v
+    sym = D.CURRENCIES.get(cur, "")
+    pd = {"currency": cur, "price": v, "discountedPrice": dp, "formatted": {"price": sym + "%.2f" % v, "discountedPrice": sym + "%.2f" % dp}}
+    p["priceData"] = pd
+    p["price"] = dict(pd)
+    p["priceRange"] = {"minValue": v, "maxValue": v}
+    p["discount"] = disc
+    for var in p.get("variants", []):
+        var.setdefault("variant", {})["priceData"] = dict(pd)
+
+
+def v1_validate_fields(u, creating):
+    if creating or "name" in u:
+        n = u.get("name")
+        if not isinstance(n, str) or not (1 <= len(n) <= 80):
+            raise validation_error("product.name", "name must be 1..80 characters", "MAX_LENGTH" if isinstance(n, str) and n else "REQUIRED_FIELD")
+    if "sku" in u:
+        check_type(u["sku"], str, "product.sku", "a string")
+        if u["sku"] is not None and len(u["sku"]) > 40:
+            raise validation_error("product.sku", "sku must be at most 40 characters", "MAX_LENGTH")
+    if "description" in u:
+        check_type(u["description"], str, "product.description", "a string")
+        if u["description"] is not None and len(u["description"]) > 8000:
+            raise validation_error("product.description", "description must be at most 8000 characters", "MAX_LENGTH")
+    for k in ("visible",):
+        if k in u:
+            check_type(u[k], bool, "product." + k, "a boolean")
+    if "weight" in u:
+        check_type(u["weight"], (int, float), "product.weight", "a number")
+    pd = u.get("priceData")
+    if creating and not (isinstance(pd, dict) and pd.get("price") is not None):
+        raise validation_error("product.priceData.price", "priceData.price is required", "REQUIRED_FIELD")
+    if pd is not None:
+        if not isinstance(pd, dict):
+            raise validation_error("product.priceData", "Expected an object", "FORMAT")
+        pr = pd.get("price")
+        if pr is not None and (isinstance(pr, bool) or not isinstance(pr, (int, float)) or pr < 0):
+            raise validation_error("product.priceData.price", "price must be a non-negative number", "FORMAT")
+    d = u.get("discount")
+    if d is not None and (not isinstance(d, dict) or d.get("type", "NONE") not in ("NONE", "AMOUNT", "PERCENT")):
+        raise validation_error("product.discount", "Invalid discount", "VALIDATION")
+
+
+def v1_apply(st, p, u):
+    for k in ("name", "description", "visible", "weight", "ribbon", "brand"):
+        if k in u:
+            if u[k] is None:
+                p.pop(k, None)
+            else:
+                p[k] = u[k]
+    if "sku" in u and not p.get("manageVariants"):
+        p["sku"] = u["sku"] or ""
+        for var in p.get("variants", []):
+            var.setdefault("variant", {})["sku"] = p["sku"]
+    if "slug" in u and isinstance(u["slug"], str) and u["slug"]:
+        p["slug"] = u["slug"]
+    disc = None
+    if isinstance(u.get("discount"), dict):
+        disc = {"type": u["discount"].get("type", "NONE"), "value": float(u["discount"].get("value", 0) or 0)}
+    pr = (u.get("priceData") or {}).get("price")
+    if pr is not None or disc is not None:
+        v1_set_price(p, pr if pr is not None else p["priceData"]["price"], disc)
+
+
+def h_v1_create(req):
+    st = req.state
+    require_catalog(st, "V1")
+    u = body_obj(req).get("product")
+    if not isinstance(u, dict):
+        raise validation_error("product", "product is required", "REQUIRED_FIELD")
+    v1_validate_fields(u, True)
+    pt = u.get("productType", "physical")
+    if pt != "physical":
+        raise validation_error("product.productType", "Only physical products can be created through the API", "VALIDATION")
+    t = unique_now_ms()
+    now = iso_ms(t)
+    slugs = set(x["slug"] for x in st.idx["v1"].values())
+    slug = unique_slug(slugs, u.get("slug") or D.slugify(u["name"]))
+    p = {"id": new_id(), "name": u["name"], "slug": slug, "visible": True, "productType": "physical",
+         "description": "", "sku": "", "stock": {"trackInventory": False},
+         "discount": {"type": "NONE", "value": 0.0}, "manageVariants": False, "productOptions": [],
+         "collectionIds": [D.ALL_PRODUCTS_COLLECTION],
+         "media": {"items": []}, "numericId": str(t * 1000), "inventoryItemId": new_id(),
+         "productPageUrl": {"base": D.SITE_URL + "/", "path": "/product-page/" + slug},
+         "customTextFields": [], "createdDate": now, "lastUpdated": now,
+         "priceData": {"currency": "USD", "price": 0.0}}
+    p["variants"] = [{"id": D.DEFAULT_VARIANT_ID, "choices": {}, "variant": {"sku": "", "visible": True, "weight": 0},
+                      "stock": {"trackQuantity": False, "inStock": True}}]
+    v1_apply(st, p, {k: v for k, v in u.items() if k != "slug"})
+    if "weight" in p:
+        p["variants"][0]["variant"]["weight"] = p["weight"]
+    D.v1_stock_summary(p)
+    st.add("v1", p)
+    return Raw('{"product":%s}' % st.obj_json("v1", p, True, V1_PROJ[True]))
+
+
+def h_v1_update(req):
+    st = req.state
+    require_catalog(st, "V1")
+    p = get_v1(st, req.m["id"])
+    u = body_obj(req).get("product")
+    if not isinstance(u, dict):
+        raise validation_error("product", "product is required", "REQUIRED_FIELD")
+    if u.get("id") not in (None, p["id"]):
+        raise validation_error("product.id", "product.id does not match the path", "VALIDATION")
+    v1_validate_fields(u, False)
+    if "productType" in u and u["productType"] != p["productType"]:
+        raise validation_error("product.productType", "productType cannot be changed", "VALIDATION")
+    v1_apply(st, p, u)
+    stamp(p, "lastUpdated")
+    st.touch("v1", p["id"])
+    return Raw('{"product":%s}' % st.obj_json("v1", p, True, V1_PROJ[True]))
+
+
+def h_v1_delete(req):
+    st = req.state
+    require_catalog(st, "V1")
+    p = get_v1(st, req.m["id"])
+    st.remove("v1", p["id"])
+    return {}
+
+
+def h_v1_inventory_patch(req):
+    st = req.state
+    require_catalog(st, "V1")
+    p = get_v1(st, req.m["productId"])
+    it = body_obj(req).get("inventoryItem")
+    if not isinstance(it, dict):
+        raise validation_error("inventoryItem", "inventoryItem is required", "REQUIRED_FIELD")
+    track = it.get("trackQuantity") is True  # omitted == false (applies to all variants)
+    vmap = {v["id"]: v for v in p["variants"]}
+    upd = {}
+    for i, x in enumerate(it.get("variants") or []):
+        vid = x.get("variantId") if isinstance(x, dict) else None
+        if vid not in vmap:
+            raise app_error(404, "VARIANT_NOT_FOUND", "Variant %s not found in product %s" % (vid, p["id"]))
+        if track:
+            q = x.get("quantity")
+            if isinstance(q, bool) or not isinstance(q, int) or not (0 <= q <= 99999):
+                raise validation_error("inventoryItem.variants[%d].quantity" % i, "quantity (0..99999) is required when trackQuantity is true",
+                                       "REQUIRED_FIELD")
+            upd[vid] = {"trackQuantity": True, "quantity": q, "inStock": q > 0}
+        else:
+            s = x.get("inStock")
+            if not isinstance(s, bool):
+                raise validation_error("inventoryItem.variants[%d].inStock" % i, "inStock is required when trackQuantity is false",
+                                       "REQUIRED_FIELD")
+            upd[vid] = {"trackQuantity": False, "inStock": s}
+    for v in p["variants"]:
+        if v["id"] in upd:
+            v["stock"] = upd[v["id"]]
+        else:
+            old = v["stock"]
+            if track and not old.get("trackQuantity"):
+                v["stock"] = {"trackQuantity": True, "quantity": 0, "inStock": False}
+            elif not track and old.get("trackQuantity"):
+                v["stock"] = {"trackQuantity": False, "inStock": old.get("quantity", 0) > 0}
+    p["stock"]["trackInventory"] = track
+    D.v1_stock_summary(p)
+    stamp(p, "lastUpdated")
+    st.touch("v1", p["id"])
+    return {}
+
+
+def v1_inventory_delta(req, key, by_key, sign):
+    st = req.state
+    require_catalog(st, "V1")
+    data = body_obj(req).get(key)
+    if not isinstance(data, list) or not (1 <= len(data) <= 300):
+        raise validation_error(key, "%s must contain 1..300 items" % key, "MAX_SIZE")
+    inv_idx = {p["inventoryItemId"]: p for p in st.idx["v1"].values()}
+    plan = []
+    for i, x in enumerate(data):
+        if not isinstance(x, dict):
+            raise validation_error("%s[%d]" % (key, i), "Expected an object", "FORMAT")
+        if x.get("productId") is not None:
+            p = st.idx["v1"].get(x["productId"])
+        else:
+            p = inv_idx.get(x.get("inventoryId"))
+        if p is None:
+            raise app_error(404, "PRODUCT_NOT_FOUND", "Product %s not found" % (x.get("productId") or x.get("inventoryId")))
+        vid = x.get("variantId") or D.DEFAULT_VARIANT_ID
+        v = next((v for v in p["variants"] if v["id"] == vid), None)
+        if v is None:
+            raise app_error(404, "VARIANT_NOT_FOUND", "Variant %s not found in product %s" % (vid, p["id"]))
+        n = x.get(by_key)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise validation_error("%s[%d].%s" % (key, i, by_key), "%s must be a positive integer" % by_key, "MIN")
+        if not v["stock"].get("trackQuantity"):
+            raise app_error(428, "INVENTORY_NOT_TRACKED", "Variant %s of product %s does not track quantity" % (vid, p["id"]))
+        plan.append((p, v, n * sign))
+    # check totals before applying (atomic)
+    totals = {}
+    for p, v, d in plan:
+        k = (p["id"], v["id"])
+        totals[k] = totals.get(k, v["stock"].get("quantity", 0)) + d
+        if totals[k] < 0:
+            raise app_error(428, "INSUFFICIENT_INVENTORY", "Not enough stock for variant %s of product %s" % (v["id"], p["id"]))
+        if totals[k] > 99999:
+            raise validation_error(key, "quantity would exceed 99999", "MAX")
+    for p, v, d in plan:
+        v["stock"]["quantity"] = v["stock"].get("quantity", 0) + d
+        v["stock"]["inStock"] = v["stock"]["quantity"] > 0
+        D.v1_stock_summary(p)
+        stamp(p, "lastUpdated")
+        st.touch("v1", p["id"])
+    return {}
+
+
+def h_v1_increment(req):
+    return v1_inventory_delta(req, "incrementData", "incrementBy", 1)
+
+
+def h_v1_decrement(req):
+    return v1_inventory_delta(req, "decrementData", "decrementBy", -1)
+
+
+# ---------------------------------------------------------------- products V3
+def check_revision(obj, rev, where, kind):
+    if rev is None or rev == "":
+        raise validation_error(where, "revision is required", "REQUIRED_FIELD")
+    if str(rev) != obj["revision"]:
+        raise app_error(409, "REVISION_MISMATCH",
+                        "%s revision mismatch: sent %s, current is %s" % (kind, rev, obj["revision"]),
+                        data={"currentRevision": obj["revision"]})
+
+
+def bump(obj):
+    obj["revision"] = str(int(obj["revision"]) + 1)
+    stamp(obj)
+
+
+def v3_items_of(st, pid):
+    return {it["variantId"]: it for it in st.idx["inv"].values() if it["productId"] == pid}
+
+
+def v3_validate_variants(u, ptype, where="product.variantsInfo.variants"):
+    vs = (u.get("variantsInfo") or {}).get("variants")
+    if not isinstance(vs, list) or not vs:
+        raise validation_error(where, "At least one variant is required", "REQUIRED_FIELD")
+    if not u.get("options") and (len(vs) != 1 or vs[0].get("choices")):
+        raise validation_error(where, "A product without options must have exactly one variant with empty choices", "VALIDATION")
+    for i, v in enumerate(vs):
+        if not isinstance(v, dict):
+            raise validation_error("%s[%d]" % (where, i), "Expected an object", "FORMAT")
+        a = ((v.get("price") or {}).get("actualPrice") or {}).get("amount")
+        if a is None:
+            raise validation_error("%s[%d].price.actualPrice.amount" % (where, i), "actualPrice is required", "REQUIRED_FIELD")
+        if cents_of(a, "%s[%d].price.actualPrice.amount" % (where, i)) < 0:
+            raise validation_error("%s[%d].price.actualPrice.amount" % (where, i), "price must not be negative", "MIN")
+    return vs
+
+
+def v3_build_variant(v, ptype, cur, old=None):
+    out = copy.deepcopy(old) if old else {}
+    out["id"] = (old or {}).get("id") or v.get("id") or new_id()
+    out["visible"] = v.get("visible", out.get("visible", True))
+    out["choices"] = copy.deepcopy(v.get("choices") or [])
+    for k in ("sku", "barcode"):
+        if k in v:
+            out[k] = v[k]
+    pr = v["price"]
+    out["price"] = {"actualPrice": D.price(cents_of(pr["actualPrice"]["amount"], "price"), cur)}
+    if isinstance(pr.get("compareAtPrice"), dict) and pr["compareAtPrice"].get("amount") is not None:
+        out["price"]["compareAtPrice"] = D.price(cents_of(pr["compareAtPrice"]["amount"], "compareAtPrice"), cur)
+    if ptype == "PHYSICAL":
+        out["physicalProperties"] = copy.deepcopy(v.get("physicalProperties") or out.get("physicalProperties") or {})
+    return out
+
+
+V3_SIMPLE = ("name", "visible", "visibleInPos", "plainDescription", "description", "brand", "ribbon", "mainCategoryId",
+             "physicalProperties", "options", "modifiers", "tags", "extendedFields")
+
+
+def v3_validate_common(u, creating):
+    if creating or "name" in u:
+        n = u.get("name")
+        if not isinstance(n, str) or not (1 <= len(n) <= 80):
+            raise validation_error("product.name", "name must be 1..80 characters", "REQUIRED_FIELD")
+    for k in ("visible", "visibleInPos"):
+        if k in u:
+            check_type(u[k], bool, "product." + k, "a boolean")
+    if "slug" in u:
+        check_type(u["slug"], str, "product.slug", "a string")
+
+
+def v3_product_response(st, p, fields):
+    return Raw('{"product":%s}' % st.obj_json("v3", p, ("g",) + fields, v3_proj(fields, True)))
+
+
+def h_v3_create(req):
+    st = req.state
+    require_catalog(st, "V3")
+    b = body_obj(req)
+    u = b.get("product")
+    if not isinstance(u, dict):
+        raise validation_error("product", "product is required", "REQUIRED_FIELD")
+    fields = v3_fields(b.get("fields"))
+    v3_validate_common(u, True)
+    pt = u.get("productType")
+    if pt not in ("PHYSICAL", "DIGITAL"):
+        raise validation_error("product.productType", "productType must be PHYSICAL or DIGITAL", "REQUIRED_FIELD")
+    if pt == "PHYSICAL" and not isinstance(u.get("physicalProperties"), dict):
+        raise validation_error("product.physicalProperties", "physicalProperties is required for PHYSICAL products", "REQUIRED_FIELD")
+    vs = v3_validate_variants(u, pt)
+    now = iso_ms(unique_now_ms())
+    slugs = set(x["slug"] for x in st.idx["v3"].values())
+    slug = unique_slug(slugs, u.get("slug") or D.slugify(u["name"]))
+    p = {"id": new_id(), "revision": "1", "createdDate": now, "updatedDate": now, "name": u["name"], "slug": slug,
+         "handle": "Stores_Handle_%s" % new_id()[:8], "visible": True, "visibleInPos": True, "productType": pt,
+         "inventory": {"preorderStatus": "DISABLED"}, "currency": "USD",
+         "url": {"relativePath": "/product-page/" + slug, "url": D.SITE_URL + "/product-page/" + slug},
+         "options": [], "modifiers": []}
+    for k in V3_SIMPLE:
+        if k in u and k != "name":
+            p[k] = copy.deepcopy(u[k])
+    p["variantsInfo"] = {"variants": [v3_build_variant(v, pt, "USD") for v in vs]}
+    items = {}
+    for v in p["variantsInfo"]["variants"]:
+        it = D.new_inventory_item(new_id(), p, v, now, in_stock=True)
+        items[v["id"]] = it
+        st.add("inv", it)
+    D.v3_recompute(p, items)
+    st.add("v3", p)
+    st.touch("v3s")
+    return v3_product_response(st, p, fields)
+
+
+def h_v3_update(req):
+    st = req.state
+    require_catalog(st, "V3")
+    p = get_v3(st, req.m["id"])
+    b = body_obj(req)
+    u = b.get("product")
+    if not isinstance(u, dict):
+        raise validation_error("product", "product is required", "REQUIRED_FIELD")
+    fields = v3_fields(b.get("fields"))
+    if u.get("id") not in (None, p["id"]):
+        raise validation_error("product.id", "product.id does not match the path", "VALIDATION")
+    check_revision(p, u.get("revision"), "product.revision", "Product")
+    v3_validate_common(u, False)
+    if "productType" in u and u["productType"] != p["productType"]:
+        raise validation_error("product.productType", "productType is immutable", "VALIDATION")
+    items = v3_items_of(st, p["id"])
+    if "variantsInfo" in u:
+        merged = dict(u)
+        merged.setdefault("options", p.get("options"))
+        vs = v3_validate_variants(merged, p["productType"])
+        old = {v["id"]: v for v in p["variantsInfo"]["variants"]}
+        newvs = [v3_build_variant(v, p["productType"], p.get("currency", "USD"), old.get(v.get("id"))) for v in vs]
+        keep = set(v["id"] for v in newvs)
+        for vid, it in list(items.items()):
+            if vid not in keep:
+                st.remove("inv", it["id"])
+                del items[vid]
+        for v in newvs:
+            if v["id"] not in items:
+                it = D.new_inventory_item(new_id(), p, v, iso_ms(unique_now_ms()), in_stock=True)
+                items[v["id"]] = it
+                st.add("inv", it)
+        p["variantsInfo"] = {"variants": newvs}
+    for k in V3_SIMPLE:
+        if k in u:
+            if u[k] is None:
+                p.pop(k, None)
+            else:
+                p[k] = copy.deepcopy(u[k])
+    if u.get("slug"):
+        p["slug"] = u["slug"]
+        p["url"] = {"relativePath": "/product-page/" + p["slug"], "url": D.SITE_URL + "/product-page/" + p["slug"]}
+    D.v3_recompute(p, items)
+    for it in items.values():
+        it["product"]["name"] = p["name"]
+        st.touch("inv", it["id"])
+    bump(p)
+    st.touch("v3", p["id"])
+    st.touch("v3s")
+    return v3_product_response(st, p, fields)
+
+
+def h_v3_delete(req):
+    st = req.state
+    require_catalog(st, "V3")
+    p = get_v3(st, req.m["id"])
+    for it in list(v3_items_of(st, p["id"]).values()):
+        st.remove("inv", it["id"])
+    st.remove("v3", p["id"])
+    st.touch("v3s")
+    return {}
+
+
+def inv_set_qty(it, quantity=None, in_stock=None):
+    if quantity is not None:
+        it["quantity"] = quantity
+        it["trackQuantity"] = True
+        it.pop("inStock", None)
+        it["availabilityStatus"] = "IN_STOCK" if quantity > 0 else "OUT_OF_STOCK"
+    else:
+        it["inStock"] = in_stock
+        it["trackQuantity"] = False
+        it.pop("quantity", None)
+        it["availabilityStatus"] = "IN_STOCK" if in_stock else "OUT_OF_STOCK"
+
+
+def inv_changed(st, it):
+    bump(it)
+    st.touch("inv", it["id"])
+    p = st.idx["v3"].get(it["productId"])
+    if p is not None:
+        D.v3_recompute(p, v3_items_of(st, p["id"]))
+        st.touch("v3", p["id"])
+        st.touch("v3s")
+
+
+def h_inv_update(req):
+    st = req.state
+    require_catalog(st, "V3")
+    it = get_inv(st, req.m["id"])
+    b = body_obj(req)
+    u = b.get("inventoryItem")
+    if not isinstance(u, dict):
+        raise validation_error("inventoryItem", "inventoryItem is required", "REQUIRED_FIELD")
+    if u.get("id") not in (None, it["id"]):
+        raise validation_error("inventoryItem.id", "inventoryItem.id does not match the path", "VALIDATION")
+    if b.get("reason") is not None and b["reason"] not in ("UNKNOWN", "ORDER", "MANUAL", "REVERT_INVENTORY_CHANGE"):
+        raise validation_error("reason", "Invalid reason", "VALIDATION")
+    check_revision(it, u.get("revision"), "inventoryItem.revision", "Inventory item")
+    if "quantity" in u and "inStock" in u:
+        raise validation_error("inventoryItem.quantity", "quantity and inStock are mutually exclusive", "VALIDATION")
+    if "quantity" in u:
+        q = u["quantity"]
+        if isinstance(q, bool) or not isinstance(q, int) or not (-99999 <= q <= 99999):
+            raise validation_error("inventoryItem.quantity", "quantity must be an integer in -99999..99999", "FORMAT")
+        inv_set_qty(it, quantity=q)
+    elif "inStock" in u:
+        check_type(u["inStock"], bool, "inventoryItem.inStock", "a boolean")
+        inv_set_qty(it, in_stock=u["inStock"])
+    if isinstance(u.get("preorderInfo"), dict):
+        it["preorderInfo"] = copy.deepcopy(u["preorderInfo"])
+    inv_changed(st, it)
+    return Raw('{"inventoryItem":%s}' % st.obj_json("inv", it, "w", lambda x: x))
+
+
+def v3_bulk_delta(req, key, by_key, sign):
+    st = req.state
+    require_catalog(st, "V3")
+    b = body_obj(req)
+    data = b.get(key)
+    if not isinstance(data, list) or not (1 <= len(data) <= 300):
+        raise validation_error(key, "%s must contain 1..300 items" % key, "MAX_SIZE")
+    for i, x in enumerate(data):
+        n = x.get(by_key) if isinstance(x, dict) else None
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise validation_error("%s[%d].%s" % (key, i, by_key), "%s must be a positive integer" % by_key, "MIN")
+        if not isinstance(x.get("inventoryItemId"), str):
+            raise validation_error("%s[%d].inventoryItemId" % (key, i), "inventoryItemId is required", "REQUIRED_FIELD")
+    restrict = b.get("restrictInventory", True) is not False
+    ret = b.get("returnEntity") is True
+    results = []
+    ok = bad = 0
+    for i, x in enumerate(data):
+        iid = x["inventoryItemId"]
+        it = st.idx["inv"].get(iid)
+        meta = {"id": iid, "originalIndex": i, "success": False}
+        err = None
+        if it is None:
+            err = ("INVENTORY_ITEM_NOT_FOUND", "Inventory item %s not found" % iid)
+        elif not it.get("trackQuantity"):
+            err = ("INVENTORY_ITEM_NOT_TRACKING_QUANTITY", "Inventory item %s does not track quantity" % iid)
+        else:
+            newq = it["quantity"] + sign * x[by_key]
+            if sign < 0 and restrict and newq < 0:
+                err = ("INSUFFICIENT_INVENTORY", "Inventory item %s has only %d in stock" % (iid, it["quantity"]))
+            elif not (-99999 <= newq <= 99999):
+                err = ("QUANTITY_OUT_OF_RANGE", "Resulting quantity out of range")
+        entry = {"itemMetadata": meta}
+        if err:
+            meta["error"] = {"code": err[0], "description": err[1]}
+            bad += 1
+        else:
+            inv_set_qty(it, quantity=newq)
+            inv_changed(st, it)
+            meta["success"] = True
+            ok += 1
+            if ret:
+                entry["item"] = copy.deepcopy(it)
+        results.append(entry)
+    return {"results": results, "bulkActionMetadata": {"totalSuccesses": ok, "totalFailures": bad, "undetailedFailures": 0}}
+
+
+def h_inv_increment(req):
+    return v3_bulk_delta(req, "incrementData", "incrementBy", 1)
+
+
+def h_inv_decrement(req):
+    return v3_bulk_delta(req, "decrementData", "decrementBy", -1)
+
+
+# ---------------------------------------------------------------- bookings
+BOOKING_PAYMENT_STATUSES = ("UNDEFINED", "NOT_PAID", "PAID", "PARTIALLY_PAID", "REFUNDED", "EXEMPT", "FAILED")
+
+
+def get_booking(st, bid):
+    b = st.idx["bookings"].get(bid)
+    if b is None:
+        raise app_error(404, "BOOKING_NOT_FOUND", "Booking %s not found" % bid)
+    return b
+
+
+def booking_revision(b, body):
+    rev = body.get("revision")
+    if rev is None or rev == "":
+        raise app_error(409, "REVISION_MISMATCH", "revision is required (current revision is %s)" % b["revision"],
+                        data={"currentRevision": b["revision"]})
+    if str(rev) != b["revision"]:
+        raise app_error(409, "REVISION_MISMATCH", "Booking revision mismatch: sent %s, current is %s" % (rev, b["revision"]),
+                        data={"currentRevision": b["revision"]})
+
+
+def booking_done(st, b):
+    bump(b)
+    st.touch("bookings", b["id"])
+    return Raw('{"booking":%s}' % st.obj_json("bookings", b, "w", lambda x: x))
+
+
+def booking_payment_status(b, body):
+    ps = body.get("paymentStatus")
+    if ps is not None:
+        if ps not in BOOKING_PAYMENT_STATUSES:
+            raise validation_error("paymentStatus", "Invalid paymentStatus", "VALIDATION")
+        b["paymentStatus"] = ps
+
+
+def h_booking_confirm(req):
+    st = req.state
+    b = get_booking(st, req.m["id"])
+    body = body_obj(req)
+    booking_revision(b, body)
+    if b["status"] not in ("PENDING", "CREATED", "WAITING_LIST"):
+        raise app_error(428, "FAILED_CONFIRMING_NON_PENDING_BOOKING",
+                        "Booking %s is %s; only PENDING, CREATED or WAITING_LIST bookings can be confirmed" % (b["id"], b["status"]))
+    booking_payment_status(b, body)
+    if isinstance(body.get("doubleBooked"), bool):
+        if body["doubleBooked"]:
+            b["doubleBooked"] = True
+        else:
+            b.pop("doubleBooked", None)
+    b["status"] = "CONFIRMED"
+    return booking_done(st, b)
+
+
+def h_booking_decline(req):
+    st = req.state
+    b = get_booking(st, req.m["id"])
+    body = body_obj(req)
+    booking_revision(b, body)
+    if b["status"] not in ("PENDING", "CREATED", "WAITING_LIST"):
+        raise app_error(428, "FAILED_DECLINE_NON_PENDING_BOOKING",
+                        "Booking %s is %s; only PENDING, CREATED or WAITING_LIST bookings can be declined" % (b["id"], b["status"]))
+    booking_payment_status(b, body)
+    b["status"] = "DECLINED"
+    return booking_done(st, b)
+
+
+def h_booking_cancel(req):
+    st = req.state
+    b = get_booking(st, req.m["id"])
+    body = body_obj(req)
+    booking_revision(b, body)
+    if b["status"] not in ACTIVE_BOOKING:
+        raise app_error(428, "INVALID_BOOKING_STATUS", "Booking %s is %s and cannot be canceled" % (b["id"], b["status"]))
+    b["status"] = "CANCELED"
+    return booking_done(st, b)
+
+
+def local_to_utc_ms(s, tz, field):
+    import datetime as dt
+    try:
+        d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except (ValueError, AttributeError, TypeError):
+        raise validation_error(field, "Invalid date '%s'" % (s,), "FORMAT")
+    if d.tzinfo is None:
+        try:
+            from zoneinfo import ZoneInfo
+            d = d.replace(tzinfo=ZoneInfo(tz or "UTC"))
+        except Exception:
+            raise validation_error("slot.timezone", "Unknown timezone '%s'" % (tz,), "VALIDATION")
+    return int(d.timestamp() * 1000)
+
+
+def h_booking_reschedule(req):
+    st = req.state
+    b = get_booking(st, req.m["id"])
+    body = body_obj(req)
+    booking_revision(b, body)
+    if b["status"] not in ACTIVE_BOOKING:
+        raise app_error(428, "INVALID_BOOKING_STATUS", "Booking %s is %s and cannot be rescheduled" % (b["id"], b["status"]))
+    slot = body.get("slot")
+    if not isinstance(slot, dict):
+        raise validation_error("slot", "slot is required", "REQUIRED_FIELD")
+    cur = (b.get("bookedEntity") or {}).get("slot")
+    if cur is None:
+        raise validation_error("slot", "Only slot (appointment/class) bookings can be rescheduled", "VALIDATION")
+    for k in ("startDate", "endDate"):
+        if not isinstance(slot.get(k), str):
+            raise validation_error("slot." + k, "slot.%s is required" % k, "REQUIRED_FIELD")
+    tz = slot.get("timezone") or cur.get("timezone") or "UTC"
+    s = local_to_utc_ms(slot["startDate"], tz, "slot.startDate")
+    e = local_to_utc_ms(slot["endDate"], tz, "slot.endDate")
+    if e <= s:
+        raise validation_error("slot.endDate", "endDate must be after startDate", "VALIDATION")
+    tp = body.get("totalParticipants")
+    if tp is not None and (isinstance(tp, bool) or not isinstance(tp, int) or tp < 1):
+        raise validation_error("totalParticipants", "totalParticipants must be >= 1", "MIN")
+    for k in ("serviceId", "scheduleId", "eventId"):
+        if isinstance(slot.get(k), str) and slot[k]:
+            cur[k] = slot[k]
+    if isinstance(slot.get("resource"), dict) and slot["resource"].get("id"):
+        res = cur.setdefault("resource", {})
+        if res.get("id") != slot["resource"]["id"]:
+            cur["resource"] = copy.deepcopy(slot["resource"])
+    if isinstance(slot.get("location"), dict):
+        cur["location"] = copy.deepcopy(slot["location"])
+    cur["timezone"] = tz
+    cur["startDate"] = D.local_iso(s, tz)
+    cur["endDate"] = D.local_iso(e, tz)
+    b["startDate"] = iso_ms(s)
+    b["endDate"] = iso_ms(e)
+    if tp is not None:
+        b["totalParticipants"] = tp
+    return booking_done(st, b)
+
+
+def add_admin_routes(R):
+    R("POST", "/ecom/v1/orders/{id}/cancel", h_order_cancel)
+    R("PATCH", "/ecom/v1/orders/{id}", h_order_update)
+    R("GET", "/ecom/v1/payments/orders/{orderId}", h_order_payments)
+    R("POST", "/ecom/v1/payments/list-by-ids", h_payments_by_ids)
+    R("POST", "/ecom/v1/order-billing/get-order-refundability", h_refundability)
+    R("POST", "/ecom/v1/order-billing/refund-payments", h_refund_payments)
+    R("GET", "/ecom/v1/fulfillments/orders/{orderId}", h_fulfillments_list)
+    R("POST", "/ecom/v1/fulfillments/list-by-ids", h_fulfillments_by_ids)
+    R("POST", "/ecom/v1/fulfillments/orders/{orderId}/create-fulfillment", h_fulfillment_create)
+    R("DELETE", "/ecom/v1/fulfillments/{fid}/orders/{orderId}", h_fulfillment_delete)
+    R("POST", "/members/v1/members", h_member_create)
+    R("PATCH", "/members/v1/members/{id}", h_member_update)
+    R("DELETE", "/members/v1/members/{id}", h_member_delete)
+    R("POST", "/members/v1/members/{id}/approve", h_member_approve)
+    R("POST", "/members/v1/members/{id}/block", h_member_block)
+    R("POST", "/stores/v1/products", h_v1_create)
+    R("PATCH", "/stores/v1/products/{id}", h_v1_update)
+    R("DELETE", "/stores/v1/products/{id}", h_v1_delete)
+    R("PATCH", "/stores/v2/inventoryItems/product/{productId}", h_v1_inventory_patch)
+    R("POST", "/stores/v2/inventoryItems/increment", h_v1_increment)
+    R("POST", "/stores/v2/inventoryItems/decrement", h_v1_decrement)
+    R("POST", "/stores/v3/products", h_v3_create)
+    R("PATCH", "/stores/v3/products/{id}", h_v3_update)
+    R("DELETE", "/stores/v3/products/{id}", h_v3_delete)
+    R("PATCH", "/stores/v3/inventory-items/{id}", h_inv_update)
+    R("POST", "/stores/v3/bulk/inventory-items/increment", h_inv_increment)
+    R("POST", "/stores/v3/bulk/inventory-items/decrement", h_inv_decrement)
+    R("POST", "/_api/bookings-service/v2/bookings/{id}/confirm", h_booking_confirm)
+    R("POST", "/_api/bookings-service/v2/bookings/{id}/decline", h_booking_decline)
+    R("POST", "/_api/bookings-service/v2/bookings/{id}/cancel", h_booking_cancel)
+    R("POST", "/_api/bookings-service/v2/bookings/{id}/reschedule", h_booking_reschedule)
+
+
 # ====================================================================== routes
 ROUTES = []  # (method, regex, handler, auth)
-
-
-def route(method, pattern, auth=True):
-    rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-
-    def deco(fn):
-        ROUTES.append((method, rx, fn, auth))
-        return fn
-    return deco
 
 
 def add_routes():
@@ -1049,11 +2304,7 @@ def add_routes():
     R("GET", "/stores/v3/inventory-items/{id}", h_inv_get)
     R("POST", "/_api/bookings-reader/v2/extended-bookings/query", h_xb_query)
     R("POST", "/_api/bookings-reader/v2/extended-bookings/count", h_xb_count)
-    try:
-        import emu_admin
-        emu_admin.register(R)
-    except ImportError:
-        pass
+    add_admin_routes(R)
 
 
 # ====================================================================== control API
