@@ -2538,7 +2538,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             b = json.loads(raw)
         except ValueError:
-            return raw.decode("utf-8", "replace")
+            return re.sub(r"(?i)(client_?secret=)[^&\s]*", r"\1***", raw.decode("utf-8", "replace"))
         if isinstance(b, dict):
             for k in ("client_secret", "clientSecret"):
                 if k in b:
