@@ -228,6 +228,13 @@ class T02Orders(unittest.TestCase):
         self.assertEqual([o["id"] for o in b3["orders"]], [o["id"] for o in b["orders"]])
         self.assertIsNone(b["metadata"]["cursors"]["prev"])
 
+    def test_big_filter_cursor(self):
+        data = [o for o in E.data("orders") if o["status"] == "APPROVED"]
+        ids = [o["id"] for o in data[:600]]
+        got, pages = search_all(E, {"id": {"$in": ids}}, limit=50)
+        self.assertEqual(sorted(o["id"] for o in got), sorted(ids))
+        self.assertEqual(pages, 12)
+
     def test_limits_and_fields(self):
         for body, field in (({"search": {"cursorPaging": {"limit": 101}}}, "search.cursorPaging.limit"),
                             ({"search": {"sort": [{"fieldName": "number"}] * 5}}, None),

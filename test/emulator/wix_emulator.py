@@ -215,6 +215,7 @@ class State:
         self.log = collections.deque(maxlen=200000)
         self.faults = []
         self.tokens = {}
+        self.cursor_store = collections.OrderedDict()
         self.rate_window = collections.deque()
         self.token_ttl = args.token_ttl
         self.rate_limit = args.rate_limit
@@ -289,6 +290,28 @@ class State:
         if len(self.qcache) > 64:
             self.qcache.popitem(last=False)
         return items, keys
+
+    # ---------------------------------------------------------------- cursors
+    CURSOR_INLINE_MAX = 4000
+
+    def cursor_make(self, obj):
+        """Self-contained base64url cursor; big ones (huge filters) are kept server-side."""
+        c = encode_cursor(obj)
+        if len(c) <= self.CURSOR_INLINE_MAX:
+            return c
+        ref = encode_cursor({"ref": uuid.uuid4().hex})
+        self.cursor_store[ref] = obj
+        if len(self.cursor_store) > 20000:
+            self.cursor_store.popitem(last=False)
+        return ref
+
+    def cursor_load(self, s):
+        if s in self.cursor_store:
+            return self.cursor_store[s]
+        obj = decode_cursor(s)
+        if "ref" in obj:
+            raise ValueError("expired cursor")
+        return obj
 
     # ---------------------------------------------------------------- tokens
     def mint(self):
@@ -386,7 +409,7 @@ def run_cursor_query(st, kind, *, filt, sort_raw, extra, cursor, limit, spec_, m
     key = None
     if cursor is not None:
         try:
-            c = decode_cursor(cursor)
+            c = st.cursor_load(cursor)
             if c.get("k") != kind:
                 raise ValueError("kind")
             filt, sort_raw, extra = c.get("f"), c.get("s"), c.get("x")
@@ -422,9 +445,9 @@ def run_cursor_query(st, kind, *, filt, sort_raw, extra, cursor, limit, spec_, m
     base = {"k": kind, "f": filt, "s": sort_raw, "x": extra}
     nxt = prv = None
     if end < len(items) and page:
-        nxt = encode_cursor(dict(base, a="n", key=jsonable_key(keys[end - 1])))
+        nxt = st.cursor_make(dict(base, a="n", key=jsonable_key(keys[end - 1])))
     if start > 0 and page:
-        prv = encode_cursor(dict(base, a="p", key=jsonable_key(keys[start])))
+        prv = st.cursor_make(dict(base, a="p", key=jsonable_key(keys[start])))
     return page, nxt, prv
 
 
@@ -2387,6 +2410,7 @@ def control(st, method, path, params, body):
         with st.lock:
             st.faults.clear()
             st.tokens.clear()
+            st.cursor_store.clear()
             st.rate_window.clear()
             st.token_ttl = st.args.token_ttl
             st.rate_limit = st.args.rate_limit
@@ -2511,7 +2535,7 @@ class Handler(BaseHTTPRequestHandler):
                 status, obj = control(st, method, path, params, body)
             except Exception as e:  # pragma: no cover
                 status, obj = 500, {"message": "control error: %s" % e}
-            self.send(status, obj)
+            self.send(status, obj, req_id=str(uuid.uuid4()))
             return
         req_id = "%s" % uuid.uuid4()
         with st.log_lock:
