@@ -13,6 +13,7 @@ STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"
 ALL_PRODUCTS_COLLECTION = "00000000-000000-000000-000000000001"
 DEFAULT_VARIANT_ID = "00000000-0000-0000-0000-000000000000"
 OWNER_EMAIL = "owner@wix-emulator.test"
+OWNER_USER_ID = "0d3c2b1a-0000-4000-8000-0000000000aa"
 SITE_URL = "https://www.wix-emulator-store.test"
 
 FIRST = ["Ann", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
@@ -516,6 +517,8 @@ def gen_orders(seed, n, members, products):
              "taxInfo": {"totalTax": price(tax, cur), "taxExempt": False},
              "businessLocation": {"id": V3_LOCATION_ID, "name": "Main warehouse"} if g.chance(0.3) else None,
              "activities": [{"id": g.uuid(), "createdDate": iso_ms(created), "type": "ORDER_PLACED"}]}
+        if o["channelInfo"]["type"] in ("POS", "BACKOFFICE_MERCHANT"):
+            o["createdBy"] = {"userId": OWNER_USER_ID}
         if o["businessLocation"] is None:
             del o["businessLocation"]
         if g.chance(0.3):
@@ -740,7 +743,7 @@ def gen_bookings(seed, n, members):
         elif g.chance(0.5):
             b["createdBy"] = {"anonymousVisitorId": g.uuid()}
         else:
-            b["createdBy"] = {"wixUserId": "0d3c2b1a-0000-4000-8000-0000000000aa"}
+            b["createdBy"] = {"wixUserId": OWNER_USER_ID}
         if g.chance(0.05):
             b["externalUserId"] = "ext-%d" % i
         if b["doubleBooked"] is False and g.chance(0.7):

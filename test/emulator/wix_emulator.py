@@ -2679,7 +2679,7 @@ class Handler(BaseHTTPRequestHandler):
                                            message="INVALID_ARGUMENT: request body is not valid JSON")
             req = Req()
             req.method, req.path, req.params, req.body, req.raw = method, path, params, body, raw
-            req.m = {k: unquote(v) for k, v in mm.groupdict().items()}
+            req.m = mm.groupdict()
             req.headers = self.headers
             req.state = st
             with st.lock:
