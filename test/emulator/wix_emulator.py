@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emu_data as D  # noqa: E402
 from emu_wql import (F, spec, QueryError, compile_filter, parse_sort, sort_items, first_index,  # noqa: E402
                      jsonable_key, key_from_json, encode_cursor, decode_cursor, filter_names_value,
-                     iso_ms, OPS_EQ, OPS_RANGE, ALL_STR, ALL_NUM, ALL_DATE, ALL_BOOL)
+                     iso_ms, OPS_EQ, ALL_STR, ALL_NUM, ALL_DATE, ALL_BOOL)
 
 # ====================================================================== errors
 
