@@ -3,6 +3,7 @@
 
 MODULE_big = wix_admin
 OBJS = \
+	src/admin.o \
 	src/catalog.o \
 	src/connection.o \
 	src/convert.o \

@@ -19,3 +19,142 @@ CREATE FOREIGN DATA WRAPPER wix_admin
 
 COMMENT ON FOREIGN DATA WRAPPER wix_admin IS
   'Wix orders, members, products and bookings as foreign tables';
+
+-- Admin actions ------------------------------------------------------------
+--
+-- Each function calls Wix at once with the calling role's own user mapping
+-- (never SECURITY DEFINER) and returns the resulting Wix entity as jsonb.
+-- Every call writes one LOG line; a successful one also inserts a row into
+-- wix_admin.action_log in the caller's transaction, as the table's owner, so
+-- callers need no privilege on the log and cannot write it directly.
+-- EXECUTE is revoked from PUBLIC: GRANT it to the roles that may act.
+
+CREATE SCHEMA wix_admin;
+COMMENT ON SCHEMA wix_admin IS 'wix_admin''s audit log of admin actions';
+
+CREATE TABLE wix_admin.action_log (
+  id             bigserial PRIMARY KEY,
+  at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+  role           name NOT NULL,
+  server         name NOT NULL,
+  action         text NOT NULL,
+  target_id      text,
+  http_status    integer,
+  wix_request_id text,
+  outcome        text NOT NULL,
+  error          text
+);
+COMMENT ON TABLE wix_admin.action_log IS
+  'Successful wix_admin admin actions of committed transactions (failures are in the server log)';
+REVOKE ALL ON TABLE wix_admin.action_log FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wix_admin.action_log_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('wix_admin.action_log', '');
+SELECT pg_catalog.pg_extension_config_dump('wix_admin.action_log_id_seq', '');
+
+-- Orders
+CREATE FUNCTION wix_refund(order_id text, amount numeric DEFAULT NULL,
+                           reason text DEFAULT NULL,
+                           restock boolean DEFAULT true,
+                           notify_customer boolean DEFAULT false,
+                           server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_cancel_order(order_id text, restock boolean DEFAULT true,
+                                 notify_customer boolean DEFAULT false,
+                                 server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_fulfill_order(order_id text,
+                                  tracking_number text DEFAULT NULL,
+                                  shipping_provider text DEFAULT NULL,
+                                  tracking_link text DEFAULT NULL,
+                                  server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_archive_order(order_id text, archived boolean DEFAULT true,
+                                  server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Members
+CREATE FUNCTION wix_create_member(login_email text, first_name text DEFAULT NULL,
+                                  last_name text DEFAULT NULL,
+                                  nickname text DEFAULT NULL,
+                                  server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_approve_member(member_id text, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_block_member(member_id text, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_delete_member(member_id text, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Products and inventory (Stores Catalog V1 and V3)
+CREATE FUNCTION wix_create_product(name text, price numeric, sku text DEFAULT NULL,
+                                   visible boolean DEFAULT true,
+                                   description text DEFAULT NULL,
+                                   server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_update_product(product_id text, changes jsonb,
+                                   server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_delete_product(product_id text, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_set_inventory(product_id text, quantity integer,
+                                  variant_id text DEFAULT NULL,
+                                  server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_adjust_inventory(product_id text, delta integer,
+                                     variant_id text DEFAULT NULL,
+                                     server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Bookings
+CREATE FUNCTION wix_confirm_booking(booking_id text, notify boolean DEFAULT false,
+                                    server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_decline_booking(booking_id text, notify boolean DEFAULT false,
+                                    server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_cancel_booking(booking_id text, notify boolean DEFAULT false,
+                                   server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_reschedule_booking(booking_id text, start_date timestamptz,
+                                       end_date timestamptz DEFAULT NULL,
+                                       server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Any other call, relative to the server's base_url
+CREATE FUNCTION wix_api(method text, path text, body jsonb DEFAULT NULL,
+                        server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE EXECUTE ON FUNCTION
+  wix_refund(text, numeric, text, boolean, boolean, name),
+  wix_cancel_order(text, boolean, boolean, name),
+  wix_fulfill_order(text, text, text, text, name),
+  wix_archive_order(text, boolean, name),
+  wix_create_member(text, text, text, text, name),
+  wix_approve_member(text, name),
+  wix_block_member(text, name),
+  wix_delete_member(text, name),
+  wix_create_product(text, numeric, text, boolean, text, name),
+  wix_update_product(text, jsonb, name),
+  wix_delete_product(text, name),
+  wix_set_inventory(text, integer, text, name),
+  wix_adjust_inventory(text, integer, text, name),
+  wix_confirm_booking(text, boolean, name),
+  wix_decline_booking(text, boolean, name),
+  wix_cancel_booking(text, boolean, name),
+  wix_reschedule_booking(text, timestamptz, timestamptz, name),
+  wix_api(text, text, jsonb, name)
+FROM PUBLIC;

@@ -42,6 +42,8 @@ struct WixConnection
 	CURL	   *curl;
 	char	   *token;			/* OAuth access token, or NULL */
 	TimestampTz token_renew_at;
+	long		last_status;	/* HTTP status of the last exchange, 0 if none */
+	char		last_request_id[128];	/* its X-Wix-Request-Id, or "" */
 };
 
 /* Site catalog versions, detected once per server per backend. */
@@ -99,6 +101,8 @@ wix_get_connection(UserMapping *user)
 	conn->valid = false;
 	conn->curl = NULL;
 	conn->token = NULL;
+	conn->last_status = 0;
+	conn->last_request_id[0] = '\0';
 	conn->cxt = AllocSetContextCreate(CacheMemoryContext,
 									  "wix_admin connection",
 									  ALLOCSET_SMALL_SIZES);
@@ -132,6 +136,20 @@ const char *
 wix_connection_server_name(WixConnection *conn)
 {
 	return conn->server_name;
+}
+
+/*
+ * wix_connection_last_call
+ *		The HTTP status (0 when no answer arrived) and X-Wix-Request-Id ("" if
+ *		none) of the connection's most recent exchange, failed ones included:
+ *		what an audit line reports after the call returned or raised.
+ */
+void
+wix_connection_last_call(WixConnection *conn, long *status,
+						 const char **request_id)
+{
+	*status = conn->last_status;
+	*request_id = conn->last_request_id;
 }
 
 /* Forget the token, wiping it first. */
@@ -358,8 +376,13 @@ perform(WixConnection *conn, const char *method, const char *path,
 	request.should_abort = interrupt_requested;
 
 	elog(DEBUG1, "wix_admin: %s %s", method, path);
+	conn->last_status = 0;
+	conn->last_request_id[0] = '\0';
 	wix_http_perform(conn->curl, &request, response);
 	pfree(url);
+	conn->last_status = response->status;
+	strlcpy(conn->last_request_id, response->request_id,
+			sizeof(conn->last_request_id));
 
 	if (response->curl_code == CURLE_OK)
 	{
@@ -513,6 +536,20 @@ WixJsonHolder *
 wix_request(WixConnection *conn, const char *method, const char *path,
 			json_object *body, WixRequestStats *stats)
 {
+	return wix_request_ext(conn, method, path, body, stats, 0);
+}
+
+/*
+ * wix_request_ext
+ *		wix_request, except that an answer with HTTP status accept_status
+ *		(e.g. 409, a revision conflict the caller retries) is returned rather
+ *		than raised: its body, when it is a JSON object, else a holder of
+ *		NULL.  wix_connection_last_call tells the status.
+ */
+WixJsonHolder *
+wix_request_ext(WixConnection *conn, const char *method, const char *path,
+				json_object *body, WixRequestStats *stats, long accept_status)
+{
 	const char *body_text = NULL;
 	WixHttpResponse response;
 	WixJsonHolder *holder;
@@ -576,6 +613,33 @@ wix_request(WixConnection *conn, const char *method, const char *path,
 			continue;
 		}
 		break;
+	}
+
+	if (response.status != 200 && accept_status != 0 &&
+		response.status == accept_status)
+	{
+		json_object *parsed = NULL;
+
+		if (response.body != NULL && response.body_len > 0)
+		{
+			json_tokener *tok = json_tokener_new();
+
+			if (tok != NULL)
+			{
+				parsed = json_tokener_parse_ex(tok, response.body,
+											   (int) response.body_len);
+				json_tokener_free(tok);
+			}
+			if (parsed != NULL && !json_object_is_type(parsed, json_type_object))
+			{
+				json_object_put(parsed);
+				parsed = NULL;
+			}
+		}
+		wix_http_response_free(&response);
+		if (body_text != NULL)
+			pfree((char *) body_text);
+		return wix_json_hold(CurrentMemoryContext, parsed);
 	}
 
 	if (response.status != 200)

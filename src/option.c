@@ -61,7 +61,8 @@ void		_PG_init(void);
 
 /*
  * _PG_init
- *		Define wix_admin's configuration parameters.
+ *		Define wix_admin's configuration parameters (the admin functions'
+ *		default server included).
  */
 void
 _PG_init(void)
@@ -78,6 +79,11 @@ _PG_init(void)
 							 "Sends LIMIT to Wix as the page size when Wix evaluates the whole query.",
 							 NULL, &wix_enable_limit_pushdown, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("wix_admin.default_server",
+							   "The wix_admin server the admin functions use when none is given.",
+							   "Empty: the only wix_admin server of the database.",
+							   &wix_default_server, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
 #else

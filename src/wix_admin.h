@@ -157,6 +157,12 @@ extern WixConnection *wix_get_connection(UserMapping *user);
 extern WixJsonHolder *wix_request(WixConnection *conn, const char *method,
 								  const char *path, json_object *body,
 								  WixRequestStats *stats);
+extern WixJsonHolder *wix_request_ext(WixConnection *conn, const char *method,
+									  const char *path, json_object *body,
+									  WixRequestStats *stats,
+									  long accept_status);
+extern void wix_connection_last_call(WixConnection *conn, long *status,
+									 const char **request_id);
 extern WixCatalogVersion wix_catalog_version(WixConnection *conn);
 extern const char *wix_connection_server_name(WixConnection *conn);
 
@@ -219,5 +225,12 @@ extern json_object *wix_json_path_get(json_object *obj,
 									  char *const *segments, int nsegments);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
+
+/*
+ * Admin actions as SQL functions (admin.c): refunds, fulfilment, members,
+ * products, inventory, bookings and wix_api(), with their server choice,
+ * input checks and audit trail.
+ */
+extern char *wix_default_server;	/* GUC wix_admin.default_server */
 
 #endif							/* WIX_ADMIN_H */
