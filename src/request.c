@@ -222,6 +222,7 @@ wix_pager_next_body(WixPager *pager)
 		add_query_part(envelope, "filter", page_filter(pager),
 					   endpoint->query_as_strings);
 		add_query_part(envelope, endpoint->sort_key,
+					   pager->sort ? json_object_get(pager->sort) :
 					   endpoint->default_sort ? constant_json(endpoint->default_sort) : NULL,
 					   endpoint->query_as_strings);
 		if (endpoint->paging == WIX_PAGING_OFFSET)
