@@ -154,6 +154,7 @@ static const WixEndpoint members_query = {
 	.columns = member_columns,
 	.fields = member_fields,
 	.max_sort_keys = 3,
+	.total_path = "metadata.total",
 };
 
 /* Stores products, Catalog V1: §4.2-4.3 */
@@ -217,6 +218,7 @@ static const WixEndpoint products_v1_query = {
 	.columns = product_v1_columns,
 	.fields = product_v1_fields,
 	.max_sort_keys = 0,
+	.total_path = "totalResults",
 };
 
 /* Stores products, Catalog V3: §4.5-4.6 */
@@ -262,6 +264,7 @@ static const WixEndpoint products_v3_query = {
 	.columns = product_v3_columns,
 	.fields = product_v3_fields,
 	.max_sort_keys = 5,
+	.count_path = "/stores/v3/products/count",
 };
 
 /* Bookings, through Query Extended Bookings: §5.1-5.2 */
@@ -325,6 +328,7 @@ static const WixEndpoint bookings_query = {
 	.columns = booking_columns,
 	.fields = booking_fields,
 	.max_sort_keys = 4,
+	.count_path = "/_api/bookings-reader/v2/extended-bookings/count",
 };
 
 static const WixEndpoint *const orders_endpoints[] = {&orders_search, NULL};

@@ -657,6 +657,9 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 			break;
 	}
 
+	/* planning: a value not known yet leaves the condition out (a superset) */
+	if (ctx->plan_time && !IsA(leaf->value, Const))
+		return deparsed(DEPARSED_TRUE, NULL);
 	if (ctx->explain_only && !IsA(leaf->value, Const))
 	{
 		/* values are known only when the scan runs */
@@ -807,6 +810,9 @@ deparse_cond(Expr *expr, WixDeparseContext *ctx)
 			Deparsed	d = deparse_cond(linitial(b->args), ctx);
 			json_object *obj;
 
+			/* NOT of a left-out condition is not a superset */
+			if (ctx->plan_time && d.kind == DEPARSED_TRUE)
+				return deparsed(DEPARSED_TRUE, NULL);
 			if (d.kind != DEPARSED_JSON)
 				return deparsed(d.kind == DEPARSED_TRUE ? DEPARSED_FALSE : DEPARSED_TRUE, NULL);
 			obj = json_object_new_object();
@@ -871,4 +877,53 @@ wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx)
 		json_object_array_add(sort, key);
 	}
 	return sort;
+}
+
+/*
+ * wix_remote_count
+ *		How many items match a filter, from the endpoint's count call or the
+ *		total of a one-item query; -1 when the endpoint tells neither.
+ */
+double
+wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
+				 json_object *filter)
+{
+	WixJsonHolder *answer;
+	json_object *count;
+	char	   *total_path;
+	char	   *segments[8];
+	int			n = 0;
+
+	if (endpoint->count_path != NULL)
+	{
+		json_object *body = json_object_new_object();
+
+		if (filter != NULL)
+			json_object_object_add(body, "filter", json_object_get(filter));
+		(void) wix_json_hold(CurrentMemoryContext, body);
+		answer = wix_request(conn, "POST", endpoint->count_path, body, NULL);
+		count = wix_json_path_get(answer->obj, (char *[]) {"count"}, 1);
+	}
+	else if (endpoint->total_path != NULL)
+	{
+		WixPager	pager;
+
+		wix_pager_init(&pager, endpoint, 1);
+		pager.filter = filter;
+		answer = wix_request(conn, "POST", endpoint->query_path,
+							 wix_pager_next_body(&pager), NULL);
+		total_path = pstrdup(endpoint->total_path);
+		for (char *part = strtok(total_path, "."); part != NULL && n < 8;
+			 part = strtok(NULL, "."))
+			segments[n++] = part;
+		count = wix_json_path_get(answer->obj, segments, n);
+	}
+	else
+		return -1;
+
+	if (count == NULL ||
+		!(json_object_is_type(count, json_type_int) ||
+		  json_object_is_type(count, json_type_string)))
+		return -1;
+	return (double) json_object_get_int64(count);
 }

@@ -113,6 +113,9 @@ typedef struct WixEndpoint
 	const WixColumnDef *columns;	/* standard columns, NULL-name ended */
 	const WixFieldDef *fields;	/* filterable/sortable, NULL-path ended */
 	int			max_sort_keys;
+	/* remote row counts: a count call taking {"filter"}, or a query's total */
+	const char *count_path;
+	const char *total_path;		/* dotted path of the total in a query answer */
 } WixEndpoint;
 
 typedef struct WixResource
@@ -156,6 +159,7 @@ typedef struct WixServerOptions
 	WixCatalogVersion catalog;	/* WIX_CATALOG_ANY = detect */
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
+	bool		use_remote_estimate;
 } WixServerOptions;
 
 typedef struct WixUserOptions
@@ -175,6 +179,8 @@ extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
 extern char *wix_table_resource(Oid foreigntableid);
 extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
+extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
+									   bool *use_remote_estimate);
 extern bool wix_url_is_loopback(const char *url);
 
 /*
@@ -264,6 +270,7 @@ typedef struct WixDeparseContext
 	Datum	   *param_values;	/* ... and their values */
 	bool	   *param_nulls;
 	bool		explain_only;	/* show placeholders for unknown values */
+	bool		plan_time;		/* leave out conditions on unknown values */
 } WixDeparseContext;
 
 extern bool wix_is_pushable_cond(PlannerInfo *root, RelOptInfo *baserel,
@@ -276,6 +283,8 @@ extern bool wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel,
 extern json_object *wix_deparse_filter(List *conds, WixDeparseContext *ctx,
 									   bool *never_true);
 extern json_object *wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx);
+extern double wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
+							   json_object *filter);
 
 /*
  * Converting Wix JSON values to PostgreSQL datums (convert.c)

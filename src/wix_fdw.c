@@ -23,6 +23,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "optimizer/cost.h"
@@ -132,6 +133,42 @@ make_upper_path(PlannerInfo *root, RelOptInfo *rel, PathTarget *target,
 }
 
 /*
+ * remote_estimate
+ *		use_remote_estimate: how many rows Wix holds that pass the pushed
+ *		conditions (values not known at plan time left out), from the
+ *		endpoint's count call or query total.  -1 when it cannot tell.
+ */
+static double
+remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
+				Oid serverid)
+{
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	WixConnection *conn = wix_get_connection(GetUserMapping(userid, serverid));
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+	WixDeparseContext ctx;
+	json_object *filter;
+	List	   *conds = NIL;
+	ListCell   *lc;
+	bool		never_true;
+
+	if (wix_resource_needs_catalog(info->resource))
+		catalog = wix_catalog_version(conn);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.endpoint = wix_resource_endpoint(info->resource, catalog);
+	ctx.relid = info->relid;
+	ctx.relid_index = baserel->relid;
+	ctx.plan_time = true;
+	foreach(lc, info->remote_conds)
+		conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
+	filter = wix_deparse_filter(conds, &ctx, &never_true);
+	if (never_true)
+		return 0;
+	if (filter != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, filter);
+	return wix_remote_count(conn, ctx.endpoint, filter);
+}
+
+/*
  * wixGetForeignRelSize
  *		Pick the endpoints a scan may use and split the conditions into those
  *		Wix evaluates and those checked here (approximate ones are both).
@@ -146,6 +183,9 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *remote_clauses = NIL;
 	ListCell   *lc;
 	int			n = 0;
+	double		table_rows;
+	double		fetched;
+	bool		use_remote_estimate;
 
 	info->relid = foreigntableid;
 	info->resource = wix_find_resource(wix_table_resource(foreigntableid));
@@ -156,6 +196,7 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						get_rel_name(foreigntableid))));
 	wix_server_options(GetForeignServer(table->serverid), &server);
 	info->catalog = server.catalog;
+	use_remote_estimate = server.use_remote_estimate;
 	for (int i = 0; info->resource->endpoints[i] != NULL; i++)
 	{
 		const WixEndpoint *endpoint = info->resource->endpoints[i];
@@ -183,14 +224,34 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		else
 			info->local_conds = lappend(info->local_conds, rinfo);
 	}
-	baserel->rows = clamp_row_est(DEFAULT_ROWS_ESTIMATE *
-								  clauselist_selectivity(root, all_clauses, baserel->relid,
-														 JOIN_INNER, NULL));
-	/* remember how many rows Wix sends, for the paths' costs */
-	baserel->tuples = clamp_row_est(DEFAULT_ROWS_ESTIMATE *
-									clauselist_selectivity(root, remote_clauses,
-														   baserel->relid,
-														   JOIN_INNER, NULL));
+	wix_table_estimate_options(foreigntableid, &table_rows, &use_remote_estimate);
+	if (table_rows < 0)
+		table_rows = DEFAULT_ROWS_ESTIMATE;
+	fetched = use_remote_estimate ?
+		remote_estimate(root, baserel, info, table->serverid) : -1;
+	if (fetched >= 0)
+	{
+		List	   *local_only = list_difference_ptr(info->local_conds,
+													 info->remote_conds);
+
+		baserel->tuples = clamp_row_est(fetched);
+		baserel->rows = clamp_row_est(fetched *
+									  clauselist_selectivity(root, local_only,
+															 baserel->relid,
+															 JOIN_INNER, NULL));
+	}
+	else
+	{
+		/* remember how many rows Wix sends, for the paths' costs */
+		baserel->tuples = clamp_row_est(table_rows *
+										clauselist_selectivity(root, remote_clauses,
+															   baserel->relid,
+															   JOIN_INNER, NULL));
+		baserel->rows = clamp_row_est(table_rows *
+									  clauselist_selectivity(root, all_clauses,
+															 baserel->relid,
+															 JOIN_INNER, NULL));
+	}
 }
 
 /* Cost of fetching rows: a request per page, a little per row. */
@@ -235,10 +296,94 @@ sort_keys_for(List *pathkeys, RelOptInfo *baserel, WixRelInfo *info, bool *ok)
 	return keys;
 }
 
+/* State of the search for join clauses (see add_parameterized_paths). */
+typedef struct JoinColumnSearch
+{
+	List	   *used_ecs;		/* equivalence classes already taken */
+} JoinColumnSearch;
+
+/* generate_implied_equalities_for_column callback: a column of ours, once. */
+static bool
+ec_member_is_our_column(PlannerInfo *root, RelOptInfo *rel,
+						EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	JoinColumnSearch *search = arg;
+	Expr	   *expr = em->em_expr;
+
+	while (IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	if (!IsA(expr, Var) || ((Var *) expr)->varno != rel->relid ||
+		((Var *) expr)->varattno <= 0 || list_member_ptr(search->used_ecs, ec))
+		return false;
+	search->used_ecs = lappend(search->used_ecs, ec);
+	return true;
+}
+
+/*
+ * add_parameterized_paths
+ *		For joins such as orders.buyer_member_id = members.id: a scan that
+ *		sends the other side's value as a filter, one request per outer row,
+ *		so a nested loop fetches only the rows it needs.  The planner picks it
+ *		only when that costs fewer requests than reading the whole table.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info)
+{
+	JoinColumnSearch search = {NIL};
+	List	   *clauses = NIL;
+	ListCell   *lc;
+
+	if (!wix_enable_where_pushdown)
+		return;
+	for (;;)
+	{
+		List	   *found = generate_implied_equalities_for_column(root, baserel,
+																	ec_member_is_our_column,
+																	&search,
+																	baserel->lateral_referencers);
+
+		if (found == NIL)
+			break;
+		clauses = list_concat(clauses, found);
+	}
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!join_clause_is_movable_to(rinfo, baserel))
+			continue;
+		clauses = lappend(clauses, rinfo);
+	}
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *param_info;
+		bool		exact;
+		Cost		startup_cost;
+		Cost		total_cost;
+
+		if (!wix_is_pushable_cond(root, baserel, info, rinfo->clause, &exact))
+			continue;
+		required_outer = bms_union(bms_difference(rinfo->clause_relids, baserel->relids),
+								   baserel->lateral_relids);
+		if (bms_is_empty(required_outer))
+			continue;
+		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
+		scan_cost(param_info->ppi_rows, param_info->ppi_rows,
+				  &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 make_scan_path(root, baserel, param_info->ppi_rows,
+								startup_cost, total_cost, NIL, required_outer,
+								NIL));
+	}
+}
+
 /*
  * wixGetForeignPaths
- *		An unsorted scan, and a scan Wix sorts when it can sort by the
- *		query's ORDER BY.
+ *		An unsorted scan, a scan Wix sorts when it can sort by the query's
+ *		ORDER BY, and scans parameterized by join clauses.
  */
 static void
 wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -260,6 +405,7 @@ wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 				 make_scan_path(root, baserel, baserel->rows, startup_cost,
 								total_cost * 1.001, root->query_pathkeys, NULL,
 								list_make1(sort_keys)));
+	add_parameterized_paths(root, baserel, info);
 }
 
 /* Is this one of our plain foreign-table rels? */
