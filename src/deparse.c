@@ -43,7 +43,8 @@ typedef enum WixLeafOp
 	LEAF_IS_NULL,
 	LEAF_IS_NOT_NULL,
 	LEAF_STARTS,				/* LIKE / ILIKE 'prefix%' */
-	LEAF_IS_TRUE				/* a bare boolean column */
+	LEAF_IS_TRUE,				/* a bare boolean column */
+	LEAF_IS_FALSE				/* NOT of one */
 } WixLeafOp;
 
 /* A condition on one column, taken apart. */
@@ -57,7 +58,7 @@ typedef struct WixLeaf
 
 static const char *const leaf_wix_ops[] = {
 	"$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin",
-	NULL, NULL, "$startsWith", "$eq"
+	NULL, NULL, "$startsWith", "$eq", "$eq"
 };
 
 static Expr *
@@ -229,6 +230,13 @@ condition_leaf(Expr *expr, Index relid, PlannerInfo *root, WixLeaf *leaf)
 			leaf->column = column_of(expr, relid);
 			leaf->op = LEAF_IS_TRUE;
 			return leaf->column != NULL && leaf->column->vartype == BOOLOID;
+		case T_BoolExpr:
+			/* NOT boolean_column, which is how "= false" is planned */
+			if (((BoolExpr *) expr)->boolop != NOT_EXPR)
+				return false;
+			leaf->column = column_of(linitial(((BoolExpr *) expr)->args), relid);
+			leaf->op = LEAF_IS_FALSE;
+			return leaf->column != NULL && leaf->column->vartype == BOOLOID;
 		default:
 			return false;
 	}
@@ -316,6 +324,7 @@ leaf_pushable(WixLeaf *leaf, const WixEndpoint *endpoint, Oid relid,
 	{
 		case LEAF_EQ:
 		case LEAF_IS_TRUE:
+		case LEAF_IS_FALSE:
 			needed = WIX_OP_EQ;
 			break;
 		case LEAF_NE:
@@ -373,7 +382,7 @@ cond_pushable(Expr *expr, WixRelInfo *info, PlannerInfo *root, Index relid,
 {
 	WixLeaf		leaf;
 
-	if (IsA(expr, BoolExpr))
+	if (IsA(expr, BoolExpr) && !condition_leaf(expr, relid, root, &leaf))
 	{
 		BoolExpr   *b = (BoolExpr *) expr;
 		ListCell   *lc;
@@ -427,7 +436,7 @@ collect_values(Expr *expr, Index relid, PlannerInfo *root, List **values)
 {
 	WixLeaf		leaf;
 
-	if (IsA(expr, BoolExpr))
+	if (IsA(expr, BoolExpr) && !condition_leaf(expr, relid, root, &leaf))
 	{
 		ListCell   *lc;
 
@@ -647,8 +656,10 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 							field_condition(name, "$exists",
 											json_object_new_boolean(leaf->op == LEAF_IS_NOT_NULL)));
 		case LEAF_IS_TRUE:
+		case LEAF_IS_FALSE:
 			return deparsed(DEPARSED_JSON,
-							field_condition(name, "$eq", json_object_new_boolean(true)));
+							field_condition(name, "$eq",
+											json_object_new_boolean(leaf->op == LEAF_IS_TRUE)));
 		case LEAF_STARTS:
 			return deparsed(DEPARSED_JSON,
 							field_condition(name, "$startsWith",
@@ -801,7 +812,7 @@ deparse_cond(Expr *expr, WixDeparseContext *ctx)
 {
 	WixLeaf		leaf;
 
-	if (IsA(expr, BoolExpr))
+	if (IsA(expr, BoolExpr) && !condition_leaf(expr, ctx->relid_index, NULL, &leaf))
 	{
 		BoolExpr   *b = (BoolExpr *) expr;
 

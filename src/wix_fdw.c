@@ -859,6 +859,9 @@ wixIterateForeignScan(ForeignScanState *node)
 {
 	WixScanState *state = node->fdw_state;
 
+	/* a pushed LIMIT 0 needs nothing from Wix, not even its catalog */
+	if (state->limit == 0)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
 	if (state->endpoint == NULL)
 		start_scan(node, state);
 	if (!state->query_started)
