@@ -7,6 +7,7 @@ OBJS = \
 	src/catalog.o \
 	src/connection.o \
 	src/convert.o \
+	src/deparse.o \
 	src/http.o \
 	src/option.o \
 	src/request.o \

@@ -16,6 +16,7 @@
 
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 /* eCommerce Orders: auth-and-orders.md §2 */
 static const WixColumnDef order_columns[] = {
@@ -46,6 +47,34 @@ static const WixColumnDef order_columns[] = {
 	{NULL}
 };
 
+/* Filterable and sortable fields of Search Orders (§2.2). */
+#define ID_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_NIN)
+#define ALL_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_RANGE | WIX_OP_IN | WIX_OP_NIN | WIX_OP_EXISTS)
+#define CMP_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_RANGE)
+
+static const WixFieldDef order_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"buyerInfo.contactId", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"buyerInfo.memberId", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"checkoutId", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"status", NULL, WIX_WIRE_ENUM, ID_OPS},
+	{"paymentStatus", NULL, WIX_WIRE_ENUM, ID_OPS},
+	{"fulfillmentStatus", NULL, WIX_WIRE_ENUM, ID_OPS},
+	{"channelInfo.type", NULL, WIX_WIRE_ENUM, ID_OPS},
+	{"number", NULL, WIX_WIRE_INT, CMP_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"createdDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_NIN | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"archived", NULL, WIX_WIRE_BOOL, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS},
+	{"seenByAHuman", NULL, WIX_WIRE_BOOL, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS},
+	{"buyerInfo.email", NULL, WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS | WIX_OP_STARTS},
+	{"priceSummary.total.amount", NULL, WIX_WIRE_DECIMAL, ALL_OPS},
+	{"taxInfo.totalTax.amount", NULL, WIX_WIRE_DECIMAL, ALL_OPS},
+	{"purchasedDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE},
+	{"billingInfo.contactDetails.firstName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	{"billingInfo.contactDetails.lastName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	{NULL}
+};
+
 /*
  * Search hides PENDING and REJECTED orders unless the filter names those
  * statuses, and never returns INITIALIZED ones (§2.2): ask for every status
@@ -62,6 +91,8 @@ static const WixEndpoint orders_search = {
 	.metadata_key = "metadata",
 	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}",
 	.columns = order_columns,
+	.fields = order_fields,
+	.max_sort_keys = 4,
 };
 
 /* Members: members-stores-bookings.md §3 */
@@ -86,6 +117,28 @@ static const WixColumnDef member_columns[] = {
 	{NULL}
 };
 
+/*
+ * Members query (§3.1): dates sort but do not filter.  Members is an offset
+ * endpoint, so a pushed sort is repeated on every page.
+ */
+#define MEMBER_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS | WIX_OP_STARTS)
+
+static const WixFieldDef member_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"loginEmail", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"status", NULL, WIX_WIRE_ENUM, MEMBER_OPS},
+	{"contactId", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"contact.firstName", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"contact.lastName", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"profile.nickname", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"profile.slug", NULL, WIX_WIRE_STRING, MEMBER_OPS},
+	{"privacyStatus", NULL, WIX_WIRE_ENUM, MEMBER_OPS},
+	{"createdDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"lastLoginDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE},
+	{NULL}
+};
+
 static const WixEndpoint members_query = {
 	.catalog = WIX_CATALOG_ANY,
 	.query_path = "/members/v1/members/query",
@@ -99,6 +152,9 @@ static const WixEndpoint members_query = {
 	/* a stable order keeps offset pages from skipping or repeating rows */
 	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
 	.columns = member_columns,
+	.fields = member_fields,
+	.max_sort_keys = 3,
+	.total_path = "metadata.total",
 };
 
 /* Stores products, Catalog V1: §4.2-4.3 */
@@ -122,6 +178,26 @@ static const WixColumnDef product_v1_columns[] = {
 };
 
 /*
+ * Catalog V1 filters (§4.2).  Sorts are not pushed: V1 pages by numericId
+ * past its offset ceiling, which needs its own sort.
+ */
+#define V1_STRING_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS | WIX_OP_STARTS)
+
+static const WixFieldDef product_v1_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, V1_STRING_OPS},
+	{"name", NULL, WIX_WIRE_STRING, V1_STRING_OPS},
+	{"slug", NULL, WIX_WIRE_STRING, V1_STRING_OPS},
+	{"sku", NULL, WIX_WIRE_STRING, V1_STRING_OPS},
+	{"productType", NULL, WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS},
+	{"priceData.price", NULL, WIX_WIRE_NUMBER, CMP_OPS | WIX_OP_IN | WIX_OP_EXISTS},
+	{"numericId", NULL, WIX_WIRE_INT, CMP_OPS | WIX_OP_IN | WIX_OP_EXISTS},
+	{"lastUpdated", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_EXISTS},
+	{"createdDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_EXISTS},
+	{"visible", NULL, WIX_WIRE_BOOL, WIX_OP_EQ | WIX_OP_NE | WIX_OP_EXISTS},
+	{NULL}
+};
+
+/*
  * Offset paging stops near 10,000 items: past that, page by numericId
  * (§4.2).  Hidden products are silently dropped unless asked for.
  */
@@ -140,6 +216,9 @@ static const WixEndpoint products_v1_query = {
 	.extra_body = "{\"includeVariants\":false,\"includeHiddenProducts\":true}",
 	.default_sort = "[{\"numericId\":\"asc\"}]",
 	.columns = product_v1_columns,
+	.fields = product_v1_fields,
+	.max_sort_keys = 0,
+	.total_path = "totalResults",
 };
 
 /* Stores products, Catalog V3: §4.5-4.6 */
@@ -162,6 +241,16 @@ static const WixColumnDef product_v3_columns[] = {
 	{NULL}
 };
 
+/* Catalog V3 Query Products declares few fields (§4.5). */
+static const WixFieldDef product_v3_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	{"slug", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	{"visible", NULL, WIX_WIRE_BOOL, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_NIN | WIX_OP_EXISTS},
+	{"createdDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{NULL}
+};
+
 static const WixEndpoint products_v3_query = {
 	.catalog = WIX_CATALOG_V3,
 	.query_path = "/stores/v3/products/query",
@@ -173,6 +262,9 @@ static const WixEndpoint products_v3_query = {
 	.metadata_key = "pagingMetadata",
 	.extra_body = "{\"fields\":[\"CURRENCY\",\"MIN_PRICE_VARIANT\"]}",
 	.columns = product_v3_columns,
+	.fields = product_v3_fields,
+	.max_sort_keys = 5,
+	.count_path = "/stores/v3/products/count",
 };
 
 /* Bookings, through Query Extended Bookings: §5.1-5.2 */
@@ -197,6 +289,29 @@ static const WixColumnDef booking_columns[] = {
 	{NULL}
 };
 
+/*
+ * Supported filters of Query Extended Bookings (§5.1).  Slot ids are
+ * filtered by their oneof path "bookedEntity.item.slot.*", not by the path
+ * they have in the returned JSON.
+ */
+#define BOOKING_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN)
+
+static const WixFieldDef booking_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, BOOKING_OPS},
+	{"status", NULL, WIX_WIRE_ENUM, BOOKING_OPS},
+	{"paymentStatus", NULL, WIX_WIRE_ENUM, BOOKING_OPS},
+	{"selectedPaymentOption", NULL, WIX_WIRE_ENUM, BOOKING_OPS},
+	{"contactDetails.contactId", NULL, WIX_WIRE_STRING, BOOKING_OPS},
+	{"contactDetails.email", NULL, WIX_WIRE_STRING, BOOKING_OPS},
+	{"createdDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_IN | WIX_OP_NIN | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_IN | WIX_OP_NIN | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"startDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_IN | WIX_OP_NIN | WIX_SORTABLE},
+	{"endDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_OP_IN | WIX_OP_NIN | WIX_SORTABLE},
+	{"bookedEntity.slot.serviceId", "bookedEntity.item.slot.serviceId", WIX_WIRE_STRING, BOOKING_OPS},
+	{"bookedEntity.slot.scheduleId", "bookedEntity.item.slot.scheduleId", WIX_WIRE_STRING, BOOKING_OPS},
+	{NULL}
+};
+
 /* The REST and SDK docs disagree on the default sort: always send one. */
 static const WixEndpoint bookings_query = {
 	.catalog = WIX_CATALOG_ANY,
@@ -211,6 +326,9 @@ static const WixEndpoint bookings_query = {
 	.extra_body = "{\"withBookingAllowedActions\":false,\"withBookingAttendanceInfo\":false}",
 	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
 	.columns = booking_columns,
+	.fields = booking_fields,
+	.max_sort_keys = 4,
+	.count_path = "/_api/bookings-reader/v2/extended-bookings/count",
 };
 
 static const WixEndpoint *const orders_endpoints[] = {&orders_search, NULL};
@@ -323,6 +441,21 @@ wix_endpoint_column_path(const WixEndpoint *endpoint, const char *column_name,
 }
 
 /*
+ * wix_endpoint_field
+ *		The filterable or sortable field at a path, or NULL.
+ */
+const WixFieldDef *
+wix_endpoint_field(const WixEndpoint *endpoint, const char *path)
+{
+	for (const WixFieldDef *field = endpoint->fields; field->path != NULL; field++)
+	{
+		if (strcmp(field->path, path) == 0)
+			return field;
+	}
+	return NULL;
+}
+
+/*
  * wix_default_path
  *		A column's path when nothing else names one: its name in camelCase
  *		("payment_status" -> "paymentStatus").
@@ -346,6 +479,28 @@ wix_default_path(const char *column_name)
 	}
 	*out = '\0';
 	return path;
+}
+
+/*
+ * wix_column_path
+ *		A column's Wix path on an endpoint: its "path" option; else, for a
+ *		standard column of the resource, the endpoint's path (NULL when that
+ *		endpoint lacks the field); else its name in camelCase.
+ */
+const char *
+wix_column_path(Oid relid, AttrNumber attnum, const WixEndpoint *endpoint)
+{
+	const char *path = wix_column_path_option(relid, attnum);
+	char	   *name;
+	bool		standard;
+
+	if (path != NULL)
+		return path;
+	name = get_attname(relid, attnum, false);
+	path = wix_endpoint_column_path(endpoint, name, &standard);
+	if (standard)
+		return path;
+	return wix_default_path(name);
 }
 
 /*

@@ -41,11 +41,14 @@ static const WixOption valid_options[] = {
 	{"catalog_version", ForeignServerRelationId},
 	{"connect_timeout", ForeignServerRelationId},
 	{"request_timeout", ForeignServerRelationId},
+	{"use_remote_estimate", ForeignServerRelationId},
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
 	{"instance_id", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
 	{"resource", ForeignTableRelationId},
+	{"rows", ForeignTableRelationId},
+	{"use_remote_estimate", ForeignTableRelationId},
 	{"path", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -283,6 +286,19 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 			(void) parse_timeout_ms(def->defname, value);
 		else if (strcmp(def->defname, "catalog_version") == 0)
 			(void) parse_catalog_version(value);
+		else if (strcmp(def->defname, "use_remote_estimate") == 0)
+			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "rows") == 0)
+		{
+			char	   *end;
+			double		rows = strtod(value, &end);
+
+			if (end == value || *end != '\0' || !(rows >= 0) || rows > 1e12)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"rows\": \"%s\"", value),
+						 errhint("Give the table's approximate number of rows, such as '5000'.")));
+		}
 		else if (strcmp(def->defname, "resource") == 0)
 		{
 			if (wix_find_resource(value) == NULL)
@@ -385,6 +401,8 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 			opts->connect_timeout_ms = parse_timeout_ms(def->defname, value);
 		else if (strcmp(def->defname, "request_timeout") == 0)
 			opts->request_timeout_ms = parse_timeout_ms(def->defname, value);
+		else if (strcmp(def->defname, "use_remote_estimate") == 0)
+			opts->use_remote_estimate = defGetBoolean(def);
 	}
 }
 
@@ -437,6 +455,30 @@ wix_table_resource(Oid foreigntableid)
 			 errmsg("foreign table \"%s\" has no option \"resource\"",
 					get_rel_name(foreigntableid))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * wix_table_estimate_options
+ *		A foreign table's "rows" (-1 when unset) and "use_remote_estimate"
+ *		(which overrides the server's when set).
+ */
+void
+wix_table_estimate_options(Oid foreigntableid, double *rows,
+						   bool *use_remote_estimate)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ListCell   *cell;
+
+	*rows = -1;
+	foreach(cell, table->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, cell);
+
+		if (strcmp(def->defname, "rows") == 0)
+			*rows = strtod(defGetString(def), NULL);
+		else if (strcmp(def->defname, "use_remote_estimate") == 0)
+			*use_remote_estimate = defGetBoolean(def);
+	}
 }
 
 /*

@@ -139,7 +139,21 @@ page_filter(WixPager *pager)
 	if (endpoint->base_filter != NULL)
 		json_object_array_add(parts, constant_json(endpoint->base_filter));
 	if (pager->filter != NULL)
-		json_object_array_add(parts, json_object_get(pager->filter));
+	{
+		json_object *conjuncts;
+
+		/* splice a pushed AND into ours rather than nest it */
+		if (json_object_object_length(pager->filter) == 1 &&
+			json_object_object_get_ex(pager->filter, "$and", &conjuncts) &&
+			json_object_is_type(conjuncts, json_type_array))
+		{
+			for (size_t i = 0; i < json_object_array_length(conjuncts); i++)
+				json_object_array_add(parts,
+									  json_object_get(json_object_array_get_idx(conjuncts, i)));
+		}
+		else
+			json_object_array_add(parts, json_object_get(pager->filter));
+	}
 	if (pager->keyset_after != NULL)
 	{
 		json_object *gt = json_object_new_object();
@@ -222,6 +236,7 @@ wix_pager_next_body(WixPager *pager)
 		add_query_part(envelope, "filter", page_filter(pager),
 					   endpoint->query_as_strings);
 		add_query_part(envelope, endpoint->sort_key,
+					   pager->sort ? json_object_get(pager->sort) :
 					   endpoint->default_sort ? constant_json(endpoint->default_sort) : NULL,
 					   endpoint->query_as_strings);
 		if (endpoint->paging == WIX_PAGING_OFFSET)

@@ -27,6 +27,7 @@
 #include "fmgr.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
+#include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
@@ -51,6 +52,38 @@ typedef enum WixCatalogVersion
 	WIX_CATALOG_V1,
 	WIX_CATALOG_V3
 } WixCatalogVersion;
+
+/* How Wix encodes and compares a filterable field's values. */
+typedef enum WixWireType
+{
+	WIX_WIRE_STRING,			/* compared exactly; no pushed ranges or sorts */
+	WIX_WIRE_ENUM,				/* upper-case strings */
+	WIX_WIRE_DATE,				/* ISO-8601 UTC strings, millisecond precision */
+	WIX_WIRE_INT,				/* integers (JSON numbers or int64 strings) */
+	WIX_WIRE_NUMBER,			/* JSON numbers compared as floats */
+	WIX_WIRE_DECIMAL,			/* money: decimal strings */
+	WIX_WIRE_BOOL
+} WixWireType;
+
+/* Operators a field accepts, and whether it sorts (WixFieldDef.ops). */
+#define WIX_OP_EQ			0x0001	/* $eq */
+#define WIX_OP_NE			0x0002	/* $ne */
+#define WIX_OP_RANGE		0x0004	/* $gt $gte $lt $lte */
+#define WIX_OP_IN			0x0008	/* $in */
+#define WIX_OP_NIN			0x0010	/* $nin */
+#define WIX_OP_EXISTS		0x0020	/* $exists */
+#define WIX_OP_STARTS		0x0040	/* $startsWith (case-insensitive) */
+#define WIX_SORTABLE		0x0100	/* may be a sort key */
+#define WIX_ALWAYS_SET		0x0200	/* never absent: NULL ordering is moot */
+
+/* A field an endpoint can filter or sort by. */
+typedef struct WixFieldDef
+{
+	const char *path;			/* where it is in the returned object */
+	const char *filter_path;	/* its name in filters, when it differs */
+	WixWireType type;
+	int			ops;
+} WixFieldDef;
 
 /* One standard column: its name, SQL type and Wix JSON path. */
 typedef struct WixColumnDef
@@ -78,6 +111,11 @@ typedef struct WixEndpoint
 	const char *base_filter;	/* JSON filter always sent, or NULL */
 	const char *default_sort;	/* JSON sort array sent, or NULL */
 	const WixColumnDef *columns;	/* standard columns, NULL-name ended */
+	const WixFieldDef *fields;	/* filterable/sortable, NULL-path ended */
+	int			max_sort_keys;
+	/* remote row counts: a count call taking {"filter"}, or a query's total */
+	const char *count_path;
+	const char *total_path;		/* dotted path of the total in a query answer */
 } WixEndpoint;
 
 typedef struct WixResource
@@ -97,8 +135,12 @@ extern const char *wix_endpoint_column_path(const WixEndpoint *endpoint,
 											const char *column_name,
 											bool *found);
 extern char *wix_default_path(const char *column_name);
+extern const WixFieldDef *wix_endpoint_field(const WixEndpoint *endpoint,
+											 const char *path);
 extern List *wix_import_statements(const char *server_name,
 								   ImportForeignSchemaStmt *stmt);
+extern const char *wix_column_path(Oid relid, AttrNumber attnum,
+								   const WixEndpoint *endpoint);
 
 /*
  * Options (option.c)
@@ -117,6 +159,7 @@ typedef struct WixServerOptions
 	WixCatalogVersion catalog;	/* WIX_CATALOG_ANY = detect */
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
+	bool		use_remote_estimate;
 } WixServerOptions;
 
 typedef struct WixUserOptions
@@ -136,6 +179,8 @@ extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
 extern char *wix_table_resource(Oid foreigntableid);
 extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
+extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
+									   bool *use_remote_estimate);
 extern bool wix_url_is_loopback(const char *url);
 
 /*
@@ -187,7 +232,8 @@ extern json_object *wix_json_parse(const char *data, size_t len,
 typedef struct WixPager
 {
 	const WixEndpoint *endpoint;
-	json_object *filter;		/* owned; NULL = only the base filter */
+	json_object *filter;		/* pushed filter, or NULL: base filter only */
+	json_object *sort;			/* pushed sort, or NULL: the default sort */
 	int			page_size;
 	bool		started;
 	bool		finished;
@@ -201,6 +247,50 @@ extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 extern json_object *wix_pager_next_body(WixPager *pager);
 extern json_object *wix_pager_take_items(WixPager *pager,
 										 json_object *response);
+
+/*
+ * Pushing conditions and sorts to Wix (deparse.c)
+ */
+
+/* Planner state of a foreign table (RelOptInfo.fdw_private). */
+typedef struct WixRelInfo
+{
+	Oid			relid;
+	const WixResource *resource;
+	/* the endpoints a scan may use; pushdown must suit them all */
+	const WixEndpoint *endpoints[4];
+	WixCatalogVersion catalog;	/* forced by the server, or ANY */
+	List	   *remote_conds;	/* RestrictInfos sent to Wix */
+	List	   *local_conds;	/* RestrictInfos checked here (incl. rechecks) */
+	/* set on the ORDERED upper rel: the base rel below it */
+	struct RelOptInfo *ordered_input;
+} WixRelInfo;
+
+/* What run-time deparsing needs. */
+typedef struct WixDeparseContext
+{
+	const WixEndpoint *endpoint;
+	Oid			relid;			/* the foreign table */
+	Index		relid_index;	/* its range-table index in the conditions */
+	List	   *param_exprs;	/* the non-constant values, as planned */
+	Datum	   *param_values;	/* ... and their values */
+	bool	   *param_nulls;
+	bool		explain_only;	/* show placeholders for unknown values */
+	bool		plan_time;		/* leave out conditions on unknown values */
+} WixDeparseContext;
+
+extern bool wix_is_pushable_cond(PlannerInfo *root, RelOptInfo *baserel,
+								 WixRelInfo *info, Expr *expr, bool *exact);
+extern List *wix_collect_param_values(PlannerInfo *root, Index relid,
+									  List *conds);
+extern bool wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel,
+							 WixRelInfo *info, AttrNumber *attnum,
+							 bool *descending);
+extern json_object *wix_deparse_filter(List *conds, WixDeparseContext *ctx,
+									   bool *never_true);
+extern json_object *wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx);
+extern double wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
+							   json_object *filter);
 
 /*
  * Converting Wix JSON values to PostgreSQL datums (convert.c)

@@ -23,8 +23,12 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/cost.h"
+#include "utils/lsyscache.h"
+#include "executor/executor.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -40,7 +44,21 @@ PG_MODULE_MAGIC;
 enum WixScanPrivate
 {
 	WixPrivateResource,			/* String: the resource name */
-	WixPrivateRetrievedAttrs	/* IntList: attnums the scan fills */
+	WixPrivateVarno,			/* Integer: the rel's index in the conditions */
+	WixPrivateRetrievedAttrs,	/* IntList: attnums the scan fills */
+	WixPrivateRemoteConds,		/* List of Expr: conditions sent to Wix */
+	WixPrivateParamExprs,		/* List of Expr: their non-constant values */
+	WixPrivateSortKeys,			/* IntList: (attnum, descending) pairs */
+	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
+	WixPrivateOffset			/* Integer: rows to skip first */
+};
+
+/* Indexes of the fdw_private list of a ForeignPath. */
+enum WixPathPrivate
+{
+	WixPathSortKeys,			/* IntList, as above */
+	WixPathLimit,				/* Integer, final paths only */
+	WixPathOffset				/* Integer, final paths only */
 };
 
 typedef struct WixScanState
@@ -49,38 +67,442 @@ typedef struct WixScanState
 	const WixResource *resource;
 	const WixEndpoint *endpoint;	/* chosen at the first fetch */
 	List	   *retrieved_attrs;
+	List	   *remote_conds;
+	List	   *param_exprs;
+	List	   *param_states;	/* ExprStates of param_exprs */
+	List	   *sort_keys;
+	Index		varno;
+	int			limit;			/* -1: no pushed LIMIT */
+	int			offset;
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
 	WixPager	pager;
-	MemoryContext scan_cxt;		/* pager state, converters */
+	bool		query_started;	/* filter and pager built for this run */
+	char	   *sent_filter;	/* for EXPLAIN ANALYZE */
+	char	   *sent_sort;
+	MemoryContext scan_cxt;		/* converters; lives as long as the scan */
+	MemoryContext query_cxt;	/* filter, sort and pager; reset by rescans */
 	MemoryContext page_cxt;		/* the current page's JSON */
 	MemoryContext row_cxt;		/* the current row's values */
 	json_object *items;			/* current page's items, or NULL */
 	size_t		nitems;
 	size_t		next_item;
+	int64		skipped;		/* rows skipped for a pushed OFFSET */
+	int64		returned;		/* rows returned under a pushed LIMIT */
 	WixRequestStats stats;
 } WixScanState;
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_handler);
 
+/* create_foreignscan_path across the versions' signatures */
+static ForeignPath *
+make_scan_path(PlannerInfo *root, RelOptInfo *rel, double rows, Cost startup,
+			   Cost total, List *pathkeys, Relids required_outer,
+			   List *fdw_private)
+{
+#if PG_VERSION_NUM >= 180000
+	return create_foreignscan_path(root, rel, NULL, rows, 0, startup, total,
+								   pathkeys, required_outer, NULL, NIL,
+								   fdw_private);
+#elif PG_VERSION_NUM >= 170000
+	return create_foreignscan_path(root, rel, NULL, rows, startup, total,
+								   pathkeys, required_outer, NULL, NIL,
+								   fdw_private);
+#else
+	return create_foreignscan_path(root, rel, NULL, rows, startup, total,
+								   pathkeys, required_outer, NULL,
+								   fdw_private);
+#endif
+}
+
+/* create_foreign_upper_path across the versions' signatures */
+static ForeignPath *
+make_upper_path(PlannerInfo *root, RelOptInfo *rel, PathTarget *target,
+				double rows, Cost startup, Cost total, List *pathkeys,
+				List *fdw_private)
+{
+#if PG_VERSION_NUM >= 180000
+	return create_foreign_upper_path(root, rel, target, rows, 0, startup, total,
+									 pathkeys, NULL, NIL, fdw_private);
+#elif PG_VERSION_NUM >= 170000
+	return create_foreign_upper_path(root, rel, target, rows, startup, total,
+									 pathkeys, NULL, NIL, fdw_private);
+#else
+	return create_foreign_upper_path(root, rel, target, rows, startup, total,
+									 pathkeys, NULL, fdw_private);
+#endif
+}
+
+/*
+ * remote_estimate
+ *		use_remote_estimate: how many rows Wix holds that pass the pushed
+ *		conditions (values not known at plan time left out), from the
+ *		endpoint's count call or query total.  -1 when it cannot tell.
+ */
+static double
+remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
+				Oid serverid)
+{
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	WixConnection *conn = wix_get_connection(GetUserMapping(userid, serverid));
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+	WixDeparseContext ctx;
+	json_object *filter;
+	List	   *conds = NIL;
+	ListCell   *lc;
+	bool		never_true;
+
+	if (wix_resource_needs_catalog(info->resource))
+		catalog = wix_catalog_version(conn);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.endpoint = wix_resource_endpoint(info->resource, catalog);
+	ctx.relid = info->relid;
+	ctx.relid_index = baserel->relid;
+	ctx.plan_time = true;
+	foreach(lc, info->remote_conds)
+		conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
+	filter = wix_deparse_filter(conds, &ctx, &never_true);
+	if (never_true)
+		return 0;
+	if (filter != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, filter);
+	return wix_remote_count(conn, ctx.endpoint, filter);
+}
+
+/*
+ * wixGetForeignRelSize
+ *		Pick the endpoints a scan may use and split the conditions into those
+ *		Wix evaluates and those checked here (approximate ones are both).
+ */
 static void
 wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	baserel->rows = DEFAULT_ROWS_ESTIMATE;
-	baserel->fdw_private = wix_table_resource(foreigntableid);
+	WixRelInfo *info = palloc0(sizeof(WixRelInfo));
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	WixServerOptions server;
+	List	   *all_clauses = NIL;
+	List	   *remote_clauses = NIL;
+	ListCell   *lc;
+	int			n = 0;
+	double		table_rows;
+	double		fetched;
+	bool		use_remote_estimate;
+
+	info->relid = foreigntableid;
+	info->resource = wix_find_resource(wix_table_resource(foreigntableid));
+	if (info->resource == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("foreign table \"%s\" names an unknown Wix resource",
+						get_rel_name(foreigntableid))));
+	wix_server_options(GetForeignServer(table->serverid), &server);
+	info->catalog = server.catalog;
+	use_remote_estimate = server.use_remote_estimate;
+	for (int i = 0; info->resource->endpoints[i] != NULL; i++)
+	{
+		const WixEndpoint *endpoint = info->resource->endpoints[i];
+
+		if (info->catalog == WIX_CATALOG_ANY || endpoint->catalog == WIX_CATALOG_ANY ||
+			endpoint->catalog == info->catalog)
+			info->endpoints[n++] = endpoint;
+	}
+	baserel->fdw_private = info;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		bool		exact;
+
+		all_clauses = lappend(all_clauses, rinfo);
+		if (wix_enable_where_pushdown &&
+			wix_is_pushable_cond(root, baserel, info, rinfo->clause, &exact))
+		{
+			info->remote_conds = lappend(info->remote_conds, rinfo);
+			remote_clauses = lappend(remote_clauses, rinfo);
+			if (!exact)
+				info->local_conds = lappend(info->local_conds, rinfo);
+		}
+		else
+			info->local_conds = lappend(info->local_conds, rinfo);
+	}
+	wix_table_estimate_options(foreigntableid, &table_rows, &use_remote_estimate);
+	if (table_rows < 0)
+		table_rows = DEFAULT_ROWS_ESTIMATE;
+	fetched = use_remote_estimate ?
+		remote_estimate(root, baserel, info, table->serverid) : -1;
+	if (fetched >= 0)
+	{
+		List	   *local_only = list_difference_ptr(info->local_conds,
+													 info->remote_conds);
+
+		baserel->tuples = clamp_row_est(fetched);
+		baserel->rows = clamp_row_est(fetched *
+									  clauselist_selectivity(root, local_only,
+															 baserel->relid,
+															 JOIN_INNER, NULL));
+	}
+	else
+	{
+		/* remember how many rows Wix sends, for the paths' costs */
+		baserel->tuples = clamp_row_est(table_rows *
+										clauselist_selectivity(root, remote_clauses,
+															   baserel->relid,
+															   JOIN_INNER, NULL));
+		baserel->rows = clamp_row_est(table_rows *
+									  clauselist_selectivity(root, all_clauses,
+															 baserel->relid,
+															 JOIN_INNER, NULL));
+	}
 }
 
+/* Cost of fetching rows: a request per page, a little per row. */
+static void
+scan_cost(double fetched, double returned, Cost *startup, Cost *total)
+{
+	double		pages = Max(1.0, ceil(fetched / 100.0));
+
+	*startup = REQUEST_COST;
+	*total = pages * REQUEST_COST + fetched * ROW_COST + returned * cpu_tuple_cost;
+}
+
+/*
+ * sort_keys_for
+ *		The (attnum, descending) pairs that let Wix sort by the pathkeys, or
+ *		NIL (with *ok false) when it cannot.
+ */
+static List *
+sort_keys_for(List *pathkeys, RelOptInfo *baserel, WixRelInfo *info, bool *ok)
+{
+	List	   *keys = NIL;
+	ListCell   *lc;
+
+	*ok = wix_enable_order_by_pushdown && pathkeys != NIL;
+	for (int i = 0; *ok && info->endpoints[i] != NULL; i++)
+		*ok = list_length(pathkeys) <= info->endpoints[i]->max_sort_keys;
+	if (!*ok)
+		return NIL;
+	foreach(lc, pathkeys)
+	{
+		AttrNumber	attnum;
+		bool		descending;
+
+		if (!wix_pathkey_sort(lfirst(lc), baserel, info, &attnum, &descending))
+		{
+			*ok = false;
+			return NIL;
+		}
+		keys = lappend_int(keys, attnum);
+		keys = lappend_int(keys, descending);
+	}
+	return keys;
+}
+
+/* State of the search for join clauses (see add_parameterized_paths). */
+typedef struct JoinColumnSearch
+{
+	List	   *used_ecs;		/* equivalence classes already taken */
+} JoinColumnSearch;
+
+/* generate_implied_equalities_for_column callback: a column of ours, once. */
+static bool
+ec_member_is_our_column(PlannerInfo *root, RelOptInfo *rel,
+						EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	JoinColumnSearch *search = arg;
+	Expr	   *expr = em->em_expr;
+
+	while (IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	if (!IsA(expr, Var) || ((Var *) expr)->varno != rel->relid ||
+		((Var *) expr)->varattno <= 0 || list_member_ptr(search->used_ecs, ec))
+		return false;
+	search->used_ecs = lappend(search->used_ecs, ec);
+	return true;
+}
+
+/*
+ * add_parameterized_paths
+ *		For joins such as orders.buyer_member_id = members.id: a scan that
+ *		sends the other side's value as a filter, one request per outer row,
+ *		so a nested loop fetches only the rows it needs.  The planner picks it
+ *		only when that costs fewer requests than reading the whole table.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info)
+{
+	JoinColumnSearch search = {NIL};
+	List	   *clauses = NIL;
+	ListCell   *lc;
+
+	if (!wix_enable_where_pushdown)
+		return;
+	for (;;)
+	{
+		List	   *found = generate_implied_equalities_for_column(root, baserel,
+																	ec_member_is_our_column,
+																	&search,
+																	baserel->lateral_referencers);
+
+		if (found == NIL)
+			break;
+		clauses = list_concat(clauses, found);
+	}
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!join_clause_is_movable_to(rinfo, baserel))
+			continue;
+		clauses = lappend(clauses, rinfo);
+	}
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *param_info;
+		bool		exact;
+		Cost		startup_cost;
+		Cost		total_cost;
+
+		if (!wix_is_pushable_cond(root, baserel, info, rinfo->clause, &exact))
+			continue;
+		required_outer = bms_union(bms_difference(rinfo->clause_relids, baserel->relids),
+								   baserel->lateral_relids);
+		if (bms_is_empty(required_outer))
+			continue;
+		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
+		scan_cost(param_info->ppi_rows, param_info->ppi_rows,
+				  &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 make_scan_path(root, baserel, param_info->ppi_rows,
+								startup_cost, total_cost, NIL, required_outer,
+								NIL));
+	}
+}
+
+/*
+ * wixGetForeignPaths
+ *		An unsorted scan, a scan Wix sorts when it can sort by the query's
+ *		ORDER BY, and scans parameterized by join clauses.
+ */
 static void
 wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	double		pages = ceil(baserel->rows / 100.0);
-	Cost		startup_cost = REQUEST_COST;
-	Cost		total_cost = startup_cost + pages * REQUEST_COST +
-		baserel->rows * (ROW_COST + cpu_tuple_cost);
+	WixRelInfo *info = baserel->fdw_private;
+	Cost		startup_cost;
+	Cost		total_cost;
+	List	   *sort_keys;
+	bool		sortable;
 
+	scan_cost(baserel->tuples, baserel->rows, &startup_cost, &total_cost);
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup_cost, total_cost,
-									 NIL, NULL, NULL, NIL));
+			 make_scan_path(root, baserel, baserel->rows, startup_cost,
+							total_cost, NIL, NULL, NIL));
+
+	sort_keys = sort_keys_for(root->query_pathkeys, baserel, info, &sortable);
+	if (sortable)
+		add_path(baserel, (Path *)
+				 make_scan_path(root, baserel, baserel->rows, startup_cost,
+								total_cost * 1.001, root->query_pathkeys, NULL,
+								list_make1(sort_keys)));
+	add_parameterized_paths(root, baserel, info);
+}
+
+/* Is this one of our plain foreign-table rels? */
+static WixRelInfo *
+base_rel_info(RelOptInfo *rel)
+{
+	if (rel->reloptkind != RELOPT_BASEREL || rel->fdw_private == NULL)
+		return NULL;
+	return (WixRelInfo *) rel->fdw_private;
+}
+
+/* A non-negative int8 Const LIMIT/OFFSET value, or -1. */
+static int64
+limit_value(Node *node)
+{
+	Const	   *c = (Const *) node;
+
+	if (node == NULL)
+		return 0;
+	if (!IsA(node, Const) || c->consttype != INT8OID)
+		return -1;
+	if (c->constisnull)
+		return 0;
+	return DatumGetInt64(c->constvalue) >= 0 ? DatumGetInt64(c->constvalue) : -1;
+}
+
+/*
+ * wixGetForeignUpperPaths
+ *		Push LIMIT/OFFSET (UPPERREL_FINAL) when Wix evaluates every condition
+ *		exactly and, with an ORDER BY, sorts the rows itself: the first page
+ *		then asks for just limit + offset rows.  The ORDERED stage only notes
+ *		which base rel is below it.
+ */
+static void
+wixGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+						RelOptInfo *input_rel, RelOptInfo *output_rel,
+						void *extra)
+{
+	Query	   *parse = root->parse;
+	RelOptInfo *baserel = input_rel;
+	WixRelInfo *info;
+	List	   *pathkeys = NIL;
+	List	   *sort_keys = NIL;
+	int64		limit;
+	int64		offset;
+	double		rows;
+	Cost		startup_cost;
+	Cost		total_cost;
+
+	if (stage == UPPERREL_ORDERED)
+	{
+		if (base_rel_info(input_rel) != NULL)
+		{
+			WixRelInfo *marker = palloc0(sizeof(WixRelInfo));
+
+			marker->ordered_input = input_rel;
+			output_rel->fdw_private = marker;
+		}
+		return;
+	}
+	if (stage != UPPERREL_FINAL || !wix_enable_limit_pushdown ||
+		!((FinalPathExtraData *) extra)->limit_needed ||
+		parse->commandType != CMD_SELECT || parse->rowMarks ||
+		parse->hasTargetSRFs || parse->limitCount == NULL ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
+		return;
+
+	if (input_rel->reloptkind == RELOPT_UPPER_REL)
+	{
+		WixRelInfo *marker = input_rel->fdw_private;
+		bool		sortable;
+
+		if (marker == NULL || marker->ordered_input == NULL)
+			return;
+		baserel = marker->ordered_input;
+		pathkeys = root->sort_pathkeys;
+		sort_keys = sort_keys_for(pathkeys, baserel, base_rel_info(baserel), &sortable);
+		if (!sortable)
+			return;
+	}
+	info = base_rel_info(baserel);
+	if (info == NULL || info->local_conds != NIL)
+		return;
+
+	limit = limit_value(parse->limitCount);
+	offset = limit_value(parse->limitOffset);
+	if (limit < 0 || offset < 0 || limit + offset > INT_MAX)
+		return;
+
+	rows = Min(baserel->rows, (double) limit);
+	scan_cost(Min(baserel->tuples, (double) (limit + offset)), rows,
+			  &startup_cost, &total_cost);
+	add_path(output_rel, (Path *)
+			 make_upper_path(root, baserel, root->upper_targets[UPPERREL_FINAL],
+							 rows, startup_cost, total_cost, pathkeys,
+							 list_make3(sort_keys, makeInteger((int) limit),
+										makeInteger((int) offset))));
 }
 
 /*
@@ -116,16 +538,63 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  ForeignPath *best_path, List *tlist, List *scan_clauses,
 				  Plan *outer_plan)
 {
-	List	   *local_exprs = extract_actual_clauses(scan_clauses, false);
-	Relation	rel = table_open(foreigntableid, NoLock);
-	List	   *attrs = retrieved_attrs(baserel, local_exprs, rel);
+	WixRelInfo *info = baserel->fdw_private;
+	List	   *remote_exprs = NIL;
+	List	   *local_exprs = NIL;
+	List	   *param_exprs;
+	List	   *path_private = best_path->fdw_private;
+	List	   *sort_keys = NIL;
+	int			limit = -1;
+	int			offset = 0;
+	Relation	rel;
+	List	   *attrs;
 	List	   *fdw_private;
+	ListCell   *lc;
 
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		bool		exact = false;
+
+		if (rinfo->pseudoconstant)
+			continue;
+		if (list_member_ptr(info->remote_conds, rinfo))
+		{
+			remote_exprs = lappend(remote_exprs, rinfo->clause);
+			exact = !list_member_ptr(info->local_conds, rinfo);
+		}
+		else if (!list_member_ptr(info->local_conds, rinfo) &&
+				 wix_enable_where_pushdown &&
+				 wix_is_pushable_cond(root, baserel, info, rinfo->clause, &exact))
+			remote_exprs = lappend(remote_exprs, rinfo->clause);	/* a join clause */
+		if (!exact)
+			local_exprs = lappend(local_exprs, rinfo->clause);
+	}
+	param_exprs = wix_collect_param_values(root, baserel->relid, remote_exprs);
+
+	if (path_private != NIL)
+	{
+		sort_keys = list_nth(path_private, WixPathSortKeys);
+		if (list_length(path_private) > WixPathLimit)
+		{
+			limit = intVal(list_nth(path_private, WixPathLimit));
+			offset = intVal(list_nth(path_private, WixPathOffset));
+		}
+	}
+
+	rel = table_open(foreigntableid, NoLock);
+	attrs = retrieved_attrs(baserel, local_exprs, rel);
 	table_close(rel, NoLock);
-	fdw_private = list_make2(makeString(baserel->fdw_private), attrs);
 
-	return make_foreignscan(tlist, local_exprs, baserel->relid,
-							NIL, fdw_private, NIL, NIL, outer_plan);
+	fdw_private = list_make5(makeString((char *) info->resource->name),
+							 makeInteger(baserel->relid), attrs, remote_exprs,
+							 copyObject(param_exprs));
+	fdw_private = lappend(fdw_private, sort_keys);
+	fdw_private = lappend(fdw_private, makeInteger(limit));
+	fdw_private = lappend(fdw_private, makeInteger(offset));
+
+	return make_foreignscan(tlist, local_exprs, baserel->relid, param_exprs,
+							fdw_private, NIL, NIL, outer_plan);
 }
 
 /* The role whose user mapping a scan uses. */
@@ -148,58 +617,47 @@ static void
 wixBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *fdw_private = fsplan->fdw_private;
 	EState	   *estate = node->ss.ps.state;
 	WixScanState *state;
 	Oid			tableid = RelationGetRelid(node->ss.ss_currentRelation);
 	ForeignTable *table = GetForeignTable(tableid);
+	const char *resource = strVal(list_nth(fdw_private, WixPrivateResource));
 
 	state = palloc0(sizeof(WixScanState));
 	node->fdw_state = state;
-	state->resource = wix_find_resource(strVal(list_nth(fsplan->fdw_private,
-														WixPrivateResource)));
+	state->resource = wix_find_resource(resource);
 	if (state->resource == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("unknown Wix resource \"%s\"",
-						strVal(list_nth(fsplan->fdw_private, WixPrivateResource)))));
-	state->retrieved_attrs = list_nth(fsplan->fdw_private,
-									  WixPrivateRetrievedAttrs);
+				 errmsg("unknown Wix resource \"%s\"", resource)));
+	state->varno = intVal(list_nth(fdw_private, WixPrivateVarno));
+	state->retrieved_attrs = list_nth(fdw_private, WixPrivateRetrievedAttrs);
+	state->remote_conds = list_nth(fdw_private, WixPrivateRemoteConds);
+	state->param_exprs = list_nth(fdw_private, WixPrivateParamExprs);
+	state->sort_keys = list_nth(fdw_private, WixPrivateSortKeys);
+	state->limit = intVal(list_nth(fdw_private, WixPrivateLimit));
+	state->offset = intVal(list_nth(fdw_private, WixPrivateOffset));
 
 	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
+	state->param_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	state->conn = wix_get_connection(GetUserMapping(scan_user_id(node),
 													table->serverid));
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"wix_admin scan",
 											ALLOCSET_DEFAULT_SIZES);
+	state->query_cxt = AllocSetContextCreate(state->scan_cxt,
+											 "wix_admin query",
+											 ALLOCSET_SMALL_SIZES);
 	state->page_cxt = AllocSetContextCreate(state->scan_cxt,
 											"wix_admin page",
 											ALLOCSET_DEFAULT_SIZES);
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt,
 										   "wix_admin row",
 										   ALLOCSET_SMALL_SIZES);
-}
-
-/*
- * column_path
- *		A column's Wix path: its "path" option; else, for a standard column
- *		of the resource, the endpoint's path (NULL when that endpoint lacks
- *		the field); else its name in camelCase.
- */
-static const char *
-column_path(Oid tableid, Form_pg_attribute attr, const WixEndpoint *endpoint)
-{
-	const char *path = wix_column_path_option(tableid, attr->attnum);
-	bool		standard;
-
-	if (path != NULL)
-		return path;
-	path = wix_endpoint_column_path(endpoint, NameStr(attr->attname), &standard);
-	if (standard)
-		return path;
-	return wix_default_path(NameStr(attr->attname));
 }
 
 /*
@@ -224,8 +682,8 @@ start_scan(ForeignScanState *node, WixScanState *state)
 	foreach(lc, state->retrieved_attrs)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
-		const char *path = column_path(RelationGetRelid(rel), attr,
-									   state->endpoint);
+		const char *path = wix_column_path(RelationGetRelid(rel), attr->attnum,
+										   state->endpoint);
 
 		if (path == NULL)
 			continue;
@@ -234,9 +692,86 @@ start_scan(ForeignScanState *node, WixScanState *state)
 						   NameStr(attr->attname), path,
 						   attr->atttypid, attr->atttypmod);
 	}
-	wix_pager_init(&state->pager, state->endpoint,
-				   state->endpoint->max_page_size);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The deparse context of a scan; values are evaluated unless explain_only. */
+static void
+deparse_context(ForeignScanState *node, WixScanState *state,
+				const WixEndpoint *endpoint, bool explain_only,
+				WixDeparseContext *ctx)
+{
+	int			n = list_length(state->param_exprs);
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->endpoint = endpoint;
+	ctx->relid = RelationGetRelid(node->ss.ss_currentRelation);
+	ctx->relid_index = state->varno;
+	ctx->param_exprs = state->param_exprs;
+	ctx->explain_only = explain_only;
+	if (explain_only || n == 0)
+		return;
+	ctx->param_values = palloc(sizeof(Datum) * n);
+	ctx->param_nulls = palloc(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+		ctx->param_values[i] = ExecEvalExpr(list_nth(state->param_states, i),
+											node->ss.ps.ps_ExprContext,
+											&ctx->param_nulls[i]);
+}
+
+/* The page size: the endpoint's maximum, or limit + offset when smaller. */
+static int
+page_size(WixScanState *state, const WixEndpoint *endpoint)
+{
+	if (state->limit >= 0)
+		return Min(endpoint->max_page_size, state->limit + state->offset);
+	return endpoint->max_page_size;
+}
+
+/*
+ * begin_query
+ *		Build the filter and sort with this run's parameter values, and the
+ *		pager.  A filter no row can pass, or LIMIT 0, sends no request.
+ */
+static void
+begin_query(ForeignScanState *node, WixScanState *state)
+{
+	MemoryContext oldcxt;
+	WixDeparseContext ctx;
+	json_object *filter;
+	json_object *sort;
+	bool		never_true;
+
+	MemoryContextReset(state->page_cxt);
+	MemoryContextReset(state->query_cxt);
+	state->items = NULL;
+	state->nitems = state->next_item = 0;
+	state->skipped = state->returned = 0;
+
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	deparse_context(node, state, state->endpoint, false, &ctx);
+	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
+	sort = wix_deparse_sort(state->sort_keys, &ctx);
+	if (filter != NULL)
+		(void) wix_json_hold(state->query_cxt, filter);
+	if (sort != NULL)
+		(void) wix_json_hold(state->query_cxt, sort);
+
+	wix_pager_init(&state->pager, state->endpoint, page_size(state, state->endpoint));
+	state->pager.filter = filter;
+	state->pager.sort = sort;
+	state->pager.finished = never_true || state->limit == 0;
+	if (state->sent_filter == NULL)
+	{
+		/* EXPLAIN ANALYZE shows the first run's request */
+		MemoryContextSwitchTo(state->scan_cxt);
+		state->sent_filter = never_true ? "(none: no row can match, nothing sent)" :
+			filter ? pstrdup(json_object_to_json_string_ext(filter, JSON_C_TO_STRING_PLAIN)) : NULL;
+		state->sent_sort = sort ?
+			pstrdup(json_object_to_json_string_ext(sort, JSON_C_TO_STRING_PLAIN)) : NULL;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->query_started = true;
 }
 
 /*
@@ -268,7 +803,7 @@ fetch_page(WixScanState *state)
 	state->stats.pages++;
 
 	/* the pager keeps its cursor across pages */
-	MemoryContextSwitchTo(state->scan_cxt);
+	MemoryContextSwitchTo(state->query_cxt);
 	items = wix_pager_take_items(&state->pager, answer->obj);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -324,31 +859,45 @@ wixIterateForeignScan(ForeignScanState *node)
 {
 	WixScanState *state = node->fdw_state;
 
+	/* a pushed LIMIT 0 needs nothing from Wix, not even its catalog */
+	if (state->limit == 0)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
 	if (state->endpoint == NULL)
 		start_scan(node, state);
+	if (!state->query_started)
+		begin_query(node, state);
 
-	while (state->next_item >= state->nitems)
+	for (;;)
 	{
-		if (!fetch_page(state))
+		if (state->limit >= 0 && state->returned >= state->limit)
 			return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		while (state->next_item >= state->nitems)
+		{
+			if (!fetch_page(state))
+				return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		}
+		if (state->skipped < state->offset)
+		{
+			/* a pushed OFFSET: skip without converting */
+			state->next_item++;
+			state->skipped++;
+			continue;
+		}
+		store_item(node, state,
+				   json_object_array_get_idx(state->items, state->next_item++));
+		state->stats.rows++;
+		state->returned++;
+		return node->ss.ss_ScanTupleSlot;
 	}
-	store_item(node, state,
-			   json_object_array_get_idx(state->items, state->next_item++));
-	state->stats.rows++;
-	return node->ss.ss_ScanTupleSlot;
 }
 
+/* Start over; parameters may have new values, so the filter is rebuilt. */
 static void
 wixReScanForeignScan(ForeignScanState *node)
 {
 	WixScanState *state = node->fdw_state;
 
-	if (state->endpoint == NULL)
-		return;
-	MemoryContextReset(state->page_cxt);
-	state->items = NULL;
-	state->nitems = state->next_item = 0;
-	wix_pager_init(&state->pager, state->endpoint, state->pager.page_size);
+	state->query_started = false;
 }
 
 static void
@@ -360,7 +909,67 @@ wixEndForeignScan(ForeignScanState *node)
 	if (state != NULL && state->scan_cxt != NULL)
 	{
 		MemoryContextDelete(state->scan_cxt);
-		state->scan_cxt = state->page_cxt = state->row_cxt = NULL;
+		state->scan_cxt = state->query_cxt = state->page_cxt = state->row_cxt = NULL;
+	}
+}
+
+/* EXPLAIN lines of one endpoint's request. */
+static void
+explain_endpoint(ForeignScanState *node, WixScanState *state,
+				 const WixEndpoint *endpoint, const char *label,
+				 ExplainState *es)
+{
+	WixDeparseContext ctx;
+	json_object *filter;
+	json_object *sort;
+	bool		never_true = false;
+	bool		ran = (state->endpoint == endpoint && state->sent_filter != NULL) ||
+		(state->endpoint == endpoint && state->query_started);
+
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("POST %s", endpoint->query_path), es);
+	deparse_context(node, state, endpoint, true, &ctx);
+	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
+	sort = wix_deparse_sort(state->sort_keys, &ctx);
+	if (filter != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, filter);
+	if (sort != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, sort);
+
+	if (ran)
+	{
+		if (state->sent_filter != NULL)
+			ExplainPropertyText("Wix filter", state->sent_filter, es);
+		if (state->sent_sort != NULL)
+			ExplainPropertyText("Wix sort", state->sent_sort, es);
+	}
+	else
+	{
+		if (never_true)
+			ExplainPropertyText("Wix filter", "(none: no row can match, nothing sent)", es);
+		else if (filter != NULL)
+			ExplainPropertyText("Wix filter",
+								json_object_to_json_string_ext(filter, JSON_C_TO_STRING_PLAIN), es);
+		if (sort != NULL)
+			ExplainPropertyText("Wix sort",
+								json_object_to_json_string_ext(sort, JSON_C_TO_STRING_PLAIN), es);
+	}
+	ExplainPropertyInteger("Wix page size", NULL, page_size(state, endpoint), es);
+	if (state->limit >= 0)
+		ExplainPropertyText("Wix limit",
+							psprintf("%d offset %d (applied here)", state->limit, state->offset), es);
+
+	if (es->verbose && !ran)
+	{
+		WixPager	pager;
+
+		wix_pager_init(&pager, endpoint, page_size(state, endpoint));
+		pager.filter = filter;
+		pager.sort = sort;
+		ExplainPropertyText(psprintf("Wix request body%s", label),
+							json_object_to_json_string_ext(wix_pager_next_body(&pager),
+														   JSON_C_TO_STRING_PLAIN),
+							es);
 	}
 }
 
@@ -368,32 +977,31 @@ static void
 wixExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	WixScanState *state = node->fdw_state;
-	const WixEndpoint *endpoint = state->endpoint;
+	const WixResource *resource = state->resource;
 
-	ExplainPropertyText("Wix resource", state->resource->name, es);
-	if (endpoint == NULL && !wix_resource_needs_catalog(state->resource))
-		endpoint = wix_resource_endpoint(state->resource, WIX_CATALOG_ANY);
-
-	if (endpoint != NULL)
+	ExplainPropertyText("Wix resource", resource->name, es);
+	if (state->endpoint != NULL)
+		explain_endpoint(node, state, state->endpoint, "", es);
+	else if (!wix_resource_needs_catalog(resource))
+		explain_endpoint(node, state, resource->endpoints[0], "", es);
+	else
 	{
-		WixPager	pager;
-		json_object *body;
+		ForeignTable *table = GetForeignTable(RelationGetRelid(node->ss.ss_currentRelation));
+		WixServerOptions server;
 
-		ExplainPropertyText("Wix request",
-							psprintf("POST %s", endpoint->query_path), es);
-		if (es->verbose)
+		wix_server_options(GetForeignServer(table->serverid), &server);
+		if (server.catalog != WIX_CATALOG_ANY)
+			explain_endpoint(node, state,
+							 wix_resource_endpoint(resource, server.catalog), "", es);
+		else
 		{
-			wix_pager_init(&pager, endpoint, endpoint->max_page_size);
-			body = wix_pager_next_body(&pager);
-			ExplainPropertyText("Wix request body",
-								json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-								es);
+			/* the site's catalog decides when the scan starts */
+			for (int i = 0; resource->endpoints[i] != NULL; i++)
+				explain_endpoint(node, state, resource->endpoints[i],
+								 resource->endpoints[i]->catalog == WIX_CATALOG_V1 ?
+								 " (Catalog V1)" : " (Catalog V3)", es);
 		}
 	}
-	else
-		ExplainPropertyText("Wix request",
-							"chosen by the site's Stores catalog (V1 or V3) when the scan starts",
-							es);
 
 	if (es->analyze)
 	{
@@ -426,6 +1034,7 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = wixGetForeignRelSize;
 	routine->GetForeignPaths = wixGetForeignPaths;
 	routine->GetForeignPlan = wixGetForeignPlan;
+	routine->GetForeignUpperPaths = wixGetForeignUpperPaths;
 	routine->BeginForeignScan = wixBeginForeignScan;
 	routine->IterateForeignScan = wixIterateForeignScan;
 	routine->ReScanForeignScan = wixReScanForeignScan;
