@@ -37,3 +37,7 @@ SELECT status, count(*), sum(total_participants) FROM wix.bookings
 
 -- EXPLAIN shows the request; never a credential
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM wix.bookings;
+
+DROP SCHEMA wix CASCADE;
+DROP SERVER shop CASCADE;
+DROP EXTENSION wix_admin;

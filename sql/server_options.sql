@@ -48,7 +48,9 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER good
 -- foreign tables name a resource; columns may name a path
 CREATE FOREIGN TABLE t1 (id text) SERVER good;
 CREATE FOREIGN TABLE t1 (id text) SERVER good OPTIONS (resource 'invoices');
-CREATE FOREIGN TABLE t1 (id text) SERVER good OPTIONS (resource 'orders', rows '5');
+CREATE FOREIGN TABLE t1 (id text) SERVER good OPTIONS (resource 'orders', rows 'many');
+CREATE FOREIGN TABLE t1 (id text) SERVER good OPTIONS (resource 'orders', use_remote_estimate 'maybe');
+CREATE FOREIGN TABLE t1 (id text) SERVER good OPTIONS (resource 'orders', region 'eu');
 CREATE FOREIGN TABLE t1 (id text OPTIONS (path '')) SERVER good OPTIONS (resource 'orders');
 CREATE FOREIGN TABLE t1 (id text OPTIONS (path 'a..b')) SERVER good OPTIONS (resource 'orders');
 CREATE FOREIGN TABLE t1 (id text OPTIONS (path '.a')) SERVER good OPTIONS (resource 'orders');

@@ -956,8 +956,10 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 	}
 	ExplainPropertyInteger("Wix page size", NULL, page_size(state, endpoint), es);
 	if (state->limit >= 0)
-		ExplainPropertyText("Wix limit",
-							psprintf("%d offset %d (applied here)", state->limit, state->offset), es);
+		ExplainPropertyInteger("Wix limit", NULL, state->limit, es);
+	if (state->offset > 0)
+		ExplainPropertyText("Wix offset",
+							psprintf("%d (rows skipped here)", state->offset), es);
 
 	if (es->verbose && !ran)
 	{
