@@ -16,7 +16,7 @@ OBJS = \
 EXTENSION = wix_admin
 DATA = sql/wix_admin--0.1.sql
 
-REGRESS = server_options read_path pushdown
+REGRESS = server_options read_path pushdown admin
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl json-c)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)

@@ -430,7 +430,7 @@ check_id(const char *argname, const char *id)
 				 strlen(id) == 0 ?
 				 errmsg("%s must not be empty", argname) :
 				 errmsg("%s %s is not a valid Wix id", argname, quoted(id)),
-				 errdetail("%s", problem),
+				 strlen(id) == 0 ? 0 : errdetail("%s", problem),
 				 errhint("A Wix id is a GUID such as 3f1c6a2e-9d1b-4c53-a0e2-7b5f0c2d9a11: letters, digits, \"-\", \"_\", \".\", \":\" and \"~\" only.")));
 
 	escaped = wix_http_escape_path_segment(id);
@@ -1001,11 +1001,11 @@ static json_object *
 do_refund(WixAction *act, FunctionCallInfo fcinfo)
 {
 	char	   *raw_id;
-	bool		full = PG_ARGISNULL(1);
-	Datum		amount = full ? (Datum) 0 : PG_GETARG_DATUM(1);
-	char	   *reason = plain_text_arg(fcinfo, 2, "reason", false, 1000);
-	bool		restock = bool_arg(fcinfo, 3, "restock");
-	bool		notify = bool_arg(fcinfo, 4, "notify_customer");
+	bool		full;
+	Datum		amount;
+	char	   *reason;
+	bool		restock;
+	bool		notify;
 	Datum		zero = NumericGetDatum(int64_to_numeric(0));
 	json_object *body;
 	json_object *answer;
@@ -1022,6 +1022,11 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 	json_object *transactions;
 
 	(void) id_arg(act, fcinfo, 0, "order_id", true, &raw_id);
+	full = PG_ARGISNULL(1);
+	amount = full ? (Datum) 0 : PG_GETARG_DATUM(1);
+	reason = plain_text_arg(fcinfo, 2, "reason", false, 1000);
+	restock = bool_arg(fcinfo, 3, "restock");
+	notify = bool_arg(fcinfo, 4, "notify_customer");
 	if (!full)
 	{
 		Numeric		num = DatumGetNumeric(amount);
