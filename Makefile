@@ -24,3 +24,6 @@ SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers
+$(OBJS): src/wix_admin.h src/wix_http.h

@@ -2,6 +2,8 @@
 -- test/run_in_cluster.sh with its default seed): the four imported tables,
 -- typed columns, raw jsonb, EXPLAIN.
 \getenv wix_url WIX_EMULATOR_URL
+-- the emulator does not throttle
+SET wix_admin.requests_per_minute = 0;
 CREATE EXTENSION wix_admin;
 CREATE SERVER shop FOREIGN DATA WRAPPER wix_admin
   OPTIONS (site_id '5e2f6a3b-1c4d-4e5f-8a9b-0c1d2e3f4a5b', base_url :'wix_url');

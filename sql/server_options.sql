@@ -19,11 +19,14 @@ CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's', catalog_v
 CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's', request_timeout '-1');
 CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's', connect_timeout 'soon');
 CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id '');
+CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's', max_retries '-1');
+CREATE SERVER bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's', requests_per_minute 'lots');
 
 CREATE SERVER good FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id 's');
 CREATE SERVER loop4 FOREIGN DATA WRAPPER wix_admin
   OPTIONS (site_id 's', base_url 'http://127.0.0.1:1/', catalog_version 'v1',
-           connect_timeout '0.5', request_timeout '30');
+           connect_timeout '0.5', request_timeout '30', max_retries '0',
+           requests_per_minute '100', max_response_size '1000000');
 CREATE SERVER loop6 FOREIGN DATA WRAPPER wix_admin
   OPTIONS (account_id 'a', base_url 'http://[::1]:8080');
 CREATE SERVER named FOREIGN DATA WRAPPER wix_admin

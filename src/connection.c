@@ -17,7 +17,15 @@
 
 #include "wix_http.h"
 
+#include <math.h>
+#include <time.h>
+
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#endif
 #include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -25,7 +33,9 @@
 
 /* Wix answers 401 once a token has expired; renew it a little before. */
 #define TOKEN_RENEW_MARGIN_SECS 300
-#define MAX_RESPONSE_BYTES		(64 * 1024 * 1024)
+
+/* Requests the rate limiter lets through at once after a quiet spell. */
+#define RATE_BURST				10
 
 struct WixConnection
 {
@@ -39,7 +49,9 @@ struct WixConnection
 	WixServerOptions server;
 	WixUserOptions user;
 	bool		plain_http_ok;
-	CURL	   *curl;
+	WixHttpClient *http;
+	double		bucket_tokens;	/* rate limiter: requests it may send now */
+	TimestampTz bucket_at;		/* when bucket_tokens was computed; 0: new */
 	char	   *token;			/* OAuth access token, or NULL */
 	TimestampTz token_renew_at;
 	long		last_status;	/* HTTP status of the last exchange, 0 if none */
@@ -57,6 +69,10 @@ static HTAB *connection_cache = NULL;
 static HTAB *catalog_cache = NULL;
 
 static void connection_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+static WixJsonHolder *send_request(WixConnection *conn, const char *method,
+								   const char *path, json_object *body,
+								   WixRequestStats *stats, long accept_status,
+								   bool may_repeat);
 static void connection_release(WixConnection *conn);
 
 /*
@@ -99,8 +115,9 @@ wix_get_connection(UserMapping *user)
 		connection_release(conn);
 
 	conn->valid = false;
-	conn->curl = NULL;
+	conn->http = NULL;
 	conn->token = NULL;
+	conn->bucket_at = 0;
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
 	conn->cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -119,8 +136,8 @@ wix_get_connection(UserMapping *user)
 												   ObjectIdGetDatum(server->serverid));
 	conn->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
 													ObjectIdGetDatum(user->umid));
-	conn->curl = wix_http_handle_new();
-	if (conn->curl == NULL)
+	conn->http = wix_http_client_new();
+	if (conn->http == NULL)
 	{
 		connection_release(conn);
 		hash_search(connection_cache, &user->umid, HASH_REMOVE, NULL);
@@ -173,8 +190,8 @@ connection_release(WixConnection *conn)
 		explicit_bzero(conn->user.client_secret, strlen(conn->user.client_secret));
 	if (conn->user.api_key != NULL)
 		explicit_bzero(conn->user.api_key, strlen(conn->user.api_key));
-	wix_http_handle_free(conn->curl);
-	conn->curl = NULL;
+	wix_http_client_free(conn->http);
+	conn->http = NULL;
 	if (conn->cxt != NULL)
 		MemoryContextDelete(conn->cxt);
 	conn->cxt = NULL;
@@ -281,7 +298,8 @@ json_object_at(json_object *obj, const char *key)
  */
 static void
 report_wix_error(WixConnection *conn, const char *method, const char *path,
-				 WixHttpResponse *response, const char *hint_override)
+				 WixHttpResponse *response, const char *hint_override,
+				 int attempts, bool not_retried)
 {
 	json_object *body = NULL;
 	json_object *details;
@@ -337,29 +355,171 @@ report_wix_error(WixConnection *conn, const char *method, const char *path,
 	json_object_put(body);
 	wix_http_response_free(response);
 
-	ereport(ERROR,
-			(errcode(http_error_sqlstate(status)),
-			 errmsg("Wix API request %s %s failed with HTTP %ld: %s",
-					method, path, status, message_copy),
-			 code != NULL ?
-			 errdetail("Wix error code: %s. Wix request id: %s.%s%s", code,
-					   request_id[0] ? request_id : "(none)",
-					   field_detail ? " " : "", field_detail ? field_detail : "") :
-			 errdetail("Wix request id: %s.%s%s",
-					   request_id[0] ? request_id : "(none)",
-					   field_detail ? " " : "", field_detail ? field_detail : ""),
-			 hint ? errhint("%s", hint) : 0));
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		if (code != NULL)
+			appendStringInfo(&detail, "Wix error code: %s. ", code);
+		appendStringInfo(&detail, "Wix request id: %s.",
+						 request_id[0] ? request_id : "(none)");
+		if (field_detail != NULL)
+			appendStringInfo(&detail, " %s.", field_detail);
+		if (not_retried)
+			appendStringInfoString(&detail, " The request changes data; not retried because Wix may have acted.");
+		ereport(ERROR,
+				(errcode(http_error_sqlstate(status)),
+				 attempts > 1 ?
+				 errmsg("Wix API request %s %s failed with HTTP %ld after %d attempts: %s",
+						method, path, status, attempts, message_copy) :
+				 errmsg("Wix API request %s %s failed with HTTP %ld: %s",
+						method, path, status, message_copy),
+				 errdetail_internal("%s", detail.data),
+				 hint ? errhint("%s", hint) : 0));
+	}
+}
+
+/* A request setting: the server's option, else the GUC. */
+static int
+setting(int server_value, int guc_value)
+{
+	return server_value >= 0 ? server_value : guc_value;
 }
 
 /*
- * perform
- *		Send one request; raise an error for anything but an HTTP answer.  The
- *		caller owns *response afterwards.
+ * wait_ms
+ *		Sleep on the latch, so that a cancel or a shutdown interrupts the wait.
  */
 static void
-perform(WixConnection *conn, const char *method, const char *path,
-		const char *body, const char *const *headers,
-		WixHttpResponse *response)
+wait_ms(long ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left = (end - GetCurrentTimestamp()) / 1000;
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * rate_limit
+ *		A token bucket per connection: at most requests_per_minute requests in
+ *		any 60 seconds, RATE_BURST of them at once, so that a long scan stays
+ *		under Wix's limit instead of bouncing off 429s.
+ */
+static void
+rate_limit(WixConnection *conn)
+{
+	int			per_minute = setting(conn->server.requests_per_minute,
+									 wix_requests_per_minute);
+	double		burst;
+	double		per_second;
+	TimestampTz now;
+
+	if (per_minute <= 0)
+		return;
+	burst = Min(RATE_BURST, Max(1, per_minute / 2));
+	per_second = (per_minute - burst) / 60.0;
+	if (per_second <= 0)
+		per_second = per_minute / 60.0;
+
+	now = GetCurrentTimestamp();
+	if (conn->bucket_at == 0)
+		conn->bucket_tokens = burst;
+	else
+		conn->bucket_tokens = Min(burst, conn->bucket_tokens +
+								  (now - conn->bucket_at) / 1000000.0 * per_second);
+	conn->bucket_at = now;
+	if (conn->bucket_tokens < 1)
+	{
+		long		ms = (long) ceil((1 - conn->bucket_tokens) / per_second * 1000.0);
+
+		elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
+		wait_ms(ms);
+		conn->bucket_tokens = 1;
+		conn->bucket_at = GetCurrentTimestamp();
+	}
+	conn->bucket_tokens -= 1;
+}
+
+/* The wait before retry number "attempt" (1, 2, ...): doubling, jittered. */
+static long
+backoff_ms(int attempt)
+{
+	double		ms = wix_retry_base_delay_ms * pow(2.0, Min(attempt - 1, 20));
+
+	ms = Min(ms, wix_retry_max_delay_ms);
+#if PG_VERSION_NUM >= 150000
+	return (long) (ms / 2 + pg_prng_double(&pg_global_prng_state) * ms / 2);
+#else
+	return (long) (ms / 2 + ((double) random() / MAX_RANDOM_VALUE) * ms / 2);
+#endif
+}
+
+/* Retry-After in milliseconds (seconds or an HTTP date), or -1. */
+static long
+retry_after_ms(const WixHttpResponse *response)
+{
+	const char *value = response->retry_after;
+	char	   *end;
+	long		seconds;
+	time_t		when;
+
+	if (value[0] == '\0')
+		return -1;
+	seconds = strtol(value, &end, 10);
+	if (end != value && *end == '\0' && seconds >= 0)
+		return Min(seconds * 1000, (long) wix_retry_max_delay_ms);
+	when = curl_getdate(value, NULL);
+	if (when < 0)
+		return -1;
+	return Min(Max(0, (long) (when - time(NULL)) * 1000), (long) wix_retry_max_delay_ms);
+}
+
+static bool
+retryable_status(long status)
+{
+	return status == 429 || status == 500 || status == 502 ||
+		status == 503 || status == 504;
+}
+
+/* Transport failures worth another try: the connection, not the request. */
+static bool
+retryable_transport(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * perform_once
+ *		Send one request.  Only an interrupt raises an error here; the caller
+ *		owns *response afterwards.
+ */
+static void
+perform_once(WixConnection *conn, const char *method, const char *path,
+			 const char *body, const char *const *headers,
+			 WixHttpResponse *response)
 {
 	WixHttpRequest request;
 	char	   *url = psprintf("%s%s", conn->server.base_url, path);
@@ -370,58 +530,127 @@ perform(WixConnection *conn, const char *method, const char *path,
 	request.body = body;
 	request.headers = headers;
 	request.allow_plain_http = conn->plain_http_ok;
-	request.connect_timeout_ms = conn->server.connect_timeout_ms;
-	request.timeout_ms = conn->server.request_timeout_ms;
-	request.max_body_size = MAX_RESPONSE_BYTES;
+	request.connect_timeout_ms = setting(conn->server.connect_timeout_ms,
+										 wix_connect_timeout_s * 1000);
+	request.timeout_ms = setting(conn->server.request_timeout_ms,
+								 wix_request_timeout_s * 1000);
+	request.max_body_size = setting(conn->server.max_response_size,
+									wix_max_response_size);
 	request.should_abort = interrupt_requested;
 
 	elog(DEBUG1, "wix_admin: %s %s", method, path);
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
-	wix_http_perform(conn->curl, &request, response);
+	wix_http_perform(conn->http, &request, response);
 	pfree(url);
 	conn->last_status = response->status;
 	strlcpy(conn->last_request_id, response->request_id,
 			sizeof(conn->last_request_id));
 
-	if (response->curl_code == CURLE_OK)
+	if (response->aborted)
 	{
+		wix_http_response_free(response);
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling Wix API request %s %s", method, path)));
+	}
+	if (response->curl_code == CURLE_OK)
 		elog(DEBUG1, "wix_admin: HTTP %ld, Wix request id %s",
 			 response->status, response->request_id);
-		return;
-	}
+}
 
-	{
-		CURLcode	code = response->curl_code;
-		bool		aborted = response->aborted;
-		bool		too_large = response->body_too_large;
-		char		errbuf[CURL_ERROR_SIZE];
+/* Raise the error of a transport failure; frees *response. */
+static void
+report_transport_error(WixConnection *conn, const char *method,
+					   const char *path, WixHttpResponse *response,
+					   int attempts, bool not_retried)
+{
+	CURLcode	code = response->curl_code;
+	bool		too_large = response->body_too_large;
+	char		errbuf[CURL_ERROR_SIZE];
+	char	   *tries = attempts > 1 ? psprintf(" after %d attempts", attempts) : "";
 
-		strlcpy(errbuf, response->error, sizeof(errbuf));
-		wix_http_response_free(response);
+	strlcpy(errbuf, response->error, sizeof(errbuf));
+	wix_http_response_free(response);
 
-		if (aborted)
-		{
-			CHECK_FOR_INTERRUPTS();
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling Wix API request %s %s", method, path)));
-		}
-		if (too_large)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Wix API response to %s %s exceeds %d bytes",
-							method, path, MAX_RESPONSE_BYTES)));
-		if (code == CURLE_OPERATION_TIMEDOUT)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("Wix API request %s %s timed out", method, path),
-					 errdetail("%s", errbuf),
-					 errhint("The server options connect_timeout and request_timeout set the limits, in seconds.")));
+	if (too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s %s exceeds %d bytes",
+						method, path, setting(conn->server.max_response_size,
+											  wix_max_response_size)),
+				 errhint("The server option max_response_size or wix_admin.max_response_size sets the limit.")));
+	if (code == CURLE_OPERATION_TIMEDOUT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not reach Wix for %s %s: %s", method, path, errbuf),
-				 errhint("Check the server's base_url and the network.")));
+				 errmsg("Wix API request %s %s timed out%s", method, path, tries),
+				 errdetail("%s", errbuf),
+				 errhint("The server options connect_timeout and request_timeout, else wix_admin.connect_timeout and wix_admin.request_timeout, set the limits.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+			 errmsg("could not reach Wix for %s %s%s: %s", method, path, tries, errbuf),
+			 not_retried ?
+			 errdetail("The request changes data and may have reached Wix; not retried because Wix may have acted.") : 0,
+			 errhint("Check the server's base_url and the network.")));
+}
+
+/*
+ * exchange
+ *		Send a request, through the rate limiter, retrying 429, 500, 502, 503,
+ *		504 and dropped connections with exponential backoff and jitter (or
+ *		Retry-After), up to max_retries times.  A request that changes data
+ *		(may_repeat false) is retried only when Wix cannot have acted on it:
+ *		a 429, or a failure before the request was sent.  Returns the final
+ *		HTTP answer, which may still be an error; raises for transport
+ *		failures.
+ */
+static void
+exchange(WixConnection *conn, const char *method, const char *path,
+		 const char *body, const char *const *headers, bool may_repeat,
+		 WixRequestStats *stats, WixHttpResponse *response, int *attempts)
+{
+	int			max_retries = setting(conn->server.max_retries, wix_max_retries);
+
+	*attempts = 0;
+	for (;;)
+	{
+		long		delay;
+
+		rate_limit(conn);
+		perform_once(conn, method, path, body, headers, response);
+		(*attempts)++;
+		if (stats != NULL)
+			stats->requests++;
+
+		if (response->curl_code != CURLE_OK)
+		{
+			bool		safe = may_repeat || !response->request_sent;
+
+			if (!retryable_transport(response->curl_code) || !safe ||
+				*attempts > max_retries)
+				report_transport_error(conn, method, path, response, *attempts,
+									   !safe && retryable_transport(response->curl_code));
+			delay = backoff_ms(*attempts);
+		}
+		else if (retryable_status(response->status))
+		{
+			if (*attempts > max_retries || !(may_repeat || response->status == 429))
+				return;
+			delay = retry_after_ms(response);
+			if (delay < 0)
+				delay = backoff_ms(*attempts);
+		}
+		else
+			return;
+
+		elog(DEBUG1, "wix_admin: %s %s failed (%s); retry %d of %d in %ld ms",
+			 method, path,
+			 response->curl_code != CURLE_OK ? response->error :
+			 psprintf("HTTP %ld", response->status),
+			 *attempts, max_retries, delay);
+		wix_http_response_free(response);
+		wait_ms(delay);
 	}
 }
 
@@ -443,6 +672,7 @@ fetch_token(WixConnection *conn)
 	json_object *value;
 	const char *token = NULL;
 	double		expires_in = 14400;
+	int			attempts;
 
 	json_object_object_add(request, "grant_type",
 						   json_object_new_string("client_credentials"));
@@ -468,7 +698,8 @@ fetch_token(WixConnection *conn)
 
 	PG_TRY();
 	{
-		perform(conn, "POST", "/oauth2/token", body, headers, &response);
+		exchange(conn, "POST", "/oauth2/token", body, headers, true, NULL,
+				 &response, &attempts);
 	}
 	PG_FINALLY();
 	{
@@ -479,8 +710,9 @@ fetch_token(WixConnection *conn)
 
 	if (response.status != 200)
 		report_wix_error(conn, "POST", "/oauth2/token", &response,
-						 response.status >= 500 ? NULL :
-						 "Check the client_id and client_secret of the user mapping.");
+						 response.status >= 500 || response.status == 429 ? NULL :
+						 "Check the client_id and client_secret of the user mapping.",
+						 attempts, false);
 
 	if (response.body != NULL)
 	{
@@ -528,32 +760,45 @@ fetch_token(WixConnection *conn)
 
 /*
  * wix_request
- *		Send an authenticated request with a JSON body (or none) and return
- *		the parsed 200 answer, held by CurrentMemoryContext.  A 401 with an
- *		OAuth token renews the token and tries once more.
+ *		Send an authenticated request that only reads (a query, a search, a
+ *		count) and return the parsed 200 answer, held by CurrentMemoryContext.
+ *		Failures Wix reports as transient are retried; a 401 with an OAuth
+ *		token renews the token and tries once more.
  */
 WixJsonHolder *
 wix_request(WixConnection *conn, const char *method, const char *path,
 			json_object *body, WixRequestStats *stats)
 {
-	return wix_request_ext(conn, method, path, body, stats, 0);
+	return send_request(conn, method, path, body, stats, 0, true);
 }
 
 /*
  * wix_request_ext
- *		wix_request, except that an answer with HTTP status accept_status
- *		(e.g. 409, a revision conflict the caller retries) is returned rather
- *		than raised: its body, when it is a JSON object, else a holder of
- *		NULL.  wix_connection_last_call tells the status.
+ *		A request that may change data: retried only when Wix cannot have
+ *		acted on it (GETs are retried like reads).  An answer with HTTP status
+ *		accept_status (e.g. 409, a revision conflict the caller retries) is
+ *		returned rather than raised: its body, when it is a JSON object, else
+ *		a holder of NULL.  wix_connection_last_call tells the status.
  */
 WixJsonHolder *
 wix_request_ext(WixConnection *conn, const char *method, const char *path,
 				json_object *body, WixRequestStats *stats, long accept_status)
 {
+	return send_request(conn, method, path, body, stats, accept_status,
+						strcmp(method, "GET") == 0);
+}
+
+/* The body of wix_request and wix_request_ext. */
+static WixJsonHolder *
+send_request(WixConnection *conn, const char *method, const char *path,
+			 json_object *body, WixRequestStats *stats, long accept_status,
+			 bool may_repeat)
+{
 	const char *body_text = NULL;
 	WixHttpResponse response;
 	WixJsonHolder *holder;
 	bool		renewed = false;
+	int			attempts = 0;
 
 	if (body != NULL)
 	{
@@ -591,7 +836,8 @@ wix_request_ext(WixConnection *conn, const char *method, const char *path,
 
 		PG_TRY();
 		{
-			perform(conn, method, path, body_text, headers, &response);
+			exchange(conn, method, path, body_text, headers, may_repeat, stats,
+					 &response, &attempts);
 		}
 		PG_FINALLY();
 		{
@@ -601,8 +847,6 @@ wix_request_ext(WixConnection *conn, const char *method, const char *path,
 				pfree(site_header);
 		}
 		PG_END_TRY();
-		if (stats != NULL)
-			stats->requests++;
 
 		if (response.status == 401 && conn->user.mode == WIX_AUTH_OAUTH && !renewed)
 		{
@@ -643,7 +887,9 @@ wix_request_ext(WixConnection *conn, const char *method, const char *path,
 	}
 
 	if (response.status != 200)
-		report_wix_error(conn, method, path, &response, NULL);
+		report_wix_error(conn, method, path, &response, NULL, attempts,
+						 !may_repeat && retryable_status(response.status) &&
+						 response.status != 429);
 
 	PG_TRY();
 	{

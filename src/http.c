@@ -1,8 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  The HTTP transport: one libcurl easy handle per connection, reused
- *		  across requests (keep-alive, TLS session reuse).
+ *		  The HTTP transport: per connection, one libcurl easy handle driven
+ *		  by a multi handle and reused across requests (keep-alive, TLS
+ *		  session reuse).  Waiting happens in curl_multi_poll slices of at
+ *		  most 100 ms, so an interrupt aborts a transfer within that time,
+ *		  even one stalled with no data flowing.
  *
  * This file includes no PostgreSQL header and never raises an error: every
  * outcome is reported in a WixHttpResponse, and all memory it allocates is
@@ -20,6 +23,15 @@
 #include <string.h>
 #include <strings.h>
 
+/* Longest wait before should_abort is asked again. */
+#define POLL_SLICE_MS 100
+
+struct WixHttpClient
+{
+	CURLM	   *multi;
+	CURL	   *easy;
+};
+
 typedef struct ResponseSink
 {
 	WixHttpResponse *response;
@@ -34,17 +46,33 @@ wix_http_global_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-CURL *
-wix_http_handle_new(void)
+WixHttpClient *
+wix_http_client_new(void)
 {
-	return curl_easy_init();
+	WixHttpClient *client = calloc(1, sizeof(WixHttpClient));
+
+	if (client == NULL)
+		return NULL;
+	client->multi = curl_multi_init();
+	client->easy = curl_easy_init();
+	if (client->multi == NULL || client->easy == NULL)
+	{
+		wix_http_client_free(client);
+		return NULL;
+	}
+	return client;
 }
 
 void
-wix_http_handle_free(CURL *handle)
+wix_http_client_free(WixHttpClient *client)
 {
-	if (handle != NULL)
-		curl_easy_cleanup(handle);
+	if (client == NULL)
+		return;
+	if (client->easy != NULL)
+		curl_easy_cleanup(client->easy);
+	if (client->multi != NULL)
+		curl_multi_cleanup(client->multi);
+	free(client);
 }
 
 /* libcurl write callback: grow the malloc'd body, up to the size cap. */
@@ -139,11 +167,16 @@ check_abort(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  *		caller reads curl_code, status and the flags of *response.
  */
 void
-wix_http_perform(CURL *handle, const WixHttpRequest *request,
+wix_http_perform(WixHttpClient *client, const WixHttpRequest *request,
 				 WixHttpResponse *response)
 {
+	CURL	   *handle = client->easy;
 	struct curl_slist *headers = NULL;
 	ResponseSink sink;
+	int			running = 1;
+	CURLMsg    *msg;
+	int			queued;
+	long		sent = 0;
 
 	memset(response, 0, sizeof(*response));
 	sink.response = response;
@@ -210,7 +243,47 @@ wix_http_perform(CURL *handle, const WixHttpRequest *request,
 		}
 	}
 
-	response->curl_code = curl_easy_perform(handle);
+	response->curl_code = CURLE_OK;
+	if (curl_multi_add_handle(client->multi, handle) != CURLM_OK)
+	{
+		response->curl_code = CURLE_FAILED_INIT;
+		snprintf(response->error, sizeof(response->error),
+				 "could not start the transfer");
+	}
+	else
+	{
+		while (running > 0)
+		{
+			CURLMcode	mc = curl_multi_perform(client->multi, &running);
+
+			if (mc == CURLM_OK && running > 0)
+				mc = curl_multi_poll(client->multi, NULL, 0, POLL_SLICE_MS, NULL);
+			if (mc != CURLM_OK)
+			{
+				response->curl_code = CURLE_FAILED_INIT;
+				snprintf(response->error, sizeof(response->error), "%s",
+						 curl_multi_strerror(mc));
+				break;
+			}
+			if (running > 0 && request->should_abort != NULL &&
+				request->should_abort(request->abort_arg))
+			{
+				response->aborted = true;
+				response->curl_code = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+		}
+		while ((msg = curl_multi_info_read(client->multi, &queued)) != NULL)
+		{
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == handle &&
+				!response->aborted)
+				response->curl_code = msg->data.result;
+		}
+		curl_multi_remove_handle(client->multi, handle);
+	}
+
+	if (curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK)
+		response->request_sent = sent > 0;
 	if (response->curl_code == CURLE_OK)
 		curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response->status);
 	else if (response->error[0] == '\0')

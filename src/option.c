@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <math.h>
 
 #include "access/reloptions.h"
@@ -25,8 +26,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
-#define DEFAULT_CONNECT_TIMEOUT_MS	10000
-#define DEFAULT_REQUEST_TIMEOUT_MS	60000
 
 typedef struct WixOption
 {
@@ -42,6 +41,9 @@ static const WixOption valid_options[] = {
 	{"connect_timeout", ForeignServerRelationId},
 	{"request_timeout", ForeignServerRelationId},
 	{"use_remote_estimate", ForeignServerRelationId},
+	{"max_retries", ForeignServerRelationId},
+	{"requests_per_minute", ForeignServerRelationId},
+	{"max_response_size", ForeignServerRelationId},
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
 	{"instance_id", UserMappingRelationId},
@@ -57,6 +59,16 @@ static const WixOption valid_options[] = {
 bool		wix_enable_where_pushdown = true;
 bool		wix_enable_order_by_pushdown = true;
 bool		wix_enable_limit_pushdown = true;
+
+/* GUC defaults of the request settings a server option may override */
+int			wix_max_retries = 5;
+int			wix_retry_base_delay_ms = 250;
+int			wix_retry_max_delay_ms = 30000;
+int			wix_requests_per_minute = 200;
+int			wix_connect_timeout_s = 10;
+int			wix_request_timeout_s = 60;
+int			wix_max_response_size = 64 * 1024 * 1024;
+int			wix_max_pages = 100000;
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
@@ -87,6 +99,40 @@ _PG_init(void)
 							   "Empty: the only wix_admin server of the database.",
 							   &wix_default_server, "",
 							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_retries",
+							"Retries of a Wix request that failed with 429, 5xx or a dropped connection.",
+							"Changing admin actions are retried only when Wix cannot have acted.",
+							&wix_max_retries, 5, 0, 100,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.retry_base_delay",
+							"First wait before a retry; it doubles with each attempt, with jitter.",
+							NULL, &wix_retry_base_delay_ms, 250, 1, 600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.retry_max_delay",
+							"Longest wait before a retry, Retry-After included.",
+							NULL, &wix_retry_max_delay_ms, 30000, 1, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.requests_per_minute",
+							"Most requests a backend sends to one Wix site in any minute (0: no limit).",
+							"Wix allows about 200 per minute per site.",
+							&wix_requests_per_minute, 200, 0, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.connect_timeout",
+							"Time allowed to connect to Wix.",
+							NULL, &wix_connect_timeout_s, 10, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.request_timeout",
+							"Time allowed for one whole Wix request.",
+							NULL, &wix_request_timeout_s, 60, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_response_size",
+							"Largest Wix response body accepted.",
+							NULL, &wix_max_response_size, 64 * 1024 * 1024, 1024, INT_MAX,
+							PGC_USERSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_pages",
+							"Most pages one scan reads before it gives up on paging that never ends.",
+							NULL, &wix_max_pages, 100000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
 #else
@@ -204,6 +250,21 @@ parse_timeout_ms(const char *name, const char *value)
 	return (int) ceil(seconds * 1000.0);
 }
 
+/* Parse a non-negative whole number option. */
+static int
+parse_count(const char *name, const char *value)
+{
+	char	   *end;
+	long		n = strtol(value, &end, 10);
+
+	if (end == value || *end != '\0' || n < 0 || n > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give a whole number from 0 to %d.", INT_MAX)));
+	return (int) n;
+}
+
 static WixCatalogVersion
 parse_catalog_version(const char *value)
 {
@@ -288,6 +349,10 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 			(void) parse_catalog_version(value);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0)
 			(void) defGetBoolean(def);
+		else if (strcmp(def->defname, "max_retries") == 0 ||
+				 strcmp(def->defname, "requests_per_minute") == 0 ||
+				 strcmp(def->defname, "max_response_size") == 0)
+			(void) parse_count(def->defname, value);
 		else if (strcmp(def->defname, "rows") == 0)
 		{
 			char	   *end;
@@ -374,8 +439,12 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->base_url = WIX_DEFAULT_BASE_URL;
 	opts->catalog = WIX_CATALOG_ANY;
-	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	/* -1: the GUC's value when the request is sent */
+	opts->connect_timeout_ms = -1;
+	opts->request_timeout_ms = -1;
+	opts->max_retries = -1;
+	opts->requests_per_minute = -1;
+	opts->max_response_size = -1;
 
 	foreach(cell, server->options)
 	{
@@ -403,6 +472,12 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 			opts->request_timeout_ms = parse_timeout_ms(def->defname, value);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0)
 			opts->use_remote_estimate = defGetBoolean(def);
+		else if (strcmp(def->defname, "max_retries") == 0)
+			opts->max_retries = parse_count(def->defname, value);
+		else if (strcmp(def->defname, "requests_per_minute") == 0)
+			opts->requests_per_minute = parse_count(def->defname, value);
+		else if (strcmp(def->defname, "max_response_size") == 0)
+			opts->max_response_size = parse_count(def->defname, value);
 	}
 }
 

@@ -212,15 +212,19 @@ wix_pager_next_body(WixPager *pager)
 {
 	const WixEndpoint *endpoint = pager->endpoint;
 	json_object *body;
-	json_object *envelope = json_object_new_object();
-	json_object *paging = json_object_new_object();
+	json_object *envelope;
+	json_object *paging;
 
 	if (pager->finished)
-	{
-		json_object_put(envelope);
-		json_object_put(paging);
 		return NULL;
-	}
+	if (pager->pages >= wix_max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API paging for %s did not end after %d pages",
+						endpoint->query_path, pager->pages),
+				 errhint("wix_admin.max_pages sets the limit.")));
+	envelope = json_object_new_object();
+	paging = json_object_new_object();
 
 	body = endpoint->extra_body ? constant_json(endpoint->extra_body) :
 		json_object_new_object();
@@ -292,6 +296,7 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 	else
 		items = NULL;			/* Wix omits empty arrays */
 
+	pager->pages++;
 	metadata = member_of_type(response, endpoint->metadata_key, json_type_object);
 
 	if (endpoint->paging == WIX_PAGING_CURSOR)

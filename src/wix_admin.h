@@ -157,8 +157,12 @@ typedef struct WixServerOptions
 	char	   *site_id;
 	char	   *account_id;
 	WixCatalogVersion catalog;	/* WIX_CATALOG_ANY = detect */
+	/* request settings; -1 where the GUC decides */
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
+	int			max_retries;
+	int			requests_per_minute;
+	int			max_response_size;
 	bool		use_remote_estimate;
 } WixServerOptions;
 
@@ -174,6 +178,14 @@ typedef struct WixUserOptions
 extern bool wix_enable_where_pushdown;
 extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
+extern int	wix_max_retries;
+extern int	wix_retry_base_delay_ms;
+extern int	wix_retry_max_delay_ms;
+extern int	wix_requests_per_minute;
+extern int	wix_connect_timeout_s;
+extern int	wix_request_timeout_s;
+extern int	wix_max_response_size;
+extern int	wix_max_pages;
 
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
@@ -240,6 +252,7 @@ typedef struct WixPager
 	char	   *cursor;			/* palloc'd next cursor */
 	int			offset;
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
+	int			pages;			/* pages read so far */
 } WixPager;
 
 extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,

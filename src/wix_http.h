@@ -38,16 +38,21 @@ typedef struct WixHttpResponse
 	size_t		body_len;
 	bool		body_too_large;
 	bool		aborted;		/* should_abort said so */
+	bool		request_sent;	/* any byte of the request went out */
 	CURLcode	curl_code;
 	char		request_id[128];	/* X-Wix-Request-Id */
 	char		retry_after[64];	/* Retry-After */
 	char		error[CURL_ERROR_SIZE];
 } WixHttpResponse;
 
+/* One connection's transport: a multi handle driving one easy handle. */
+typedef struct WixHttpClient WixHttpClient;
+
 extern bool wix_http_global_init(void);
-extern CURL *wix_http_handle_new(void);
-extern void wix_http_handle_free(CURL *handle);
-extern void wix_http_perform(CURL *handle, const WixHttpRequest *request,
+extern WixHttpClient *wix_http_client_new(void);
+extern void wix_http_client_free(WixHttpClient *client);
+extern void wix_http_perform(WixHttpClient *client,
+							 const WixHttpRequest *request,
 							 WixHttpResponse *response);
 extern void wix_http_response_free(WixHttpResponse *response);
 extern char *wix_http_escape_path_segment(const char *segment);

@@ -115,6 +115,8 @@ def create_database(name):
     "emu_v1" (Catalog V1), OAuth user mappings, and schema wix imported."""
     psql("DROP DATABASE IF EXISTS %s;" % name)
     psql("CREATE DATABASE %s;" % name)
+    # the emulator does not throttle; suites that test the rate limiter set it
+    psql("ALTER DATABASE %s SET wix_admin.requests_per_minute = 0;" % name)
     psql("""
         CREATE EXTENSION wix_admin;
         CREATE SERVER emu FOREIGN DATA WRAPPER wix_admin
