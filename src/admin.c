@@ -791,9 +791,10 @@ note_last_call(WixAction *act)
 /*
  * call
  *		One request.  A changing request (is_action) sets what the audit
- *		reports; reads only do so until the change has been sent.  An answer
- *		with status accept_status (0: none) is returned instead of raised;
- *		*status tells which it was.
+ *		reports; reads only do so until the change has been sent.  Reads are
+ *		retried on transient failures, changes only when Wix cannot have
+ *		acted (connection.c).  An answer with status accept_status (0: none)
+ *		is returned instead of raised; *status tells which it was.
  */
 static json_object *
 call(WixAction *act, const char *method, const char *path, json_object *body,
@@ -803,7 +804,11 @@ call(WixAction *act, const char *method, const char *path, json_object *body,
 	long		got;
 	const char *request_id;
 
-	answer = wix_request_ext(act->conn, method, path, body, NULL, accept_status);
+	/* reads (POST queries too) may be retried; changes only where safe */
+	if (!is_action && accept_status == 0)
+		answer = wix_request(act->conn, method, path, body, NULL);
+	else
+		answer = wix_request_ext(act->conn, method, path, body, NULL, accept_status);
 	wix_connection_last_call(act->conn, &got, &request_id);
 	if (is_action || !act->action_sent)
 	{

@@ -110,11 +110,13 @@ def payments_of(order_id):
 
 
 def paid_order(offline=None, shipping=True):
-    """An APPROVED, PAID order with one payment (online unless offline)."""
+    """An APPROVED, PAID order with one payment (online unless offline),
+    with a shipping charge (or none)."""
     def pred(o):
         if o["status"] != "APPROVED" or o["paymentStatus"] != "PAID":
             return False
-        if shipping != ("shippingInfo" in o):
+        charged = "shippingInfo" in o and float(o["priceSummary"]["shipping"]["amount"]) > 0
+        if shipping != charged:
             return False
         pays = payments_of(o["id"])
         if len(pays) != 1:
@@ -268,6 +270,23 @@ class ActionsBase:
         self.assertIn("failed with HTTP 404", err)
         self.assertIn("Wix request id: ", err)
         self.assertIn("HINT:  Check the id", err)
+
+    def test_refund_retries_reads_not_the_refund(self):
+        """A 503 on the refundability read is retried; a 503 on
+        refund-payments is not (Wix may have refunded): the error says so."""
+        order = paid_order()
+        emu.fault(match="/ecom/v1/order-billing/get-order-refundability", status=503, times=1)
+        query("SET wix_admin.retry_base_delay = 1; SELECT wix_refund('%s', 1, server => '%s')"
+              % (order["id"], self.SERVER))
+        self.assertEqual(len(wix_requests(emu, "/ecom/v1/order-billing/get-order-refundability")), 2)
+        emu.reset_log()
+        emu.fault(match="/ecom/v1/order-billing/refund-payments", status=503, times=1)
+        err = error("SET wix_admin.retry_base_delay = 1; SELECT wix_refund('%s', 1, server => '%s')"
+                    % (order["id"], self.SERVER))
+        self.assertIn("failed with HTTP 503", err)
+        self.assertEqual(len(wix_requests(emu, "/ecom/v1/order-billing/refund-payments")), 1)
+        self.assertEqual(query("SELECT count(*) FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % order["id"]), [["1"]])
 
     def test_cancel_order(self):
         order = Pick.one(emu, "orders", lambda o: o["status"] == "APPROVED"
