@@ -73,6 +73,10 @@ static WixJsonHolder *send_request(WixConnection *conn, const char *method,
 								   const char *path, json_object *body,
 								   WixRequestStats *stats, long accept_status,
 								   bool may_repeat);
+static WixJsonHolder *send_text(WixConnection *conn, const char *method,
+								const char *path, char *body_text,
+								WixRequestStats *stats, long accept_status,
+								bool may_repeat);
 static void connection_release(WixConnection *conn);
 
 /*
@@ -794,45 +798,79 @@ send_request(WixConnection *conn, const char *method, const char *path,
 			 json_object *body, WixRequestStats *stats, long accept_status,
 			 bool may_repeat)
 {
-	const char *body_text = NULL;
-	WixHttpResponse response;
-	WixJsonHolder *holder;
-	bool		renewed = false;
-	int			attempts = 0;
+	char	   *body_text = NULL;
 
 	if (body != NULL)
 	{
 		body_text = pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
 		elog(DEBUG2, "wix_admin: request body %s", body_text);
 	}
+	return send_text(conn, method, path, body_text, stats, accept_status,
+					 may_repeat);
+}
+
+/*
+ * auth_headers
+ *		The headers of an authenticated request, after renewing the OAuth
+ *		token when it is about to expire.  *auth_header and *site_header are
+ *		palloc'd; the caller wipes and frees them.
+ */
+static void
+auth_headers(WixConnection *conn, bool has_body, const char *headers[6],
+			 char **auth_header, char **site_header)
+{
+	int			n = 0;
+
+	if (conn->user.mode == WIX_AUTH_OAUTH &&
+		(conn->token == NULL || GetCurrentTimestamp() >= conn->token_renew_at))
+		fetch_token(conn);
+
+	*auth_header = psprintf("Authorization: %s",
+							conn->user.mode == WIX_AUTH_OAUTH ?
+							conn->token : conn->user.api_key);
+	*site_header = NULL;
+	headers[n++] = *auth_header;
+	if (conn->user.mode == WIX_AUTH_API_KEY)
+	{
+		*site_header = conn->server.site_id != NULL ?
+			psprintf("wix-site-id: %s", conn->server.site_id) :
+			psprintf("wix-account-id: %s", conn->server.account_id);
+		headers[n++] = *site_header;
+	}
+	headers[n++] = "Accept: application/json";
+	if (has_body)
+		headers[n++] = "Content-Type: application/json";
+	headers[n++] = "Expect:";
+	headers[n] = NULL;
+}
+
+static void
+free_auth_headers(char *auth_header, char *site_header)
+{
+	explicit_bzero(auth_header, strlen(auth_header));
+	pfree(auth_header);
+	if (site_header)
+		pfree(site_header);
+}
+
+/* send_request with the body as text; frees body_text. */
+static WixJsonHolder *
+send_text(WixConnection *conn, const char *method, const char *path,
+		  char *body_text, WixRequestStats *stats, long accept_status,
+		  bool may_repeat)
+{
+	WixHttpResponse response;
+	WixJsonHolder *holder;
+	bool		renewed = false;
+	int			attempts = 0;
 
 	for (;;)
 	{
 		const char *headers[6];
 		char	   *auth_header;
-		char	   *site_header = NULL;
-		int			n = 0;
+		char	   *site_header;
 
-		if (conn->user.mode == WIX_AUTH_OAUTH &&
-			(conn->token == NULL || GetCurrentTimestamp() >= conn->token_renew_at))
-			fetch_token(conn);
-
-		auth_header = psprintf("Authorization: %s",
-							   conn->user.mode == WIX_AUTH_OAUTH ?
-							   conn->token : conn->user.api_key);
-		headers[n++] = auth_header;
-		if (conn->user.mode == WIX_AUTH_API_KEY)
-		{
-			site_header = conn->server.site_id != NULL ?
-				psprintf("wix-site-id: %s", conn->server.site_id) :
-				psprintf("wix-account-id: %s", conn->server.account_id);
-			headers[n++] = site_header;
-		}
-		headers[n++] = "Accept: application/json";
-		if (body_text != NULL)
-			headers[n++] = "Content-Type: application/json";
-		headers[n++] = "Expect:";
-		headers[n] = NULL;
+		auth_headers(conn, body_text != NULL, headers, &auth_header, &site_header);
 
 		PG_TRY();
 		{
@@ -841,10 +879,7 @@ send_request(WixConnection *conn, const char *method, const char *path,
 		}
 		PG_FINALLY();
 		{
-			explicit_bzero(auth_header, strlen(auth_header));
-			pfree(auth_header);
-			if (site_header)
-				pfree(site_header);
+			free_auth_headers(auth_header, site_header);
 		}
 		PG_END_TRY();
 
@@ -906,6 +941,169 @@ send_request(WixConnection *conn, const char *method, const char *path,
 	if (body_text != NULL)
 		pfree((char *) body_text);
 	return holder;
+}
+
+/* A read started with wix_request_start. */
+struct WixPendingRequest
+{
+	WixConnection *conn;
+	WixHttpTransfer *transfer;	/* NULL once finished or cancelled */
+	WixHttpClient *http;		/* the client the transfer belongs to */
+	char	   *path;
+	char	   *body_text;
+	WixRequestStats *stats;
+	MemoryContextCallback cancel;
+};
+
+/* Memory-context callback: abandon a transfer nobody will finish. */
+static void
+cancel_pending(void *arg)
+{
+	WixPendingRequest *pending = arg;
+
+	if (pending->transfer != NULL)
+		wix_http_cancel(pending->http, pending->transfer);
+	pending->transfer = NULL;
+}
+
+/*
+ * wix_request_start
+ *		Start a read (POST with a JSON body) and return at once; its answer
+ *		is collected by wix_request_finish.  Meanwhile the caller works and
+ *		the transfer progresses, so page k+1 is on its way while page k is
+ *		read.  An unfinished request is abandoned when CurrentMemoryContext
+ *		is reset.
+ */
+WixPendingRequest *
+wix_request_start(WixConnection *conn, const char *path, json_object *body,
+				  WixRequestStats *stats)
+{
+	WixPendingRequest *pending = palloc0(sizeof(WixPendingRequest));
+	WixHttpRequest request;
+	const char *headers[6];
+	char	   *auth_header;
+	char	   *site_header;
+	char	   *url;
+
+	pending->conn = conn;
+	pending->http = conn->http;
+	pending->path = pstrdup(path);
+	pending->body_text = pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+	pending->stats = stats;
+	pending->cancel.func = cancel_pending;
+	pending->cancel.arg = pending;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &pending->cancel);
+	elog(DEBUG2, "wix_admin: request body %s", pending->body_text);
+
+	rate_limit(conn);
+	auth_headers(conn, true, headers, &auth_header, &site_header);
+	url = psprintf("%s%s", conn->server.base_url, path);
+	memset(&request, 0, sizeof(request));
+	request.method = "POST";
+	request.url = url;
+	request.body = pending->body_text;
+	request.headers = headers;
+	request.allow_plain_http = conn->plain_http_ok;
+	request.connect_timeout_ms = setting(conn->server.connect_timeout_ms,
+										 wix_connect_timeout_s * 1000);
+	request.timeout_ms = setting(conn->server.request_timeout_ms,
+								 wix_request_timeout_s * 1000);
+	request.max_body_size = setting(conn->server.max_response_size,
+									wix_max_response_size);
+	request.should_abort = interrupt_requested;
+
+	elog(DEBUG1, "wix_admin: POST %s (started)", path);
+	pending->transfer = wix_http_start(conn->http, &request);
+	free_auth_headers(auth_header, site_header);
+	pfree(url);
+	if (pending->transfer == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (stats != NULL)
+		stats->requests++;
+	return pending;
+}
+
+/*
+ * wix_request_finish
+ *		Wait for a started read and return its parsed answer, held by
+ *		CurrentMemoryContext.  Anything but a clean 200 (a dropped
+ *		connection, a 429 or 5xx, an expired token) is handed to the
+ *		synchronous path, which retries, renews and reports as wix_request
+ *		does.
+ */
+WixJsonHolder *
+wix_request_finish(WixPendingRequest *pending)
+{
+	WixConnection *conn = pending->conn;
+	WixHttpResponse response;
+	WixJsonHolder *holder;
+
+	wix_http_finish(pending->http, pending->transfer, &response);
+	pending->transfer = NULL;
+	conn->last_status = response.status;
+	strlcpy(conn->last_request_id, response.request_id,
+			sizeof(conn->last_request_id));
+
+	if (response.aborted)
+	{
+		wix_http_response_free(&response);
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling Wix API request POST %s", pending->path)));
+	}
+	if (response.curl_code != CURLE_OK || response.status == 401 ||
+		retryable_status(response.status))
+	{
+		elog(DEBUG1, "wix_admin: POST %s failed (%s); sending it again",
+			 pending->path, response.curl_code != CURLE_OK ? response.error :
+			 psprintf("HTTP %ld", response.status));
+		if (response.status == 401 && conn->user.mode == WIX_AUTH_OAUTH)
+			forget_token(conn);
+		wix_http_response_free(&response);
+		return send_text(conn, "POST", pending->path, pstrdup(pending->body_text),
+						 pending->stats, 0, true);
+	}
+	elog(DEBUG1, "wix_admin: HTTP %ld, Wix request id %s",
+		 response.status, response.request_id);
+	if (response.status != 200)
+		report_wix_error(conn, "POST", pending->path, &response, NULL, 1, false);
+
+	PG_TRY();
+	{
+		holder = wix_json_hold(CurrentMemoryContext,
+							   wix_json_parse(response.body, response.body_len,
+											  pending->path));
+	}
+	PG_FINALLY();
+	{
+		wix_http_response_free(&response);
+	}
+	PG_END_TRY();
+	return holder;
+}
+
+/*
+ * wix_connection_concurrency
+ *		How many pages a scan may have in flight on this connection.
+ */
+int
+wix_connection_concurrency(WixConnection *conn)
+{
+	return Min(16, Max(1, setting(conn->server.max_concurrent_requests,
+								  wix_max_concurrent_requests)));
+}
+
+/*
+ * wix_connection_poll
+ *		Move the connection's transfers along without waiting.
+ */
+void
+wix_connection_poll(WixConnection *conn)
+{
+	wix_http_poll(conn->http);
 }
 
 /*

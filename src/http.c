@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  The HTTP transport: per connection, one libcurl easy handle driven
- *		  by a multi handle and reused across requests (keep-alive, TLS
- *		  session reuse).  Waiting happens in curl_multi_poll slices of at
- *		  most 100 ms, so an interrupt aborts a transfer within that time,
- *		  even one stalled with no data flowing.
+ *		  The HTTP transport: per connection, one libcurl multi handle with a
+ *		  small pool of easy handles, reused across requests (keep-alive, TLS
+ *		  session reuse, HTTP/2 when offered).  A transfer can be started and
+ *		  finished later, so several requests are in flight at once while the
+ *		  caller works.  Waiting happens in curl_multi_poll slices of at most
+ *		  100 ms, so an interrupt aborts a transfer within that time, even one
+ *		  stalled with no data flowing.
  *
  * This file includes no PostgreSQL header and never raises an error: every
  * outcome is reported in a WixHttpResponse, and all memory it allocates is
@@ -26,12 +28,17 @@
 /* Longest wait before should_abort is asked again. */
 #define POLL_SLICE_MS 100
 
+/* Idle easy handles kept for reuse. */
+#define POOL_SIZE 8
+
 struct WixHttpClient
 {
 	CURLM	   *multi;
-	CURL	   *easy;
+	CURL	   *idle[POOL_SIZE];
+	int			nidle;
 };
 
+/* What a transfer writes into, and owns until it is finished. */
 typedef struct ResponseSink
 {
 	WixHttpResponse *response;
@@ -39,6 +46,18 @@ typedef struct ResponseSink
 	size_t		max_body_size;
 	const WixHttpRequest *request;
 } ResponseSink;
+
+struct WixHttpTransfer
+{
+	CURL	   *easy;
+	struct curl_slist *headers;
+	char	   *url;
+	char	   *body;
+	WixHttpRequest request;		/* a copy pointing at the copies above */
+	WixHttpResponse response;
+	ResponseSink sink;
+	bool		done;
+};
 
 bool
 wix_http_global_init(void)
@@ -54,10 +73,9 @@ wix_http_client_new(void)
 	if (client == NULL)
 		return NULL;
 	client->multi = curl_multi_init();
-	client->easy = curl_easy_init();
-	if (client->multi == NULL || client->easy == NULL)
+	if (client->multi == NULL)
 	{
-		wix_http_client_free(client);
+		free(client);
 		return NULL;
 	}
 	return client;
@@ -68,10 +86,9 @@ wix_http_client_free(WixHttpClient *client)
 {
 	if (client == NULL)
 		return;
-	if (client->easy != NULL)
-		curl_easy_cleanup(client->easy);
-	if (client->multi != NULL)
-		curl_multi_cleanup(client->multi);
+	for (int i = 0; i < client->nidle; i++)
+		curl_easy_cleanup(client->idle[i]);
+	curl_multi_cleanup(client->multi);
 	free(client);
 }
 
@@ -161,46 +178,87 @@ check_abort(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
-/*
- * wix_http_perform
- *		Send one request and collect the answer.  Never fails loudly: the
- *		caller reads curl_code, status and the flags of *response.
- */
-void
-wix_http_perform(WixHttpClient *client, const WixHttpRequest *request,
-				 WixHttpResponse *response)
+static void
+fail_transfer(WixHttpTransfer *transfer, CURLcode code, const char *message)
 {
-	CURL	   *handle = client->easy;
-	struct curl_slist *headers = NULL;
-	ResponseSink sink;
-	int			running = 1;
-	CURLMsg    *msg;
-	int			queued;
-	long		sent = 0;
+	transfer->response.curl_code = code;
+	snprintf(transfer->response.error, sizeof(transfer->response.error), "%s", message);
+	transfer->done = true;
+}
 
-	memset(response, 0, sizeof(*response));
-	sink.response = response;
-	sink.capacity = 0;
-	sink.max_body_size = request->max_body_size;
-	sink.request = request;
+/* Release what a transfer holds; the response body stays with the caller. */
+static void
+free_transfer(WixHttpClient *client, WixHttpTransfer *transfer)
+{
+	if (transfer->easy != NULL)
+	{
+		curl_multi_remove_handle(client->multi, transfer->easy);
+		/* the handle must not point at memory that is about to go away */
+		curl_easy_setopt(transfer->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(transfer->easy, CURLOPT_ERRORBUFFER, NULL);
+		if (client->nidle < POOL_SIZE)
+			client->idle[client->nidle++] = transfer->easy;
+		else
+			curl_easy_cleanup(transfer->easy);
+	}
+	curl_slist_free_all(transfer->headers);
+	free(transfer->url);
+	free(transfer->body);
+	free(transfer);
+}
 
+/*
+ * wix_http_start
+ *		Start a request; it progresses whenever the client is polled or
+ *		another transfer is waited for.  The request is copied.  NULL when
+ *		memory runs out.
+ */
+WixHttpTransfer *
+wix_http_start(WixHttpClient *client, const WixHttpRequest *request)
+{
+	WixHttpTransfer *transfer = calloc(1, sizeof(WixHttpTransfer));
+	CURL	   *handle;
+
+	if (transfer == NULL)
+		return NULL;
+	transfer->request = *request;
+	transfer->url = strdup(request->url);
+	transfer->body = request->body ? strdup(request->body) : NULL;
+	transfer->request.url = transfer->url;
+	transfer->request.body = transfer->body;
+	transfer->request.headers = NULL;
+	transfer->sink.response = &transfer->response;
+	transfer->sink.max_body_size = request->max_body_size;
+	transfer->sink.request = &transfer->request;
+	if (transfer->url == NULL || (request->body != NULL && transfer->body == NULL))
+	{
+		fail_transfer(transfer, CURLE_OUT_OF_MEMORY, "out of memory");
+		return transfer;
+	}
 	for (const char *const *h = request->headers; h != NULL && *h != NULL; h++)
 	{
-		struct curl_slist *more = curl_slist_append(headers, *h);
+		struct curl_slist *more = curl_slist_append(transfer->headers, *h);
 
 		if (more == NULL)
 		{
-			curl_slist_free_all(headers);
-			response->curl_code = CURLE_OUT_OF_MEMORY;
-			snprintf(response->error, sizeof(response->error), "out of memory");
-			return;
+			fail_transfer(transfer, CURLE_OUT_OF_MEMORY, "out of memory");
+			return transfer;
 		}
-		headers = more;
+		transfer->headers = more;
 	}
+
+	handle = client->nidle > 0 ? client->idle[--client->nidle] : curl_easy_init();
+	if (handle == NULL)
+	{
+		fail_transfer(transfer, CURLE_OUT_OF_MEMORY, "out of memory");
+		return transfer;
+	}
+	transfer->easy = handle;
 
 	/* keeps live connections, DNS and TLS session caches */
 	curl_easy_reset(handle);
-	curl_easy_setopt(handle, CURLOPT_URL, request->url);
+	curl_easy_setopt(handle, CURLOPT_PRIVATE, transfer);
+	curl_easy_setopt(handle, CURLOPT_URL, transfer->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR,
 					 request->allow_plain_http ? "http,https" : "https");
@@ -214,19 +272,20 @@ wix_http_perform(WixHttpClient *client, const WixHttpRequest *request,
 	curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(handle, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, request->connect_timeout_ms);
 	curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, request->timeout_ms);
-	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, response->error);
-	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, transfer->response.error);
+	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, transfer->headers);
 	curl_easy_setopt(handle, CURLOPT_USERAGENT, "wix_admin/0.1");
 	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer->sink);
 	curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, collect_header);
-	curl_easy_setopt(handle, CURLOPT_HEADERDATA, &sink);
+	curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer->sink);
 	curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, check_abort);
-	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &sink);
+	curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer->sink);
 
 	if (strcmp(request->method, "GET") == 0)
 		curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
@@ -234,66 +293,136 @@ wix_http_perform(WixHttpClient *client, const WixHttpRequest *request,
 	{
 		if (strcmp(request->method, "POST") != 0)
 			curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, request->method);
-		if (request->body != NULL || strcmp(request->method, "POST") == 0)
+		if (transfer->body != NULL || strcmp(request->method, "POST") == 0)
 		{
-			const char *body = request->body ? request->body : "";
+			const char *body = transfer->body ? transfer->body : "";
 
 			curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body);
 			curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
 		}
 	}
 
-	response->curl_code = CURLE_OK;
 	if (curl_multi_add_handle(client->multi, handle) != CURLM_OK)
 	{
-		response->curl_code = CURLE_FAILED_INIT;
-		snprintf(response->error, sizeof(response->error),
-				 "could not start the transfer");
+		fail_transfer(transfer, CURLE_FAILED_INIT, "could not start the transfer");
+		return transfer;
 	}
-	else
+	wix_http_poll(client);
+	return transfer;
+}
+
+/* Record the transfers libcurl reports finished. */
+static void
+collect_done(WixHttpClient *client)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(client->multi, &queued)) != NULL)
 	{
-		while (running > 0)
-		{
-			CURLMcode	mc = curl_multi_perform(client->multi, &running);
+		WixHttpTransfer *transfer = NULL;
 
-			if (mc == CURLM_OK && running > 0)
-				mc = curl_multi_poll(client->multi, NULL, 0, POLL_SLICE_MS, NULL);
-			if (mc != CURLM_OK)
-			{
-				response->curl_code = CURLE_FAILED_INIT;
-				snprintf(response->error, sizeof(response->error), "%s",
-						 curl_multi_strerror(mc));
-				break;
-			}
-			if (running > 0 && request->should_abort != NULL &&
-				request->should_abort(request->abort_arg))
-			{
-				response->aborted = true;
-				response->curl_code = CURLE_ABORTED_BY_CALLBACK;
-				break;
-			}
-		}
-		while ((msg = curl_multi_info_read(client->multi, &queued)) != NULL)
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &transfer);
+		if (transfer != NULL && !transfer->done)
 		{
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == handle &&
-				!response->aborted)
-				response->curl_code = msg->data.result;
+			transfer->response.curl_code = msg->data.result;
+			transfer->done = true;
 		}
-		curl_multi_remove_handle(client->multi, handle);
+	}
+}
+
+/*
+ * wix_http_poll
+ *		Move every transfer of the client along, without waiting.
+ */
+void
+wix_http_poll(WixHttpClient *client)
+{
+	int			running;
+
+	(void) curl_multi_perform(client->multi, &running);
+	collect_done(client);
+}
+
+/*
+ * wix_http_finish
+ *		Wait for a transfer (others progress meanwhile), fill *response and
+ *		free the transfer.  Never fails loudly: the caller reads curl_code,
+ *		status and the flags of *response.
+ */
+void
+wix_http_finish(WixHttpClient *client, WixHttpTransfer *transfer,
+				WixHttpResponse *response)
+{
+	const WixHttpRequest *request = &transfer->request;
+	long		sent = 0;
+
+	while (!transfer->done)
+	{
+		int			running;
+		CURLMcode	mc = curl_multi_perform(client->multi, &running);
+
+		collect_done(client);
+		if (transfer->done)
+			break;
+		if (mc == CURLM_OK)
+			mc = curl_multi_poll(client->multi, NULL, 0, POLL_SLICE_MS, NULL);
+		if (mc != CURLM_OK)
+		{
+			fail_transfer(transfer, CURLE_FAILED_INIT, curl_multi_strerror(mc));
+			break;
+		}
+		if (request->should_abort != NULL && request->should_abort(request->abort_arg))
+		{
+			transfer->response.aborted = true;
+			fail_transfer(transfer, CURLE_ABORTED_BY_CALLBACK, "aborted");
+			break;
+		}
 	}
 
-	if (curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK)
+	*response = transfer->response;
+	if (transfer->easy != NULL &&
+		curl_easy_getinfo(transfer->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK)
 		response->request_sent = sent > 0;
-	if (response->curl_code == CURLE_OK)
-		curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response->status);
+	if (response->curl_code == CURLE_OK && transfer->easy != NULL)
+		curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &response->status);
 	else if (response->error[0] == '\0')
 		snprintf(response->error, sizeof(response->error), "%s",
 				 curl_easy_strerror(response->curl_code));
+	free_transfer(client, transfer);
+}
 
-	/* the handle must not point at memory that is about to go away */
-	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(headers);
+/*
+ * wix_http_cancel
+ *		Abandon a transfer and free everything it holds.
+ */
+void
+wix_http_cancel(WixHttpClient *client, WixHttpTransfer *transfer)
+{
+	free(transfer->response.body);
+	free_transfer(client, transfer);
+}
+
+/*
+ * wix_http_perform
+ *		Send one request and wait for its answer.
+ */
+void
+wix_http_perform(WixHttpClient *client, const WixHttpRequest *request,
+				 WixHttpResponse *response)
+{
+	WixHttpTransfer *transfer = wix_http_start(client, request);
+
+	if (transfer == NULL)
+	{
+		memset(response, 0, sizeof(*response));
+		response->curl_code = CURLE_OUT_OF_MEMORY;
+		snprintf(response->error, sizeof(response->error), "out of memory");
+		return;
+	}
+	wix_http_finish(client, transfer, response);
 }
 
 void

@@ -44,6 +44,7 @@ static const WixOption valid_options[] = {
 	{"max_retries", ForeignServerRelationId},
 	{"requests_per_minute", ForeignServerRelationId},
 	{"max_response_size", ForeignServerRelationId},
+	{"max_concurrent_requests", ForeignServerRelationId},
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
 	{"instance_id", UserMappingRelationId},
@@ -69,6 +70,7 @@ int			wix_connect_timeout_s = 10;
 int			wix_request_timeout_s = 60;
 int			wix_max_response_size = 64 * 1024 * 1024;
 int			wix_max_pages = 100000;
+int			wix_max_concurrent_requests = 4;
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
@@ -132,6 +134,11 @@ _PG_init(void)
 	DefineCustomIntVariable("wix_admin.max_pages",
 							"Most pages one scan reads before it gives up on paging that never ends.",
 							NULL, &wix_max_pages, 100000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_concurrent_requests",
+							"Pages of an offset-paged scan requested ahead, in parallel.",
+							"A query with LIMIT requests at most one page ahead.",
+							&wix_max_concurrent_requests, 4, 1, 16,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
@@ -351,7 +358,8 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 			(void) defGetBoolean(def);
 		else if (strcmp(def->defname, "max_retries") == 0 ||
 				 strcmp(def->defname, "requests_per_minute") == 0 ||
-				 strcmp(def->defname, "max_response_size") == 0)
+				 strcmp(def->defname, "max_response_size") == 0 ||
+				 strcmp(def->defname, "max_concurrent_requests") == 0)
 			(void) parse_count(def->defname, value);
 		else if (strcmp(def->defname, "rows") == 0)
 		{
@@ -445,6 +453,7 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 	opts->max_retries = -1;
 	opts->requests_per_minute = -1;
 	opts->max_response_size = -1;
+	opts->max_concurrent_requests = -1;
 
 	foreach(cell, server->options)
 	{
@@ -478,6 +487,8 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 			opts->requests_per_minute = parse_count(def->defname, value);
 		else if (strcmp(def->defname, "max_response_size") == 0)
 			opts->max_response_size = parse_count(def->defname, value);
+		else if (strcmp(def->defname, "max_concurrent_requests") == 0)
+			opts->max_concurrent_requests = parse_count(def->defname, value);
 	}
 }
 

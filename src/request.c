@@ -126,6 +126,32 @@ wix_pager_init(WixPager *pager, const WixEndpoint *endpoint, int page_size)
 	memset(pager, 0, sizeof(*pager));
 	pager->endpoint = endpoint;
 	pager->page_size = Min(Max(page_size, 1), endpoint->max_page_size);
+	pager->total = -1;
+	pager->ready = true;
+}
+
+/*
+ * wix_pager_can_issue
+ *		May another page be requested now, before the pages in flight are
+ *		read?  Cursor and keyset paging need the previous answer first; offset
+ *		paging may run ahead once the total is known, up to the total and
+ *		short of the offset ceiling.
+ */
+bool
+wix_pager_can_issue(WixPager *pager)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+
+	if (pager->finished)
+		return false;
+	if (endpoint->paging == WIX_PAGING_CURSOR || pager->keyset_after != NULL)
+		return pager->inflight == 0 && pager->ready;
+	if (pager->total < 0)
+		return pager->inflight == 0;
+	if (pager->next_offset >= pager->total)
+		return false;
+	return endpoint->max_offset == 0 ||
+		pager->next_offset + pager->page_size <= endpoint->max_offset;
 }
 
 /* The filter of the next page: base filter AND user filter AND keyset. */
@@ -245,14 +271,19 @@ wix_pager_next_body(WixPager *pager)
 					   endpoint->query_as_strings);
 		if (endpoint->paging == WIX_PAGING_OFFSET)
 		{
-			json_object_object_add(paging, "offset", json_object_new_int(pager->offset));
+			json_object_object_add(paging, "offset",
+								   json_object_new_int(pager->keyset_after ? 0 : pager->next_offset));
 			json_object_object_add(envelope, "paging", paging);
+			if (pager->keyset_after == NULL)
+				pager->next_offset += pager->page_size;
 		}
 		else
 			json_object_object_add(envelope, "cursorPaging", paging);
 	}
 	json_object_object_add(body, endpoint->envelope, envelope);
 	pager->started = true;
+	pager->ready = false;
+	pager->inflight++;
 	(void) wix_json_hold(CurrentMemoryContext, body);
 	return body;
 }
@@ -297,6 +328,8 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 		items = NULL;			/* Wix omits empty arrays */
 
 	pager->pages++;
+	if (pager->inflight > 0)
+		pager->inflight--;
 	metadata = member_of_type(response, endpoint->metadata_key, json_type_object);
 
 	if (endpoint->paging == WIX_PAGING_CURSOR)
@@ -322,6 +355,7 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 			if (pager->cursor != NULL)
 				pfree(pager->cursor);
 			pager->cursor = pstrdup(cursor);
+			pager->ready = true;
 		}
 	}
 	else
@@ -330,32 +364,37 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 
 		if (total == NULL)
 			total = member_of_type(response, "totalResults", json_type_int);
+		if (total != NULL && pager->keyset_after == NULL)
+			pager->total = json_object_get_int64(total);
 
 		if (nitems < (size_t) pager->page_size ||
-			(total != NULL && !pager->keyset_after &&
-			 pager->offset + (int64) nitems >= json_object_get_int64(total)))
+			(pager->total >= 0 && pager->keyset_after == NULL &&
+			 pager->offset + (int64) nitems >= pager->total))
 			pager->finished = true;
-		else if (endpoint->max_offset > 0 &&
-				 (pager->keyset_after != NULL ||
-				  pager->offset + 2 * (int) nitems > endpoint->max_offset))
-		{
-			/* past the offset ceiling: continue after the last key seen */
-			json_object *last = json_object_array_get_idx(items, nitems - 1);
-			json_object *key;
-
-			if (!json_object_object_get_ex(last, endpoint->keyset_field, &key) ||
-				json_object_is_type(key, json_type_null))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("Wix API item has no \"%s\" to page by",
-								endpoint->keyset_field)));
-			if (pager->keyset_after != NULL)
-				pfree(pager->keyset_after);
-			pager->keyset_after = pstrdup(json_object_get_string(key));
-			pager->offset = 0;
-		}
 		else
-			pager->offset += (int) nitems;
+		{
+			if (pager->keyset_after == NULL)
+				pager->offset += (int) nitems;
+			if (pager->keyset_after != NULL ||
+				(endpoint->max_offset > 0 &&
+				 pager->offset + pager->page_size > endpoint->max_offset))
+			{
+				/* past the offset ceiling: continue after the last key seen */
+				json_object *last = json_object_array_get_idx(items, nitems - 1);
+				json_object *key;
+
+				if (!json_object_object_get_ex(last, endpoint->keyset_field, &key) ||
+					json_object_is_type(key, json_type_null))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_ERROR),
+							 errmsg("Wix API item has no \"%s\" to page by",
+									endpoint->keyset_field)));
+				if (pager->keyset_after != NULL)
+					pfree(pager->keyset_after);
+				pager->keyset_after = pstrdup(json_object_get_string(key));
+				pager->ready = true;
+			}
+		}
 	}
 	return nitems > 0 ? items : NULL;
 }

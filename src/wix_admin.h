@@ -163,6 +163,7 @@ typedef struct WixServerOptions
 	int			max_retries;
 	int			requests_per_minute;
 	int			max_response_size;
+	int			max_concurrent_requests;
 	bool		use_remote_estimate;
 } WixServerOptions;
 
@@ -186,6 +187,7 @@ extern int	wix_connect_timeout_s;
 extern int	wix_request_timeout_s;
 extern int	wix_max_response_size;
 extern int	wix_max_pages;
+extern int	wix_max_concurrent_requests;
 
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
@@ -221,6 +223,16 @@ extern WixJsonHolder *wix_request_ext(WixConnection *conn, const char *method,
 extern void wix_connection_last_call(WixConnection *conn, long *status,
 									 const char **request_id);
 extern WixCatalogVersion wix_catalog_version(WixConnection *conn);
+
+typedef struct WixPendingRequest WixPendingRequest;
+
+extern WixPendingRequest *wix_request_start(WixConnection *conn,
+											const char *path,
+											json_object *body,
+											WixRequestStats *stats);
+extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending);
+extern void wix_connection_poll(WixConnection *conn);
+extern int	wix_connection_concurrency(WixConnection *conn);
 extern const char *wix_connection_server_name(WixConnection *conn);
 
 /*
@@ -250,13 +262,18 @@ typedef struct WixPager
 	bool		started;
 	bool		finished;
 	char	   *cursor;			/* palloc'd next cursor */
-	int			offset;
+	int			offset;			/* offset of the next page to read */
+	int			next_offset;	/* offset of the next page to request */
+	int64		total;			/* items in all, once Wix said; else -1 */
+	int			inflight;		/* pages requested but not read yet */
+	bool		ready;			/* the next cursor or key is known */
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
 	int			pages;			/* pages read so far */
 } WixPager;
 
 extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 						   int page_size);
+extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
 extern json_object *wix_pager_take_items(WixPager *pager,
 										 json_object *response);

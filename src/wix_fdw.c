@@ -50,8 +50,15 @@ enum WixScanPrivate
 	WixPrivateParamExprs,		/* List of Expr: their non-constant values */
 	WixPrivateSortKeys,			/* IntList: (attnum, descending) pairs */
 	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
-	WixPrivateOffset			/* Integer: rows to skip first */
+	WixPrivateOffset,			/* Integer: rows to skip first */
+	WixPrivateBounded			/* Integer: a LIMIT may stop the scan early */
 };
+
+/* Pages a scan can have in flight at most. */
+#define MAX_INFLIGHT 16
+
+/* Rows between two nudges of the transfers in flight. */
+#define POLL_EVERY_ROWS 32
 
 /* Indexes of the fdw_private list of a ForeignPath. */
 enum WixPathPrivate
@@ -74,6 +81,7 @@ typedef struct WixScanState
 	Index		varno;
 	int			limit;			/* -1: no pushed LIMIT */
 	int			offset;
+	int			depth;			/* pages to keep in flight */
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
 	WixPager	pager;
 	bool		query_started;	/* filter and pager built for this run */
@@ -88,6 +96,9 @@ typedef struct WixScanState
 	size_t		next_item;
 	int64		skipped;		/* rows skipped for a pushed OFFSET */
 	int64		returned;		/* rows returned under a pushed LIMIT */
+	int64		fetched;		/* rows received in this run */
+	WixPendingRequest *pending[MAX_INFLIGHT];	/* in page order */
+	int			npending;
 	WixRequestStats stats;
 } WixScanState;
 
@@ -592,6 +603,10 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private, sort_keys);
 	fdw_private = lappend(fdw_private, makeInteger(limit));
 	fdw_private = lappend(fdw_private, makeInteger(offset));
+	/* under a LIMIT, fetching far ahead would waste requests */
+	fdw_private = lappend(fdw_private,
+						  makeInteger(limit >= 0 || root->parse->limitCount != NULL ||
+									  root->limit_tuples >= 0));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, param_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -646,6 +661,8 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	state->param_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	state->conn = wix_get_connection(GetUserMapping(scan_user_id(node),
 													table->serverid));
+	state->depth = intVal(list_nth(fdw_private, WixPrivateBounded)) ? 1 :
+		Min(MAX_INFLIGHT, wix_connection_concurrency(state->conn));
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"wix_admin scan",
 											ALLOCSET_DEFAULT_SIZES);
@@ -742,11 +759,13 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	json_object *sort;
 	bool		never_true;
 
+	/* abandons the previous run's requests still in flight */
 	MemoryContextReset(state->page_cxt);
 	MemoryContextReset(state->query_cxt);
+	state->npending = 0;
 	state->items = NULL;
 	state->nitems = state->next_item = 0;
-	state->skipped = state->returned = 0;
+	state->skipped = state->returned = state->fetched = 0;
 
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	deparse_context(node, state, state->endpoint, false, &ctx);
@@ -775,14 +794,38 @@ begin_query(ForeignScanState *node, WixScanState *state)
 }
 
 /*
+ * issue_requests
+ *		Keep up to depth pages in flight: the next cursor page as soon as its
+ *		cursor is known, offset pages ahead once the total is known.  Nothing
+ *		more once a pushed LIMIT is covered.
+ */
+static void
+issue_requests(WixScanState *state)
+{
+	while (state->npending < state->depth &&
+		   wix_pager_can_issue(&state->pager) &&
+		   !(state->limit >= 0 && state->fetched >= state->limit + state->offset))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+		json_object *body = wix_pager_next_body(&state->pager);
+
+		MemoryContextSwitchTo(state->query_cxt);
+		state->pending[state->npending++] =
+			wix_request_start(state->conn, state->endpoint->query_path, body,
+							  &state->stats);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+/*
  * fetch_page
- *		Replace the current page with the next one.  False when there is none.
+ *		Replace the current page with the next one, and request the pages
+ *		after it.  False when there is none.
  */
 static bool
 fetch_page(WixScanState *state)
 {
 	MemoryContext oldcxt;
-	json_object *body;
 	WixJsonHolder *answer;
 	json_object *items;
 
@@ -791,15 +834,15 @@ fetch_page(WixScanState *state)
 	state->items = NULL;
 	state->nitems = state->next_item = 0;
 
-	oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	body = wix_pager_next_body(&state->pager);
-	if (body == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
+	issue_requests(state);
+	if (state->npending == 0)
 		return false;
-	}
-	answer = wix_request(state->conn, "POST", state->endpoint->query_path,
-						 body, &state->stats);
+
+	oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	answer = wix_request_finish(state->pending[0]);
+	state->npending--;
+	memmove(state->pending, state->pending + 1,
+			sizeof(WixPendingRequest *) * state->npending);
 	state->stats.pages++;
 
 	/* the pager keeps its cursor across pages */
@@ -811,7 +854,10 @@ fetch_page(WixScanState *state)
 	{
 		state->items = items;
 		state->nitems = json_object_array_length(items);
+		state->fetched += state->nitems;
 	}
+	if (!state->pager.finished)
+		issue_requests(state);
 	return true;
 }
 
@@ -886,6 +932,8 @@ wixIterateForeignScan(ForeignScanState *node)
 		store_item(node, state,
 				   json_object_array_get_idx(state->items, state->next_item++));
 		state->stats.rows++;
+		if (state->npending > 0 && state->stats.rows % POLL_EVERY_ROWS == 0)
+			wix_connection_poll(state->conn);
 		state->returned++;
 		return node->ss.ss_ScanTupleSlot;
 	}

@@ -45,8 +45,11 @@ typedef struct WixHttpResponse
 	char		error[CURL_ERROR_SIZE];
 } WixHttpResponse;
 
-/* One connection's transport: a multi handle driving one easy handle. */
+/* One connection's transport: a multi handle and its easy handles. */
 typedef struct WixHttpClient WixHttpClient;
+
+/* A request in flight (malloc'd; finish or cancel it exactly once). */
+typedef struct WixHttpTransfer WixHttpTransfer;
 
 extern bool wix_http_global_init(void);
 extern WixHttpClient *wix_http_client_new(void);
@@ -54,6 +57,12 @@ extern void wix_http_client_free(WixHttpClient *client);
 extern void wix_http_perform(WixHttpClient *client,
 							 const WixHttpRequest *request,
 							 WixHttpResponse *response);
+extern WixHttpTransfer *wix_http_start(WixHttpClient *client,
+									   const WixHttpRequest *request);
+extern void wix_http_poll(WixHttpClient *client);
+extern void wix_http_finish(WixHttpClient *client, WixHttpTransfer *transfer,
+							WixHttpResponse *response);
+extern void wix_http_cancel(WixHttpClient *client, WixHttpTransfer *transfer);
 extern void wix_http_response_free(WixHttpResponse *response);
 extern char *wix_http_escape_path_segment(const char *segment);
 

@@ -9,6 +9,7 @@ trap stop_emulators EXIT
 start_emulator WIX_EMULATOR_URL --catalog V3 || exit 1
 start_emulator WIX_EMULATOR_V1_URL --catalog V1 || exit 1
 start_emulator WIX_EMULATOR_BIG_URL --orders 5000 --members 5 --products 5 --bookings 5 || exit 1
+start_emulator WIX_EMULATOR_BIG_V1_URL --catalog V1 --products 10150 --orders 5 --members 5 --bookings 5 || exit 1
 
 passed=0
 failed=0

@@ -118,6 +118,44 @@ class ReadPathTest(unittest.TestCase):
         hidden = query("SELECT count(*) FROM wix_v1.products WHERE NOT visible")
         self.assertGreater(int(hidden[0][0]), 0)
 
+    def test_members_pages_fetched_ahead_in_parallel(self):
+        members = items_of(emu.data("members"), "members")
+        out = psql("SET wix_admin.max_concurrent_requests = 3;"
+                   "SELECT count(*), count(DISTINCT id) FROM wix.members", db=DB)
+        self.assertEqual(out, [[str(len(members)), str(len(members))]])
+        offsets = sorted(b["query"]["paging"]["offset"]
+                         for b in search_bodies(emu, "/members/v1/members/query"))
+        self.assertEqual(offsets, list(range(0, len(members), 100)))
+
+    def test_v1_keyset_paging_past_the_offset_ceiling(self):
+        big_v1 = os.environ.get("WIX_EMULATOR_BIG_V1_URL")
+        if not big_v1:
+            self.skipTest("WIX_EMULATOR_BIG_V1_URL not set")
+        em = Emulator(big_v1)
+        products = items_of(em.data("products"), "products")
+        self.assertGreater(len(products), 10000)
+        psql("""
+            CREATE SERVER IF NOT EXISTS big_v1 FOREIGN DATA WRAPPER wix_admin
+              OPTIONS (site_id '%s', base_url '%s', catalog_version 'V1');
+            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER big_v1
+              OPTIONS (api_key '%s');
+            CREATE FOREIGN TABLE IF NOT EXISTS public.big_v1_products (id text, numeric_id bigint)
+              SERVER big_v1 OPTIONS (resource 'products');
+        """ % (SITE_ID, big_v1, API_KEY), db=DB)
+        em.reset_log()
+        out = query("SELECT count(*), count(DISTINCT id), min(numeric_id), max(numeric_id) "
+                    "FROM public.big_v1_products")
+        ids = sorted(int(p["numericId"]) for p in products)
+        self.assertEqual(out, [[str(len(products)), str(len(products)), str(ids[0]), str(ids[-1])]])
+        bodies = [r["body"] for r in em.requests("/stores-reader/v1/products/query")]
+        self.assertEqual([r["status"] for r in em.requests("/stores-reader/v1/products/query")],
+                         [200] * len(bodies))
+        offsets = [b["query"]["paging"]["offset"] for b in bodies]
+        self.assertLessEqual(max(offsets) + 100, 10000)
+        keyset = [json.loads(b["query"]["filter"]) for b in bodies if "filter" in b["query"]]
+        self.assertTrue(keyset, "past 10,000 items the scan pages by numericId")
+        self.assertEqual(list(keyset[0].keys()), ["numericId"])
+
     def test_catalog_detected_once_per_server(self):
         psql("SELECT count(*) FROM wix.products; SELECT count(*) FROM wix.products;"
              "SELECT count(*) FROM wix_v1.products; SELECT count(*) FROM wix_v1.products;",
