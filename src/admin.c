@@ -599,7 +599,9 @@ is_wix_fdw(Oid fdwid)
 				char	   *probin = TextDatumGetCString(bin);
 				size_t		len = strlen(probin);
 
-				ours = len >= 9 && strcmp(probin + len - 9, "wix_admin") == 0;
+				/* "$libdir/wix_admin", or a path ending in that file */
+				ours = len >= 9 && strcmp(probin + len - 9, "wix_admin") == 0 &&
+					(len == 9 || probin[len - 10] == '/');
 			}
 		}
 	}
@@ -720,7 +722,7 @@ action_log_relid(Oid *owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table wix_admin.action_log does not exist"),
-				 errdetail("Admin actions record themselves in it before they run."),
+				 errdetail("Admin actions record themselves in it; without it none runs."),
 				 errhint("It is created by CREATE EXTENSION wix_admin; recreate the extension.")));
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
