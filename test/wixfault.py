@@ -54,6 +54,7 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
 
 
 # -- a long-lived psql session -------------------------------------------------
@@ -158,6 +159,11 @@ class Session:
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 # -- TCP listeners ---------------------------------------------------------------
@@ -330,9 +336,9 @@ def server_log_path():
     collector runs, else the log file pg_lsclusters shows for this cluster's
     data directory (pg_virtualenv: /var/log/postgresql/... as root, or its
     temporary directory with -t)."""
-    current = psql("SELECT coalesce(pg_current_logfile(), '')")[0][0]
+    current = psql("SELECT coalesce(pg_current_logfile(), '-')")[0][0]
     data_dir = psql("SHOW data_directory")[0][0]
-    if current:
+    if current != "-":
         return current if current.startswith("/") else os.path.join(data_dir, current)
     out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
     for line in out.splitlines():
