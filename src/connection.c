@@ -76,7 +76,7 @@ static WixJsonHolder *send_request(WixConnection *conn, const char *method,
 static WixJsonHolder *send_text(WixConnection *conn, const char *method,
 								const char *path, char *body_text,
 								WixRequestStats *stats, long accept_status,
-								bool may_repeat);
+								bool may_repeat, WixHttpResponse *answer);
 static void connection_release(WixConnection *conn);
 
 /*
@@ -607,25 +607,31 @@ report_transport_error(WixConnection *conn, const char *method,
  *		(may_repeat false) is retried only when Wix cannot have acted on it:
  *		a 429, or a failure before the request was sent.  Returns the final
  *		HTTP answer, which may still be an error; raises for transport
- *		failures.
+ *		failures.  With answered, *response already holds the first answer.
+ *		*attempts counts on from its value.
  */
 static void
 exchange(WixConnection *conn, const char *method, const char *path,
 		 const char *body, const char *const *headers, bool may_repeat,
-		 WixRequestStats *stats, WixHttpResponse *response, int *attempts)
+		 WixRequestStats *stats, WixHttpResponse *response, int *attempts,
+		 bool answered)
 {
 	int			max_retries = setting(conn->server.max_retries, wix_max_retries);
 
-	*attempts = 0;
 	for (;;)
 	{
 		long		delay;
 
-		rate_limit(conn);
-		perform_once(conn, method, path, body, headers, response);
+		/* the first answer may have come from a request started earlier */
+		if (!answered)
+		{
+			rate_limit(conn);
+			perform_once(conn, method, path, body, headers, response);
+			if (stats != NULL)
+				stats->requests++;
+		}
+		answered = false;
 		(*attempts)++;
-		if (stats != NULL)
-			stats->requests++;
 
 		if (response->curl_code != CURLE_OK)
 		{
@@ -676,7 +682,7 @@ fetch_token(WixConnection *conn)
 	json_object *value;
 	const char *token = NULL;
 	double		expires_in = 14400;
-	int			attempts;
+	int			attempts = 0;
 
 	json_object_object_add(request, "grant_type",
 						   json_object_new_string("client_credentials"));
@@ -703,7 +709,7 @@ fetch_token(WixConnection *conn)
 	PG_TRY();
 	{
 		exchange(conn, "POST", "/oauth2/token", body, headers, true, NULL,
-				 &response, &attempts);
+				 &response, &attempts, false);
 	}
 	PG_FINALLY();
 	{
@@ -806,7 +812,7 @@ send_request(WixConnection *conn, const char *method, const char *path,
 		elog(DEBUG2, "wix_admin: request body %s", body_text);
 	}
 	return send_text(conn, method, path, body_text, stats, accept_status,
-					 may_repeat);
+					 may_repeat, NULL);
 }
 
 /*
@@ -853,16 +859,23 @@ free_auth_headers(char *auth_header, char *site_header)
 		pfree(site_header);
 }
 
-/* send_request with the body as text; frees body_text. */
+/*
+ * send_text
+ *		send_request with the body as text; frees body_text.  A non-NULL
+ *		answer is the first attempt's answer, already received.
+ */
 static WixJsonHolder *
 send_text(WixConnection *conn, const char *method, const char *path,
 		  char *body_text, WixRequestStats *stats, long accept_status,
-		  bool may_repeat)
+		  bool may_repeat, WixHttpResponse *answer)
 {
 	WixHttpResponse response;
 	WixJsonHolder *holder;
 	bool		renewed = false;
 	int			attempts = 0;
+
+	if (answer != NULL)
+		response = *answer;
 
 	for (;;)
 	{
@@ -875,13 +888,14 @@ send_text(WixConnection *conn, const char *method, const char *path,
 		PG_TRY();
 		{
 			exchange(conn, method, path, body_text, headers, may_repeat, stats,
-					 &response, &attempts);
+					 &response, &attempts, answer != NULL);
 		}
 		PG_FINALLY();
 		{
 			free_auth_headers(auth_header, site_header);
 		}
 		PG_END_TRY();
+		answer = NULL;
 
 		if (response.status == 401 && conn->user.mode == WIX_AUTH_OAUTH && !renewed)
 		{
@@ -1028,17 +1042,15 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
 /*
  * wix_request_finish
  *		Wait for a started read and return its parsed answer, held by
- *		CurrentMemoryContext.  Anything but a clean 200 (a dropped
- *		connection, a 429 or 5xx, an expired token) is handed to the
- *		synchronous path, which retries, renews and reports as wix_request
- *		does.
+ *		CurrentMemoryContext.  The answer counts as the first attempt of the
+ *		synchronous path, which retries, renews the token and reports errors
+ *		exactly as wix_request does.
  */
 WixJsonHolder *
 wix_request_finish(WixPendingRequest *pending)
 {
 	WixConnection *conn = pending->conn;
 	WixHttpResponse response;
-	WixJsonHolder *holder;
 
 	wix_http_finish(pending->http, pending->transfer, &response);
 	pending->transfer = NULL;
@@ -1054,35 +1066,9 @@ wix_request_finish(WixPendingRequest *pending)
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("canceling Wix API request POST %s", pending->path)));
 	}
-	if (response.curl_code != CURLE_OK || response.status == 401 ||
-		retryable_status(response.status))
-	{
-		elog(DEBUG1, "wix_admin: POST %s failed (%s); sending it again",
-			 pending->path, response.curl_code != CURLE_OK ? response.error :
-			 psprintf("HTTP %ld", response.status));
-		if (response.status == 401 && conn->user.mode == WIX_AUTH_OAUTH)
-			forget_token(conn);
-		wix_http_response_free(&response);
-		return send_text(conn, "POST", pending->path, pstrdup(pending->body_text),
-						 pending->stats, 0, true);
-	}
-	elog(DEBUG1, "wix_admin: HTTP %ld, Wix request id %s",
-		 response.status, response.request_id);
-	if (response.status != 200)
-		report_wix_error(conn, "POST", pending->path, &response, NULL, 1, false);
-
-	PG_TRY();
-	{
-		holder = wix_json_hold(CurrentMemoryContext,
-							   wix_json_parse(response.body, response.body_len,
-											  pending->path));
-	}
-	PG_FINALLY();
-	{
-		wix_http_response_free(&response);
-	}
-	PG_END_TRY();
-	return holder;
+	/* retries, token renewal and errors as for wix_request */
+	return send_text(conn, "POST", pending->path, pstrdup(pending->body_text),
+					 pending->stats, 0, true, &response);
 }
 
 /*

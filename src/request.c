@@ -144,6 +144,9 @@ wix_pager_can_issue(WixPager *pager)
 
 	if (pager->finished)
 		return false;
+	/* past the page cap, wix_pager_next_body raises the error */
+	if (pager->pages + pager->inflight >= wix_max_pages)
+		return pager->inflight == 0;
 	if (endpoint->paging == WIX_PAGING_CURSOR || pager->keyset_after != NULL)
 		return pager->inflight == 0 && pager->ready;
 	if (pager->total < 0)
@@ -341,9 +344,18 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 										   "next", json_type_string);
 		const char *cursor = next ? json_object_get_string(next) : NULL;
 
-		if ((has_next != NULL && !json_object_get_boolean(has_next)) ||
-			cursor == NULL || cursor[0] == '\0')
+		if (has_next != NULL && !json_object_get_boolean(has_next))
 			pager->finished = true;
+		else if (cursor == NULL || cursor[0] == '\0')
+		{
+			/* more pages announced, but no way to ask for them */
+			if (has_next != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("Wix API response to %s says more pages follow but has no cursor",
+								endpoint->query_path)));
+			pager->finished = true;
+		}
 		else
 		{
 			if (pager->cursor != NULL && strcmp(pager->cursor, cursor) == 0)
