@@ -516,6 +516,34 @@ retryable_transport(CURLcode code)
 }
 
 /*
+ * request_for
+ *		Fill *request for the connection's URL, settings and interrupt check;
+ *		returns the palloc'd URL it points to.
+ */
+static char *
+request_for(WixConnection *conn, const char *method, const char *path,
+			const char *body, const char *const *headers,
+			WixHttpRequest *request)
+{
+	char	   *url = psprintf("%s%s", conn->server.base_url, path);
+
+	memset(request, 0, sizeof(*request));
+	request->method = method;
+	request->url = url;
+	request->body = body;
+	request->headers = headers;
+	request->allow_plain_http = conn->plain_http_ok;
+	request->connect_timeout_ms = setting(conn->server.connect_timeout_ms,
+										  wix_connect_timeout_s * 1000);
+	request->timeout_ms = setting(conn->server.request_timeout_ms,
+								  wix_request_timeout_s * 1000);
+	request->max_body_size = setting(conn->server.max_response_size,
+									 wix_max_response_size);
+	request->should_abort = interrupt_requested;
+	return url;
+}
+
+/*
  * perform_once
  *		Send one request.  Only an interrupt raises an error here; the caller
  *		owns *response afterwards.
@@ -526,21 +554,7 @@ perform_once(WixConnection *conn, const char *method, const char *path,
 			 WixHttpResponse *response)
 {
 	WixHttpRequest request;
-	char	   *url = psprintf("%s%s", conn->server.base_url, path);
-
-	memset(&request, 0, sizeof(request));
-	request.method = method;
-	request.url = url;
-	request.body = body;
-	request.headers = headers;
-	request.allow_plain_http = conn->plain_http_ok;
-	request.connect_timeout_ms = setting(conn->server.connect_timeout_ms,
-										 wix_connect_timeout_s * 1000);
-	request.timeout_ms = setting(conn->server.request_timeout_ms,
-								 wix_request_timeout_s * 1000);
-	request.max_body_size = setting(conn->server.max_response_size,
-									wix_max_response_size);
-	request.should_abort = interrupt_requested;
+	char	   *url = request_for(conn, method, path, body, headers, &request);
 
 	elog(DEBUG1, "wix_admin: %s %s", method, path);
 	conn->last_status = 0;
@@ -1011,20 +1025,7 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
 
 	rate_limit(conn);
 	auth_headers(conn, true, headers, &auth_header, &site_header);
-	url = psprintf("%s%s", conn->server.base_url, path);
-	memset(&request, 0, sizeof(request));
-	request.method = "POST";
-	request.url = url;
-	request.body = pending->body_text;
-	request.headers = headers;
-	request.allow_plain_http = conn->plain_http_ok;
-	request.connect_timeout_ms = setting(conn->server.connect_timeout_ms,
-										 wix_connect_timeout_s * 1000);
-	request.timeout_ms = setting(conn->server.request_timeout_ms,
-								 wix_request_timeout_s * 1000);
-	request.max_body_size = setting(conn->server.max_response_size,
-									wix_max_response_size);
-	request.should_abort = interrupt_requested;
+	url = request_for(conn, "POST", path, pending->body_text, headers, &request);
 
 	elog(DEBUG1, "wix_admin: POST %s (started)", path);
 	pending->transfer = wix_http_start(conn->http, &request);
