@@ -218,7 +218,7 @@ class ReadPathTest(unittest.TestCase):
     def test_product_values_match_json_v3(self):
         data = {p["id"]: p for p in items_of(emu.data("products"), "products")}
         rows = rows_by_id("""SELECT id, name, visible, price, product_type,
-                                    inventory_status, revision, quantity FROM wix.products""")
+                                    inventory_status, revision, quantity, sku FROM wix.products""")
         self.assertEqual(set(rows), set(data))
         for pid, row in rows.items():
             p = data[pid]
@@ -231,6 +231,10 @@ class ReadPathTest(unittest.TestCase):
             self.assertEqual(row[5] or None, dig(p, "inventory.availabilityStatus"))
             self.assertEqual(int(row[6]), int(p["revision"]))
             self.assertEqual(row[7], "")
+            visible = [v for v in p["variantsInfo"]["variants"] if v.get("visible", True)]
+            cheapest = min(visible, key=lambda v: float(v["price"]["actualPrice"]["amount"]),
+                           default={})
+            self.assertEqual(row[8] or None, cheapest.get("sku") or None)
 
     def test_product_values_match_json_v1(self):
         data = {p["id"]: p for p in items_of(emu_v1.data("products"), "products")}

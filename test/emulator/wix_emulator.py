@@ -825,8 +825,16 @@ def v3_proj(fields, with_variants):
             if k == "costRange" and "costRange" not in keep:
                 continue
             out[k] = v
-        if "MERCHANT_DATA" not in fields and with_variants and "variantsInfo" in out:
-            pass
+        if "MIN_PRICE_VARIANT" in fields:
+            # SDK V3Product: variantSummary.minPriceVariant, the visible
+            # variant with the lowest actualPrice (ties: variant order)
+            visible = [v for v in (prod.get("variantsInfo") or {}).get("variants", [])
+                       if v.get("visible", True)]
+            summary = dict(out.get("variantSummary") or {})
+            if visible:
+                summary["minPriceVariant"] = min(
+                    visible, key=lambda v: float(v["price"]["actualPrice"]["amount"]))
+            out["variantSummary"] = summary
         return out
     return p
 
