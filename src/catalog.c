@@ -154,8 +154,16 @@ static const WixEndpoint members_query = {
 	.columns = member_columns,
 	.fields = member_fields,
 	.max_sort_keys = 3,
+	.get_path = "/members/v1/members/%s?fieldsets=FULL",
+	.get_item_key = "member",
 	.total_path = "metadata.total",
 };
+
+/*
+ * Orders and products have Get calls too, but their answers are not what
+ * the query returns (Get Order also finds INITIALIZED orders; Get Product
+ * adds variants), so "id = x" is a one-request filter there.
+ */
 
 /* Stores products, Catalog V1: §4.2-4.3 */
 static const WixColumnDef product_v1_columns[] = {

@@ -938,3 +938,32 @@ wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
 		return -1;
 	return (double) json_object_get_int64(count);
 }
+
+/*
+ * wix_id_lookup
+ *		Are the pushed conditions exactly "id = value", which the endpoint's
+ *		Get call answers?  Sets *id to the value (NULL at EXPLAIN time, when
+ *		it may not be known).
+ */
+bool
+wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
+{
+	WixLeaf		leaf;
+	const char *path;
+	Datum		value;
+	Oid			type;
+
+	*id = NULL;
+	if (ctx->endpoint->get_path == NULL || list_length(conds) != 1 ||
+		!condition_leaf(linitial(conds), ctx->relid_index, NULL, &leaf) ||
+		leaf.op != LEAF_EQ)
+		return false;
+	path = wix_column_path(ctx->relid, leaf.column->varattno, ctx->endpoint);
+	if (path == NULL || strcmp(path, "id") != 0)
+		return false;
+	if (ctx->explain_only && !IsA(leaf.value, Const))
+		return true;
+	if (leaf_value(&leaf, ctx, &value, &type))
+		*id = TextDatumGetCString(value);
+	return true;
+}

@@ -113,6 +113,9 @@ typedef struct WixEndpoint
 	const WixColumnDef *columns;	/* standard columns, NULL-name ended */
 	const WixFieldDef *fields;	/* filterable/sortable, NULL-path ended */
 	int			max_sort_keys;
+	/* the Get call answering "id = x" with the same object, or NULL */
+	const char *get_path;		/* with one %s for the escaped id */
+	const char *get_item_key;	/* the answer's key holding the item */
 	/* remote row counts: a count call taking {"filter"}, or a query's total */
 	const char *count_path;
 	const char *total_path;		/* dotted path of the total in a query answer */
@@ -319,6 +322,7 @@ extern bool wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel,
 extern json_object *wix_deparse_filter(List *conds, WixDeparseContext *ctx,
 									   bool *never_true);
 extern json_object *wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx);
+extern bool wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id);
 extern double wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
 							   json_object *filter);
 

@@ -13,6 +13,8 @@
  */
 #include "wix_admin.h"
 
+#include "wix_http.h"
+
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -85,6 +87,8 @@ typedef struct WixScanState
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
 	WixPager	pager;
 	bool		query_started;	/* filter and pager built for this run */
+	char	   *get_id;			/* "id = x": the id for the Get call */
+	bool		get_done;
 	char	   *sent_filter;	/* for EXPLAIN ANALYZE */
 	char	   *sent_sort;
 	MemoryContext scan_cxt;		/* converters; lives as long as the scan */
@@ -769,6 +773,9 @@ begin_query(ForeignScanState *node, WixScanState *state)
 
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	deparse_context(node, state, state->endpoint, false, &ctx);
+	state->get_done = false;
+	if (!wix_id_lookup(state->remote_conds, &ctx, &state->get_id))
+		state->get_id = NULL;
 	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
 	sort = wix_deparse_sort(state->sort_keys, &ctx);
 	if (filter != NULL)
@@ -818,6 +825,48 @@ issue_requests(WixScanState *state)
 }
 
 /*
+ * fetch_by_id
+ *		"id = x" through the endpoint's Get call: one item, or none on 404.
+ */
+static bool
+fetch_by_id(WixScanState *state)
+{
+	const WixEndpoint *endpoint = state->endpoint;
+	char	   *escaped = wix_http_escape_path_segment(state->get_id);
+	char	   *path;
+	MemoryContext oldcxt;
+	WixJsonHolder *answer;
+	long		status;
+	const char *request_id;
+	json_object *item;
+
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	path = psprintf(endpoint->get_path, escaped);
+	free(escaped);
+	state->get_done = true;
+
+	oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	answer = wix_request_ext(state->conn, "GET", path, NULL, &state->stats, 404);
+	MemoryContextSwitchTo(oldcxt);
+	wix_connection_last_call(state->conn, &status, &request_id);
+	state->stats.pages++;
+	if (status == 404 || answer->obj == NULL ||
+		!json_object_object_get_ex(answer->obj, endpoint->get_item_key, &item))
+		return false;
+
+	/* a one-item page */
+	state->items = json_object_new_array();
+	json_object_array_add(state->items, json_object_get(item));
+	(void) wix_json_hold(state->page_cxt, state->items);
+	state->nitems = 1;
+	state->fetched = 1;
+	return true;
+}
+
+/*
  * fetch_page
  *		Replace the current page with the next one, and request the pages
  *		after it.  False when there is none.
@@ -834,6 +883,8 @@ fetch_page(WixScanState *state)
 	state->items = NULL;
 	state->nitems = state->next_item = 0;
 
+	if (state->get_id != NULL)
+		return !state->get_done && !state->pager.finished && fetch_by_id(state);
 	issue_requests(state);
 	if (state->npending == 0)
 		return false;
@@ -970,13 +1021,25 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 	WixDeparseContext ctx;
 	json_object *filter;
 	json_object *sort;
+	char	   *get_id;
 	bool		never_true = false;
 	bool		ran = (state->endpoint == endpoint && state->sent_filter != NULL) ||
 		(state->endpoint == endpoint && state->query_started);
 
+	deparse_context(node, state, endpoint, true, &ctx);
+	if (wix_id_lookup(state->remote_conds, &ctx, &get_id))
+	{
+		char	   *escaped = get_id ? wix_http_escape_path_segment(get_id) : NULL;
+
+		ExplainPropertyText(psprintf("Wix request%s", label),
+							psprintf("GET %s", psprintf(endpoint->get_path,
+														escaped ? escaped : "{id}")),
+							es);
+		free(escaped);
+		return;
+	}
 	ExplainPropertyText(psprintf("Wix request%s", label),
 						psprintf("POST %s", endpoint->query_path), es);
-	deparse_context(node, state, endpoint, true, &ctx);
 	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
 	sort = wix_deparse_sort(state->sort_keys, &ctx);
 	if (filter != NULL)

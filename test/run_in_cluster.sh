@@ -15,12 +15,15 @@ passed=0
 failed=0
 
 echo "== pg_regress"
-if make -s installcheck; then
-  passed=$((passed + 1))
-else
-  failed=$((failed + 1))
-  cat regression.diffs 2>/dev/null | head -200
+make -s installcheck | tee regress.log
+# one count per regression file: "test name ... ok" or "... FAILED"
+passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' regress.log || true)))
+failed=$((failed + $(grep -cE '\.\.\. FAILED' regress.log || true)))
+if grep -qE '\.\.\. FAILED' regress.log || ! grep -qE '\.\.\. ok' regress.log; then
+  [ -f regression.diffs ] && head -200 regression.diffs
+  grep -qE '\.\.\. (ok|FAILED)' regress.log || failed=$((failed + 1))
 fi
+rm -f regress.log
 
 for suite in test/test_*.py; do
   echo "== $suite"

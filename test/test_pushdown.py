@@ -254,9 +254,28 @@ class PushdownRequestsTest(unittest.TestCase):
         emu.reset_log()
         rows = query("SELECT m.id FROM wanted w JOIN wix.members m ON m.id = w.id")
         self.assertEqual(sorted(r[0] for r in rows), sorted(ids))
-        sent = bodies(emu, "/members/v1/members/query")
-        self.assertEqual(len(sent), 3)
-        self.assertEqual(sorted(b["query"]["filter"]["id"]["$eq"] for b in sent), sorted(ids))
+        # each loop asks Wix's Get Member for one id
+        self.assertEqual(bodies(emu, "/members/v1/members/query"), [])
+        gets = [r for r in emu.requests("/members/v1/members/") if r["method"] == "GET"]
+        self.assertEqual(sorted(r["path"].rsplit("/", 1)[1] for r in gets), sorted(ids))
+        self.assertTrue(all(r["query"].get("fieldsets") == ["FULL"] for r in gets))
+
+    def test_id_lookup_uses_get(self):
+        member = items_of(emu.data("members"), "members")[5]
+        rows = query("SELECT id, login_email FROM wix.members WHERE id = '%s'" % member["id"])
+        self.assertEqual(rows, [[member["id"], member["loginEmail"]]])
+        emu.reset_log()
+        self.assertEqual(query("SELECT id FROM wix.members WHERE id = 'no/such id?x'"), [])
+        sent = emu.requests("/members/")
+        self.assertEqual([(r["method"], r["status"]) for r in sent], [("GET", 404)])
+        # the id is percent-encoded: its "?x" did not become a query parameter
+        self.assertEqual(sent[0]["query"], {"fieldsets": ["FULL"]})
+        # orders: Get Order also returns INITIALIZED orders; a filter is used
+        emu.reset_log()
+        initialized = [o for o in items_of(emu.data("orders"), "orders")
+                       if o["status"] == "INITIALIZED"][0]
+        self.assertEqual(query("SELECT id FROM wix.orders WHERE id = '%s'" % initialized["id"]), [])
+        self.assertEqual(len(emu.requests("/ecom/v1/orders/search")), 1)
 
     def test_remote_estimate(self):
         psql("ALTER SERVER emu OPTIONS (ADD use_remote_estimate 'true')", db=DB)
