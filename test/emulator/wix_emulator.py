@@ -2406,7 +2406,8 @@ def control(st, method, path, params, body):
             f = {"match": b["match"], "method": (b.get("method") or None), "times": int(b.get("times", 1)),
                  "status": int(b["status"]) if b.get("status") is not None else None,
                  "body": b.get("body"), "headers": b.get("headers") or {}, "delay_ms": int(b.get("delay_ms", 0)),
-                 "truncate": bool(b.get("truncate", False)), "hang_ms": int(b.get("hang_ms", 0))}
+                 "truncate": bool(b.get("truncate", False)), "hang_ms": int(b.get("hang_ms", 0)),
+                 "delay_after_apply_ms": int(b.get("delay_after_apply_ms", 0))}
             if f["method"]:
                 f["method"] = f["method"].upper()
             with st.lock:
@@ -2691,6 +2692,9 @@ class Handler(BaseHTTPRequestHandler):
             req.state = st
             with st.lock:
                 result = fn(req)
+            if fault and fault.get("delay_after_apply_ms"):
+                # the change is done; only the answer is late (a timeout after Wix acted)
+                time.sleep(fault["delay_after_apply_ms"] / 1000.0)
             if isinstance(result, tuple):
                 return result[0], result[1], extra_headers, truncate
             return 200, result, extra_headers, truncate
