@@ -1,0 +1,454 @@
+#!/usr/bin/env python3
+"""The wix_admin benchmark (issue 6 §4-5).  Run by test/bench/run.sh inside a
+throw-away cluster (PGHOST/PGPORT/PGUSER set) with an emulator of 20,000
+orders and 20,000 members at WIX_BENCH_URL (its pid in WIX_BENCH_EMULATOR_PID).
+
+For SELECT count(*) and SELECT * on wix.orders (cursor paging) and
+wix.members (offset paging), at 0 ms and 20 ms added latency per request
+(the emulator's fault interface: every request sleeps delay_ms in its own
+handler thread, concurrent requests in parallel), it measures side by side:
+
+  wix_admin   psql's \\timing of the query in one warm backend (token cached,
+              connections open), rows sent to psql and discarded;
+  curl_ka     one curl process sending the same bodies one after another over
+              one keep-alive connection (the cursors are those a first pass
+              of py_client.py received): pages x round trip, the floor of
+              any serial client.  The 20 ms targets are judged against it;
+  curl_proc   test/bench/curl_loop.sh: a shell loop starting a curl process a
+              page and reading the cursor from each answer.  Shown too, but
+              each process start costs about as much as the added latency,
+              so it is not a floor;
+  python      test/bench/py_client.py: urllib + json, the same bodies.
+
+wix_admin runs with SET wix_admin.requests_per_minute = 0: the emulator does
+not throttle, and the default limiter (200 a minute) would measure the
+limiter, not the client.  Every measurement is repeated (WIX_BENCH_REPS,
+default 3) and the median reported.  Requests are counted from the
+emulator's log, reset before each run.  CPU: the backend's utime+stime
+(/proc/PID/stat) around the query, against the Python client's paging work
+(its time.process_time() after the imports; the whole process's, from
+getrusage(RUSAGE_CHILDREN), is shown in brackets).  Memory: the backend's
+peak RSS growth (VmHWM after minus VmRSS before, the peak reset through
+/proc/PID/clear_refs) while scanning more than 100,000 orders.
+
+Standard library only.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from wixtest import CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator, psql  # noqa: E402
+
+URL = os.environ["WIX_BENCH_URL"].rstrip("/")
+EMU_PID = int(os.environ.get("WIX_BENCH_EMULATOR_PID", "0") or 0)
+REPS = int(os.environ.get("WIX_BENCH_REPS", "3"))
+LATENCIES = [int(x) for x in os.environ.get("WIX_BENCH_LATENCIES", "0,20").split(",")]
+DB = "wix_bench"
+TICK = os.sysconf("SC_CLK_TCK")
+PATHS = {"orders": "/ecom/v1/orders/search", "members": "/members/v1/members/query"}
+QUERIES = {"count": "SELECT count(*) FROM wix.%s", "star": "SELECT * FROM wix.%s"}
+RSS_SCANS = 6   # UNION ALL of this many full orders scans (> 100,000 rows)
+
+emu = Emulator(URL)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+def proc_cpu(pid):
+    """utime + stime of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class Backend:
+    """One psql session, i.e. one backend kept warm across queries."""
+    END = "__wix_bench_end__"
+
+    def __init__(self):
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DB],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+            text=True, bufsize=1)
+        self.pid = int(self.lines("SELECT pg_backend_pid();")[0])
+
+    def lines(self, script):
+        self.p.stdin.write(script + "\n\\echo " + self.END + "\n")
+        self.p.stdin.flush()
+        out = []
+        for line in self.p.stdout:
+            line = line.rstrip("\n")
+            if line == self.END:
+                return out
+            out.append(line)
+        self.err.seek(0)
+        raise RuntimeError("psql failed: " + self.err.read())
+
+    def timed(self, sql):
+        """Runs sql with its rows discarded; returns psql's \\timing in s."""
+        out = self.lines("\\timing on\n\\o /dev/null\n" + sql + ";\n\\o\n\\timing off")
+        ms = [float(l.split()[1]) for l in out if l.startswith("Time: ")]
+        if len(ms) != 1:
+            raise RuntimeError("no timing in %r" % out)
+        return ms[0] / 1000.0
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
+# ---------------------------------------------------------------- emulator
+def set_latency(ms):
+    emu.clear_faults()
+    if ms:
+        emu.fault(match="/", times=1000000, delay_ms=ms)
+
+
+def requests_made():
+    return len(emu.requests())
+
+
+def token():
+    req = urllib.request.Request(
+        URL + "/oauth2/token", method="POST",
+        data=json.dumps({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                         "client_secret": CLIENT_SECRET}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["access_token"]
+
+
+def check_latency_is_parallel(ms, tok):
+    """8 concurrent requests, each delayed ms: about one delay if the
+    emulator sleeps in each handler thread, 8 if it serialised them."""
+    set_latency(ms)
+    errors = []
+
+    def one():
+        try:
+            req = urllib.request.Request(URL + "/stores/v3/provision/version",
+                                         headers={"Authorization": tok})
+            urllib.request.urlopen(req, timeout=30).read()
+        except Exception as e:  # reported below
+            errors.append(e)
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - t0
+    set_latency(0)
+    if errors:
+        raise RuntimeError("latency check failed: %s" % errors[0])
+    return took
+
+
+# ---------------------------------------------------------------- the four clients
+def run_wix(be, table, query):
+    emu.reset_log()
+    cpu0 = proc_cpu(be.pid)
+    emu0 = proc_cpu(EMU_PID) if EMU_PID else 0.0
+    wall = be.timed(QUERIES[query] % table)
+    cpu = proc_cpu(be.pid) - cpu0
+    emu_cpu = (proc_cpu(EMU_PID) - emu0) if EMU_PID else 0.0
+    n = requests_made()
+    return {"wall": wall, "cpu": cpu, "requests": n, "emu_cpu": emu_cpu}
+
+
+def run_child(cmd, env_extra):
+    env = dict(os.environ)
+    env.update(env_extra)
+    emu.reset_log()
+    cpu0 = children_cpu()
+    emu0 = proc_cpu(EMU_PID) if EMU_PID else 0.0
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    wall = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
+    emu_cpu = (proc_cpu(EMU_PID) - emu0) if EMU_PID else 0.0
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (cmd, proc.stderr))
+    n = requests_made()
+    return {"wall": wall, "cpu": cpu, "requests": n, "emu_cpu": emu_cpu,
+            "out": proc.stdout.strip()}
+
+
+def run_curl_loop(table, tok):
+    r = run_child(["bash", os.path.join(HERE, "curl_loop.sh"), table, URL],
+                  {"WIX_BENCH_TOKEN": tok})
+    r["transfer"] = float(r["out"].split("transfer_s=")[1])
+    return r
+
+
+def run_curl_floor(table, tok, bodies, workdir):
+    """One curl process, the same bodies in sequence over one connection."""
+    cfg = os.path.join(workdir, "floor-%s.cfg" % table)
+    def q(s):
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    with open(cfg, "w") as f:
+        for i, body in enumerate(bodies):
+            if i:
+                f.write("next\n")
+            f.write("url = %s\nrequest = \"POST\"\n" % q(URL + PATHS[table]))
+            f.write("header = %s\n" % q("Authorization: " + tok))
+            f.write("header = \"Content-Type: application/json\"\n")
+            f.write("data-binary = %s\n" % q(body))
+            f.write("output = \"/dev/null\"\nfail\nwrite-out = \"%{time_total} %{num_connects}\\n\"\n")
+    r = run_child(["curl", "-sS", "-K", cfg], {})
+    lines = r["out"].splitlines()
+    r["connects"] = sum(int(l.split()[1]) for l in lines)
+    return r
+
+
+def run_python(table, query, tok):
+    r = run_child([sys.executable, os.path.join(HERE, "py_client.py"), table,
+                   "rows" if query == "star" else "count", URL],
+                  {"WIX_BENCH_TOKEN": tok})
+    r["cpu_work"] = json.loads(r["out"])["cpu"]
+    return r
+
+
+# ---------------------------------------------------------------- setup
+def setup():
+    psql("DROP DATABASE IF EXISTS %s;" % DB)
+    psql("CREATE DATABASE %s;" % DB)
+    psql("""
+        CREATE EXTENSION wix_admin;
+        CREATE SERVER emu FOREIGN DATA WRAPPER wix_admin
+          OPTIONS (site_id '{site}', base_url '{url}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER emu
+          OPTIONS (client_id '{cid}', client_secret '{secret}');
+        CREATE SCHEMA wix;
+        IMPORT FOREIGN SCHEMA wix FROM SERVER emu INTO wix;
+    """.format(site=SITE_ID, url=URL, cid=CLIENT_ID, secret=CLIENT_SECRET), db=DB)
+
+
+def warm_backend():
+    be = Backend()
+    be.lines("SET wix_admin.requests_per_minute = 0;")
+    # the token, the connections; settings shown for the record
+    be.lines("SELECT count(*) FROM (SELECT id FROM wix.orders LIMIT 1) s;")
+    be.lines("SELECT count(*) FROM (SELECT id FROM wix.members LIMIT 1) s;")
+    return be
+
+
+def compare_bodies(table, tok, be, workdir):
+    """The bodies wix_admin sends for a full scan, checked against the
+    Python client's; returned for the curl floor."""
+    emu.reset_log()
+    be.lines(QUERIES["count"] % table + ";")
+    wix = [json.dumps(r["body"], sort_keys=True) for r in emu.requests()
+           if r["path"] == PATHS[table]]
+    bodies_file = os.path.join(workdir, "bodies-%s.jsonl" % table)
+    env = dict(os.environ, WIX_BENCH_TOKEN=tok)
+    subprocess.run([sys.executable, os.path.join(HERE, "py_client.py"), table, "count",
+                    URL, "--bodies", bodies_file], check=True, env=env,
+                   capture_output=True)
+    with open(bodies_file) as f:
+        mine = [line.strip() for line in f if line.strip()]
+    same = sorted(wix) == sorted(json.dumps(json.loads(b), sort_keys=True) for b in mine)
+    return mine, same, len(wix)
+
+
+def peak_rss():
+    """Peak RSS growth of a fresh, warm backend scanning > 100,000 rows."""
+    be = warm_backend()
+    union = " UNION ALL ".join(["SELECT o FROM wix.orders o"] * RSS_SCANS)
+    sql = "SELECT count(*), sum(length(o::text)) FROM (%s) s" % union
+    try:
+        with open("/proc/%d/clear_refs" % be.pid, "w") as f:
+            f.write("5")            # resets VmHWM to the current RSS
+        reset = True
+    except OSError:
+        reset = False
+    before = proc_status(be.pid)
+    emu.reset_log()
+    rows = be.lines(sql + ";")[0].split("|")
+    after = proc_status(be.pid)
+    n = requests_made()
+    be.close()
+    growth = after["VmHWM"] - before["VmRSS"]
+    return {"growth_kb": growth, "rows": int(rows[0]), "bytes": int(rows[1]), "requests": n,
+            "hwm_reset": reset, "rss_before_kb": before["VmRSS"],
+            "anon_growth_kb": after.get("RssAnon", 0) - before.get("RssAnon", 0)}
+
+
+# ---------------------------------------------------------------- report
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def fmt_s(x):
+    return "%.2f" % x
+
+
+def main():
+    t_start = time.perf_counter()
+    log("wix_admin benchmark: emulator %s, %d repetitions, latencies %s ms"
+        % (URL, REPS, "/".join(map(str, LATENCIES))))
+    log("load average at start: %s" % open("/proc/loadavg").read().strip())
+    log("wix_admin runs with SET wix_admin.requests_per_minute = 0 "
+        "(the emulator does not throttle; the default limiter would be measured instead)")
+    setup()
+    tok = token()
+    be = warm_backend()
+    log("settings: " + ", ".join("%s=%s" % tuple(l.split("|")) for l in be.lines(
+        "SELECT name, setting FROM pg_settings WHERE name IN "
+        "('wix_admin.requests_per_minute', 'wix_admin.max_concurrent_requests') ORDER BY name;")))
+    for ms in LATENCIES:
+        if ms:
+            took = check_latency_is_parallel(ms, tok)
+            log("latency check: 8 concurrent requests delayed %d ms each took %.0f ms (%s)"
+                % (ms, took * 1000, "in parallel" if took < 4 * ms / 1000.0 else "SERIALISED"))
+
+    workdir = tempfile.mkdtemp(prefix="wix_bench.")
+    set_latency(0)
+    bodies = {}
+    for table in ("orders", "members"):
+        # warms the emulator's caches too
+        b, same, nwix = compare_bodies(table, tok, be, workdir)
+        bodies[table] = b
+        log("same pages: %s %s (wix_admin %d requests, python %d)"
+            % (table, "yes" if same else "NO", nwix, len(b)))
+        run_python(table, "star", tok)
+        be.timed(QUERIES["star"] % table)
+
+    results = {}
+    for ms in LATENCIES:
+        set_latency(ms)
+        for table in ("orders", "members"):
+            for rep in range(REPS):
+                loop = run_curl_loop(table, tok)
+                floor = run_curl_floor(table, tok, bodies[table], workdir)
+                for query in ("count", "star"):
+                    key = (ms, table, query)
+                    r = results.setdefault(key, {"wix": [], "loop": [], "floor": [], "py": []})
+                    r["wix"].append(run_wix(be, table, query))
+                    r["py"].append(run_python(table, query, tok))
+                    r["loop"].append(loop)
+                    r["floor"].append(floor)
+                    log("  %2d ms %-7s %-5s rep %d: wix_admin %.2fs  curl_ka %.2fs  "
+                        "curl_proc %.2fs  python %.2fs" % (
+                            ms, table, query, rep + 1, r["wix"][-1]["wall"], floor["wall"],
+                            loop["wall"], r["py"][-1]["wall"]))
+    set_latency(0)
+    be.close()
+
+    log("peak RSS: %d UNION ALL'ed scans of wix.orders, whole rows (o::text), 3 fresh backends"
+        % RSS_SCANS)
+    rss = [peak_rss() for _ in range(REPS)]
+    for r in rss:
+        log("  rows %d, %.1f MB of row text, %d requests, RSS before %.1f MB, "
+            "peak growth %.1f MB, anon growth %.1f MB%s" % (
+                r["rows"], r["bytes"] / 1e6, r["requests"], r["rss_before_kb"] / 1024,
+                r["growth_kb"] / 1024, r["anon_growth_kb"] / 1024,
+                "" if r["hwm_reset"] else " (VmHWM not reset)"))
+
+    # ------------------------------------------------------------ the table
+    log("")
+    log("Medians of %d runs, wall times in seconds.  Baselines: ka = one curl process sending the"
+        % REPS)
+    log("same bodies one after another over one keep-alive connection (the serial floor: pages x"
+        " round trip);")
+    log("proc = curl_loop.sh, a curl process a page; py = py_client.py (urllib + json).  Ratios"
+        " are wix_admin / baseline.")
+    log("CPU: backend utime+stime; python's paging work (process_time after imports) and, in"
+        " brackets, its whole process (getrusage).")
+    hdr = ("lat table   query | wix_admin curl_ka curl_proc python |   /ka /proc   /py |"
+           " requests wix/ka/proc/py | CPU backend python          ratio | emulator CPU wix/py")
+    log(hdr)
+    log("-" * len(hdr))
+    summary = {}
+    order = sorted(results, key=lambda k: (k[0], k[1] != "orders", k[2]))
+    for key in order:
+        ms, table, query = key
+        r = results[key]
+        w, ka, pr, py = (med(r[k], "wall") for k in ("wix", "floor", "loop", "py"))
+        cw, cpw, cpt = med(r["wix"], "cpu"), med(r["py"], "cpu_work"), med(r["py"], "cpu")
+        req = "%d/%d/%d/%d" % tuple(int(med(r[k], "requests")) for k in ("wix", "floor", "loop", "py"))
+        ew, ep = med(r["wix"], "emu_cpu"), med(r["py"], "emu_cpu")
+        summary[key] = {"wix": w, "ka": ka, "proc": pr, "py": py, "cpu_wix": cw,
+                        "cpu_py": cpw, "cpu_py_total": cpt}
+        log("%2d  %-7s %-5s | %9.2f %7.2f %9.2f %6.2f | %5.2f %5.2f %5.2f |"
+            " %-23s | %11.2f %5.2f (%5.2f) %6.2f | %12.2f / %.2f" % (
+                ms, table, query, w, ka, pr, py, w / ka, w / pr, w / py, req,
+                cw, cpw, cpt, cw / cpw, ew, ep))
+    log("curl_ka connections a run: %s" % ", ".join(
+        "%s %d" % (t, results[(LATENCIES[0], t, "count")]["floor"][0]["connects"])
+        for t in ("orders", "members")))
+    growth = statistics.median(r["growth_kb"] for r in rss) / 1024.0
+    log("backend peak RSS growth scanning %d rows: %.1f MB (median of %d)"
+        % (rss[0]["rows"], growth, len(rss)))
+
+    # ------------------------------------------------------------ targets
+    log("")
+    log("Targets (issue 6 §5):")
+    verdicts = []
+
+    def target(ok, text):
+        verdicts.append(ok)
+        log("  %-8s %s" % ("MET" if ok else "NOT MET", text))
+
+    hi = max(LATENCIES)
+    for table, bound in (("orders", 1.1), ("members", 0.35)):
+        for query in ("count", "star"):
+            s = summary.get((hi, table, query))
+            if s and hi:
+                target(s["wix"] <= bound * s["ka"],
+                       "%-7s %-5s at %d ms: wix_admin %.2fs = %.2f x sequential curl %.2fs (<= %.2f);"
+                       " %.2f x a curl process a page" % (
+                           table, query, hi, s["wix"], s["wix"] / s["ka"], s["ka"], bound,
+                           s["wix"] / s["proc"]))
+    for table in ("orders", "members"):
+        for query in ("count", "star"):
+            s = summary.get((0, table, query))
+            if not s:
+                continue
+            target(s["cpu_wix"] <= 0.5 * s["cpu_py"],
+                   "%-7s %-5s at 0 ms: backend CPU %.2fs = %.2f x python's %.2fs (<= 0.50);"
+                   " %.2f x its whole process" % (
+                       table, query, s["cpu_wix"], s["cpu_wix"] / s["cpu_py"], s["cpu_py"],
+                       s["cpu_wix"] / s["cpu_py_total"]))
+            target(s["wix"] <= s["py"],
+                   "%-7s %-5s at 0 ms: wall %.2fs = %.2f x python's %.2fs (<= 1.00)"
+                   % (table, query, s["wix"], s["wix"] / s["py"], s["py"]))
+    target(growth < 30, "backend peak RSS growth %.1f MB scanning %d rows (< 30 MB)"
+           % (growth, rss[0]["rows"]))
+    log("")
+    log("%d of %d targets met; load average at end: %s; took %.0f s" % (
+        sum(verdicts), len(verdicts), open("/proc/loadavg").read().strip(),
+        time.perf_counter() - t_start))
+    return 0 if all(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
