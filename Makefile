@@ -10,8 +10,10 @@ OBJS = \
 	src/deparse.o \
 	src/http.o \
 	src/option.o \
+	src/queue.o \
 	src/request.o \
-	src/wix_fdw.o
+	src/wix_fdw.o \
+	src/worker.o
 
 EXTENSION = wix_admin
 DATA = sql/wix_admin--0.1.sql

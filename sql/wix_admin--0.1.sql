@@ -158,3 +158,94 @@ REVOKE EXECUTE ON FUNCTION
   wix_reschedule_booking(text, timestamptz, timestamptz, name),
   wix_api(text, text, jsonb, name)
 FROM PUBLIC;
+
+-- Deferred admin actions ---------------------------------------------------
+--
+-- With wix_admin.defer_actions on (or through wix_enqueue), an admin
+-- function checks its arguments, server, USAGE and user mapping as an
+-- immediate call does, then inserts the action into wix_admin.queue in the
+-- caller's transaction instead of calling Wix.  A deferred constraint trigger
+-- numbers the action as its transaction commits; wix_admin's background
+-- worker (or CALL wix_admin.process_queue()) then delivers committed actions
+-- in that order, each with the enqueuing role's user mapping, through the
+-- same code as an immediate call.  Actions of rolled-back transactions never
+-- exist.  Nothing here is granted to PUBLIC.
+
+CREATE SEQUENCE wix_admin.queue_commit_seq;
+
+CREATE TABLE wix_admin.queue (
+  id              bigserial PRIMARY KEY,
+  enqueued_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+  role            regrole NOT NULL,
+  server          name NOT NULL,
+  action          text NOT NULL,
+  args            jsonb NOT NULL,
+  target_id       text,
+  commit_seq      bigint,
+  state           text NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'in_flight', 'done', 'failed', 'cancelled')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  started_at      timestamptz,
+  finished_at     timestamptz,
+  outcome_unknown boolean NOT NULL DEFAULT false,
+  memo            text,
+  http_status     integer,
+  wix_request_id  text,
+  last_error      text,
+  result          jsonb
+);
+COMMENT ON TABLE wix_admin.queue IS
+  'Admin actions deferred until commit: queued, in flight, done, failed or cancelled';
+CREATE INDEX queue_pending ON wix_admin.queue (commit_seq)
+  WHERE state IN ('queued', 'in_flight');
+REVOKE ALL ON TABLE wix_admin.queue FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wix_admin.queue_id_seq FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wix_admin.queue_commit_seq FROM PUBLIC;
+
+-- Number each action as its transaction commits (deferred triggers fire at
+-- COMMIT): delivery follows commit order, not insertion order.
+CREATE FUNCTION wix_admin.queue_committing() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE wix_admin.queue
+     SET commit_seq = nextval('wix_admin.queue_commit_seq')
+   WHERE id = NEW.id AND commit_seq IS NULL;
+  RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION wix_admin.queue_committing() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER queue_commit_order
+  AFTER INSERT ON wix_admin.queue
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION wix_admin.queue_committing();
+
+-- What a role may see: the actions of the roles it is a member of.
+CREATE VIEW wix_admin.actions WITH (security_barrier) AS
+  SELECT id, state, action, role::text AS role, server, target_id, args,
+         attempts, last_error, http_status, wix_request_id, outcome_unknown,
+         enqueued_at, next_attempt_at, started_at, finished_at, result
+    FROM wix_admin.queue
+   WHERE pg_catalog.pg_has_role(role, 'MEMBER');
+COMMENT ON VIEW wix_admin.actions IS
+  'Deferred admin actions of the roles the current role is a member of';
+REVOKE ALL ON wix_admin.actions FROM PUBLIC;
+
+CREATE FUNCTION wix_enqueue(action text, args jsonb, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE PROCEDURE wix_admin.process_queue(max integer DEFAULT NULL)
+AS 'MODULE_PATHNAME', 'wix_process_queue' LANGUAGE C;
+
+CREATE FUNCTION wix_admin.retry_action(id bigint) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'wix_retry_action' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION wix_admin.cancel_action(id bigint) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'wix_cancel_action' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+REVOKE EXECUTE ON FUNCTION
+  wix_enqueue(text, jsonb, name),
+  wix_admin.retry_action(bigint),
+  wix_admin.cancel_action(bigint)
+FROM PUBLIC;
+REVOKE EXECUTE ON PROCEDURE wix_admin.process_queue(integer) FROM PUBLIC;

@@ -19,6 +19,13 @@
  * log and cannot write to it directly.  The functions themselves run as the
  * caller, never SECURITY DEFINER, so the user mapping is always the caller's.
  *
+ * With wix_admin.defer_actions on (or through wix_enqueue()), a call checks
+ * everything above except the connection, then queues itself (queue.c) and
+ * returns the queued action instead; delivery calls the same function again
+ * through wix_run_admin_action(), with wix_delivery set, as the role that
+ * queued it.  A refund retried after an unknown outcome asks Wix whether
+ * it already happened before refunding again.
+ *
  * All work memory, json-c objects included (WixJsonHolder), lives in a
  * per-call context, so an error anywhere leaks nothing; no global state is
  * kept apart from the GUC, which makes the functions safe in triggers.
@@ -61,6 +68,13 @@
 /* GUC wix_admin.default_server, defined in _PG_init (option.c) */
 char	   *wix_default_server = NULL;
 
+/* GUC wix_admin.defer_actions; wix_enqueue() defers whatever it says */
+bool		wix_defer_actions = false;
+bool		wix_force_defer = false;
+
+/* The attempt being delivered by queue.c, or NULL: an immediate call */
+WixDelivery *wix_delivery = NULL;
+
 #define WIX_ID_MAX_LEN		200
 #define WIX_API_PATH_MAX	2048
 #define LOG_VALUE_MAX		200
@@ -76,6 +90,8 @@ typedef struct WixAction
 	char	   *server_name;	/* NULL until chosen */
 	WixConnection *conn;		/* NULL until connected */
 	bool		action_sent;	/* the changing request has answered 200 */
+	bool		change_sent;	/* the changing request was (maybe) sent */
+	Datum		queued;			/* deferred: the queued action's jsonb */
 	long		status;			/* HTTP status reported in the audit */
 	char	   *request_id;		/* X-Wix-Request-Id reported in the audit */
 	char	   *note;			/* what went wrong although the call worked */
@@ -737,8 +753,11 @@ action_log_relid(Oid *owner)
  *		Everything a call needs before its first request: the server, USAGE
  *		on it, the caller's user mapping, a transaction that can write the
  *		audit row.  Nothing has been sent to Wix when this fails.
+ *
+ *		When actions are deferred, the checked call is queued instead
+ *		(act->queued) and false is returned: the caller returns NULL at once.
  */
-static void
+static bool
 connect_action(WixAction *act, FunctionCallInfo fcinfo)
 {
 	ForeignServer *server;
@@ -770,8 +789,18 @@ connect_action(WixAction *act, FunctionCallInfo fcinfo)
 				 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...'), or OPTIONS (client_id '...', client_secret '...').",
 						 quote_identifier(act->role),
 						 quote_identifier(server->servername))));
+	if ((wix_defer_actions || wix_force_defer) && wix_delivery == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(act->caller_cxt);
+
+		act->queued = wix_queue_enqueue(act->name, fcinfo, act->server_name,
+										act->target);
+		MemoryContextSwitchTo(oldcxt);
+		return false;
+	}
 	user = GetUserMapping(userid, server->serverid);
 	act->conn = wix_get_connection(user);
+	return true;
 }
 
 /* ---------------------------------------------------------------- *
@@ -806,6 +835,8 @@ call(WixAction *act, const char *method, const char *path, json_object *body,
 	long		got;
 	const char *request_id;
 
+	if (is_action)
+		act->change_sent = true;
 	/* reads (POST queries too) may be retried; changes only where safe */
 	if (!is_action && accept_status == 0)
 		answer = wix_request(act->conn, method, path, body, NULL);
@@ -850,7 +881,7 @@ audit_line(WixAction *act, const char *error)
 					quoted(act->target),
 					act->status > 0 ? psprintf("%ld", act->status) : "-",
 					act->request_id ? quoted(act->request_id) : "-",
-					error ? "error" : "success",
+					error ? "error" : act->queued ? "queued" : "success",
 					error || act->note ? " error=" : "",
 					error ? quoted(error) : act->note ? quoted(act->note) : ""),
 			 errhidestmt(true),
@@ -923,9 +954,26 @@ json_to_jsonb(WixAction *act, json_object *value)
 }
 
 /*
+ * report_delivery
+ *		Tell queue.c, delivering this call, how its last request went.
+ */
+static void
+report_delivery(WixAction *act)
+{
+	if (wix_delivery == NULL)
+		return;
+	wix_delivery->change_sent = act->change_sent;
+	wix_delivery->status = act->status;
+	wix_delivery->request_id = act->request_id ?
+		MemoryContextStrdup(wix_delivery->cxt, act->request_id) : NULL;
+}
+
+/*
  * run_action
  *		Run one admin function: its work in a memory context of its own, the
- *		audit line whatever happens, the audit row when it succeeded.
+ *		audit line whatever happens, the audit row when it succeeded.  A
+ *		deferred call returns the queued action and leaves no audit row: its
+ *		delivery will.
  */
 static Datum
 run_action(FunctionCallInfo fcinfo, const char *name, WixActionFn fn)
@@ -946,7 +994,7 @@ run_action(FunctionCallInfo fcinfo, const char *name, WixActionFn fn)
 
 		MemoryContextSwitchTo(act->cxt);
 		value = fn(act, fcinfo);
-		result = json_to_jsonb(act, value);
+		result = value != NULL ? json_to_jsonb(act, value) : act->queued;
 		if (act->target != NULL)
 			act->target = MemoryContextStrdup(caller_cxt, act->target);
 		if (act->request_id != NULL)
@@ -965,6 +1013,7 @@ run_action(FunctionCallInfo fcinfo, const char *name, WixActionFn fn)
 		FlushErrorState();
 		if (act->conn != NULL && !act->action_sent)
 			note_last_call(act);
+		report_delivery(act);
 		audit_line(act, edata->message);
 		ReThrowError(edata);
 	}
@@ -973,7 +1022,11 @@ run_action(FunctionCallInfo fcinfo, const char *name, WixActionFn fn)
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(act->cxt);
 	audit_line(act, NULL);
-	audit_row(act);
+	if (act->queued == (Datum) 0)
+	{
+		report_delivery(act);
+		audit_row(act);
+	}
 	PG_RETURN_DATUM(result);
 }
 
@@ -996,6 +1049,55 @@ typedef struct RefundablePayment
 	Datum		max_refund;
 	bool		external;		/* manuallyRefundable: record the refund only */
 } RefundablePayment;
+
+/*
+ * refund_already_done
+ *		A deferred refund being delivered: note how much the order has had
+ *		refunded before this attempt sends anything.  When an earlier
+ *		attempt's outcome is unknown (a timeout after sending), decide from
+ *		the refundability whether it happened: more refunded than before that
+ *		attempt means it did; without that figure (a crash), a full refund
+ *		with nothing left did, and a partial one cannot be told.  Returns the
+ *		result to report instead of refunding again, or NULL to go on.
+ */
+static json_object *
+refund_already_done(WixAction *act, json_object *answer, const char *raw_id,
+					bool full, int nrefundable)
+{
+	bool		found;
+	Datum		refunded = money_at(jget(jget(answer, "paymentsSummary"), "monetary"),
+									"refunded", &found);
+	bool		done;
+	json_object *result;
+
+	wix_delivery->memo_out = found ?
+		MemoryContextStrdup(wix_delivery->cxt, numeric_text(refunded)) : NULL;
+	if (!wix_delivery->recheck)
+		return NULL;
+	if (wix_delivery->memo_in != NULL && found)
+		done = numeric_compare(refunded,
+							   numeric_from_cstring(wix_delivery->memo_in)) > 0;
+	else if (full)
+		done = (nrefundable == 0);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the outcome of an earlier attempt to refund order %s is unknown",
+						raw_id),
+				 errdetail("wix_admin stopped while the refund was being sent, and Wix cannot tell whether a partial refund happened."),
+				 errhint("Check the order's refunds in Wix; wix_admin.retry_action() sends the refund again.")));
+	if (!done)
+		return NULL;
+	act->note = psprintf("an earlier attempt whose outcome was unknown had refunded the order (refunded now: %s%s%s); not sent again",
+						 found ? numeric_text(refunded) : "unknown",
+						 wix_delivery->memo_in ? ", before: " : "",
+						 wix_delivery->memo_in ? wix_delivery->memo_in : "");
+	result = held(act, json_object_new_object());
+	jset(result, "alreadyRefunded", json_object_new_boolean(true));
+	jset_string(result, "orderId", raw_id);
+	jset(result, "refundability", json_object_get(answer));
+	return result;
+}
 
 /*
  * wix_refund(order_id, amount, reason, restock, notify_customer, server)
@@ -1047,7 +1149,8 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 					 errhint("Pass amount => NULL for a full refund.")));
 	}
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 
 	body = held(act, json_object_new_object());
 	jset_string(body, "orderId", raw_id);
@@ -1094,6 +1197,14 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 		total = DirectFunctionCall2(numeric_add, total, max_refund);
 	}
 
+	if (wix_delivery != NULL)
+	{
+		json_object *already = refund_already_done(act, answer, raw_id, full,
+												   nrefundable);
+
+		if (already != NULL)
+			return already;
+	}
 	if (nrefundable == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1231,7 +1342,8 @@ do_cancel_order(WixAction *act, FunctionCallInfo fcinfo)
 	char	   *path = psprintf("/ecom/v1/orders/%s/cancel", order_id);
 	json_object *body;
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	jset(body, "sendOrderCanceledEmail", json_object_new_boolean(notify));
 	jset(body, "restockAllItems", json_object_new_boolean(restock));
@@ -1251,7 +1363,8 @@ do_archive_order(WixAction *act, FunctionCallInfo fcinfo)
 	json_object *body;
 	json_object *order;
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	order = jchild(body, "order");
 	jset_string(order, "id", raw_id);
@@ -1294,7 +1407,8 @@ do_fulfill_order(WixAction *act, FunctionCallInfo fcinfo)
 				 errmsg("tracking_number needs a shipping_provider"),
 				 errhint("Wix knows fedex, ups, usps, dhl and canadaPost; any other provider needs a tracking_link too.")));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	order = entity(request(act, "GET", order_path, NULL), "order", "GET", order_path);
 	order_items = jget_type(order, "lineItems", json_type_array);
 	fulfillments = jget_type(jget(request(act, "GET", list_path, NULL),
@@ -1387,7 +1501,8 @@ do_create_member(WixAction *act, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("login_email %s is not an email address", quoted(email))));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	member = jchild(body, "member");
 	jset_string(member, "loginEmail", email);
@@ -1419,7 +1534,8 @@ member_verb(WixAction *act, FunctionCallInfo fcinfo, const char *verb)
 	char	   *member_id = id_arg(act, fcinfo, 0, "member_id", true, NULL);
 	char	   *path = psprintf("/members/v1/members/%s/%s", member_id, verb);
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	return entity(action_request(act, "POST", path,
 								 held(act, json_object_new_object())),
 				  "member", "POST", path);
@@ -1460,7 +1576,8 @@ do_delete_member(WixAction *act, FunctionCallInfo fcinfo)
 	char	   *member_id = id_arg(act, fcinfo, 0, "member_id", true, &raw_id);
 	char	   *path = psprintf("/members/v1/members/%s", member_id);
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	return deleted(act, action_request(act, "DELETE", path, NULL), raw_id);
 }
 
@@ -1524,7 +1641,8 @@ do_create_product(WixAction *act, FunctionCallInfo fcinfo)
 	const char *path;
 	const char *id;
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	product = jchild(body, "product");
 	jset_string(product, "name", name);
@@ -1619,7 +1737,8 @@ do_update_product(WixAction *act, FunctionCallInfo fcinfo)
 				 errmsg("changes has an \"id\" other than product_id"),
 				 errhint("Leave \"id\" out of changes.")));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	product = json_object_get(changes);
 	jset(body, "product", product);
@@ -1656,7 +1775,8 @@ do_delete_product(WixAction *act, FunctionCallInfo fcinfo)
 	char	   *product_id = id_arg(act, fcinfo, 0, "product_id", true, &raw_id);
 	char	   *path;
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	path = psprintf(wix_catalog_version(act->conn) == WIX_CATALOG_V1 ?
 					"/stores/v1/products/%s" : "/stores/v3/products/%s",
 					product_id);
@@ -1788,7 +1908,8 @@ do_set_inventory(WixAction *act, FunctionCallInfo fcinfo)
 				 errmsg("quantity must be between 0 and %d, not %d",
 						INVENTORY_MAX, quantity)));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	if (wix_catalog_version(act->conn) == WIX_CATALOG_V1)
 	{
 		char	   *path = psprintf("/stores/v2/inventoryItems/product/%s", product_id);
@@ -1864,7 +1985,8 @@ do_adjust_inventory(WixAction *act, FunctionCallInfo fcinfo)
 	up = delta > 0;
 	verb = up ? "increment" : "decrement";
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	body = held(act, json_object_new_object());
 	data = json_object_new_array();
 	jset(body, up ? "incrementData" : "decrementData", data);
@@ -2024,7 +2146,8 @@ booking_verb(WixAction *act, FunctionCallInfo fcinfo, const char *verb)
 	char	   *booking_id = id_arg(act, fcinfo, 0, "booking_id", true, &raw_id);
 	bool		notify = bool_arg(fcinfo, 1, "notify");
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	return booking_action(act, raw_id,
 						  psprintf("/_api/bookings-service/v2/bookings/%s/%s",
 								   booking_id, verb),
@@ -2135,7 +2258,8 @@ do_reschedule_booking(WixAction *act, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("end_date must be later than start_date")));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	return booking_action(act, raw_id,
 						  psprintf("/_api/bookings-service/v2/bookings/%s/reschedule",
 								   booking_id),
@@ -2180,8 +2304,59 @@ do_api(WixAction *act, FunctionCallInfo fcinfo)
 				 errmsg("a GET request takes no body"),
 				 errhint("Put GET parameters in the path's query string.")));
 
-	connect_action(act, fcinfo);
+	if (!connect_action(act, fcinfo))
+		return NULL;
 	return action_request(act, method, path, body);
 }
 
 WIX_ADMIN_FUNCTION(wix_api, do_api)
+
+/* ---------------------------------------------------------------- *
+ * Delivery of deferred actions (queue.c)
+ * ---------------------------------------------------------------- */
+
+typedef struct WixActionEntry
+{
+	const char *name;
+	WixActionFn fn;
+} WixActionEntry;
+
+static const WixActionEntry admin_actions[] = {
+	{"wix_refund", do_refund},
+	{"wix_cancel_order", do_cancel_order},
+	{"wix_fulfill_order", do_fulfill_order},
+	{"wix_archive_order", do_archive_order},
+	{"wix_create_member", do_create_member},
+	{"wix_approve_member", do_approve_member},
+	{"wix_block_member", do_block_member},
+	{"wix_delete_member", do_delete_member},
+	{"wix_create_product", do_create_product},
+	{"wix_update_product", do_update_product},
+	{"wix_delete_product", do_delete_product},
+	{"wix_set_inventory", do_set_inventory},
+	{"wix_adjust_inventory", do_adjust_inventory},
+	{"wix_confirm_booking", do_confirm_booking},
+	{"wix_decline_booking", do_decline_booking},
+	{"wix_cancel_booking", do_cancel_booking},
+	{"wix_reschedule_booking", do_reschedule_booking},
+	{"wix_api", do_api},
+	{NULL, NULL}
+};
+
+/*
+ * wix_run_admin_action
+ *		Run the admin function `name` with the arguments of fcinfo, exactly as
+ *		a SQL call of it would: wix_enqueue() queues through it, and queue.c
+ *		delivers through it.
+ */
+Datum
+wix_run_admin_action(FunctionCallInfo fcinfo, const char *name)
+{
+	for (const WixActionEntry *entry = admin_actions; entry->name; entry++)
+	{
+		if (strcmp(entry->name, name) == 0)
+			return run_action(fcinfo, entry->name, entry->fn);
+	}
+	elog(ERROR, "unknown wix_admin action \"%s\"", name);
+	return (Datum) 0;			/* keep compiler quiet */
+}

@@ -140,11 +140,45 @@ _PG_init(void)
 							"A query with LIMIT requests at most one page ahead.",
 							&wix_max_concurrent_requests, 4, 1, 16,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.defer_actions",
+							 "Queues admin actions until the transaction commits instead of calling Wix at once.",
+							 "A background worker or CALL wix_admin.process_queue() delivers them.",
+							 &wix_defer_actions, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.queue_max_attempts",
+							"Most attempts at delivering a queued action that fails transiently.",
+							NULL, &wix_queue_max_attempts, 10, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.queue_retry_delay",
+							"Wait before the second attempt at a queued action; it doubles with each attempt.",
+							NULL, &wix_queue_retry_delay_ms, 10000, 1, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.queue_retry_max_delay",
+							"Longest wait between attempts at a queued action.",
+							NULL, &wix_queue_retry_max_delay_ms, 3600000, 1, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.deliver_in_worker",
+							 "Lets the background worker deliver the database's queued actions.",
+							 "Off: only CALL wix_admin.process_queue() does.",
+							 &wix_deliver_in_worker, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_workers",
+							"Most background workers delivering queued actions at once, one per database.",
+							NULL, &wix_max_workers, 2, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.worker_naptime",
+							"Time between the launcher's sweeps of every database for queued actions.",
+							"Commits wake the workers at once; the sweep is a safety net.",
+							&wix_worker_naptime_s, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
 #else
 	EmitWarningsOnPlaceholders("wix_admin");
 #endif
+
+	wix_queue_init();
+	wix_worker_init();
 }
 
 static bool

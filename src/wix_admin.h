@@ -357,4 +357,50 @@ extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
  */
 extern char *wix_default_server;	/* GUC wix_admin.default_server */
 
+/*
+ * Deferred admin actions (queue.c, worker.c, and the hooks in admin.c)
+ *
+ * With wix_admin.defer_actions on, an admin function checks its arguments,
+ * server and credentials, then enqueues itself (wix_queue_enqueue) instead
+ * of calling Wix.  Delivery runs the same admin function again with the
+ * stored arguments (wix_run_admin_action) as the enqueuing role, with
+ * wix_delivery describing the attempt.
+ */
+extern bool wix_defer_actions;	/* GUC wix_admin.defer_actions */
+extern int	wix_queue_max_attempts;
+extern int	wix_queue_retry_delay_ms;
+extern int	wix_queue_retry_max_delay_ms;
+extern bool wix_deliver_in_worker;
+extern int	wix_max_workers;
+extern int	wix_worker_naptime_s;
+
+/* One delivery attempt, as admin.c reports it back to queue.c. */
+typedef struct WixDelivery
+{
+	bool		recheck;		/* an earlier attempt's outcome is unknown */
+	const char *memo_in;		/* what the action noted before that attempt */
+	char	   *memo_out;		/* noted before this attempt's change */
+	bool		change_sent;	/* the changing request was (maybe) sent */
+	long		status;			/* HTTP status of the last answer, 0: none */
+	char	   *request_id;		/* its X-Wix-Request-Id, or NULL */
+	MemoryContext cxt;			/* where the strings above live */
+} WixDelivery;
+
+extern WixDelivery *wix_delivery;	/* set while queue.c delivers */
+extern bool wix_force_defer;	/* set while wix_enqueue() runs */
+
+/* admin.c */
+extern Datum wix_run_admin_action(FunctionCallInfo fcinfo, const char *name);
+
+/* queue.c */
+extern Datum wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
+							   const char *server_name, const char *target);
+extern int	wix_queue_process(int max, bool in_procedure,
+							  TimestampTz *next_due);
+extern void wix_queue_init(void);
+
+/* worker.c */
+extern void wix_worker_init(void);
+extern void wix_worker_wake(Oid dboid);
+
 #endif							/* WIX_ADMIN_H */

@@ -1,0 +1,1123 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *		  Deferred admin actions: enqueuing them in the caller's transaction,
+ *		  delivering committed ones (from the background worker or CALL
+ *		  wix_admin.process_queue()), retrying and cancelling them.
+ *
+ * An action is a row of wix_admin.queue: the admin function's name, its
+ * arguments as a jsonb object keyed by parameter name, the server chosen
+ * when it was queued, and the role that queued it.  A deferred constraint
+ * trigger numbers it (commit_seq) as its transaction commits; delivery
+ * follows that order.
+ *
+ * Delivering one action takes three steps, each its own transaction:
+ *
+ *	1. claim: lock a due row (FOR UPDATE SKIP LOCKED), take a session
+ *	   advisory lock on its id, mark it in_flight and count the attempt.
+ *	   The advisory lock outlives the commit: another deliverer that finds
+ *	   the row in_flight but cannot take the lock leaves it alone; one that
+ *	   can take it knows that the deliverer died (a crash or restart) and
+ *	   that the earlier attempt's outcome is unknown.
+ *	2. deliver: run the admin function again with the stored arguments, as
+ *	   the enqueuing role (its user mapping, its privileges), in a
+ *	   subtransaction; on success mark the row done (the admin function
+ *	   itself writes wix_admin.action_log), on failure roll the
+ *	   subtransaction back and mark the row queued again with a later
+ *	   next_attempt_at, or failed.
+ *	3. release the advisory lock.
+ *
+ * A transient failure (no answer, 429, 5xx) retries with exponential backoff
+ * up to wix_admin.queue_max_attempts; any other failure is permanent.  When
+ * the changing request may have reached Wix (a timeout after sending), the
+ * row is marked outcome_unknown, and admin functions that can tell whether
+ * their change already happened (refunds) check before sending again.
+ *
+ * Every queue statement runs as the queue table's owner, as the audit row of
+ * admin.c does: callers need no privilege on the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_admin.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+/* GUCs, defined in _PG_init (option.c) */
+int			wix_queue_max_attempts = 10;
+int			wix_queue_retry_delay_ms = 10000;
+int			wix_queue_retry_max_delay_ms = 3600000;
+
+#define QUEUE_MAX_ARGS		6	/* server excluded */
+#define QUEUE_CLAIM_BATCH	64
+#define QUEUE_LOCK_FIELD4	0x5758	/* "WX": our advisory locks */
+#define NOTIFY_CHANNEL		"wix_admin_actions"
+
+/* A parameter of an admin function; the server parameter comes last. */
+typedef struct QueueParam
+{
+	const char *name;
+	Oid			type;
+	const char *dflt;			/* NULL: required; "": DEFAULT NULL */
+} QueueParam;
+
+typedef struct QueueSignature
+{
+	const char *action;
+	QueueParam	params[QUEUE_MAX_ARGS + 1];	/* {NULL} ended */
+} QueueSignature;
+
+#define REQ(n, t)	{n, t, NULL}
+#define OPT(n, t, d) {n, t, d}
+
+/* The SQL signatures of sql/wix_admin--0.1.sql, server left out. */
+static const QueueSignature signatures[] = {
+	{"wix_refund", {REQ("order_id", TEXTOID), OPT("amount", NUMERICOID, ""),
+			OPT("reason", TEXTOID, ""), OPT("restock", BOOLOID, "true"),
+	OPT("notify_customer", BOOLOID, "false")}},
+	{"wix_cancel_order", {REQ("order_id", TEXTOID), OPT("restock", BOOLOID, "true"),
+	OPT("notify_customer", BOOLOID, "false")}},
+	{"wix_fulfill_order", {REQ("order_id", TEXTOID),
+			OPT("tracking_number", TEXTOID, ""), OPT("shipping_provider", TEXTOID, ""),
+	OPT("tracking_link", TEXTOID, "")}},
+	{"wix_archive_order", {REQ("order_id", TEXTOID), OPT("archived", BOOLOID, "true")}},
+	{"wix_create_member", {REQ("login_email", TEXTOID), OPT("first_name", TEXTOID, ""),
+	OPT("last_name", TEXTOID, ""), OPT("nickname", TEXTOID, "")}},
+	{"wix_approve_member", {REQ("member_id", TEXTOID)}},
+	{"wix_block_member", {REQ("member_id", TEXTOID)}},
+	{"wix_delete_member", {REQ("member_id", TEXTOID)}},
+	{"wix_create_product", {REQ("name", TEXTOID), REQ("price", NUMERICOID),
+			OPT("sku", TEXTOID, ""), OPT("visible", BOOLOID, "true"),
+	OPT("description", TEXTOID, "")}},
+	{"wix_update_product", {REQ("product_id", TEXTOID), REQ("changes", JSONBOID)}},
+	{"wix_delete_product", {REQ("product_id", TEXTOID)}},
+	{"wix_set_inventory", {REQ("product_id", TEXTOID), REQ("quantity", INT4OID),
+	OPT("variant_id", TEXTOID, "")}},
+	{"wix_adjust_inventory", {REQ("product_id", TEXTOID), REQ("delta", INT4OID),
+	OPT("variant_id", TEXTOID, "")}},
+	{"wix_confirm_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
+	{"wix_decline_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
+	{"wix_cancel_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
+	{"wix_reschedule_booking", {REQ("booking_id", TEXTOID),
+			REQ("start_date", TIMESTAMPTZOID),
+	OPT("end_date", TIMESTAMPTZOID, "")}},
+	{"wix_api", {REQ("method", TEXTOID), REQ("path", TEXTOID), OPT("body", JSONBOID, "")}},
+	{NULL}
+};
+
+/* A claimed action. */
+typedef struct QueueItem
+{
+	int64		id;
+	char	   *action;
+	char	   *args;			/* jsonb as text */
+	char	   *server;
+	Oid			role;
+	int			attempts;
+	bool		outcome_unknown;
+	char	   *memo;
+	LOCKTAG		lock;
+} QueueItem;
+
+/* Set when this transaction queued an action: wake the worker at commit. */
+static bool wake_at_commit = false;
+
+PG_FUNCTION_INFO_V1(wix_enqueue);
+PG_FUNCTION_INFO_V1(wix_process_queue);
+PG_FUNCTION_INFO_V1(wix_retry_action);
+PG_FUNCTION_INFO_V1(wix_cancel_action);
+
+/* ---------------------------------------------------------------- *
+ * Signatures and arguments
+ * ---------------------------------------------------------------- */
+
+static const QueueSignature *
+find_signature(const char *action)
+{
+	for (const QueueSignature *sig = signatures; sig->action; sig++)
+	{
+		if (strcmp(sig->action, action) == 0)
+			return sig;
+	}
+	return NULL;
+}
+
+static int
+signature_nparams(const QueueSignature *sig)
+{
+	int			n = 0;
+
+	while (n < QUEUE_MAX_ARGS && sig->params[n].name != NULL)
+		n++;
+	return n;
+}
+
+static char *
+action_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const QueueSignature *sig = signatures; sig->action; sig++)
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", sig->action);
+	return buf.data;
+}
+
+/* A timestamptz as ISO-8601 in UTC, whatever DateStyle and TimeZone say. */
+static char *
+timestamptz_iso(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/*
+ * args_json
+ *		The arguments of an admin function call, server left out, as a JSON
+ *		object keyed by parameter name.
+ */
+static char *
+args_json(const QueueSignature *sig, FunctionCallInfo fcinfo)
+{
+	StringInfoData buf;
+	int			n = signature_nparams(sig);
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < n; i++)
+	{
+		const QueueParam *param = &sig->params[i];
+		Datum		value = fcinfo->args[i].value;
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, param->name);
+		appendStringInfoString(&buf, ": ");
+		if (fcinfo->args[i].isnull)
+		{
+			appendStringInfoString(&buf, "null");
+			continue;
+		}
+		switch (param->type)
+		{
+			case BOOLOID:
+				appendStringInfoString(&buf, DatumGetBool(value) ? "true" : "false");
+				break;
+			case INT4OID:
+				appendStringInfo(&buf, "%d", DatumGetInt32(value));
+				break;
+			case NUMERICOID:
+				/* NaN and infinities are not JSON numbers: keep them strings */
+				{
+					char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+
+					if (strspn(text, "-0123456789.") == strlen(text))
+						appendStringInfoString(&buf, text);
+					else
+						escape_json(&buf, text);
+				}
+				break;
+			case TIMESTAMPTZOID:
+				escape_json(&buf, timestamptz_iso(DatumGetTimestampTz(value)));
+				break;
+			case JSONBOID:
+				{
+					Jsonb	   *jb = DatumGetJsonbP(value);
+
+					appendStringInfoString(&buf, JsonbToCString(NULL, &jb->root,
+																VARSIZE(jb)));
+				}
+				break;
+			default:
+				escape_json(&buf, TextDatumGetCString(value));
+				break;
+		}
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* A JSON value as a datum of type typid (NULL for JSON null). */
+static Datum
+json_arg_datum(json_object *value, Oid typid, const char *name, bool *isnull)
+{
+	Oid			typinput;
+	Oid			typioparam;
+	const char *text;
+
+	*isnull = (value == NULL || json_object_is_type(value, json_type_null));
+	if (*isnull)
+		return (Datum) 0;
+	if (typid == JSONBOID)
+		return DirectFunctionCall1(jsonb_in,
+								   CStringGetDatum(json_object_to_json_string_ext(value,
+																				  JSON_C_TO_STRING_PLAIN)));
+	if (json_object_is_type(value, json_type_object) ||
+		json_object_is_type(value, json_type_array) ||
+		(typid == TEXTOID && !json_object_is_type(value, json_type_string)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must be a JSON %s", name,
+						typid == TEXTOID ? "string" : "scalar")));
+	text = json_object_get_string(value);
+	getTypeInputInfo(typid, &typinput, &typioparam);
+	return OidInputFunctionCall(typinput, (char *) text, typioparam, -1);
+}
+
+/*
+ * fill_args
+ *		fcinfo's arguments from a JSON object of them (defaults for those
+ *		left out) and the server name (NULL: the action chooses).
+ */
+static void
+fill_args(const QueueSignature *sig, FunctionCallInfo fcinfo,
+		  const char *args_text, const char *server)
+{
+	int			n = signature_nparams(sig);
+	json_object *args;
+	int			known = 0;
+
+	args = wix_json_hold(CurrentMemoryContext,
+						 wix_json_parse(args_text, strlen(args_text), "args"))->obj;
+	if (!json_object_is_type(args, json_type_object))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args must be a JSON object")));
+
+	for (int i = 0; i < n; i++)
+	{
+		const QueueParam *param = &sig->params[i];
+		json_object *value;
+
+		if (json_object_object_get_ex(args, param->name, &value))
+		{
+			known++;
+			fcinfo->args[i].value = json_arg_datum(value, param->type, param->name,
+												   &fcinfo->args[i].isnull);
+		}
+		else if (param->dflt == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("args has no \"%s\", which %s requires",
+							param->name, sig->action)));
+		else if (param->dflt[0] == '\0')
+		{
+			fcinfo->args[i].value = (Datum) 0;
+			fcinfo->args[i].isnull = true;
+		}
+		else
+		{
+			Oid			typinput;
+			Oid			typioparam;
+
+			getTypeInputInfo(param->type, &typinput, &typioparam);
+			fcinfo->args[i].value = OidInputFunctionCall(typinput, (char *) param->dflt,
+														 typioparam, -1);
+			fcinfo->args[i].isnull = false;
+		}
+	}
+	if (known < json_object_object_length(args))
+	{
+		StringInfoData names;
+
+		initStringInfo(&names);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&names, "%s%s", i ? ", " : "", sig->params[i].name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args has a key that %s does not take", sig->action),
+				 errdetail("It takes %s, and server as its own argument.", names.data)));
+	}
+	fcinfo->args[n].isnull = (server == NULL);
+	fcinfo->args[n].value = server != NULL ?
+		NameGetDatum(DatumGetName(DirectFunctionCall1(namein, CStringGetDatum(server)))) :
+		(Datum) 0;
+}
+
+/* The schema of the wix_admin extension. */
+static Oid
+extension_schema(void)
+{
+	Oid			extoid = get_extension_oid("wix_admin", false);
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nspid = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nspid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nspid))
+		elog(ERROR, "cache lookup failed for extension %u", extoid);
+	return nspid;
+}
+
+/* The OID of the admin function `action` in the extension's schema. */
+static Oid
+action_function(const QueueSignature *sig)
+{
+	char	   *nspname = get_namespace_name(extension_schema());
+	Oid			argtypes[QUEUE_MAX_ARGS + 1];
+	int			n = signature_nparams(sig);
+
+	for (int i = 0; i < n; i++)
+		argtypes[i] = sig->params[i].type;
+	argtypes[n] = NAMEOID;
+	return LookupFuncName(list_make2(makeString(nspname),
+									 makeString(pstrdup(sig->action))),
+						  n + 1, argtypes, false);
+}
+
+/* ---------------------------------------------------------------- *
+ * Running queue statements as the table's owner
+ * ---------------------------------------------------------------- */
+
+typedef struct QueueUser
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} QueueUser;
+
+static void
+become_queue_owner(QueueUser *saved)
+{
+	Oid			nspid = get_namespace_oid("wix_admin", true);
+	Oid			relid = OidIsValid(nspid) ?
+		get_relname_relid("queue", nspid) : InvalidOid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table wix_admin.queue does not exist"),
+				 errhint("It is created by CREATE EXTENSION wix_admin; recreate the extension.")));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
+	/* not a restricted operation: the commit-order trigger is deferred */
+	SetUserIdAndSecContext(owner, saved->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE);
+}
+
+static void
+restore_user(QueueUser *saved)
+{
+	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
+}
+
+/* Run one queue statement; expect rc. */
+static void
+queue_sql(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		  const char *nulls, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+										   false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "wix_admin queue statement failed: %s",
+			 SPI_result_code_string(rc));
+}
+
+/* The row's description: {id, state, action, server, target_id, ...}. */
+#define DESCRIBE_COLUMNS \
+	"jsonb_build_object('id', id, 'state', state, 'action', action, " \
+	"'role', role::text, 'server', server, 'target_id', target_id, " \
+	"'args', args, 'attempts', attempts, 'last_error', last_error, " \
+	"'wix_request_id', wix_request_id)"
+
+/* The jsonb of the first column of the first row, in the caller's context. */
+static Datum
+first_jsonb(void)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (SPI_processed == 0)
+		return (Datum) 0;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? (Datum) 0 : SPI_datumTransfer(value, false, -1);
+}
+
+/* ---------------------------------------------------------------- *
+ * Enqueuing
+ * ---------------------------------------------------------------- */
+
+/*
+ * wix_queue_enqueue
+ *		Queue the checked call of an admin function (admin.c's
+ *		connect_action, when actions are deferred) in the caller's
+ *		transaction; return its description as jsonb.
+ */
+Datum
+wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
+				  const char *server_name, const char *target)
+{
+	static const char *sql =
+		"INSERT INTO wix_admin.queue (role, server, action, args, target_id) "
+		"VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING " DESCRIBE_COLUMNS;
+	const QueueSignature *sig = find_signature(action);
+	Oid			argtypes[5] = {OIDOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	NameData	server;
+	QueueUser	saved;
+	Datum		result;
+
+	if (sig == NULL)
+		elog(ERROR, "wix_admin action \"%s\" has no queue signature", action);
+	namestrcpy(&server, server_name);
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = NameGetDatum(&server);
+	values[2] = CStringGetTextDatum(action);
+	values[3] = CStringGetTextDatum(args_json(sig, fcinfo));
+	values[4] = target ? CStringGetTextDatum(target) : (Datum) 0;
+	nulls[4] = target ? ' ' : 'n';
+
+	become_queue_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	queue_sql(sql, 5, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
+	result = first_jsonb();
+	SPI_finish();
+	restore_user(&saved);
+
+	wake_at_commit = true;
+	return result;
+}
+
+/*
+ * wix_enqueue(action text, args jsonb, server name DEFAULT NULL)
+ *		Queue an admin action whatever wix_admin.defer_actions says: the
+ *		admin function is called with args, deferred, so that it checks
+ *		everything it checks when called directly.  The caller needs EXECUTE
+ *		on that function too.
+ */
+Datum
+wix_enqueue(PG_FUNCTION_ARGS)
+{
+	char	   *action;
+	const QueueSignature *sig;
+	Jsonb	   *args;
+	LOCAL_FCINFO(call, QUEUE_MAX_ARGS + 1);
+	Oid			funcoid;
+	AclResult	aclresult;
+	Datum		result;
+	bool		save_force = wix_force_defer;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "action" : "args")));
+	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	sig = find_signature(action);
+	if (sig == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a wix_admin admin action", action),
+				 errhint("The actions are %s.", action_names())));
+	funcoid = action_function(sig);
+	aclresult = pg_proc_aclcheck(funcoid, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, action);
+
+	args = PG_GETARG_JSONB_P(1);
+	InitFunctionCallInfoData(*call, NULL, signature_nparams(sig) + 1,
+							 InvalidOid, NULL, NULL);
+	fill_args(sig, call,
+			  JsonbToCString(NULL, &args->root, VARSIZE(args)),
+			  PG_ARGISNULL(2) ? NULL : NameStr(*PG_GETARG_NAME(2)));
+
+	wix_force_defer = true;
+	PG_TRY();
+	{
+		result = wix_run_admin_action(call, sig->action);
+	}
+	PG_FINALLY();
+	{
+		wix_force_defer = save_force;
+	}
+	PG_END_TRY();
+	PG_RETURN_DATUM(result);
+}
+
+/* At commit of a transaction that queued something, wake its worker. */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+				wix_worker_wake(MyDatabaseId);
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+wix_queue_init(void)
+{
+	RegisterXactCallback(queue_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------- *
+ * Delivering
+ * ---------------------------------------------------------------- */
+
+/* Each step of a delivery is a transaction of its own. */
+static void
+step_begin(bool in_procedure)
+{
+	if (!in_procedure)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+step_end(bool in_procedure)
+{
+	PopActiveSnapshot();
+	if (in_procedure)
+		SPI_commit();
+	else
+	{
+		SPI_finish();
+		CommitTransactionCommand();
+	}
+}
+
+static char *
+copy_text(HeapTuple tuple, TupleDesc desc, int col, MemoryContext cxt)
+{
+	char	   *value = SPI_getvalue(tuple, desc, col);
+
+	return value ? MemoryContextStrdup(cxt, value) : NULL;
+}
+
+/*
+ * claim
+ *		Lock the first due action in commit order that nobody is delivering,
+ *		mark it in flight and count the attempt.  False: nothing is due.
+ */
+static bool
+claim(QueueItem *item, MemoryContext cxt)
+{
+	static const char *due_sql =
+		"SELECT id FROM wix_admin.queue "
+		"WHERE state IN ('queued', 'in_flight') AND commit_seq IS NOT NULL "
+		"AND next_attempt_at <= clock_timestamp() "
+		"ORDER BY commit_seq LIMIT " CppAsString2(QUEUE_CLAIM_BATCH) " "
+		"FOR UPDATE SKIP LOCKED";
+	static const char *mark_sql =
+		"UPDATE wix_admin.queue SET "
+		"outcome_unknown = outcome_unknown OR state = 'in_flight', "
+		"state = 'in_flight', attempts = attempts + 1, "
+		"started_at = clock_timestamp() "
+		"WHERE id = $1 "
+		"RETURNING action, args::text, server, role::oid, attempts, "
+		"outcome_unknown, memo";
+	uint64		ncandidates;
+	int64	   *candidates;
+	bool		found = false;
+
+	queue_sql(due_sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	ncandidates = SPI_processed;
+	candidates = palloc(sizeof(int64) * (ncandidates + 1));
+	for (uint64 i = 0; i < ncandidates; i++)
+	{
+		bool		isnull;
+
+		candidates[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1,
+													&isnull));
+	}
+
+	for (uint64 i = 0; i < ncandidates && !found; i++)
+	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1];
+		HeapTuple	tuple;
+		TupleDesc	desc;
+		bool		isnull;
+
+		SET_LOCKTAG_ADVISORY(item->lock, MyDatabaseId,
+							 (uint32) (candidates[i] >> 32),
+							 (uint32) candidates[i], QUEUE_LOCK_FIELD4);
+		if (LockAcquire(&item->lock, ExclusiveLock, true, true) ==
+			LOCKACQUIRE_NOT_AVAIL)
+			continue;			/* being delivered by someone alive */
+
+		values[0] = Int64GetDatum(candidates[i]);
+		queue_sql(mark_sql, 1, argtypes, values, NULL, SPI_OK_UPDATE_RETURNING);
+		tuple = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		item->id = candidates[i];
+		item->action = copy_text(tuple, desc, 1, cxt);
+		item->args = copy_text(tuple, desc, 2, cxt);
+		item->server = copy_text(tuple, desc, 3, cxt);
+		item->role = DatumGetObjectId(SPI_getbinval(tuple, desc, 4, &isnull));
+		item->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+		item->outcome_unknown = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+		item->memo = copy_text(tuple, desc, 7, cxt);
+		found = true;
+	}
+	pfree(candidates);
+	return found;
+}
+
+/* Is a failure worth another attempt later? */
+static bool
+is_transient(ErrorData *edata, WixDelivery *delivery)
+{
+	if (delivery->status == 429 || delivery->status >= 500)
+		return true;
+	if (delivery->status >= 400)
+		return false;
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_FDW_ERROR:
+		case ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION:
+		case ERRCODE_FDW_UNABLE_TO_CREATE_REPLY:
+		case ERRCODE_CONNECTION_FAILURE:
+		case ERRCODE_QUERY_CANCELED:
+		case ERRCODE_OUT_OF_MEMORY:
+			return delivery->status == 0;
+		default:
+			return false;
+	}
+}
+
+static void
+notify_finished(int64 id, const char *state)
+{
+	Async_Notify(NOTIFY_CHANNEL,
+				 psprintf("{\"id\": " INT64_FORMAT ", \"state\": \"%s\"}", id, state));
+}
+
+/*
+ * deliver_as_role
+ *		Run the queued admin function as the role that queued it.
+ */
+static Datum
+deliver_as_role(QueueItem *item, WixDelivery *delivery)
+{
+	const QueueSignature *sig = find_signature(item->action);
+	LOCAL_FCINFO(call, QUEUE_MAX_ARGS + 1);
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		result;
+
+	if (sig == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a wix_admin admin action", item->action)));
+	if (GetUserNameFromId(item->role, true) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that queued the action no longer exists")));
+	if (pg_proc_aclcheck(action_function(sig), item->role, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer execute %s",
+						GetUserNameFromId(item->role, false), item->action)));
+
+	InitFunctionCallInfoData(*call, NULL, signature_nparams(sig) + 1,
+							 InvalidOid, NULL, NULL);
+	fill_args(sig, call, item->args, item->server);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(item->role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	wix_delivery = delivery;
+	PG_TRY();
+	{
+		result = wix_run_admin_action(call, sig->action);
+	}
+	PG_FINALLY();
+	{
+		wix_delivery = NULL;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * deliver
+ *		One attempt at a claimed action, in a subtransaction, and its
+ *		outcome recorded.  True when it is done.
+ */
+static bool
+deliver(QueueItem *item)
+{
+	static const char *done_sql =
+		"UPDATE wix_admin.queue SET state = 'done', finished_at = clock_timestamp(), "
+		"http_status = $2, wix_request_id = $3, result = $4, last_error = NULL, "
+		"outcome_unknown = false WHERE id = $1";
+	static const char *failed_sql =
+		"UPDATE wix_admin.queue SET "
+		"state = CASE WHEN $2 THEN 'queued' ELSE 'failed' END, "
+		"finished_at = CASE WHEN $2 THEN NULL ELSE clock_timestamp() END, "
+		"next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond', "
+		"http_status = $4, wix_request_id = $5, last_error = $6, "
+		"outcome_unknown = outcome_unknown OR $7, "
+		"memo = CASE WHEN outcome_unknown THEN memo ELSE $8 END "
+		"WHERE id = $1";
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	WixDelivery delivery;
+	QueueUser saved;
+	bool		done = false;
+
+	memset(&delivery, 0, sizeof(delivery));
+	delivery.recheck = item->outcome_unknown;
+	delivery.memo_in = item->memo;
+	delivery.cxt = cxt;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Datum		result = deliver_as_role(item, &delivery);
+		Oid			argtypes[4] = {INT8OID, INT4OID, TEXTOID, JSONBOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+
+		values[0] = Int64GetDatum(item->id);
+		values[1] = Int32GetDatum((int32) delivery.status);
+		nulls[1] = delivery.status > 0 ? ' ' : 'n';
+		values[2] = delivery.request_id ? CStringGetTextDatum(delivery.request_id) : (Datum) 0;
+		nulls[2] = delivery.request_id ? ' ' : 'n';
+		values[3] = result;
+		become_queue_owner(&saved);
+		queue_sql(done_sql, 4, argtypes, values, nulls, SPI_OK_UPDATE);
+		restore_user(&saved);
+		notify_finished(item->id, "done");
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		transient;
+		bool		again;
+		int64		delay;
+		Oid			argtypes[8] = {INT8OID, BOOLOID, INT8OID, INT4OID, TEXTOID,
+		TEXTOID, BOOLOID, TEXTOID};
+		Datum		values[8];
+		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		char	   *error;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		transient = is_transient(edata, &delivery);
+		again = transient && item->attempts < wix_queue_max_attempts;
+		delay = wix_queue_retry_delay_ms;
+		for (int i = 1; i < item->attempts && delay < wix_queue_retry_max_delay_ms; i++)
+			delay *= 2;
+		delay = Min(delay, (int64) wix_queue_retry_max_delay_ms);
+		error = edata->detail ?
+			psprintf("%s (%s)", edata->message, edata->detail) :
+			pstrdup(edata->message);
+		if (transient && !again)
+			error = psprintf("%s; gave up after %d attempts", error, item->attempts);
+
+		values[0] = Int64GetDatum(item->id);
+		values[1] = BoolGetDatum(again);
+		values[2] = Int64GetDatum(delay);
+		values[3] = Int32GetDatum((int32) delivery.status);
+		nulls[3] = delivery.status > 0 ? ' ' : 'n';
+		values[4] = delivery.request_id ? CStringGetTextDatum(delivery.request_id) : (Datum) 0;
+		nulls[4] = delivery.request_id ? ' ' : 'n';
+		values[5] = CStringGetTextDatum(error);
+		values[6] = BoolGetDatum(transient && delivery.change_sent);
+		values[7] = delivery.memo_out ? CStringGetTextDatum(delivery.memo_out) : (Datum) 0;
+		nulls[7] = delivery.memo_out ? ' ' : 'n';
+		become_queue_owner(&saved);
+		queue_sql(failed_sql, 8, argtypes, values, nulls, SPI_OK_UPDATE);
+		restore_user(&saved);
+		if (!again)
+			notify_finished(item->id, "failed");
+		ereport(again ? LOG : WARNING,
+				(errmsg("wix_admin: queued action " INT64_FORMAT " (%s) %s: %s",
+						item->id, item->action,
+						again ? "will be retried" : "failed", error)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
+ * wix_queue_process
+ *		Deliver due actions of this database in commit order, at most max
+ *		(-1: all), each in transactions of its own.  In a procedure (CALL
+ *		wix_admin.process_queue()) through nonatomic SPI, else (the worker)
+ *		with plain transactions.  *next_due, if given, gets the time the next
+ *		waiting retry is due, or 0.  Returns the actions attempted.
+ */
+int
+wix_queue_process(int max, bool in_procedure, TimestampTz *next_due)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+											  "wix_admin queue",
+											  ALLOCSET_DEFAULT_SIZES);
+	int			processed = 0;
+
+	while (max < 0 || processed < max)
+	{
+		QueueItem	item;
+		QueueUser	saved;
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(cxt);
+		step_begin(in_procedure);
+		become_queue_owner(&saved);
+		found = claim(&item, cxt);
+		restore_user(&saved);
+		step_end(in_procedure);
+		if (!found)
+			break;
+
+		step_begin(in_procedure);
+		PG_TRY();
+		{
+			(void) deliver(&item);
+			step_end(in_procedure);
+		}
+		PG_FINALLY();
+		{
+			LockRelease(&item.lock, ExclusiveLock, true);
+		}
+		PG_END_TRY();
+		processed++;
+	}
+
+	if (next_due != NULL)
+	{
+		QueueUser	saved;
+		bool		isnull;
+		Datum		value;
+
+		step_begin(in_procedure);
+		become_queue_owner(&saved);
+		queue_sql("SELECT min(next_attempt_at) FROM wix_admin.queue "
+				  "WHERE state IN ('queued', 'in_flight') AND commit_seq IS NOT NULL",
+				  0, NULL, NULL, NULL, SPI_OK_SELECT);
+		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		*next_due = isnull ? 0 : DatumGetTimestampTz(value);
+		restore_user(&saved);
+		step_end(in_procedure);
+	}
+	MemoryContextDelete(cxt);
+	return processed;
+}
+
+/*
+ * CALL wix_admin.process_queue(max integer DEFAULT NULL)
+ *		Deliver due actions from this session, committing after each, for
+ *		sites without the background worker (e.g. scheduled with pg_cron).
+ */
+Datum
+wix_process_queue(PG_FUNCTION_ARGS)
+{
+	int			max = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		((CallContext *) fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("wix_admin.process_queue() cannot run inside a transaction block"),
+				 errdetail("It commits after each action it delivers."),
+				 errhint("CALL it on its own, outside BEGIN ... COMMIT.")));
+	if (max < 0 && !PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must not be negative")));
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the CALL's own snapshot is released by the first commit */
+	(void) wix_queue_process(max, true, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------- *
+ * Retrying and cancelling
+ * ---------------------------------------------------------------- */
+
+/*
+ * lock_action
+ *		Lock action id's row for a change by the current role, which must be
+ *		a member of the role that queued it (or a superuser).  Returns its
+ *		state.
+ */
+static char *
+lock_action(int64 id, QueueUser *saved)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	Oid			role;
+	bool		isnull;
+	char	   *state;
+
+	queue_sql("SELECT role::oid, state FROM wix_admin.queue WHERE id = $1 FOR UPDATE",
+			  1, argtypes, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("wix_admin action " INT64_FORMAT " does not exist", id)));
+	role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (!has_privs_of_role(saved->save_userid, role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for wix_admin action " INT64_FORMAT, id),
+				 errdetail("Only members of the role that queued an action may retry or cancel it.")));
+	return state;
+}
+
+/* Is action id being delivered by a live process right now? */
+static bool
+being_delivered(int64 id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (id >> 32), (uint32) id,
+						 QUEUE_LOCK_FIELD4);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, false);
+	return false;
+}
+
+static Datum
+change_action(int64 id, bool cancel)
+{
+	static const char *retry_sql =
+		"UPDATE wix_admin.queue SET state = 'queued', attempts = 0, "
+		"next_attempt_at = clock_timestamp(), finished_at = NULL, "
+		"outcome_unknown = false, memo = NULL "
+		"WHERE id = $1 RETURNING " DESCRIBE_COLUMNS;
+	static const char *cancel_sql =
+		"UPDATE wix_admin.queue SET state = 'cancelled', "
+		"finished_at = clock_timestamp() "
+		"WHERE id = $1 RETURNING " DESCRIBE_COLUMNS;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	QueueUser	saved;
+	char	   *state;
+	Datum		result;
+
+	PreventCommandIfReadOnly(cancel ? "wix_admin.cancel_action()" : "wix_admin.retry_action()");
+	become_queue_owner(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	state = lock_action(id, &saved);
+	if (strcmp(state, "done") == 0 ||
+		(cancel && strcmp(state, "cancelled") == 0) ||
+		(!cancel && strcmp(state, "in_flight") == 0 && being_delivered(id)) ||
+		(cancel && strcmp(state, "in_flight") == 0 && being_delivered(id)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("wix_admin action " INT64_FORMAT " is %s",
+						id, strcmp(state, "in_flight") == 0 ? "being delivered" : state),
+				 strcmp(state, "in_flight") == 0 ?
+				 errhint("Wait until the attempt ends.") : 0));
+	queue_sql(cancel ? cancel_sql : retry_sql, 1, argtypes, values, NULL,
+			  SPI_OK_UPDATE_RETURNING);
+	result = first_jsonb();
+	SPI_finish();
+	restore_user(&saved);
+	if (cancel)
+		notify_finished(id, "cancelled");
+	else
+		wake_at_commit = true;
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * wix_admin.retry_action(id)
+ *		Queue a failed or cancelled action again, due now, with a fresh count
+ *		of attempts; a waiting one becomes due now.  An unknown outcome is
+ *		forgotten: retrying says "send it again".
+ */
+Datum
+wix_retry_action(PG_FUNCTION_ARGS)
+{
+	return change_action(PG_GETARG_INT64(0), false);
+}
+
+/*
+ * wix_admin.cancel_action(id)
+ *		Cancel an action not delivered yet (or failed).
+ */
+Datum
+wix_cancel_action(PG_FUNCTION_ARGS)
+{
+	return change_action(PG_GETARG_INT64(0), true);
+}
