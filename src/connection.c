@@ -76,7 +76,8 @@ static WixJsonHolder *send_request(WixConnection *conn, const char *method,
 static WixJsonHolder *send_text(WixConnection *conn, const char *method,
 								const char *path, char *body_text,
 								WixRequestStats *stats, long accept_status,
-								bool may_repeat, WixHttpResponse *answer);
+								bool may_repeat, WixHttpResponse *answer,
+								WixPeekHook peek, void *peek_arg);
 static void connection_release(WixConnection *conn);
 
 /*
@@ -826,7 +827,7 @@ send_request(WixConnection *conn, const char *method, const char *path,
 		elog(DEBUG2, "wix_admin: request body %s", body_text);
 	}
 	return send_text(conn, method, path, body_text, stats, accept_status,
-					 may_repeat, NULL);
+					 may_repeat, NULL, NULL, NULL);
 }
 
 /*
@@ -876,12 +877,14 @@ free_auth_headers(char *auth_header, char *site_header)
 /*
  * send_text
  *		send_request with the body as text; frees body_text.  A non-NULL
- *		answer is the first attempt's answer, already received.
+ *		answer is the first attempt's answer, already received.  peek, when
+ *		given, sees a 200 answer's raw body before it is parsed.
  */
 static WixJsonHolder *
 send_text(WixConnection *conn, const char *method, const char *path,
 		  char *body_text, WixRequestStats *stats, long accept_status,
-		  bool may_repeat, WixHttpResponse *answer)
+		  bool may_repeat, WixHttpResponse *answer, WixPeekHook peek,
+		  void *peek_arg)
 {
 	WixHttpResponse response;
 	WixJsonHolder *holder;
@@ -956,8 +959,11 @@ send_text(WixConnection *conn, const char *method, const char *path,
 
 	PG_TRY();
 	{
-		json_object *parsed = wix_json_parse(response.body, response.body_len,
-											 path);
+		json_object *parsed;
+
+		if (peek != NULL)
+			peek(response.body, response.body_len, peek_arg);
+		parsed = wix_json_parse(response.body, response.body_len, path);
 
 		holder = wix_json_hold(CurrentMemoryContext, parsed);
 	}
@@ -1045,10 +1051,11 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
  *		Wait for a started read and return its parsed answer, held by
  *		CurrentMemoryContext.  The answer counts as the first attempt of the
  *		synchronous path, which retries, renews the token and reports errors
- *		exactly as wix_request does.
+ *		exactly as wix_request does.  peek sees the raw body of the final 200
+ *		answer before it is parsed.
  */
 WixJsonHolder *
-wix_request_finish(WixPendingRequest *pending)
+wix_request_finish(WixPendingRequest *pending, WixPeekHook peek, void *peek_arg)
 {
 	WixConnection *conn = pending->conn;
 	WixHttpResponse response;
@@ -1069,7 +1076,7 @@ wix_request_finish(WixPendingRequest *pending)
 	}
 	/* retries, token renewal and errors as for wix_request */
 	return send_text(conn, "POST", pending->path, pstrdup(pending->body_text),
-					 pending->stats, 0, true, &response);
+					 pending->stats, 0, true, &response, peek, peek_arg);
 }
 
 /*

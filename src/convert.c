@@ -16,6 +16,7 @@
 
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -117,6 +118,69 @@ conversion_error_callback(void *arg)
 }
 
 /*
+ * push_jsonb
+ *		Add a json-c value to a jsonb under construction, without going
+ *		through JSON text.  Strings point into the json-c tree, which outlives
+ *		the conversion.
+ */
+static JsonbValue *
+push_jsonb(JsonbParseState **state, json_object *value, JsonbIteratorToken token)
+{
+	JsonbValue	scalar;
+
+	check_stack_depth();
+	switch (json_object_get_type(value))
+	{
+		case json_type_object:
+			{
+				struct json_object_iterator it = json_object_iter_begin(value);
+				struct json_object_iterator end = json_object_iter_end(value);
+
+				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+				for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+				{
+					JsonbValue	k;
+
+					k.type = jbvString;
+					k.val.string.val = (char *) json_object_iter_peek_name(&it);
+					k.val.string.len = strlen(k.val.string.val);
+					pushJsonbValue(state, WJB_KEY, &k);
+					push_jsonb(state, json_object_iter_peek_value(&it), WJB_VALUE);
+				}
+				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+			}
+		case json_type_array:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			for (size_t i = 0; i < json_object_array_length(value); i++)
+				push_jsonb(state, json_object_array_get_idx(value, i), WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case json_type_null:
+			scalar.type = jbvNull;
+			break;
+		case json_type_boolean:
+			scalar.type = jbvBool;
+			scalar.val.boolean = json_object_get_boolean(value);
+			break;
+		case json_type_string:
+			scalar.type = jbvString;
+			scalar.val.string.val = (char *) json_object_get_string(value);
+			scalar.val.string.len = json_object_get_string_len(value);
+			break;
+		case json_type_int:
+		case json_type_double:
+			/* the number as Wix wrote it */
+			scalar.type = jbvNumeric;
+			scalar.val.numeric =
+				DatumGetNumeric(DirectFunctionCall3(numeric_in,
+													CStringGetDatum(json_object_get_string(value)),
+													ObjectIdGetDatum(InvalidOid),
+													Int32GetDatum(-1)));
+			break;
+	}
+	return pushJsonbValue(state, token, &scalar);
+}
+
+/*
  * wix_convert_value
  *		Convert one JSON value (NULL = absent) for the column.
  */
@@ -136,6 +200,13 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 		return (Datum) 0;
 	}
 
+	if (conv->typid == JSONBOID &&
+		(type == json_type_object || type == json_type_array))
+	{
+		JsonbParseState *state = NULL;
+
+		return JsonbPGetDatum(JsonbValueToJsonb(push_jsonb(&state, value, WJB_ELEM)));
+	}
 	if (conv->typid == JSONBOID || conv->typid == JSONOID)
 		text = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
 	else if (type == json_type_string)

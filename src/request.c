@@ -11,6 +11,7 @@
  */
 #include "wix_admin.h"
 
+#include <ctype.h>
 #include <limits.h>
 
 #include "utils/memutils.h"
@@ -305,6 +306,141 @@ member_of_type(json_object *obj, const char *key, json_type type)
 }
 
 /*
+ * apply_cursor_metadata
+ *		Take the next cursor from a cursor endpoint's paging metadata, or
+ *		note the last page.
+ */
+static void
+apply_cursor_metadata(WixPager *pager, json_object *metadata)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *has_next = metadata ?
+		member_of_type(metadata, "hasNext", json_type_boolean) : NULL;
+	json_object *next = member_of_type(member_of_type(metadata, "cursors",
+													  json_type_object),
+									   "next", json_type_string);
+	const char *cursor = next ? json_object_get_string(next) : NULL;
+
+	if (has_next != NULL && !json_object_get_boolean(has_next))
+		pager->finished = true;
+	else if (cursor == NULL || cursor[0] == '\0')
+	{
+		/* more pages announced, but no way to ask for them */
+		if (has_next != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API response to %s says more pages follow but has no cursor",
+							endpoint->query_path)));
+		pager->finished = true;
+	}
+	else
+	{
+		if (pager->cursor != NULL && strcmp(pager->cursor, cursor) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API returned the same cursor twice for %s",
+							endpoint->query_path),
+					 errdetail("Paging would never end.")));
+		if (pager->cursor != NULL)
+			pfree(pager->cursor);
+		pager->cursor = pstrdup(cursor);
+		pager->ready = true;
+	}
+}
+
+/*
+ * top_level_value
+ *		Where the value of a top-level key of a JSON object text starts, found
+ *		without parsing the rest (strings and nesting are skipped); NULL when
+ *		the key is not there.
+ */
+static const char *
+top_level_value(const char *text, size_t len, const char *key)
+{
+	size_t		keylen = strlen(key);
+	int			depth = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = text[i];
+
+		if (c == '"')
+		{
+			size_t		start = ++i;
+
+			while (i < len && text[i] != '"')
+				i += (text[i] == '\\') ? 2 : 1;
+			if (i >= len)
+				return NULL;
+			if (depth == 1 && i - start == keylen &&
+				memcmp(text + start, key, keylen) == 0)
+			{
+				size_t		j = i + 1;
+
+				while (j < len && isspace((unsigned char) text[j]))
+					j++;
+				if (j < len && text[j] == ':')
+				{
+					for (j++; j < len && isspace((unsigned char) text[j]); j++)
+						;
+					return j < len ? text + j : NULL;
+				}
+			}
+		}
+		else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+	}
+	return NULL;
+}
+
+/*
+ * wix_pager_peek
+ *		Read the next cursor from a cursor endpoint's raw answer before the
+ *		whole page is parsed, so that the next page can be requested while
+ *		this one is parsed and read.  True when it did; wix_pager_take_items
+ *		then skips the metadata.
+ */
+bool
+wix_pager_peek(WixPager *pager, const char *body, size_t len)
+{
+	const char *value;
+	json_tokener *tok;
+	json_object *metadata;
+
+	if (pager->endpoint->paging != WIX_PAGING_CURSOR || body == NULL)
+		return false;
+	value = top_level_value(body, len, pager->endpoint->metadata_key);
+	if (value == NULL || *value != '{')
+		return false;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return false;
+	metadata = json_tokener_parse_ex(tok, value, (int) (len - (value - body)));
+	json_tokener_free(tok);
+	if (metadata == NULL || !json_object_is_type(metadata, json_type_object))
+	{
+		json_object_put(metadata);
+		return false;
+	}
+	PG_TRY();
+	{
+		apply_cursor_metadata(pager, metadata);
+	}
+	PG_FINALLY();
+	{
+		json_object_put(metadata);
+	}
+	PG_END_TRY();
+	pager->peeked = true;
+	pager->pages++;
+	if (pager->inflight > 0)
+		pager->inflight--;
+	return true;
+}
+
+/*
  * wix_pager_take_items
  *		Read one page's answer: return its items array (owned by the
  *		response; NULL when the page is empty) and work out the next page.
@@ -330,45 +466,22 @@ wix_pager_take_items(WixPager *pager, json_object *response)
 	else
 		items = NULL;			/* Wix omits empty arrays */
 
-	pager->pages++;
-	if (pager->inflight > 0)
-		pager->inflight--;
+	/* a peeked page was counted when its metadata was read */
+	if (!pager->peeked)
+	{
+		pager->pages++;
+		if (pager->inflight > 0)
+			pager->inflight--;
+	}
 	metadata = member_of_type(response, endpoint->metadata_key, json_type_object);
 
 	if (endpoint->paging == WIX_PAGING_CURSOR)
 	{
-		json_object *has_next = metadata ?
-			member_of_type(metadata, "hasNext", json_type_boolean) : NULL;
-		json_object *next = member_of_type(member_of_type(metadata, "cursors",
-														  json_type_object),
-										   "next", json_type_string);
-		const char *cursor = next ? json_object_get_string(next) : NULL;
-
-		if (has_next != NULL && !json_object_get_boolean(has_next))
-			pager->finished = true;
-		else if (cursor == NULL || cursor[0] == '\0')
-		{
-			/* more pages announced, but no way to ask for them */
-			if (has_next != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("Wix API response to %s says more pages follow but has no cursor",
-								endpoint->query_path)));
-			pager->finished = true;
-		}
+		/* wix_pager_peek may have read the same metadata already */
+		if (pager->peeked)
+			pager->peeked = false;
 		else
-		{
-			if (pager->cursor != NULL && strcmp(pager->cursor, cursor) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("Wix API returned the same cursor twice for %s",
-								endpoint->query_path),
-						 errdetail("Paging would never end.")));
-			if (pager->cursor != NULL)
-				pfree(pager->cursor);
-			pager->cursor = pstrdup(cursor);
-			pager->ready = true;
-		}
+			apply_cursor_metadata(pager, metadata);
 	}
 	else
 	{

@@ -233,7 +233,10 @@ extern WixPendingRequest *wix_request_start(WixConnection *conn,
 											const char *path,
 											json_object *body,
 											WixRequestStats *stats);
-extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending);
+typedef void (*WixPeekHook) (const char *body, size_t len, void *arg);
+
+extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending,
+										 WixPeekHook peek, void *peek_arg);
 extern void wix_connection_poll(WixConnection *conn);
 extern int	wix_connection_concurrency(WixConnection *conn);
 extern const char *wix_connection_server_name(WixConnection *conn);
@@ -270,6 +273,7 @@ typedef struct WixPager
 	int64		total;			/* items in all, once Wix said; else -1 */
 	int			inflight;		/* pages requested but not read yet */
 	bool		ready;			/* the next cursor or key is known */
+	bool		peeked;			/* this page's metadata was read early */
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
 	int			pages;			/* pages read so far */
 } WixPager;
@@ -280,6 +284,7 @@ extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
 extern json_object *wix_pager_take_items(WixPager *pager,
 										 json_object *response);
+extern bool wix_pager_peek(WixPager *pager, const char *body, size_t len);
 
 /*
  * Pushing conditions and sorts to Wix (deparse.c)

@@ -867,6 +867,30 @@ fetch_by_id(WixScanState *state)
 }
 
 /*
+ * peek_next_page
+ *		A page has arrived: request the next one from the cursor in its raw
+ *		body, so that the round trip overlaps parsing and reading this page.
+ */
+static void
+peek_next_page(const char *body, size_t len, void *arg)
+{
+	WixScanState *state = arg;
+	MemoryContext oldcxt;
+	bool		peeked;
+
+	/* this page may complete a pushed LIMIT: then nothing more is needed */
+	if (state->limit >= 0 &&
+		state->fetched + state->pager.page_size >= state->limit + state->offset)
+		return;
+	/* the pager keeps its cursor across pages */
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	peeked = wix_pager_peek(&state->pager, body, len);
+	MemoryContextSwitchTo(oldcxt);
+	if (peeked)
+		issue_requests(state);
+}
+
+/*
  * fetch_page
  *		Replace the current page with the next one, and request the pages
  *		after it.  False when there is none.
@@ -875,6 +899,7 @@ static bool
 fetch_page(WixScanState *state)
 {
 	MemoryContext oldcxt;
+	WixPendingRequest *head;
 	WixJsonHolder *answer;
 	json_object *items;
 
@@ -890,10 +915,12 @@ fetch_page(WixScanState *state)
 		return false;
 
 	oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	answer = wix_request_finish(state->pending[0]);
+	/* the head request leaves the queue before peek_next_page refills it */
+	head = state->pending[0];
 	state->npending--;
 	memmove(state->pending, state->pending + 1,
 			sizeof(WixPendingRequest *) * state->npending);
+	answer = wix_request_finish(head, peek_next_page, state);
 	state->stats.pages++;
 
 	/* the pager keeps its cursor across pages */
