@@ -961,9 +961,10 @@ send_text(WixConnection *conn, const char *method, const char *path,
 	{
 		json_object *parsed;
 
-		if (peek != NULL)
-			peek(response.body, response.body_len, peek_arg);
-		parsed = wix_json_parse(response.body, response.body_len, path);
+		if (peek != NULL && peek(response.body, response.body_len, peek_arg))
+			parsed = NULL;		/* the caller read what it needed */
+		else
+			parsed = wix_json_parse(response.body, response.body_len, path);
 
 		holder = wix_json_hold(CurrentMemoryContext, parsed);
 	}
@@ -1052,7 +1053,8 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
  *		CurrentMemoryContext.  The answer counts as the first attempt of the
  *		synchronous path, which retries, renews the token and reports errors
  *		exactly as wix_request does.  peek sees the raw body of the final 200
- *		answer before it is parsed.
+ *		answer before it is parsed; when it returns true the answer is not
+ *		parsed and the holder holds NULL.
  */
 WixJsonHolder *
 wix_request_finish(WixPendingRequest *pending, WixPeekHook peek, void *peek_arg)

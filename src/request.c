@@ -396,6 +396,101 @@ top_level_value(const char *text, size_t len, const char *key)
 }
 
 /*
+ * balanced_object
+ *		Is the text one JSON object as far as brackets and strings go, with
+ *		nothing after it?  A cheap check for answers that are not parsed.
+ */
+static bool
+balanced_object(const char *text, size_t len)
+{
+	int			depth = 0;
+	size_t		i = 0;
+
+	while (i < len && isspace((unsigned char) text[i]))
+		i++;
+	if (i >= len || text[i] != '{')
+		return false;
+	for (; i < len; i++)
+	{
+		char		c = text[i];
+
+		if (c == '"')
+		{
+			for (i++; i < len && text[i] != '"'; i += (text[i] == '\\') ? 2 : 1)
+				;
+			if (i >= len)
+				return false;
+		}
+		else if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+		{
+			if (--depth < 0)
+				return false;
+			if (depth == 0)
+			{
+				for (i++; i < len && isspace((unsigned char) text[i]); i++)
+					;
+				return i == len;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * wix_count_items
+ *		How many objects the top-level items array of a raw answer holds,
+ *		counted without parsing them: 0 when the array is absent, -1 when the
+ *		answer is not that simple (then it must be parsed).
+ */
+int
+wix_count_items(const char *body, size_t len, const char *items_key)
+{
+	const char *value = top_level_value(body, len, items_key);
+	const char *end = body + len;
+	int			depth = 0;
+	int			count = 0;
+
+	if (!balanced_object(body, len))
+		return -1;
+	if (value == NULL)
+		return 0;				/* Wix omits empty arrays */
+	if (*value != '[')
+		return -1;
+	for (const char *p = value; p < end; p++)
+	{
+		char		c = *p;
+
+		if (c == '"')
+		{
+			for (p++; p < end && *p != '"'; p += (*p == '\\') ? 2 : 1)
+				;
+			if (p >= end)
+				return -1;
+		}
+		else if (c == '{' || c == '[')
+		{
+			if (depth == 1)
+			{
+				if (c != '{')
+					return -1;
+				count++;
+			}
+			depth++;
+		}
+		else if (c == '}' || c == ']')
+		{
+			if (--depth == 0)
+				return count;
+		}
+		else if (depth == 1 && !isspace((unsigned char) c) && c != ',')
+			return -1;			/* a scalar item */
+	}
+	return -1;
+}
+
+/*
  * wix_pager_peek
  *		Read the next cursor from a cursor endpoint's raw answer before the
  *		whole page is parsed, so that the next page can be requested while

@@ -233,7 +233,8 @@ extern WixPendingRequest *wix_request_start(WixConnection *conn,
 											const char *path,
 											json_object *body,
 											WixRequestStats *stats);
-typedef void (*WixPeekHook) (const char *body, size_t len, void *arg);
+/* Sees a raw 200 body first; true when the caller needs no parsed answer. */
+typedef bool (*WixPeekHook) (const char *body, size_t len, void *arg);
 
 extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending,
 										 WixPeekHook peek, void *peek_arg);
@@ -285,6 +286,7 @@ extern json_object *wix_pager_next_body(WixPager *pager);
 extern json_object *wix_pager_take_items(WixPager *pager,
 										 json_object *response);
 extern bool wix_pager_peek(WixPager *pager, const char *body, size_t len);
+extern int	wix_count_items(const char *body, size_t len, const char *items_key);
 
 /*
  * Pushing conditions and sorts to Wix (deparse.c)

@@ -101,6 +101,7 @@ typedef struct WixScanState
 	int64		skipped;		/* rows skipped for a pushed OFFSET */
 	int64		returned;		/* rows returned under a pushed LIMIT */
 	int64		fetched;		/* rows received in this run */
+	int			counted;		/* items of a page counted, not parsed */
 	WixPendingRequest *pending[MAX_INFLIGHT];	/* in page order */
 	int			npending;
 	WixRequestStats stats;
@@ -870,24 +871,38 @@ fetch_by_id(WixScanState *state)
  * peek_next_page
  *		A page has arrived: request the next one from the cursor in its raw
  *		body, so that the round trip overlaps parsing and reading this page.
+ *		A scan that needs no column (count(*)) only counts the items: true
+ *		then, and the page is never parsed.
  */
-static void
+static bool
 peek_next_page(const char *body, size_t len, void *arg)
 {
 	WixScanState *state = arg;
 	MemoryContext oldcxt;
+	int			count = -1;
 	bool		peeked;
 
 	/* this page may complete a pushed LIMIT: then nothing more is needed */
 	if (state->limit >= 0 &&
 		state->fetched + state->pager.page_size >= state->limit + state->offset)
-		return;
+		return false;
+	if (state->retrieved_attrs == NIL)
+	{
+		count = wix_count_items(body, len, state->endpoint->items_key);
+		if (count < 0)
+			return false;		/* let the parser report what is wrong */
+	}
 	/* the pager keeps its cursor across pages */
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	peeked = wix_pager_peek(&state->pager, body, len);
 	MemoryContextSwitchTo(oldcxt);
-	if (peeked)
-		issue_requests(state);
+	if (!peeked)
+		return false;
+	issue_requests(state);
+	if (count < 0)
+		return false;
+	state->counted = count;
+	return true;
 }
 
 /*
@@ -923,16 +938,26 @@ fetch_page(WixScanState *state)
 	answer = wix_request_finish(head, peek_next_page, state);
 	state->stats.pages++;
 
-	/* the pager keeps its cursor across pages */
-	MemoryContextSwitchTo(state->query_cxt);
-	items = wix_pager_take_items(&state->pager, answer->obj);
-	MemoryContextSwitchTo(oldcxt);
-
-	if (items != NULL)
+	if (answer->obj == NULL)
 	{
-		state->items = items;
-		state->nitems = json_object_array_length(items);
+		/* counted, not parsed: rows with no column to fill */
+		MemoryContextSwitchTo(oldcxt);
+		state->pager.peeked = false;
+		state->nitems = state->counted;
 		state->fetched += state->nitems;
+	}
+	else
+	{
+		/* the pager keeps its cursor across pages */
+		MemoryContextSwitchTo(state->query_cxt);
+		items = wix_pager_take_items(&state->pager, answer->obj);
+		MemoryContextSwitchTo(oldcxt);
+		if (items != NULL)
+		{
+			state->items = items;
+			state->nitems = json_object_array_length(items);
+			state->fetched += state->nitems;
+		}
 	}
 	if (!state->pager.finished)
 		issue_requests(state);
@@ -1007,8 +1032,15 @@ wixIterateForeignScan(ForeignScanState *node)
 			state->skipped++;
 			continue;
 		}
-		store_item(node, state,
-				   json_object_array_get_idx(state->items, state->next_item++));
+		if (state->items == NULL)
+		{
+			/* a counted page: no column is needed */
+			ExecStoreAllNullTuple(node->ss.ss_ScanTupleSlot);
+			state->next_item++;
+		}
+		else
+			store_item(node, state,
+					   json_object_array_get_idx(state->items, state->next_item++));
 		state->stats.rows++;
 		if (state->npending > 0 && state->stats.rows % POLL_EVERY_ROWS == 0)
 			wix_connection_poll(state->conn);

@@ -439,14 +439,16 @@ class ReadPathTest(unittest.TestCase):
     def test_malformed_json_is_an_error(self):
         for body, message in (('{"orders": [', "truncated JSON in Wix API response"),
                               ("<html>oops</html>", "invalid JSON in Wix API response"),
-                              ("[]", "is not a JSON object")):
+                              ("[]", "is not a JSON object"),
+                ('{"orders": [1, 2], "metadata": {"hasNext": false}}', "not an object")):
             with self.subTest(body=body):
-                emu.fault(match="/ecom/v1/orders/search", times=1, status=200, body=body)
-                try:
-                    err = psql_error("SELECT * FROM wix.orders", db=DB)
-                finally:
-                    emu.clear_faults()
-                self.assertIn(message, err)
+                for sql in ("SELECT * FROM wix.orders", "SELECT count(*) FROM wix.orders"):
+                    emu.fault(match="/ecom/v1/orders/search", times=1, status=200, body=body)
+                    try:
+                        err = psql_error(sql, db=DB)
+                    finally:
+                        emu.clear_faults()
+                    self.assertIn(message, err)
 
     def test_explain_analyze_counts_requests(self):
         out = query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM wix.members")
