@@ -203,6 +203,7 @@ wake_all_databases(void)
 	HeapTuple	tuple;
 	List	   *dboids = NIL;
 	ListCell   *cell;
+	MemoryContext launcher_cxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
@@ -212,12 +213,19 @@ wake_all_databases(void)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
 
+		/* the list outlives the transaction */
 		if (db->datallowconn && !db->datistemplate)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(launcher_cxt);
+
 			dboids = lappend_oid(dboids, db->oid);
+			MemoryContextSwitchTo(oldcxt);
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(launcher_cxt);
 
 	foreach(cell, dboids)
 		wix_worker_wake(lfirst_oid(cell));
@@ -333,8 +341,10 @@ wix_launcher_main(Datum arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("wix_admin launcher");
 
-	handles = MemoryContextAllocZero(TopMemoryContext,
-									 sizeof(BackgroundWorkerHandle *) * WIX_WORKER_SLOTS);
+	MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext,
+												"wix_admin launcher",
+												ALLOCSET_DEFAULT_SIZES));
+	handles = palloc0(sizeof(BackgroundWorkerHandle *) * WIX_WORKER_SLOTS);
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher_latch = MyLatch;
 	for (int i = 0; i < WIX_WORKER_SLOTS; i++)
