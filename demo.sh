@@ -14,7 +14,7 @@ test/install_deps.sh
 make -s >/dev/null
 make -s install >/dev/null
 
-exec pg_virtualenv -v 15 bash -c '
+exec pg_virtualenv -t -v 15 bash -c '
 set -euo pipefail
 source test/lib.sh
 trap stop_emulators EXIT
