@@ -2104,11 +2104,13 @@ typedef void (*BookingBodyFn) (json_object *body, json_object *booking,
 /*
  * booking_action
  *		Read the booking's revision, send the change with it; on a revision
- *		conflict (HTTP 409) re-read and try once more.
+ *		conflict (HTTP 409) re-read and try once more.  A deferred change
+ *		delivered again after an unknown outcome is not sent when the
+ *		booking already has done_status (if given): it happened.
  */
 static json_object *
 booking_action(WixAction *act, const char *raw_id, const char *path,
-			   BookingBodyFn build, void *arg)
+			   BookingBodyFn build, void *arg, const char *done_status)
 {
 	for (int attempt = 0;; attempt++)
 	{
@@ -2117,6 +2119,16 @@ booking_action(WixAction *act, const char *raw_id, const char *path,
 		int64		revision;
 		long		status;
 		json_object *answer;
+		const char *booking_status = jget_string(booking, "status");
+
+		if (attempt == 0 && done_status != NULL && wix_delivery != NULL &&
+			wix_delivery->recheck && booking_status != NULL &&
+			strcmp(booking_status, done_status) == 0)
+		{
+			act->note = psprintf("an earlier attempt whose outcome was unknown had made the booking %s; not sent again",
+								 done_status);
+			return booking;
+		}
 
 		if (!jget_int64(booking, "revision", &revision))
 			ereport(ERROR,
@@ -2140,7 +2152,8 @@ notify_body(json_object *body, json_object *booking, void *arg)
 
 /* confirm, decline and cancel: (booking_id, notify, server) */
 static json_object *
-booking_verb(WixAction *act, FunctionCallInfo fcinfo, const char *verb)
+booking_verb(WixAction *act, FunctionCallInfo fcinfo, const char *verb,
+			 const char *done_status)
 {
 	char	   *raw_id;
 	char	   *booking_id = id_arg(act, fcinfo, 0, "booking_id", true, &raw_id);
@@ -2151,25 +2164,25 @@ booking_verb(WixAction *act, FunctionCallInfo fcinfo, const char *verb)
 	return booking_action(act, raw_id,
 						  psprintf("/_api/bookings-service/v2/bookings/%s/%s",
 								   booking_id, verb),
-						  notify_body, &notify);
+						  notify_body, &notify, done_status);
 }
 
 static json_object *
 do_confirm_booking(WixAction *act, FunctionCallInfo fcinfo)
 {
-	return booking_verb(act, fcinfo, "confirm");
+	return booking_verb(act, fcinfo, "confirm", "CONFIRMED");
 }
 
 static json_object *
 do_decline_booking(WixAction *act, FunctionCallInfo fcinfo)
 {
-	return booking_verb(act, fcinfo, "decline");
+	return booking_verb(act, fcinfo, "decline", "DECLINED");
 }
 
 static json_object *
 do_cancel_booking(WixAction *act, FunctionCallInfo fcinfo)
 {
-	return booking_verb(act, fcinfo, "cancel");
+	return booking_verb(act, fcinfo, "cancel", "CANCELED");
 }
 
 WIX_ADMIN_FUNCTION(wix_confirm_booking, do_confirm_booking)
@@ -2263,7 +2276,7 @@ do_reschedule_booking(WixAction *act, FunctionCallInfo fcinfo)
 	return booking_action(act, raw_id,
 						  psprintf("/_api/bookings-service/v2/bookings/%s/reschedule",
 								   booking_id),
-						  reschedule_body, &args);
+						  reschedule_body, &args, NULL);
 }
 
 WIX_ADMIN_FUNCTION(wix_reschedule_booking, do_reschedule_booking)

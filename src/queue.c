@@ -806,8 +806,8 @@ deliver(QueueItem *item)
 {
 	static const char *done_sql =
 		"UPDATE wix_admin.queue SET state = 'done', finished_at = clock_timestamp(), "
-		"http_status = $2, wix_request_id = $3, result = $4, last_error = NULL, "
-		"outcome_unknown = false WHERE id = $1";
+		"http_status = $2, wix_request_id = $3, result = $4, last_error = NULL "
+		"WHERE id = $1";
 	static const char *failed_sql =
 		"UPDATE wix_admin.queue SET "
 		"state = CASE WHEN $2 THEN 'queued' ELSE 'failed' END, "

@@ -297,9 +297,26 @@ class Delivery(unittest.TestCase):
         self.assertEqual(done["state"], "done", done)
         self.assertEqual(done["attempts"], 2)
         self.assertTrue(done["result"]["alreadyRefunded"])
+        self.assertTrue(done["outcome_unknown"])   # kept: an attempt was uncertain
         mine = [r for r in sent(path) if r["body"]["orderId"] == o["id"]]
         self.assertEqual(len(mine), 1)
         self.assertEqual(len(refunds_of(o["id"])), 1)
+
+    def test_booking_timeout_after_apply_not_repeated(self):
+        booking = next(b for b in items_of(emu.data("bookings"), "bookings")
+                       if b.get("status") == "PENDING" and b["id"] not in taken)
+        taken.add(booking["id"])
+        path = "/_api/bookings-service/v2/bookings/%s/confirm" % booking["id"]
+        emu.fault(match=path, times=1, delay_after_apply_ms=2500)
+        try:
+            queued = enqueue("SELECT wix_confirm_booking('%s')" % booking["id"], db=SLOW)[0]
+            done = wait_state(queued["id"], db=SLOW, timeout=60)
+        finally:
+            emu.clear_faults()
+        self.assertEqual(done["state"], "done", done)
+        self.assertEqual(done["attempts"], 2)
+        self.assertEqual(done["result"]["status"], "CONFIRMED")
+        self.assertEqual(len(sent(path)), 1)
 
 
 class Management(unittest.TestCase):
@@ -347,6 +364,18 @@ class Management(unittest.TestCase):
         self.assertIn("permission denied", err)
         err = psql_error("SET ROLE q_nomap; CALL wix_admin.process_queue()", db=DB)
         self.assertIn("permission denied", err)
+
+    def test_launcher_survives_reload(self):
+        launcher = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'wix_admin launcher'"
+        before = value(launcher)
+        self.assertIsNotNone(before)
+        for _ in range(3):
+            psql("SELECT pg_reload_conf()")
+            time.sleep(0.3)
+        self.assertEqual(value(launcher), before)
+        o = orders(1)[0]
+        queued = enqueue("SELECT wix_archive_order('%s')" % o["id"])[0]
+        self.assertEqual(wait_state(queued["id"])["state"], "done")
 
 
 class Restart(unittest.TestCase):
