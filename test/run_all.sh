@@ -11,4 +11,4 @@ make -s clean >/dev/null
 make -s 2>&1 | { grep -v '^$' || true; }
 make -s install >/dev/null
 # shared_preload_libraries: the background worker delivering deferred actions
-exec pg_virtualenv -t -v 15 -o shared_preload_libraries=wix_admin bash test/run_in_cluster.sh
+exec pg_virtualenv -v 15 -o shared_preload_libraries=wix_admin bash test/run_in_cluster.sh
