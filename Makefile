@@ -18,7 +18,7 @@ OBJS = \
 EXTENSION = wix_admin
 DATA = sql/wix_admin--0.1.sql
 
-REGRESS = server_options read_path pushdown admin
+REGRESS = server_options read_path pushdown admin queue
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags libcurl json-c)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)

@@ -310,12 +310,9 @@ fill_args(const QueueSignature *sig, FunctionCallInfo fcinfo,
 	json_object *args;
 	int			known = 0;
 
+	/* an object: wix_enqueue() checked it, or queue.c wrote it */
 	args = wix_json_hold(CurrentMemoryContext,
 						 wix_json_parse(args_text, strlen(args_text), "args"))->obj;
-	if (!json_object_is_type(args, json_type_object))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("args must be a JSON object")));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -565,6 +562,11 @@ wix_enqueue(PG_FUNCTION_ARGS)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, action);
 
 	args = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(args) || JB_ROOT_IS_SCALAR(args))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args must be a JSON object"),
+				 errhint("For example '{\"order_id\": \"3f1c6a2e-9d1b-4c53-a0e2-7b5f0c2d9a11\"}'.")));
 	InitFunctionCallInfoData(*call, NULL, signature_nparams(sig) + 1,
 							 InvalidOid, NULL, NULL);
 	fill_args(sig, call,

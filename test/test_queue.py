@@ -360,6 +360,11 @@ class Management(unittest.TestCase):
         # nor may another role cancel or see the clerk's actions
         err = psql_error("SET ROLE q_nomap; SELECT wix_admin.cancel_action(%d)" % queued["id"], db=DB)
         self.assertIn("permission denied", err)
+        # wix_enqueue needs EXECUTE on the action's own function too
+        q("GRANT EXECUTE ON FUNCTION wix_enqueue(text, jsonb, name) TO q_nomap")
+        err = psql_error("""SET ROLE q_nomap; SELECT wix_enqueue('wix_delete_member', '{"member_id": "x"}')""",
+                         db=DB)
+        self.assertIn("permission denied for function wix_delete_member", err)
         err = psql_error("SET ROLE q_nomap; SELECT * FROM wix_admin.queue", db=DB)
         self.assertIn("permission denied", err)
         err = psql_error("SET ROLE q_nomap; CALL wix_admin.process_queue()", db=DB)
@@ -383,9 +388,15 @@ class Restart(unittest.TestCase):
     def restart(self):
         datadir = value("SHOW data_directory")
         cluster = os.environ.get("PGCLUSTER", "15/regress").split("/")
-        proc = subprocess.run(["pg_ctlcluster", cluster[0], cluster[1], "restart",
-                               "-m", "immediate"],
+        ctl = ["pg_ctlcluster", cluster[0], cluster[1]]
+        proc = subprocess.run(ctl + ["stop", "-m", "immediate"],
                               capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        deadline = time.time() + 30
+        while subprocess.run(ctl + ["status"], capture_output=True).returncode == 0:
+            self.assertLess(time.time(), deadline, "the cluster does not stop")
+            time.sleep(0.2)
+        proc = subprocess.run(ctl + ["start"], capture_output=True, text=True, timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         deadline = time.time() + 60
         while True:
