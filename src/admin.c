@@ -321,21 +321,6 @@ amount_object(Datum num)
 	return obj;
 }
 
-/* ISO-8601 in UTC with milliseconds, as Wix writes timestamps. */
-static char *
-iso_utc(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
-}
 
 /* Wall-clock time in a time zone, without zone, as Wix slot dates are. */
 static char *
@@ -2243,8 +2228,8 @@ reschedule_body(json_object *body, json_object *booking, void *arg)
 	}
 	else
 	{
-		jset_string(new_slot, "startDate", iso_utc(args->start));
-		jset_string(new_slot, "endDate", iso_utc(end));
+		jset_string(new_slot, "startDate", wix_iso_utc(args->start, false));
+		jset_string(new_slot, "endDate", wix_iso_utc(end, false));
 	}
 }
 

@@ -548,22 +548,6 @@ deparsed(int kind, json_object *json)
 	return d;
 }
 
-/* ISO-8601 UTC with milliseconds, as Wix writes dates. */
-static char *
-iso_timestamp(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) ||
-		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range for a Wix filter")));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
-}
 
 /*
  * encode_value
@@ -583,7 +567,7 @@ encode_value(Datum value, Oid type, const WixFieldDef *field)
 		case WIX_WIRE_DATE:
 			if (DatumGetTimestampTz(value) % 1000 != 0)
 				return NULL;
-			return json_object_new_string(iso_timestamp(DatumGetTimestampTz(value)));
+			return json_object_new_string(wix_iso_utc(DatumGetTimestampTz(value), false));
 		default:
 			{
 				Oid			output;
@@ -748,7 +732,7 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 			ts -= ((ts % 1000) + 1000) % 1000;
 			return deparsed(DEPARSED_JSON,
 							field_condition(name, "$gte",
-											json_object_new_string(iso_timestamp(ts))));
+											json_object_new_string(wix_iso_utc(ts, false))));
 		}
 		if (field->type == WIX_WIRE_DATE &&
 			(leaf->op == LEAF_LT || leaf->op == LEAF_LE))
@@ -758,7 +742,7 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 			ts += 1000 - ((ts % 1000) + 1000) % 1000;
 			return deparsed(DEPARSED_JSON,
 							field_condition(name, "$lte",
-											json_object_new_string(iso_timestamp(ts))));
+											json_object_new_string(wix_iso_utc(ts, false))));
 		}
 		if (field->type == WIX_WIRE_DATE && leaf->op == LEAF_EQ)
 			return deparsed(DEPARSED_FALSE, NULL);

@@ -187,22 +187,6 @@ action_names(void)
 	return buf.data;
 }
 
-/* A timestamptz as ISO-8601 in UTC, whatever DateStyle and TimeZone say. */
-static char *
-timestamptz_iso(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) ||
-		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
-}
 
 /*
  * args_json
@@ -251,7 +235,7 @@ args_json(const QueueSignature *sig, FunctionCallInfo fcinfo)
 				}
 				break;
 			case TIMESTAMPTZOID:
-				escape_json(&buf, timestamptz_iso(DatumGetTimestampTz(value)));
+				escape_json(&buf, wix_iso_utc(DatumGetTimestampTz(value), true));
 				break;
 			case JSONBOID:
 				{

@@ -356,6 +356,7 @@ extern json_object *wix_json_path_get(json_object *obj,
 									  char *const *segments, int nsegments);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
+extern char *wix_iso_utc(TimestampTz ts, bool microseconds);
 
 /*
  * Admin actions as SQL functions (admin.c): refunds, fulfilment, members,
