@@ -99,8 +99,11 @@ class Session:
                                      env=full_env)
         self.out = queue.Queue()
         self.err = queue.Queue()
+        self.pumps = []
         for stream, q in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(stream, q), daemon=True).start()
+            t = threading.Thread(target=self._pump, args=(stream, q), daemon=True)
+            t.start()
+            self.pumps.append(t)
         self.n = 0
         self.run("\\set VERBOSITY verbose")
         self.pid = int(self.run("SELECT pg_backend_pid()").rows[0][0])
@@ -159,6 +162,8 @@ class Session:
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        for t in self.pumps:
+            t.join(5)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 stream.close()
