@@ -29,3 +29,9 @@ include $(PGXS)
 
 # PGXS does not track headers
 $(OBJS): src/wix_admin.h src/wix_http.h
+
+# -- valgrind-check (issue 5): the regression suite under valgrind memcheck;
+# on demand, not in CI.  See test/valgrind.sh.
+.PHONY: valgrind-check
+valgrind-check:
+	test/valgrind.sh
