@@ -11,10 +11,12 @@ GET and on the approve.  Asserted:
   a pgbench client): the injected faults were absorbed, nothing else failed;
 * the faults were really hit (the emulator answered 503s and 429s);
 * no backend crashed: the server log has no "terminated by signal";
-* no leaked sockets: sampled during the run, no backend ever holds more
-  than one TCP connection to the emulator; after the run only a few
-  connections linger in TIME_WAIT (keep-alive reuse, not one per request),
-  and none is left open by a backend that ended.
+* no leaked sockets: sampled every second during the run, no backend holds
+  more connections to the emulator than it may have transfers in flight
+  (max_concurrent_requests, 4); a session idle after the same workload holds
+  exactly one keep-alive connection; after the run nothing is left open by
+  the backends that ended, and few connections were ever closed (TIME_WAIT
+  under 5% of the requests: keep-alive reuse, not one per request).
 
 About WIX_CONCURRENCY_SECONDS + 10 seconds.
 """
@@ -34,7 +36,9 @@ from wixfault import (EmulatorProcess, Session, server_log_path, sockets_of,
 DB = "wix_concurrency"
 CLIENTS = 16
 DURATION = int(os.environ.get("WIX_CONCURRENCY_SECONDS", "60"))
-MAX_SOCKETS_PER_BACKEND = 1
+# a scan may have up to max_concurrent_requests pages in flight, so a busy
+# backend may briefly hold that many connections; a leak would exceed it
+MAX_SOCKETS_BUSY = 4
 SEARCH = "/ecom/v1/orders/search"
 
 SCAN_SCRIPT = """
@@ -130,7 +134,7 @@ class ConcurrencyTest(unittest.TestCase):
                     continue        # the backend ended meanwhile
                 open_ = [s for s in states if s not in ("TIME_WAIT", "CLOSE")]
                 cls.max_sockets = max(cls.max_sockets, len(open_))
-                if len(open_) > MAX_SOCKETS_PER_BACKEND:
+                if len(open_) > MAX_SOCKETS_BUSY:
                     cls.socket_excess.append((pid, states))
             cls.samples += 1
 
@@ -208,19 +212,24 @@ class ConcurrencyTest(unittest.TestCase):
         self.assertNotIn("PANIC", self.log_text)
         self.assertNotIn("server closed the connection", self.pgbench.stderr)
 
-    def test_at_most_one_connection_per_backend(self):
+    def test_no_backend_accumulates_connections(self):
         self.assertGreater(self.samples, 3)
         self.assertEqual(self.socket_excess[:5], [],
-                         "backends holding more than %d connections" % MAX_SOCKETS_PER_BACKEND)
+                         "backends holding more than %d connections" % MAX_SOCKETS_BUSY)
+        print("most connections one backend held at a sample: %d" % self.max_sockets)
         self.assertGreaterEqual(self.max_sockets, 1)
 
     def test_no_socket_left_behind(self):
         client_open = [s for _, s in self.after if s not in ("TIME_WAIT", "CLOSE")]
         self.assertEqual(client_open, [], "sockets to the emulator still open after the run")
-        # keep-alive: a few closes per backend, not one per request
+        # keep-alive: connections are reused, not one per request
         lingering = len(self.after) + len(self.after_local)
-        self.assertLess(lingering, 10 * CLIENTS,
-                        "%d sockets in TIME_WAIT for %d requests" % (lingering, len(self.requests)))
+        print("TIME_WAIT after the run: %d (backend side %d, emulator side %d) for %d requests"
+              % (lingering, len(self.after), len(self.after_local), len(self.requests)))
+        self.assertLess(lingering, 0.05 * len(self.requests),
+                        "%d sockets in TIME_WAIT for %d requests (%d closed by the backends, "
+                        "%d by the emulator)" % (lingering, len(self.requests), len(self.after),
+                                                 len(self.after_local)))
 
     def test_a_session_after_the_run_keeps_one_connection(self):
         s = Session(DB)
