@@ -217,8 +217,12 @@ class SecretsTest(unittest.TestCase):
         cls.collected += [res.stdout, res.stderr]
 
     def assertNoSecret(self, text, where):
+        """None of NEEDLES in text; a failure shows where, the secret masked."""
         for needle in NEEDLES:
-            self.assertNotIn(needle, text, "%s holds %r" % (where, needle))
+            lines = [l for l in text.splitlines() if needle in l]
+            masked = [l.replace(needle, "<%d-char secret>" % len(needle))[:300] for l in lines[:3]]
+            self.assertFalse(lines, "%s holds a credential (%d line(s)), e.g.:\n%s"
+                             % (where, len(lines), "\n".join(masked)))
 
     # -- sanity: the scenario did what it should, and was logged ----------
 
