@@ -15,6 +15,7 @@ Runs its own emulator.  About 15 seconds.
 """
 import json
 import os
+import re
 import subprocess
 import unittest
 
@@ -34,6 +35,14 @@ NEEDLES = [CLIENT_SECRET, "emulator-secret", API_KEY, "emulator-api-key",
 
 emu_proc = None
 E = None
+
+
+def mask(line):
+    """line with every credential and token replaced by a placeholder."""
+    line = re.sub(r"OauthNG\.JWS\.[A-Za-z0-9_\-]*", "<token>", line)
+    for needle in sorted(NEEDLES, key=len, reverse=True):
+        line = line.replace(needle, "<secret>")
+    return line
 
 
 def setUpModule():
@@ -220,7 +229,7 @@ class SecretsTest(unittest.TestCase):
         """None of NEEDLES in text; a failure shows where, the secret masked."""
         for needle in NEEDLES:
             lines = [l for l in text.splitlines() if needle in l]
-            masked = [l.replace(needle, "<%d-char secret>" % len(needle))[:300] for l in lines[:3]]
+            masked = [mask(l)[:300] for l in lines[:3]]
             if lines:
                 self.fail("%s holds a credential (%d line(s)), e.g.:\n%s"
                           % (where, len(lines), "\n".join(masked)))
