@@ -21,6 +21,7 @@
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 
 /* What a conversion error's context line names. */
 typedef struct ConversionContext
@@ -60,9 +61,13 @@ wix_converter_init(WixColumnConverter *conv, const char *column_name,
 		for (const char *c = path; *c; c++)
 			max += (*c == '.');
 		conv->segments = palloc(sizeof(char *) * max);
+		conv->segment_lengths = palloc(sizeof(int) * max);
 		for (segment = strtok_r(copy, ".", &saveptr); segment != NULL;
 			 segment = strtok_r(NULL, ".", &saveptr))
+		{
+			conv->segment_lengths[conv->nsegments] = strlen(segment);
 			conv->segments[conv->nsegments++] = segment;
+		}
 	}
 }
 
@@ -95,6 +100,49 @@ wix_json_path_get(json_object *obj, char *const *segments, int nsegments)
 			return NULL;
 	}
 	return obj;
+}
+
+/*
+ * wix_jsonb_path_get
+ *		Follow the column's dotted path into a jsonb container, as
+ *		wix_json_path_get does into a json-c object.  False when any step is
+ *		missing.
+ */
+bool
+wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
+				   JsonbValue *result)
+{
+	for (int i = 0; i < conv->nsegments; i++)
+	{
+		if (i > 0)
+		{
+			if (result->type != jbvBinary)
+				return false;
+			container = result->val.binary.data;
+		}
+		if (JsonContainerIsObject(container))
+		{
+			if (getKeyJsonValueFromContainer(container, conv->segments[i],
+											 conv->segment_lengths[i],
+											 result) == NULL)
+				return false;
+		}
+		else if (JsonContainerIsArray(container) && !JsonContainerIsScalar(container))
+		{
+			char	   *end;
+			long		index = strtol(conv->segments[i], &end, 10);
+			JsonbValue *element;
+
+			if (*end != '\0' || end == conv->segments[i] || index < 0 ||
+				index > PG_UINT32_MAX ||
+				(element = getIthJsonbValueFromContainer(container, (uint32) index)) == NULL)
+				return false;
+			*result = *element;
+		}
+		else
+			return false;
+	}
+	return true;
 }
 
 /* Shorten a value for an error message. */
@@ -206,6 +254,107 @@ wix_iso_utc(TimestampTz ts, bool microseconds)
 					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 }
 
+/* The column's input function on a value's text, naming both on error. */
+static Datum
+convert_text(WixColumnConverter *conv, const char *text)
+{
+	ErrorContextCallback errcallback;
+	ConversionContext context;
+	Datum		result;
+
+	context.conv = conv;
+	context.value = text;
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = &context;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	result = InputFunctionCall(&conv->input, (char *) text,
+							   conv->typioparam, conv->typmod);
+	error_context_stack = errcallback.previous;
+	return result;
+}
+
+/* Two digits at s, or -1. */
+static inline int
+two_digits(const char *s)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -1;
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/*
+ * iso_utc_timestamp
+ *		A fast path for the form Wix writes dates in,
+ *		"2024-05-01T10:20:30.123Z" (up to six fraction digits): true with the
+ *		timestamp timestamptz_in would give, false for any other form (then
+ *		timestamptz_in decides).
+ */
+static bool
+iso_utc_timestamp(const char *s, int len, TimestampTz *result)
+{
+	int			century;
+	int			year;
+	int			month;
+	int			day;
+	int			hour;
+	int			minute;
+	int			second;
+	int64		fraction = 0;
+	int			digits = 0;
+
+	if (len < 20 || len > 27 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+		s[13] != ':' || s[16] != ':' || s[len - 1] != 'Z')
+		return false;
+	century = two_digits(s);
+	year = two_digits(s + 2);
+	month = two_digits(s + 5);
+	day = two_digits(s + 8);
+	hour = two_digits(s + 11);
+	minute = two_digits(s + 14);
+	second = two_digits(s + 17);
+	if (century < 0 || year < 0 || month < 1 || month > 12 || day < 1 ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		second < 0 || second > 59)
+		return false;
+	year += century * 100;
+	if (year < 1 || day > day_tab[isleap(year)][month - 1])
+		return false;
+	if (len > 20)
+	{
+		if (s[19] != '.' || len == 21)
+			return false;
+		for (int i = 20; i < len - 1; i++, digits++)
+		{
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+			fraction = fraction * 10 + (s[i] - '0');
+		}
+		for (; digits < 6; digits++)
+			fraction *= 10;
+	}
+	*result = (((int64) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE) * SECS_PER_DAY +
+				hour * SECS_PER_HOUR + minute * SECS_PER_MINUTE + second) * USECS_PER_SEC) +
+		fraction;
+	return IS_VALID_TIMESTAMP(*result);
+}
+
+/* A JSON string's value (len bytes, not terminated) for the column. */
+static Datum
+convert_string(WixColumnConverter *conv, const char *value, int len)
+{
+	TimestampTz timestamp;
+
+	/* json-c strings end at an escaped NUL */
+	len = strnlen(value, len);
+	if (conv->typid == TEXTOID)
+		return PointerGetDatum(cstring_to_text_with_len(value, len));
+	if (conv->typid == TIMESTAMPTZOID && conv->typmod < 0 &&
+		iso_utc_timestamp(value, len, &timestamp))
+		return TimestampTzGetDatum(timestamp);
+	return convert_text(conv, pnstrdup(value, len));
+}
+
 /*
  * wix_convert_value
  *		Convert one JSON value (NULL = absent) for the column.
@@ -215,9 +364,6 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 {
 	json_type	type = json_object_get_type(value);
 	const char *text;
-	ErrorContextCallback errcallback;
-	ConversionContext context;
-	Datum		result;
 
 	*isnull = false;
 	if (value == NULL || type == json_type_null)
@@ -236,7 +382,8 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 	if (conv->typid == JSONBOID || conv->typid == JSONOID)
 		text = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
 	else if (type == json_type_string)
-		text = json_object_get_string(value);
+		return convert_string(conv, json_object_get_string(value),
+							  json_object_get_string_len(value));
 	else if (conv->category == TYPCATEGORY_STRING)
 		text = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
 	else if ((type == json_type_object || type == json_type_array) ||
@@ -255,15 +402,58 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 
 	if (conv->typid == TEXTOID)
 		return PointerGetDatum(cstring_to_text(text));
+	return convert_text(conv, text);
+}
 
-	context.conv = conv;
-	context.value = text;
-	errcallback.callback = conversion_error_callback;
-	errcallback.arg = &context;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-	result = InputFunctionCall(&conv->input, (char *) text,
-							   conv->typioparam, conv->typmod);
-	error_context_stack = errcallback.previous;
-	return result;
+/*
+ * wix_convert_jsonb_value
+ *		Convert a value found in an item's jsonb (the whole-item column,
+ *		already built) when that gives exactly what wix_convert_value gives
+ *		for the same JSON value: jsonb values, strings, and numbers and
+ *		booleans into types that are not text.  False otherwise (a number,
+ *		boolean, object or array for a text or json column, spelled by json-c,
+ *		or a value that does not convert and whose error wix_convert_value
+ *		reports).
+ */
+bool
+wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
+						Datum *result, bool *isnull)
+{
+	*isnull = false;
+	if (value->type == jbvNull)
+	{
+		*isnull = true;
+		return true;
+	}
+	if (conv->typid == JSONBOID)
+	{
+		/* a container is copied as it is; a scalar becomes a scalar jsonb */
+		*result = JsonbPGetDatum(JsonbValueToJsonb(value));
+		return true;
+	}
+	if (conv->typid == JSONOID)
+		return false;
+	switch (value->type)
+	{
+		case jbvString:
+			*result = convert_string(conv, value->val.string.val, value->val.string.len);
+			return true;
+		case jbvNumeric:
+			if (conv->category == TYPCATEGORY_STRING || conv->typid == BOOLOID)
+				return false;
+			if (conv->typid == NUMERICOID && conv->typmod < 0)
+				*result = PointerGetDatum(DatumGetNumericCopy(NumericGetDatum(value->val.numeric)));
+			else
+				*result = convert_text(conv,
+									   DatumGetCString(DirectFunctionCall1(numeric_out,
+																		   NumericGetDatum(value->val.numeric))));
+			return true;
+		case jbvBool:
+			if (conv->typid != BOOLOID)
+				return false;
+			*result = BoolGetDatum(value->val.boolean);
+			return true;
+		default:
+			return false;
+	}
 }

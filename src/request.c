@@ -51,6 +51,27 @@ wix_json_release(WixJsonHolder *holder)
 }
 
 /*
+ * The backend's JSON tokener, reset for a new text: one allocation for the
+ * life of the backend rather than one per answer.
+ */
+static json_tokener *
+backend_tokener(void)
+{
+	static json_tokener *tokener = NULL;
+
+	if (tokener == NULL)
+	{
+		tokener = json_tokener_new();
+		if (tokener == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+	json_tokener_reset(tokener);
+	return tokener;
+}
+
+/*
  * wix_json_parse
  *		Parse a whole response body as one JSON object.  Malformed, truncated,
  *		empty or non-object bodies are errors; nothing is leaked.
@@ -72,15 +93,11 @@ wix_json_parse(const char *data, size_t len, const char *what)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Wix API response to %s is too large", what)));
 
-	tok = json_tokener_new();
-	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+	tok = backend_tokener();
 	obj = json_tokener_parse_ex(tok, data, (int) len);
 	err = json_tokener_get_error(tok);
 	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
+	json_tokener_reset(tok);
 
 	while (err == json_tokener_success && consumed < len &&
 		   (data[consumed] == ' ' || data[consumed] == '\n' ||
@@ -110,11 +127,28 @@ wix_json_parse(const char *data, size_t len, const char *what)
 	return obj;
 }
 
+/* The JSON value that starts at text, parsed to its end; NULL if it is not one. */
+static json_object *
+parse_fragment(const char *text, const char *end)
+{
+	json_tokener *tok = backend_tokener();
+	json_object *obj;
+
+	obj = json_tokener_parse_ex(tok, text, (int) Min(end - text, INT_MAX));
+	if (json_tokener_get_error(tok) != json_tokener_success)
+	{
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_reset(tok);
+	return obj;
+}
+
 /* Parse one of the catalog's constant JSON fragments. */
 static json_object *
 constant_json(const char *text)
 {
-	json_object *obj = json_tokener_parse(text);
+	json_object *obj = parse_fragment(text, text + strlen(text));
 
 	if (obj == NULL)
 		elog(ERROR, "wix_admin: invalid JSON constant in the resource catalog: %s", text);
@@ -348,273 +382,276 @@ apply_cursor_metadata(WixPager *pager, json_object *metadata)
 	}
 }
 
+
 /*
- * top_level_value
- *		Where the value of a top-level key of a JSON object text starts, found
- *		without parsing the rest (strings and nesting are skipped); NULL when
- *		the key is not there.
+ * skip_string
+ *		The position after the JSON string whose opening quote is at p, or
+ *		NULL when it does not end.  A quote preceded by an odd run of
+ *		backslashes is escaped.
  */
-static const char *
-top_level_value(const char *text, size_t len, const char *key)
+static inline const char *
+skip_string(const char *p, const char *end)
 {
-	size_t		keylen = strlen(key);
-	int			depth = 0;
-
-	for (size_t i = 0; i < len; i++)
+	for (p++;;)
 	{
-		char		c = text[i];
+		const char *quote = memchr(p, '"', end - p);
+		const char *run;
 
-		if (c == '"')
-		{
-			size_t		start = ++i;
-
-			while (i < len && text[i] != '"')
-				i += (text[i] == '\\') ? 2 : 1;
-			if (i >= len)
-				return NULL;
-			if (depth == 1 && i - start == keylen &&
-				memcmp(text + start, key, keylen) == 0)
-			{
-				size_t		j = i + 1;
-
-				while (j < len && isspace((unsigned char) text[j]))
-					j++;
-				if (j < len && text[j] == ':')
-				{
-					for (j++; j < len && isspace((unsigned char) text[j]); j++)
-						;
-					return j < len ? text + j : NULL;
-				}
-			}
-		}
-		else if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']')
-			depth--;
+		if (quote == NULL)
+			return NULL;
+		for (run = quote; run > p && run[-1] == '\\'; run--)
+			;
+		if (((quote - run) & 1) == 0)
+			return quote + 1;
+		p = quote + 1;
 	}
-	return NULL;
+}
+
+static inline bool
+json_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
 /*
- * balanced_object
- *		Is the text one JSON object as far as brackets and strings go, with
- *		nothing after it?  A cheap check for answers that are not parsed.
+ * scan_object
+ *		One pass over a JSON object text without parsing it: true when it is
+ *		one object, balanced as far as brackets and strings go, with nothing
+ *		after it.  values[i] is set to where the value of the top-level key
+ *		keys[i] starts (NULL when absent).  When outline is given and keys[0]
+ *		holds an array, its elements are counted there, with the last one.
  */
 static bool
-balanced_object(const char *text, size_t len)
+scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
+			const char **values, WixPageOutline *outline)
 {
+	const char *p = text;
+	const char *end = text + len;
 	int			depth = 0;
-	size_t		i = 0;
+	bool		expect_key = false; /* depth 1: the next string is a key */
+	int			key_index = -1; /* depth 1: the key just read is keys[i] */
+	bool		in_array = false;	/* inside the array value of keys[0] */
+	bool		expect_element = false;
 
-	while (i < len && isspace((unsigned char) text[i]))
-		i++;
-	if (i >= len || text[i] != '{')
+	for (int i = 0; i < nkeys; i++)
+		values[i] = NULL;
+	while (p < end && json_space(*p))
+		p++;
+	if (p >= end || *p != '{')
 		return false;
-	for (; i < len; i++)
+	for (; p < end; p++)
 	{
-		char		c = text[i];
+		char		c = *p;
 
-		if (c == '"')
+		if (expect_element && !json_space(c))
 		{
-			for (i++; i < len && text[i] != '"'; i += (text[i] == '\\') ? 2 : 1)
-				;
-			if (i >= len)
-				return false;
-		}
-		else if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']')
-		{
-			if (--depth < 0)
-				return false;
-			if (depth == 0)
+			expect_element = false;
+			if (c != ']')
 			{
-				for (i++; i < len && isspace((unsigned char) text[i]); i++)
-					;
-				return i == len;
+				outline->nitems++;
+				outline->last_item = p;
+				outline->last_item_end = NULL;
+				if (c != '{')
+					outline->scalar_items = true;
 			}
+		}
+		switch (c)
+		{
+			case '"':
+				{
+					const char *after = skip_string(p, end);
+
+					if (after == NULL)
+						return false;
+					if (depth == 1 && expect_key)
+					{
+						size_t		keylen = after - p - 2;
+
+						expect_key = false;
+						for (int i = 0; i < nkeys; i++)
+							if (strlen(keys[i]) == keylen &&
+								memcmp(p + 1, keys[i], keylen) == 0)
+								key_index = i;
+					}
+					p = after - 1;
+					break;
+				}
+			case ':':
+				if (depth == 1 && key_index >= 0)
+				{
+					const char *value = p + 1;
+
+					while (value < end && json_space(*value))
+						value++;
+					values[key_index] = value;
+					key_index = -1;
+				}
+				break;
+			case ',':
+				if (depth == 1)
+					expect_key = true;
+				else if (in_array && depth == 2)
+					expect_element = true;
+				break;
+			case '{':
+			case '[':
+				if (depth == 0)
+					expect_key = true;
+				else if (depth == 1 && outline != NULL && c == '[' &&
+						 p == values[0])
+				{
+					/* the items array (a repeated key: the last one counts) */
+					outline->nitems = 0;
+					outline->scalar_items = false;
+					outline->last_item = outline->last_item_end = NULL;
+					in_array = expect_element = true;
+				}
+				depth++;
+				break;
+			case '}':
+			case ']':
+				if (--depth < 0)
+					return false;
+				if (in_array && depth == 2 && c == '}')
+					outline->last_item_end = p + 1;
+				else if (in_array && depth == 1)
+					in_array = false;
+				else if (depth == 0)
+				{
+					for (p++; p < end && json_space(*p); p++)
+						;
+					return p == end;
+				}
+				break;
 		}
 	}
 	return false;
 }
 
 /*
- * wix_count_items
- *		How many objects the top-level items array of a raw answer holds,
- *		counted without parsing them: 0 when the array is absent, -1 when the
- *		answer is not that simple (then it must be parsed).
+ * wix_page_outline
+ *		Read what paging needs from a query answer's raw body in one pass,
+ *		without parsing it: where the items array and the paging metadata
+ *		are, and how many items there are.  False when the body is not one
+ *		JSON object (a parser then says what is wrong with it).
  */
-int
-wix_count_items(const char *body, size_t len, const char *items_key)
+bool
+wix_page_outline(const WixEndpoint *endpoint, const char *body, size_t len,
+				 WixPageOutline *outline)
 {
-	const char *value = top_level_value(body, len, items_key);
-	const char *end = body + len;
-	int			depth = 0;
-	int			count = 0;
+	const char *keys[3] = {endpoint->items_key, endpoint->metadata_key, "totalResults"};
+	const char *values[3];
 
-	if (!balanced_object(body, len))
-		return -1;
-	if (value == NULL)
-		return 0;				/* Wix omits empty arrays */
-	if (*value != '[')
-		return -1;
-	for (const char *p = value; p < end; p++)
+	memset(outline, 0, sizeof(*outline));
+	if (body == NULL || !scan_object(body, len, keys, 3, values, outline))
+		return false;
+	outline->items = values[0];
+	outline->metadata = values[1];
+	outline->total_results = values[2];
+	outline->end = body + len;
+	if (outline->items != NULL && *outline->items != '[')
 	{
-		char		c = *p;
-
-		if (c == '"')
-		{
-			for (p++; p < end && *p != '"'; p += (*p == '\\') ? 2 : 1)
-				;
-			if (p >= end)
-				return -1;
-		}
-		else if (c == '{' || c == '[')
-		{
-			if (depth == 1)
-			{
-				if (c != '{')
-					return -1;
-				count++;
-			}
-			depth++;
-		}
-		else if (c == '}' || c == ']')
-		{
-			if (--depth == 0)
-				return count;
-		}
-		else if (depth == 1 && !isspace((unsigned char) c) && c != ',')
-			return -1;			/* a scalar item */
+		if (strncmp(outline->items, "null", 4) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API response to %s has a non-array \"%s\"",
+							endpoint->query_path, endpoint->items_key)));
+		outline->items = NULL;	/* as absent */
 	}
-	return -1;
+	if (outline->items != NULL && outline->nitems > 0 &&
+		outline->last_item_end == NULL && !outline->scalar_items)
+		return false;			/* cannot happen in a balanced object */
+	return true;
 }
 
 /*
- * wix_pager_peek
- *		Read the next cursor from a cursor endpoint's raw answer before the
- *		whole page is parsed, so that the next page can be requested while
- *		this one is parsed and read.  True when it did; wix_pager_take_items
- *		then skips the metadata.
+ * advance_offset
+ *		Offset paging after a page of nitems: the total, whether this was the
+ *		last page, and past an offset ceiling the key to continue after.
  */
-bool
-wix_pager_peek(WixPager *pager, const char *body, size_t len)
+static void
+advance_offset(WixPager *pager, const WixPageOutline *outline,
+			   json_object *metadata)
 {
-	const char *value;
-	json_tokener *tok;
-	json_object *metadata;
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *total = member_of_type(metadata, "total", json_type_int);
+	json_object *total_results = NULL;
+	int			nitems = outline->nitems;
 
-	if (pager->endpoint->paging != WIX_PAGING_CURSOR || body == NULL)
-		return false;
-	value = top_level_value(body, len, pager->endpoint->metadata_key);
-	if (value == NULL || *value != '{')
-		return false;
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return false;
-	metadata = json_tokener_parse_ex(tok, value, (int) (len - (value - body)));
-	json_tokener_free(tok);
-	if (metadata == NULL || !json_object_is_type(metadata, json_type_object))
+	if (total == NULL && outline->total_results != NULL)
+		total = total_results = parse_fragment(outline->total_results, outline->end);
+	if (json_object_is_type(total, json_type_int) && pager->keyset_after == NULL)
+		pager->total = json_object_get_int64(total);
+	json_object_put(total_results);
+
+	if (nitems < pager->page_size ||
+		(pager->total >= 0 && pager->keyset_after == NULL &&
+		 pager->offset + (int64) nitems >= pager->total))
+		pager->finished = true;
+	else
 	{
-		json_object_put(metadata);
-		return false;
+		if (pager->keyset_after == NULL)
+			pager->offset += nitems;
+		if (pager->keyset_after != NULL ||
+			(endpoint->max_offset > 0 &&
+			 pager->offset + pager->page_size > endpoint->max_offset))
+		{
+			/* past the offset ceiling: continue after the last key seen */
+			const char *value = NULL;
+			json_object *key = NULL;
+
+			if (outline->last_item_end != NULL &&
+				scan_object(outline->last_item,
+							outline->last_item_end - outline->last_item,
+							&endpoint->keyset_field, 1, &value, NULL) &&
+				value != NULL)
+				key = parse_fragment(value, outline->last_item_end);
+			if (key == NULL || json_object_is_type(key, json_type_null) ||
+				json_object_is_type(key, json_type_object) ||
+				json_object_is_type(key, json_type_array))
+			{
+				json_object_put(key);
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("Wix API item has no \"%s\" to page by",
+								endpoint->keyset_field)));
+			}
+			if (pager->keyset_after != NULL)
+				pfree(pager->keyset_after);
+			pager->keyset_after = pstrdup(json_object_get_string(key));
+			json_object_put(key);
+			pager->ready = true;
+		}
 	}
+}
+
+/*
+ * wix_pager_advance
+ *		A page has arrived (its outline read from the raw body): work out the
+ *		next page from its paging metadata, before the page is parsed, so
+ *		that the next request overlaps parsing and reading this one.
+ */
+void
+wix_pager_advance(WixPager *pager, const WixPageOutline *outline)
+{
+	json_object *metadata = NULL;
+
+	pager->pages++;
+	if (pager->inflight > 0)
+		pager->inflight--;
+	if (outline->metadata != NULL)
+		metadata = parse_fragment(outline->metadata, outline->end);
 	PG_TRY();
 	{
-		apply_cursor_metadata(pager, metadata);
+		if (pager->endpoint->paging == WIX_PAGING_CURSOR)
+			apply_cursor_metadata(pager, json_object_is_type(metadata, json_type_object) ?
+								  metadata : NULL);
+		else
+			advance_offset(pager, outline, metadata);
 	}
 	PG_FINALLY();
 	{
 		json_object_put(metadata);
 	}
 	PG_END_TRY();
-	pager->peeked = true;
-	pager->pages++;
-	if (pager->inflight > 0)
-		pager->inflight--;
-	return true;
-}
-
-/*
- * wix_pager_take_items
- *		Read one page's answer: return its items array (owned by the
- *		response; NULL when the page is empty) and work out the next page.
- */
-json_object *
-wix_pager_take_items(WixPager *pager, json_object *response)
-{
-	const WixEndpoint *endpoint = pager->endpoint;
-	json_object *items;
-	json_object *metadata;
-	size_t		nitems = 0;
-
-	if (json_object_object_get_ex(response, endpoint->items_key, &items) &&
-		!json_object_is_type(items, json_type_null))
-	{
-		if (!json_object_is_type(items, json_type_array))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("Wix API response to %s has a non-array \"%s\"",
-							endpoint->query_path, endpoint->items_key)));
-		nitems = json_object_array_length(items);
-	}
-	else
-		items = NULL;			/* Wix omits empty arrays */
-
-	/* a peeked page was counted when its metadata was read */
-	if (!pager->peeked)
-	{
-		pager->pages++;
-		if (pager->inflight > 0)
-			pager->inflight--;
-	}
-	metadata = member_of_type(response, endpoint->metadata_key, json_type_object);
-
-	if (endpoint->paging == WIX_PAGING_CURSOR)
-	{
-		/* wix_pager_peek may have read the same metadata already */
-		if (pager->peeked)
-			pager->peeked = false;
-		else
-			apply_cursor_metadata(pager, metadata);
-	}
-	else
-	{
-		json_object *total = member_of_type(metadata, "total", json_type_int);
-
-		if (total == NULL)
-			total = member_of_type(response, "totalResults", json_type_int);
-		if (total != NULL && pager->keyset_after == NULL)
-			pager->total = json_object_get_int64(total);
-
-		if (nitems < (size_t) pager->page_size ||
-			(pager->total >= 0 && pager->keyset_after == NULL &&
-			 pager->offset + (int64) nitems >= pager->total))
-			pager->finished = true;
-		else
-		{
-			if (pager->keyset_after == NULL)
-				pager->offset += (int) nitems;
-			if (pager->keyset_after != NULL ||
-				(endpoint->max_offset > 0 &&
-				 pager->offset + pager->page_size > endpoint->max_offset))
-			{
-				/* past the offset ceiling: continue after the last key seen */
-				json_object *last = json_object_array_get_idx(items, nitems - 1);
-				json_object *key;
-
-				if (!json_object_object_get_ex(last, endpoint->keyset_field, &key) ||
-					json_object_is_type(key, json_type_null))
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_ERROR),
-							 errmsg("Wix API item has no \"%s\" to page by",
-									endpoint->keyset_field)));
-				if (pager->keyset_after != NULL)
-					pfree(pager->keyset_after);
-				pager->keyset_after = pstrdup(json_object_get_string(key));
-				pager->ready = true;
-			}
-		}
-	}
-	return nitems > 0 ? items : NULL;
 }

@@ -29,6 +29,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #define WIX_DEFAULT_BASE_URL	"https://www.wixapis.com"
@@ -274,7 +275,6 @@ typedef struct WixPager
 	int64		total;			/* items in all, once Wix said; else -1 */
 	int			inflight;		/* pages requested but not read yet */
 	bool		ready;			/* the next cursor or key is known */
-	bool		peeked;			/* this page's metadata was read early */
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
 	int			pages;			/* pages read so far */
 } WixPager;
@@ -283,10 +283,23 @@ extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 						   int page_size);
 extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
-extern json_object *wix_pager_take_items(WixPager *pager,
-										 json_object *response);
-extern bool wix_pager_peek(WixPager *pager, const char *body, size_t len);
-extern int	wix_count_items(const char *body, size_t len, const char *items_key);
+
+/* What paging needs of a query answer, read from its raw body. */
+typedef struct WixPageOutline
+{
+	const char *items;			/* the items array, or NULL when absent */
+	int			nitems;			/* its elements */
+	bool		scalar_items;	/* one of them is not an object */
+	const char *last_item;		/* the last element, and where it ends */
+	const char *last_item_end;
+	const char *metadata;		/* the paging metadata value, or NULL */
+	const char *total_results;	/* top-level "totalResults" (Catalog V1) */
+	const char *end;			/* the end of the body */
+} WixPageOutline;
+
+extern bool wix_page_outline(const WixEndpoint *endpoint, const char *body,
+							 size_t len, WixPageOutline *outline);
+extern void wix_pager_advance(WixPager *pager, const WixPageOutline *outline);
 
 /*
  * Pushing conditions and sorts to Wix (deparse.c)
@@ -341,6 +354,7 @@ typedef struct WixColumnConverter
 	char	   *column_name;
 	char	   *path;			/* as given, for messages */
 	char	  **segments;		/* path split at dots */
+	int		   *segment_lengths;
 	int			nsegments;		/* 0 = the whole object */
 	Oid			typid;
 	int32		typmod;
@@ -356,6 +370,11 @@ extern json_object *wix_json_path_get(json_object *obj,
 									  char *const *segments, int nsegments);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
+extern bool wix_jsonb_path_get(JsonbContainer *container,
+							   const WixColumnConverter *conv,
+							   JsonbValue *result);
+extern bool wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
+									Datum *result, bool *isnull);
 extern char *wix_iso_utc(TimestampTz ts, bool microseconds);
 
 /*

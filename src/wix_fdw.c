@@ -85,6 +85,7 @@ typedef struct WixScanState
 	int			offset;
 	int			depth;			/* pages to keep in flight */
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
+	int			whole_item_attr;	/* attnum - 1 of a selected jsonb "$"; or -1 */
 	WixPager	pager;
 	bool		query_started;	/* filter and pager built for this run */
 	char	   *get_id;			/* "id = x": the id for the Get call */
@@ -102,6 +103,7 @@ typedef struct WixScanState
 	int64		returned;		/* rows returned under a pushed LIMIT */
 	int64		fetched;		/* rows received in this run */
 	int			counted;		/* items of a page counted, not parsed */
+	bool		page_outlined;	/* read_page has seen the current page */
 	WixPendingRequest *pending[MAX_INFLIGHT];	/* in page order */
 	int			npending;
 	WixRequestStats stats;
@@ -701,6 +703,7 @@ start_scan(ForeignScanState *node, WixScanState *state)
 	state->endpoint = wix_resource_endpoint(state->resource, catalog);
 
 	state->converters = palloc0(sizeof(WixColumnConverter *) * tupdesc->natts);
+	state->whole_item_attr = -1;
 	foreach(lc, state->retrieved_attrs)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
@@ -713,6 +716,9 @@ start_scan(ForeignScanState *node, WixScanState *state)
 		wix_converter_init(state->converters[attr->attnum - 1],
 						   NameStr(attr->attname), path,
 						   attr->atttypid, attr->atttypmod);
+		if (state->whole_item_attr < 0 && strcmp(path, "$") == 0 &&
+			attr->atttypid == JSONBOID)
+			state->whole_item_attr = attr->attnum - 1;
 	}
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -868,40 +874,37 @@ fetch_by_id(WixScanState *state)
 }
 
 /*
- * peek_next_page
- *		A page has arrived: request the next one from the cursor in its raw
- *		body, so that the round trip overlaps parsing and reading this page.
- *		A scan that needs no column (count(*)) only counts the items: true
- *		then, and the page is never parsed.
+ * read_page
+ *		A page has arrived: work out the next page from the paging metadata
+ *		in its raw body and request it, so that the round trip overlaps
+ *		parsing and reading this page.  A scan that needs no column
+ *		(count(*)) only counts the items: true then, and the page is never
+ *		parsed.
  */
 static bool
-peek_next_page(const char *body, size_t len, void *arg)
+read_page(const char *body, size_t len, void *arg)
 {
 	WixScanState *state = arg;
+	WixPageOutline outline;
 	MemoryContext oldcxt;
-	int			count = -1;
-	bool		peeked;
 
-	/* this page may complete a pushed LIMIT: then nothing more is needed */
-	if (state->limit >= 0 &&
-		state->fetched + state->pager.page_size >= state->limit + state->offset)
-		return false;
-	if (state->retrieved_attrs == NIL)
-	{
-		count = wix_count_items(body, len, state->endpoint->items_key);
-		if (count < 0)
-			return false;		/* let the parser report what is wrong */
-	}
+	if (!wix_page_outline(state->endpoint, body, len, &outline))
+		return false;			/* not one JSON object: the parser says why */
 	/* the pager keeps its cursor across pages */
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
-	peeked = wix_pager_peek(&state->pager, body, len);
+	wix_pager_advance(&state->pager, &outline);
 	MemoryContextSwitchTo(oldcxt);
-	if (!peeked)
-		return false;
+	state->page_outlined = true;
+	state->fetched += outline.nitems;
 	issue_requests(state);
-	if (count < 0)
-		return false;
-	state->counted = count;
+	if (state->retrieved_attrs != NIL)
+		return false;			/* rows need their columns: parse the page */
+	if (outline.scalar_items)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s holds an item that is not an object",
+						state->endpoint->query_path)));
+	state->counted = outline.nitems;
 	return true;
 }
 
@@ -930,37 +933,30 @@ fetch_page(WixScanState *state)
 		return false;
 
 	oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	/* the head request leaves the queue before peek_next_page refills it */
+	/* the head request leaves the queue before read_page refills it */
 	head = state->pending[0];
 	state->npending--;
 	memmove(state->pending, state->pending + 1,
 			sizeof(WixPendingRequest *) * state->npending);
-	answer = wix_request_finish(head, peek_next_page, state);
+	state->page_outlined = false;
+	answer = wix_request_finish(head, read_page, state);
+	MemoryContextSwitchTo(oldcxt);
 	state->stats.pages++;
+	if (!state->page_outlined)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("invalid JSON in Wix API response to %s",
+						state->endpoint->query_path)));
 
 	if (answer->obj == NULL)
+		state->nitems = state->counted; /* counted, not parsed */
+	else if (json_object_object_get_ex(answer->obj, state->endpoint->items_key, &items) &&
+			 json_object_is_type(items, json_type_array) &&
+			 json_object_array_length(items) > 0)
 	{
-		/* counted, not parsed: rows with no column to fill */
-		MemoryContextSwitchTo(oldcxt);
-		state->pager.peeked = false;
-		state->nitems = state->counted;
-		state->fetched += state->nitems;
+		state->items = items;
+		state->nitems = json_object_array_length(items);
 	}
-	else
-	{
-		/* the pager keeps its cursor across pages */
-		MemoryContextSwitchTo(state->query_cxt);
-		items = wix_pager_take_items(&state->pager, answer->obj);
-		MemoryContextSwitchTo(oldcxt);
-		if (items != NULL)
-		{
-			state->items = items;
-			state->nitems = json_object_array_length(items);
-			state->fetched += state->nitems;
-		}
-	}
-	if (!state->pager.finished)
-		issue_requests(state);
 	return true;
 }
 
@@ -973,6 +969,7 @@ store_item(ForeignScanState *node, WixScanState *state, json_object *item)
 	const WixEndpoint *endpoint = state->endpoint;
 	MemoryContext oldcxt;
 	ListCell   *lc;
+	Jsonb	   *whole = NULL;
 
 	if (endpoint->item_root != NULL &&
 		!json_object_object_get_ex(item, endpoint->item_root, &item))
@@ -987,13 +984,36 @@ store_item(ForeignScanState *node, WixScanState *state, json_object *item)
 	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
 	MemoryContextReset(state->row_cxt);
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+
+	/*
+	 * The whole item as jsonb, when selected, is built first: the other
+	 * columns are then read from it, and nested objects are copied from it
+	 * rather than built again.
+	 */
+	if (state->whole_item_attr >= 0)
+	{
+		int			index = state->whole_item_attr;
+
+		slot->tts_values[index] = wix_convert_value(state->converters[index], item,
+													&slot->tts_isnull[index]);
+		whole = DatumGetJsonbP(slot->tts_values[index]);
+	}
 	foreach(lc, state->retrieved_attrs)
 	{
 		int			index = lfirst_int(lc) - 1;
 		WixColumnConverter *conv = state->converters[index];
+		JsonbValue	value;
 
-		if (conv == NULL)
+		if (conv == NULL || index == state->whole_item_attr)
 			continue;
+		if (whole != NULL)
+		{
+			if (!wix_jsonb_path_get(&whole->root, conv, &value))
+				continue;		/* absent: NULL */
+			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[index],
+										&slot->tts_isnull[index]))
+				continue;
+		}
 		slot->tts_values[index] =
 			wix_convert_value(conv,
 							  wix_json_path_get(item, conv->segments, conv->nsegments),

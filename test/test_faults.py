@@ -651,6 +651,37 @@ class BadResponseTest(FaultTestCase):
         E.fault(match=SEARCH, status=200, body=json.dumps(body), times=1)
         self.check("SELECT created_date FROM wix.orders", "HV004", 'column "created_date"')
 
+    def test_date_forms(self):
+        """Dates convert exactly as PostgreSQL's timestamptz input does, in
+        Wix's own form (a fast path) and any other, whether the whole item
+        (raw) is selected or not."""
+        forms = ["2024-02-29T23:59:59Z", "2024-05-01T10:20:30.1Z",
+                 "2024-05-01T10:20:30.123Z", "2024-05-01T10:20:30.123456Z",
+                 "2024-05-01T10:20:30.1234567Z", "2024-05-01T12:20:30.5+02:00",
+                 "1999-12-31T23:59:59.999Z", "0099-01-01T00:00:00Z",
+                 "2024-05-01 10:20:30Z", "2024-05-01T10:20:30.Z"]
+        orders = [{"id": "d-%d" % i, "number": str(i), "status": "APPROVED", "createdDate": f}
+                  for i, f in enumerate(forms)]
+        body = json.dumps({"orders": orders, "metadata": {"hasNext": False}})
+        expected = [self.s.value("SET TimeZone = 'UTC'; SELECT %s::timestamptz"
+                                 % ("'" + f + "'")) for f in forms]
+        for sql in ("SELECT created_date FROM wix.orders",
+                    "SELECT created_date, raw FROM wix.orders"):
+            with self.subTest(sql=sql):
+                E.fault(match=SEARCH, status=200, body=body, times=1)
+                res = self.s.run("SET TimeZone = 'UTC'; " + sql)
+                self.assertIsNone(res.error, res.stderr)
+                self.assertEqual([r[0] for r in res.rows], expected)
+        # impossible dates are errors naming the column, on both paths
+        for bad in ("2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-05-01T24:00:01Z"):
+            for sql in ("SELECT created_date FROM wix.orders",
+                        "SELECT created_date, raw FROM wix.orders"):
+                with self.subTest(bad=bad, sql=sql):
+                    body = {"orders": [{"id": "x", "createdDate": bad}],
+                            "metadata": {"hasNext": False}}
+                    E.fault(match=SEARCH, status=200, body=json.dumps(body), times=1)
+                    self.check(sql, ("22008", "22007"), 'column "created_date"')
+
     def test_body_over_the_server_size_cap(self):
         make_server("small", main_emu.url, {"max_response_size": "10000"})
         res = self.s.run("SELECT id FROM small.orders")
