@@ -9,6 +9,7 @@ OBJS = \
 	src/convert.o \
 	src/deparse.o \
 	src/http.o \
+	src/jsonb_text.o \
 	src/option.o \
 	src/queue.o \
 	src/request.o \

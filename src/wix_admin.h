@@ -378,6 +378,21 @@ extern bool wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 extern char *wix_iso_utc(TimestampTz ts, bool microseconds);
 
 /*
+ * Query answers straight to jsonb, without json-c (jsonb_text.c)
+ */
+typedef struct WixJsonbPage
+{
+	int			nitems;
+	Jsonb	  **items;			/* each item (its item_root value) as jsonb */
+	const char **texts;			/* each item's JSON text in the body */
+	int		   *lengths;
+} WixJsonbPage;
+
+extern bool wix_jsonb_page_parse(const char *body, size_t len,
+								 const char *items_key, const char *item_root,
+								 WixJsonbPage *page);
+
+/*
  * Admin actions as SQL functions (admin.c): refunds, fulfilment, members,
  * products, inventory, bookings and wix_api(), with their server choice,
  * input checks and audit trail.

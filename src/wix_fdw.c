@@ -97,6 +97,7 @@ typedef struct WixScanState
 	MemoryContext page_cxt;		/* the current page's JSON */
 	MemoryContext row_cxt;		/* the current row's values */
 	json_object *items;			/* current page's items, or NULL */
+	WixJsonbPage jsonb_page;	/* or the page straight to jsonb */
 	size_t		nitems;
 	size_t		next_item;
 	int64		skipped;		/* rows skipped for a pushed OFFSET */
@@ -874,12 +875,43 @@ fetch_by_id(WixScanState *state)
 }
 
 /*
+ * read_page_as_jsonb
+ *		A scan that selects whole items reads a page straight into jsonb
+ *		(the other columns are then read from it), from a copy of the body
+ *		kept in the page's context for a column that needs json-c's spelling
+ *		of a value.  False when the body is left to json-c.
+ */
+static bool
+read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	char	   *copy = palloc(len + 1);
+	bool		parsed;
+
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	parsed = wix_jsonb_page_parse(copy, len, state->endpoint->items_key,
+								  state->endpoint->item_root, &state->jsonb_page);
+	if (parsed)
+		elog(DEBUG2, "wix_admin: %d items read straight into jsonb",
+			 state->jsonb_page.nitems);
+	else
+	{
+		elog(DEBUG2, "wix_admin: page left to json-c");
+		pfree(copy);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return parsed;
+}
+
+/*
  * read_page
  *		A page has arrived: work out the next page from the paging metadata
  *		in its raw body and request it, so that the round trip overlaps
  *		parsing and reading this page.  A scan that needs no column
  *		(count(*)) only counts the items: true then, and the page is never
- *		parsed.
+ *		parsed.  One that selects whole items parses it straight into
+ *		jsonb when it can (true then too).
  */
 static bool
 read_page(const char *body, size_t len, void *arg)
@@ -898,7 +930,8 @@ read_page(const char *body, size_t len, void *arg)
 	state->fetched += outline.nitems;
 	issue_requests(state);
 	if (state->retrieved_attrs != NIL)
-		return false;			/* rows need their columns: parse the page */
+		return state->whole_item_attr >= 0 &&
+			read_page_as_jsonb(state, body, len);
 	if (outline.scalar_items)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -924,6 +957,7 @@ fetch_page(WixScanState *state)
 	/* frees the previous page's JSON through its reset callback */
 	MemoryContextReset(state->page_cxt);
 	state->items = NULL;
+	memset(&state->jsonb_page, 0, sizeof(state->jsonb_page));
 	state->nitems = state->next_item = 0;
 
 	if (state->get_id != NULL)
@@ -948,7 +982,9 @@ fetch_page(WixScanState *state)
 				 errmsg("invalid JSON in Wix API response to %s",
 						state->endpoint->query_path)));
 
-	if (answer->obj == NULL)
+	if (state->jsonb_page.items != NULL)
+		state->nitems = state->jsonb_page.nitems;
+	else if (answer->obj == NULL)
 		state->nitems = state->counted; /* counted, not parsed */
 	else if (json_object_object_get_ex(answer->obj, state->endpoint->items_key, &items) &&
 			 json_object_is_type(items, json_type_array) &&
@@ -960,17 +996,27 @@ fetch_page(WixScanState *state)
 	return true;
 }
 
-/* Fill the slot from one Wix item. */
-static void
-store_item(ForeignScanState *node, WixScanState *state, json_object *item)
+/*
+ * json_item
+ *		The current page's item at index as json-c (within item_root).  A
+ *		page read straight into jsonb parses the item's text for it, held by
+ *		the row's context.
+ */
+static json_object *
+json_item(WixScanState *state, size_t index)
 {
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
 	const WixEndpoint *endpoint = state->endpoint;
-	MemoryContext oldcxt;
-	ListCell   *lc;
-	Jsonb	   *whole = NULL;
+	json_object *item;
 
+	if (state->jsonb_page.items != NULL)
+	{
+		item = wix_json_parse(state->jsonb_page.texts[index],
+							  state->jsonb_page.lengths[index],
+							  endpoint->query_path);
+		(void) wix_json_hold(state->row_cxt, item);
+	}
+	else
+		item = json_object_array_get_idx(state->items, index);
 	if (endpoint->item_root != NULL &&
 		!json_object_object_get_ex(item, endpoint->item_root, &item))
 		item = NULL;
@@ -979,6 +1025,19 @@ store_item(ForeignScanState *node, WixScanState *state, json_object *item)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Wix API response to %s holds an item that is not an object",
 						endpoint->query_path)));
+	return item;
+}
+
+/* Fill the slot from the current page's item at index. */
+static void
+store_item(ForeignScanState *node, WixScanState *state, size_t index)
+{
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+	json_object *item = NULL;
+	Jsonb	   *whole = NULL;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
@@ -986,38 +1045,52 @@ store_item(ForeignScanState *node, WixScanState *state, json_object *item)
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
 	/*
-	 * The whole item as jsonb, when selected, is built first: the other
-	 * columns are then read from it, and nested objects are copied from it
-	 * rather than built again.
+	 * The whole item as jsonb, when selected, comes first: the other columns
+	 * are then read from it, and nested objects are copied from it rather
+	 * than built again.
 	 */
+	if (state->jsonb_page.items != NULL)
+		whole = state->jsonb_page.items[index];
+	else
+		item = json_item(state, index);
 	if (state->whole_item_attr >= 0)
 	{
-		int			index = state->whole_item_attr;
+		int			attr = state->whole_item_attr;
 
-		slot->tts_values[index] = wix_convert_value(state->converters[index], item,
-													&slot->tts_isnull[index]);
-		whole = DatumGetJsonbP(slot->tts_values[index]);
+		if (whole == NULL)
+		{
+			slot->tts_values[attr] = wix_convert_value(state->converters[attr], item,
+													   &slot->tts_isnull[attr]);
+			whole = DatumGetJsonbP(slot->tts_values[attr]);
+		}
+		else
+		{
+			slot->tts_values[attr] = JsonbPGetDatum(whole);
+			slot->tts_isnull[attr] = false;
+		}
 	}
 	foreach(lc, state->retrieved_attrs)
 	{
-		int			index = lfirst_int(lc) - 1;
-		WixColumnConverter *conv = state->converters[index];
+		int			attr = lfirst_int(lc) - 1;
+		WixColumnConverter *conv = state->converters[attr];
 		JsonbValue	value;
 
-		if (conv == NULL || index == state->whole_item_attr)
+		if (conv == NULL || attr == state->whole_item_attr)
 			continue;
 		if (whole != NULL)
 		{
 			if (!wix_jsonb_path_get(&whole->root, conv, &value))
 				continue;		/* absent: NULL */
-			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[index],
-										&slot->tts_isnull[index]))
+			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[attr],
+										&slot->tts_isnull[attr]))
 				continue;
 		}
-		slot->tts_values[index] =
+		if (item == NULL)
+			item = json_item(state, index);
+		slot->tts_values[attr] =
 			wix_convert_value(conv,
 							  wix_json_path_get(item, conv->segments, conv->nsegments),
-							  &slot->tts_isnull[index]);
+							  &slot->tts_isnull[attr]);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	ExecStoreVirtualTuple(slot);
@@ -1052,15 +1125,14 @@ wixIterateForeignScan(ForeignScanState *node)
 			state->skipped++;
 			continue;
 		}
-		if (state->items == NULL)
+		if (state->items == NULL && state->jsonb_page.items == NULL)
 		{
 			/* a counted page: no column is needed */
 			ExecStoreAllNullTuple(node->ss.ss_ScanTupleSlot);
 			state->next_item++;
 		}
 		else
-			store_item(node, state,
-					   json_object_array_get_idx(state->items, state->next_item++));
+			store_item(node, state, state->next_item++);
 		state->stats.rows++;
 		if (state->npending > 0 && state->stats.rows % POLL_EVERY_ROWS == 0)
 			wix_connection_poll(state->conn);

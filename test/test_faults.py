@@ -592,10 +592,12 @@ class BadResponseTest(FaultTestCase):
                  ('{"orders": []} {"orders": []}', "invalid JSON in Wix API response"),
                  ('[]', "is not a JSON object"),
                  ('"orders"', "is not a JSON object"))
+        # json-c's errors, whether or not the whole item (raw) is selected
         for body, message in cases:
-            with self.subTest(body=body):
-                inject_on_page(E, SEARCH, 2, status=200, body=body, times=1)
-                self.check("SELECT id FROM wix.orders", "HV000", message)
+            for sql in ("SELECT id FROM wix.orders", "SELECT raw FROM wix.orders"):
+                with self.subTest(body=body, sql=sql):
+                    inject_on_page(E, SEARCH, 2, status=200, body=body, times=1)
+                    self.check(sql, "HV000", message)
 
     def test_truncated_body(self):
         # the connection drops mid-body: retried (a read), then an error
@@ -640,9 +642,10 @@ class BadResponseTest(FaultTestCase):
                  ({"orders": fake_orders(100), "metadata": {"count": 100, "hasNext": True,
                                                             "cursors": "abc"}}, "HV000", None))
         for body, sqlstate, message in cases:
-            with self.subTest(body=json.dumps(body)[:80]):
-                E.fault(match=SEARCH, status=200, body=json.dumps(body), times=1)
-                self.check("SELECT id FROM wix.orders", sqlstate, message)
+            for sql in ("SELECT id FROM wix.orders", "SELECT raw FROM wix.orders"):
+                with self.subTest(body=json.dumps(body)[:80], sql=sql):
+                    E.fault(match=SEARCH, status=200, body=json.dumps(body), times=1)
+                    self.check(sql, sqlstate, message)
         # a value of the wrong type for its column
         body = {"orders": [{"id": "x", "number": {}}], "metadata": {"hasNext": False}}
         E.fault(match=SEARCH, status=200, body=json.dumps(body), times=1)
@@ -735,6 +738,171 @@ class BadResponseTest(FaultTestCase):
         self.s.run("RESET wix_admin.max_pages")
         self.assertError(res, "HV000", "did not end after %d pages" % (PAGES - 1))
 
+
+ORDER_COLUMNS = ("id, number, created_date, updated_date, purchased_date, status, "
+                 "payment_status, fulfillment_status, archived, currency, buyer_email, "
+                 "buyer_member_id, buyer_contact_id, subtotal, shipping, tax, discount, "
+                 "total, balance, channel_type, line_items, billing_info, shipping_info")
+
+
+class WholeItemPathTest(FaultTestCase):
+    """A scan that selects raw reads each page straight into jsonb (its own
+    parser, no json-c); every other scan goes through json-c.  Both give the
+    same values, and raw is exactly what PostgreSQL's jsonb input makes of
+    the item's text; what the fast parser declines goes to json-c."""
+
+    # item texts as Wix could send them, spelled out by hand
+    TRICKY = [
+        '{"id":"a-escapes","number":"1","status":"APPROVED","buyerInfo":{"email":'
+        '"q\\"b\\\\s\\/ \\b\\f\\n\\r\\t \\u00e9\\u20AC\\ud83d\\ude00 é€😀"}}',
+        '{ "id" : "b-space" ,\n\t"number" : "2" , "status":"APPROVED" ,\r\n'
+        ' "lineItems" : [ ] , "billingInfo" : { } , "currency" : "" }',
+        '{"id":"c-numbers","number":3,"status":"APPROVED","archived":false,'
+        '"priceSummary":{"total":{"amount":"1.50"},"tax":{"amount":"0"}},'
+        '"lineItems":[0,-0,1.50,-12.5e3,1E+2,123456789012345678,-123456789012345678,'
+        '0.1,1e-7,2.5E-3]}',
+        '{"id":"d-duplicates","number":"4","status":"PENDING","status":"APPROVED",'
+        '"billingInfo":{"a":1,"a":{"b":2},"a":[3]}}',
+        '{"id":"e-many-keys","number":"5","status":"APPROVED","shippingInfo":{'
+        + ",".join('"k%02d":%d' % (39 - i, i) for i in range(40))
+        + ',"":"empty key","kk":"x","k":"y","k05":"again"}}',
+        '{"id":"f-nested","number":"6","status":"APPROVED","lineItems":'
+        '[{"a":[[[]]],"b":{"c":{"d":[true,false,null,{}]}}}],"archived":true}',
+        '{"id":"g-deep","number":"7","status":"APPROVED","lineItems":'
+        + "[" * 28 + "1" + "]" * 28 + "}",     # with the page, json-c's limit
+    ]
+    # what the fast parser leaves to json-c: an escaped NUL, a lone
+    # surrogate, an integer beyond int64
+    DECLINED = [
+        '{"id":"h-nul","number":"8","status":"APPROVED","lineItems":["x\\u0000y"]}',
+        '{"id":"i-surrogate","number":"9","status":"APPROVED","lineItems":["\\ud800x"]}',
+        '{"id":"j-bigint","number":"10","status":"APPROVED","lineItems":[12345678901234567890]}',
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Session(DB)
+        cls.s.run(settings_sql(FAST))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def page(self, items):
+        return '{"orders":[%s],"metadata":{"count":%d,"hasNext":false}}' % (
+            ",".join(items), len(items))
+
+    def scan(self, items, sql):
+        E.fault(match=SEARCH, status=200, body=self.page(items), times=1)
+        res = self.s.run(sql)
+        self.assertIsNone(res.error, res.stderr)
+        self.assertEqual(len(res.rows), len(items), sql)
+        return res.rows
+
+    def test_raw_is_what_jsonb_input_makes_of_the_item(self):
+        rows = self.scan(self.TRICKY, "SELECT id, raw FROM wix.orders ORDER BY id")
+        for (order_id, raw), text in zip(rows, self.TRICKY):
+            with self.subTest(id=order_id):
+                expected = self.s.value("SELECT %s::jsonb" % quote(text))
+                self.assertEqual(raw, expected)
+
+    def test_both_paths_give_the_same_columns(self):
+        items = self.TRICKY       # one declined item sends the whole page to json-c
+        json_c = self.scan(items, "SELECT to_jsonb(t) FROM (SELECT %s FROM wix.orders) t "
+                                  "ORDER BY t.id" % ORDER_COLUMNS)
+        whole = self.scan(items, "SELECT to_jsonb(t) - 'raw' FROM (SELECT %s, raw "
+                                 "FROM wix.orders) t ORDER BY t.id" % ORDER_COLUMNS)
+        self.assertEqual(whole, json_c)
+        # spot checks: strings unescaped, money as written, the last duplicate wins
+        rows = {r["id"]: r for r in (json.loads(w[0], parse_float=str) for w in whole)}
+        self.assertEqual(rows["a-escapes"]["buyer_email"],
+                         'q"b\\s/ \b\f\n\r\t \u00e9\u20ac\U0001F600 \u00e9\u20ac\U0001F600')
+        self.assertEqual(rows["c-numbers"]["total"], "1.50")
+        self.assertEqual(rows["c-numbers"]["line_items"][:6], [0, 0, "1.50", -12500, 100,
+                                                              123456789012345678])
+        self.assertEqual(rows["d-duplicates"]["status"], "APPROVED")
+        self.assertEqual(rows["d-duplicates"]["billing_info"], {"a": [3]})
+        self.assertEqual(rows["e-many-keys"]["shipping_info"]["k05"], "again")
+        self.assertEqual(len(rows["e-many-keys"]["shipping_info"]), 43)
+
+    def test_which_pages_take_the_fast_path(self):
+        debug = "SET client_min_messages = debug2; "
+        for items, sql, message in (
+                (self.TRICKY, "SELECT raw FROM wix.orders",
+                 "%d items read straight into jsonb" % len(self.TRICKY)),
+                (self.TRICKY[:2] + self.DECLINED[:1], "SELECT raw FROM wix.orders",
+                 "page left to json-c"),
+                (self.TRICKY, "SELECT id FROM wix.orders", None)):
+            with self.subTest(sql=sql, items=len(items)):
+                E.fault(match=SEARCH, status=200, body=self.page(items), times=1)
+                res = self.s.run(debug + sql + "; RESET client_min_messages")
+                self.assertIsNone(res.error, res.stderr)
+                if message:
+                    self.assertIn(message, res.stderr)
+                else:
+                    self.assertNotIn("jsonb", res.stderr)
+                    self.assertNotIn("json-c", res.stderr)
+
+    def test_declined_items_read_as_json_c_reads_them(self):
+        json_c = self.scan(self.DECLINED, "SELECT id, line_items FROM wix.orders ORDER BY id")
+        whole = self.scan(self.DECLINED,
+                          "SELECT id, line_items, raw -> 'lineItems' FROM wix.orders ORDER BY id")
+        self.assertEqual([r[:2] for r in whole], json_c)
+        self.assertEqual([r[1] for r in whole], [r[2] for r in whole])
+        self.assertEqual(json_c[2][1], "[12345678901234567890]")
+
+    def test_nesting_beyond_json_c_is_an_error_on_both_paths(self):
+        deep = ('{"id":"too-deep","lineItems":' + "[" * 29 + "1" + "]" * 29 + "}")
+        for sql in ("SELECT id FROM wix.orders", "SELECT raw FROM wix.orders"):
+            with self.subTest(sql=sql):
+                E.fault(match=SEARCH, status=200, body=self.page([deep]), times=1)
+                self.assertError(self.s.run(sql), "HV000", "nesting too deep")
+
+    def test_text_columns_spell_values_as_json_c(self):
+        """A column that needs json-c's spelling of a value (a number,
+        boolean or object into text) parses that item's text with json-c."""
+        psql("""
+            DROP FOREIGN TABLE IF EXISTS wix.orders_spelled;
+            CREATE FOREIGN TABLE wix.orders_spelled (
+              id text, number text, archived text,
+              line_items text OPTIONS (path 'lineItems'),
+              items_json json OPTIONS (path 'lineItems'),
+              raw jsonb OPTIONS (path '$')
+            ) SERVER wix OPTIONS (resource 'orders');""", db=DB)
+        items = self.TRICKY[2:3] + self.TRICKY[5:6]
+        json_c = self.scan(items, "SELECT id, number, archived, line_items, items_json "
+                                  "FROM wix.orders_spelled ORDER BY id")
+        whole = self.scan(items, "SELECT id, number, archived, line_items, items_json, raw "
+                                 "FROM wix.orders_spelled ORDER BY id")
+        self.assertEqual([r[:-1] for r in whole], json_c)
+        self.assertEqual(json_c[0][1:3], ["3", "false"])
+        self.assertTrue(json_c[0][3].startswith("[0,0,1.50,-12.5e3,1E+2,"), json_c[0][3])
+
+    def test_bookings_items_under_their_root(self):
+        bookings = [{"booking": {"id": "bk-%d" % i, "status": "CONFIRMED",
+                                 "startDate": "2024-05-01T10:00:00Z",
+                                 "totalParticipants": i, "revision": str(i)},
+                     "allowedActions": {"cancel": True}} for i in range(3)]
+        path = "/_api/bookings-reader/v2/extended-bookings/query"
+        body = json.dumps({"extendedBookings": bookings,
+                           "pagingMetadata": {"count": 3, "hasNext": False}})
+        E.fault(match=path, status=200, body=body, times=1)
+        res = self.s.run("SELECT id, total_participants, revision, raw FROM wix.bookings ORDER BY id")
+        self.assertIsNone(res.error, res.stderr)
+        self.assertEqual([r[:3] for r in res.rows], [["bk-%d" % i, str(i), str(i)] for i in range(3)])
+        for row, b in zip(res.rows, bookings):
+            self.assertEqual(row[3], self.s.value("SELECT %s::jsonb" % quote(json.dumps(b["booking"]))))
+        # an item without its root is not an object to read
+        body = json.dumps({"extendedBookings": [{"allowedActions": {}}],
+                           "pagingMetadata": {"count": 1, "hasNext": False}})
+        for sql in ("SELECT id FROM wix.bookings", "SELECT raw FROM wix.bookings"):
+            with self.subTest(sql=sql):
+                E.fault(match=path, status=200, body=body, times=1)
+                self.assertError(self.s.run(sql), "HV000", "holds an item that is not an object")
+
+
+def quote(text):
+    return "'" + text.replace("'", "''") + "'"
 
 # ----------------------------------------------------------------- tokens, ALTER
 
