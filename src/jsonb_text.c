@@ -36,6 +36,7 @@
 typedef struct JsonText
 {
 	const char *p;
+	const char *end;			/* its NUL */
 	int			depth;
 } JsonText;
 
@@ -155,22 +156,12 @@ static bool
 parse_string(JsonText *text, JsonbValue *value)
 {
 	const char *start = text->p + 1;
-	const char *stop = start;
+	const char *after = wix_json_string_end(text->p, text->end);
+	const char *stop;
 
-	/* the closing quote is the first one after an even run of backslashes */
-	for (;;)
-	{
-		const char *run;
-
-		stop = strchr(stop, '"');
-		if (stop == NULL)
-			return false;
-		for (run = stop; run > start && run[-1] == '\\'; run--)
-			;
-		if (((stop - run) & 1) == 0)
-			break;
-		stop++;
-	}
+	if (after == NULL)
+		return false;
+	stop = after - 1;			/* the closing quote */
 
 	value->type = jbvString;
 	if (memchr(start, '\\', stop - start) == NULL)
@@ -312,49 +303,83 @@ sort_pairs(JsonbPair *pairs, int npairs)
 	return npairs == 0 ? 0 : kept;
 }
 
+/*
+ * Walking a container's members: what follows its opening bracket or a
+ * member (a comma, read: MEMBER_NEXT; its closing bracket, read:
+ * MEMBER_END; anything else: MEMBER_BAD).
+ */
+typedef enum MemberFollows
+{
+	MEMBER_NEXT,
+	MEMBER_END,
+	MEMBER_BAD
+} MemberFollows;
+
+static MemberFollows
+open_container(JsonText *text, char close)
+{
+	text->p++;
+	skip_space(text);
+	if (*text->p != close)
+		return MEMBER_NEXT;
+	text->p++;
+	return MEMBER_END;
+}
+
+static MemberFollows
+next_member(JsonText *text, char close)
+{
+	skip_space(text);
+	if (*text->p == close)
+	{
+		text->p++;
+		return MEMBER_END;
+	}
+	if (*text->p != ',')
+		return MEMBER_BAD;
+	text->p++;
+	skip_space(text);
+	return MEMBER_NEXT;
+}
+
+/* An object member's key and its colon. */
+static bool
+read_key(JsonText *text, JsonbValue *key)
+{
+	if (*text->p != '"' || !parse_string(text, key))
+		return false;
+	skip_space(text);
+	if (*text->p != ':')
+		return false;
+	text->p++;
+	skip_space(text);
+	return true;
+}
+
 static bool
 parse_object(JsonText *text, JsonbValue *value)
 {
 	int			capacity = 8;
 	int			npairs = 0;
 	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * capacity);
+	MemberFollows follows;
 
-	text->p++;
-	skip_space(text);
-	if (*text->p == '}')
-		text->p++;
-	else
+	for (follows = open_container(text, '}'); follows == MEMBER_NEXT;
+		 follows = next_member(text, '}'))
 	{
-		for (;;)
+		if (npairs == capacity)
 		{
-			if (npairs == capacity)
-			{
-				capacity *= 2;
-				pairs = repalloc(pairs, sizeof(JsonbPair) * capacity);
-			}
-			if (*text->p != '"' || !parse_string(text, &pairs[npairs].key))
-				return false;
-			skip_space(text);
-			if (*text->p != ':')
-				return false;
-			text->p++;
-			skip_space(text);
-			if (!parse_value(text, &pairs[npairs].value))
-				return false;
-			pairs[npairs].order = npairs;
-			npairs++;
-			skip_space(text);
-			if (*text->p == '}')
-			{
-				text->p++;
-				break;
-			}
-			if (*text->p != ',')
-				return false;
-			text->p++;
-			skip_space(text);
+			capacity *= 2;
+			pairs = repalloc(pairs, sizeof(JsonbPair) * capacity);
 		}
+		if (!read_key(text, &pairs[npairs].key) ||
+			!parse_value(text, &pairs[npairs].value))
+			return false;
+		pairs[npairs].order = npairs;
+		npairs++;
 	}
+	if (follows == MEMBER_BAD)
+		return false;
 	value->type = jbvObject;
 	value->val.object.nPairs = sort_pairs(pairs, npairs);
 	value->val.object.pairs = pairs;
@@ -367,34 +392,21 @@ parse_array(JsonText *text, JsonbValue *value)
 	int			capacity = 8;
 	int			nelems = 0;
 	JsonbValue *elems = palloc(sizeof(JsonbValue) * capacity);
+	MemberFollows follows;
 
-	text->p++;
-	skip_space(text);
-	if (*text->p == ']')
-		text->p++;
-	else
+	for (follows = open_container(text, ']'); follows == MEMBER_NEXT;
+		 follows = next_member(text, ']'))
 	{
-		for (;;)
+		if (nelems == capacity)
 		{
-			if (nelems == capacity)
-			{
-				capacity *= 2;
-				elems = repalloc(elems, sizeof(JsonbValue) * capacity);
-			}
-			if (!parse_value(text, &elems[nelems++]))
-				return false;
-			skip_space(text);
-			if (*text->p == ']')
-			{
-				text->p++;
-				break;
-			}
-			if (*text->p != ',')
-				return false;
-			text->p++;
-			skip_space(text);
+			capacity *= 2;
+			elems = repalloc(elems, sizeof(JsonbValue) * capacity);
 		}
+		if (!parse_value(text, &elems[nelems++]))
+			return false;
 	}
+	if (follows == MEMBER_BAD)
+		return false;
 	value->type = jbvArray;
 	value->val.array.nElems = nelems;
 	value->val.array.elems = elems;
@@ -473,21 +485,16 @@ parse_items(JsonText *text, const char *item_root, MemoryContext result_cxt,
 			MemoryContext scratch_cxt, WixJsonbPage *page)
 {
 	int			capacity = 128;
+	MemberFollows follows;
 
 	page->nitems = 0;
 	page->items = MemoryContextAlloc(result_cxt, sizeof(Jsonb *) * capacity);
 	page->texts = MemoryContextAlloc(result_cxt, sizeof(const char *) * capacity);
 	page->lengths = MemoryContextAlloc(result_cxt, sizeof(int) * capacity);
 
-	text->p++;
-	skip_space(text);
-	if (*text->p == ']')
-	{
-		text->p++;
-		return true;
-	}
 	text->depth++;				/* the items array */
-	for (;;)
+	for (follows = open_container(text, ']'); follows == MEMBER_NEXT;
+		 follows = next_member(text, ']'))
 	{
 		const char *start = text->p;
 		JsonbValue	item;
@@ -513,19 +520,9 @@ parse_items(JsonText *text, const char *item_root, MemoryContext result_cxt,
 		page->lengths[page->nitems] = text->p - start;
 		page->nitems++;
 		MemoryContextReset(scratch_cxt);
-
-		skip_space(text);
-		if (*text->p == ']')
-		{
-			text->p++;
-			text->depth--;
-			return true;
-		}
-		if (*text->p != ',')
-			return false;
-		text->p++;
-		skip_space(text);
 	}
+	text->depth--;
+	return follows == MEMBER_END;
 }
 
 /*
@@ -539,48 +536,32 @@ parse_answer(JsonText *text, const char *items_key, const char *item_root,
 			 WixJsonbPage *page)
 {
 	size_t		key_len = strlen(items_key);
+	MemberFollows follows;
 
 	skip_space(text);
 	if (*text->p != '{')
 		return false;
-	text->p++;
-	skip_space(text);
-	if (*text->p != '}')
+	for (follows = open_container(text, '}'); follows == MEMBER_NEXT;
+		 follows = next_member(text, '}'))
 	{
-		for (;;)
-		{
-			JsonbValue	key;
-			JsonbValue	value;
+		JsonbValue	key;
+		JsonbValue	value;
 
-			if (*text->p != '"' || !parse_string(text, &key))
+		if (!read_key(text, &key))
+			return false;
+		if (key.val.string.len == key_len &&
+			memcmp(key.val.string.val, items_key, key_len) == 0)
+		{
+			if (*text->p != '[' ||
+				!parse_items(text, item_root, result_cxt, scratch_cxt, page))
 				return false;
-			skip_space(text);
-			if (*text->p != ':')
-				return false;
-			text->p++;
-			skip_space(text);
-			if (key.val.string.len == key_len &&
-				memcmp(key.val.string.val, items_key, key_len) == 0)
-			{
-				if (*text->p != '[' ||
-					!parse_items(text, item_root, result_cxt, scratch_cxt, page))
-					return false;
-			}
-			else if (!parse_value(text, &value))
-				return false;
-			MemoryContextReset(scratch_cxt);
-			skip_space(text);
-			if (*text->p == '}')
-				break;
-			if (*text->p != ',')
-				return false;
-			text->p++;
-			skip_space(text);
 		}
+		else if (!parse_value(text, &value))
+			return false;
+		MemoryContextReset(scratch_cxt);
 	}
-	text->p++;
 	skip_space(text);
-	return *text->p == '\0';
+	return follows == MEMBER_END && *text->p == '\0';
 }
 
 /*
@@ -606,6 +587,7 @@ wix_jsonb_page_parse(const char *body, size_t len, const char *items_key,
 										ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(scratch_cxt);
 	text.p = body;
+	text.end = body + len;
 	text.depth = 1;				/* the answer object */
 	ok = parse_answer(&text, items_key, item_root, result_cxt, scratch_cxt, page);
 	MemoryContextSwitchTo(result_cxt);

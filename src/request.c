@@ -384,13 +384,13 @@ apply_cursor_metadata(WixPager *pager, json_object *metadata)
 
 
 /*
- * skip_string
+ * wix_json_string_end
  *		The position after the JSON string whose opening quote is at p, or
  *		NULL when it does not end.  A quote preceded by an odd run of
  *		backslashes is escaped.
  */
-static inline const char *
-skip_string(const char *p, const char *end)
+const char *
+wix_json_string_end(const char *p, const char *end)
 {
 	for (p++;;)
 	{
@@ -459,7 +459,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 		{
 			case '"':
 				{
-					const char *after = skip_string(p, end);
+					const char *after = wix_json_string_end(p, end);
 
 					if (after == NULL)
 						return false;

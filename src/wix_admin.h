@@ -297,6 +297,7 @@ typedef struct WixPageOutline
 	const char *end;			/* the end of the body */
 } WixPageOutline;
 
+extern const char *wix_json_string_end(const char *p, const char *end);
 extern bool wix_page_outline(const WixEndpoint *endpoint, const char *body,
 							 size_t len, WixPageOutline *outline);
 extern void wix_pager_advance(WixPager *pager, const WixPageOutline *outline);
