@@ -46,6 +46,7 @@ struct WixConnection
 	MemoryContext cxt;			/* holds the copies below */
 	char	   *server_name;
 	Oid			serverid;
+	Oid			server_owner;
 	WixServerOptions server;
 	WixUserOptions user;
 	bool		plain_http_ok;
@@ -115,7 +116,11 @@ wix_get_connection(UserMapping *user)
 
 	conn = hash_search(connection_cache, &user->umid, HASH_ENTER, &found);
 	if (found && conn->valid)
+	{
+		wix_check_server_base_url(conn->server_name, conn->server_owner,
+								  conn->server.base_url);
 		return conn;
+	}
 	if (found)
 		connection_release(conn);
 
@@ -131,6 +136,7 @@ wix_get_connection(UserMapping *user)
 	oldcxt = MemoryContextSwitchTo(conn->cxt);
 	server = GetForeignServer(user->serverid);
 	conn->serverid = server->serverid;
+	conn->server_owner = server->owner;
 	conn->server_name = pstrdup(server->servername);
 	wix_server_options(server, &conn->server);
 	wix_user_options(user, &conn->user);
@@ -151,6 +157,8 @@ wix_get_connection(UserMapping *user)
 				 errmsg("could not create a libcurl handle")));
 	}
 	conn->valid = true;
+	wix_check_server_base_url(conn->server_name, conn->server_owner,
+							  conn->server.base_url);
 	return conn;
 }
 

@@ -22,9 +22,11 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/varlena.h"
 
 
 typedef struct WixOption
@@ -72,9 +74,15 @@ int			wix_max_response_size = 64 * 1024 * 1024;
 int			wix_max_pages = 100000;
 int			wix_max_concurrent_requests = 4;
 
+/* URL prefixes a server not owned by a superuser may use as base_url */
+char	   *wix_allowed_base_urls = "";
+
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
 void		_PG_init(void);
+
+static bool check_allowed_base_urls(char **newval, void **extra,
+									GucSource source);
 
 /*
  * _PG_init
@@ -140,6 +148,12 @@ _PG_init(void)
 							"A query with LIMIT requests at most one page ahead.",
 							&wix_max_concurrent_requests, 4, 1, 16,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("wix_admin.allowed_base_urls",
+							   "URL prefixes that servers not owned by a superuser may use as base_url.",
+							   "Comma-separated, such as 'https://wix-proxy.example.com/'. Empty: only https://www.wixapis.com.",
+							   &wix_allowed_base_urls, "",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   check_allowed_base_urls, NULL, NULL);
 	DefineCustomBoolVariable("wix_admin.defer_actions",
 							 "Queues admin actions until the transaction commits instead of calling Wix at once.",
 							 "A background worker or CALL wix_admin.process_queue() delivers them.",
@@ -276,6 +290,190 @@ check_base_url(const char *url)
 				 errhint("Give an absolute URL without a query string, such as https://www.wixapis.com.")));
 }
 
+/* Where a URL sends requests: the parts a base_url prefix is matched on. */
+typedef struct WixUrlParts
+{
+	char	   *scheme;
+	char	   *host;
+	char	   *port;			/* the scheme's default when not given */
+	char	   *path;			/* without trailing slashes: "" for the root */
+	bool		has_userinfo;
+	bool		has_query_or_fragment;
+} WixUrlParts;
+
+/*
+ * split_url
+ *		Parse an absolute http(s) URL into palloc'd parts, dot segments
+ *		resolved as libcurl resolves them when it sends a request.  False
+ *		when url is not one.
+ */
+static bool
+split_url(const char *url, WixUrlParts *parts)
+{
+	CURLU	   *parsed = curl_url();
+	char	   *scheme = NULL,
+			   *host = NULL,
+			   *port = NULL,
+			   *path = NULL,
+			   *extra = NULL;
+	bool		ok;
+
+	if (parsed == NULL)
+		return false;
+	ok = curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		curl_url_get(parsed, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+		(pg_strcasecmp(scheme, "https") == 0 || pg_strcasecmp(scheme, "http") == 0);
+	if (ok)
+	{
+		size_t		len = strlen(path);
+
+		while (len > 0 && path[len - 1] == '/')
+			path[--len] = '\0';
+		parts->scheme = pstrdup(scheme);
+		parts->host = pstrdup(host);
+		parts->port = pstrdup(port);
+		parts->path = pstrdup(path);
+		parts->has_userinfo =
+			curl_url_get(parsed, CURLUPART_USER, &extra, 0) == CURLUE_OK;
+		curl_free(extra);
+		extra = NULL;
+		parts->has_query_or_fragment =
+			curl_url_get(parsed, CURLUPART_QUERY, &extra, 0) == CURLUE_OK;
+		curl_free(extra);
+		extra = NULL;
+		parts->has_query_or_fragment |=
+			curl_url_get(parsed, CURLUPART_FRAGMENT, &extra, 0) == CURLUE_OK;
+		curl_free(extra);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_url_cleanup(parsed);
+	return ok;
+}
+
+/*
+ * url_is_under_prefix
+ *		Does url send its requests to prefix's scheme, host and port, at or
+ *		below prefix's path (whole segments: "/wix" covers "/wix/v1", not
+ *		"/wixer")?  A URL with user information or a percent-encoded ".",
+ *		"/" or "\" in its path is under no prefix.
+ */
+static bool
+url_is_under_prefix(const WixUrlParts *url, const WixUrlParts *prefix)
+{
+	size_t		prefix_len = strlen(prefix->path);
+
+	if (url->has_userinfo ||
+		pg_strcasecmp(url->scheme, prefix->scheme) != 0 ||
+		pg_strcasecmp(url->host, prefix->host) != 0 ||
+		strcmp(url->port, prefix->port) != 0)
+		return false;
+	for (const char *p = url->path; (p = strchr(p, '%')) != NULL; p++)
+	{
+		if (pg_strncasecmp(p, "%2e", 3) == 0 ||
+			pg_strncasecmp(p, "%2f", 3) == 0 ||
+			pg_strncasecmp(p, "%5c", 3) == 0)
+			return false;
+	}
+	return strncmp(url->path, prefix->path, prefix_len) == 0 &&
+		(url->path[prefix_len] == '\0' || url->path[prefix_len] == '/');
+}
+
+/*
+ * check_allowed_base_urls
+ *		GUC check hook of wix_admin.allowed_base_urls: a comma-separated list
+ *		of absolute http(s) URLs without user information, query or fragment.
+ */
+static bool
+check_allowed_base_urls(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *prefixes;
+	ListCell   *cell;
+
+	if (!SplitGUCList(copy, ',', &prefixes))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	foreach(cell, prefixes)
+	{
+		const char *prefix = lfirst(cell);
+		WixUrlParts parts;
+
+		if (!split_url(prefix, &parts) || parts.has_userinfo ||
+			parts.has_query_or_fragment)
+		{
+			GUC_check_errdetail("\"%s\" is not an absolute http or https URL without user name, query or fragment.",
+								prefix);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * wix_base_url_allowed
+ *		May a server that no superuser owns send requests to url?  Yes for
+ *		Wix's own https://www.wixapis.com and for URLs under a prefix of
+ *		wix_admin.allowed_base_urls.
+ */
+bool
+wix_base_url_allowed(const char *url)
+{
+	WixUrlParts url_parts;
+	WixUrlParts prefix_parts;
+	char	   *copy;
+	List	   *prefixes;
+	ListCell   *cell;
+
+	if (!split_url(url, &url_parts))
+		return false;
+	if (split_url(WIX_DEFAULT_BASE_URL, &prefix_parts) &&
+		url_is_under_prefix(&url_parts, &prefix_parts))
+		return true;
+	copy = pstrdup(wix_allowed_base_urls);
+	if (!SplitGUCList(copy, ',', &prefixes))
+		return false;
+	foreach(cell, prefixes)
+	{
+		if (split_url(lfirst(cell), &prefix_parts) &&
+			url_is_under_prefix(&url_parts, &prefix_parts))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * wix_check_server_base_url
+ *		Refuse to send requests for a server whose base_url leads away from
+ *		Wix unless a superuser owns the server or the URL is allowed: an
+ *		ordinary role must not make the database server call hosts of its
+ *		choosing.  Checked on every use, so a change of owner or of
+ *		wix_admin.allowed_base_urls takes effect at once.
+ */
+void
+wix_check_server_base_url(const char *server_name, Oid owner,
+						  const char *base_url)
+{
+	if (strcmp(base_url, WIX_DEFAULT_BASE_URL) == 0 || superuser_arg(owner) ||
+		wix_base_url_allowed(base_url))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("wix_admin server \"%s\" may not send requests to its base_url \"%s\"",
+					server_name, base_url),
+			 errdetail("The server's owner, %s, is not a superuser, and the URL is neither %s nor under a prefix listed in wix_admin.allowed_base_urls.",
+					   GetUserNameFromId(owner, false), WIX_DEFAULT_BASE_URL),
+			 errhint("The owner can return the server to Wix with ALTER SERVER %s OPTIONS (DROP base_url); a superuser can add the URL's prefix to wix_admin.allowed_base_urls or take ownership of the server.",
+					 quote_identifier(server_name))));
+}
+
 /* Parse a timeout in seconds (fractions allowed) into milliseconds. */
 static int
 parse_timeout_ms(const char *name, const char *value)
@@ -382,7 +580,16 @@ wix_admin_fdw_validator(PG_FUNCTION_ARGS)
 					 errhint("There are no valid options in this context.")));
 
 		if (strcmp(def->defname, "base_url") == 0)
+		{
 			check_base_url(value);
+			if (!superuser() && !wix_base_url_allowed(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to set option \"base_url\" to \"%s\"", value),
+						 errdetail("Only a superuser may point a wix_admin server at a URL other than %s, unless the URL is under a prefix listed in wix_admin.allowed_base_urls.",
+								   WIX_DEFAULT_BASE_URL),
+						 errhint("Leave base_url out to use Wix, or ask a superuser to add the URL's prefix to wix_admin.allowed_base_urls.")));
+		}
 		else if (strcmp(def->defname, "connect_timeout") == 0 ||
 				 strcmp(def->defname, "request_timeout") == 0)
 			(void) parse_timeout_ms(def->defname, value);

@@ -192,6 +192,7 @@ extern int	wix_request_timeout_s;
 extern int	wix_max_response_size;
 extern int	wix_max_pages;
 extern int	wix_max_concurrent_requests;
+extern char *wix_allowed_base_urls;
 
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
@@ -200,6 +201,9 @@ extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
 extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
 									   bool *use_remote_estimate);
 extern bool wix_url_is_loopback(const char *url);
+extern bool wix_base_url_allowed(const char *url);
+extern void wix_check_server_base_url(const char *server_name, Oid owner,
+									  const char *base_url);
 
 /*
  * Connections, authentication and requests (connection.c)
