@@ -100,12 +100,12 @@ pg_pid=""
 stop_emulators
 
 # Each valgrind report is a run of "==PID== " lines ended by a bare one; a
-# frame in wix_admin is one in wix_admin.so or in one of its src/*.c files.
-ours_files=$(cd src && ls *.c | sed 's/\.c$//' | paste -sd'|')
+# frame in wix_admin is one in wix_admin.so or in one of its src/**/*.c files.
+ours_files=$(cd src && ls *.c */*.c | xargs -n1 basename | sed 's/\.c$//' | paste -sd'|')
 python3 - "$work/vg" "$ours_files" <<'EOF'
 import glob, os, re, sys
 
-ours_rx = re.compile(r"wix_admin\.so|/src/(%s)\.c:\d+" % sys.argv[2])
+ours_rx = re.compile(r"wix_admin\.so|/src/(?:\w+/)?(%s)\.c:\d+" % sys.argv[2])
 kinds = re.compile(r"Invalid (read|write|free)|Mismatched free|uninitialised|"
                    r"Conditional jump|definitely lost|Source and destination overlap|"
                    r"fishy|invalid file descriptor|Syscall param")

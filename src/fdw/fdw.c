@@ -11,7 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_fdw.h"
 
 #include "wix_http.h"
 
@@ -35,7 +35,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-PG_MODULE_MAGIC;
 
 /* Planner estimates until remote estimates exist. */
 #define DEFAULT_ROWS_ESTIMATE	1000

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_fdw.h"
 
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"

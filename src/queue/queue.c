@@ -38,7 +38,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_queue.h"
+#include "wix_actions.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -59,6 +60,7 @@
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -67,7 +69,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-/* GUCs, defined in _PG_init (option.c) */
+/* GUCs, defined in wix_queue_define_gucs */
 int			wix_queue_max_attempts = 10;
 int			wix_queue_retry_delay_ms = 10000;
 int			wix_queue_retry_max_delay_ms = 3600000;
@@ -590,10 +592,51 @@ queue_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * wix_queue_define_gucs
+ *		The queue's and the workers' settings.
+ */
+void
+wix_queue_define_gucs(void)
+{
+	DefineCustomIntVariable("wix_admin.queue_max_attempts",
+							"Most attempts at delivering a queued action that fails transiently.",
+							NULL, &wix_queue_max_attempts, 10, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.queue_retry_delay",
+							"Wait before the second attempt at a queued action; it doubles with each attempt.",
+							NULL, &wix_queue_retry_delay_ms, 10000, 1, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.queue_retry_max_delay",
+							"Longest wait between attempts at a queued action.",
+							NULL, &wix_queue_retry_max_delay_ms, 3600000, 1, 86400000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.deliver_in_worker",
+							 "Lets the background worker deliver the database's queued actions.",
+							 "Off: only CALL wix_admin.process_queue() does.",
+							 &wix_deliver_in_worker, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.max_workers",
+							"Most background workers delivering queued actions at once, one per database.",
+							NULL, &wix_max_workers, 2, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("wix_admin.worker_naptime",
+							"Time between the launcher's sweeps of every database for queued actions.",
+							"Commits wake the workers at once; the sweep is a safety net.",
+							&wix_worker_naptime_s, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/*
+ * wix_queue_init
+ *		From _PG_init: wake the worker when a transaction that queued commits,
+ *		and (when preloaded) register the launcher.
+ */
 void
 wix_queue_init(void)
 {
 	RegisterXactCallback(queue_xact_callback, NULL);
+	wix_worker_init();
 }
 
 /* ---------------------------------------------------------------- *

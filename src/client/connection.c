@@ -13,7 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_client.h"
 
 #include "wix_http.h"
 
@@ -278,30 +278,6 @@ http_error_hint(long status, WixAuthMode mode)
 	}
 }
 
-static const char *
-json_string_at(json_object *obj, const char *key)
-{
-	json_object *value;
-
-	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
-		json_object_object_get_ex(obj, key, &value) &&
-		json_object_is_type(value, json_type_string))
-		return json_object_get_string(value);
-	return NULL;
-}
-
-static json_object *
-json_object_at(json_object *obj, const char *key)
-{
-	json_object *value;
-
-	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
-		json_object_object_get_ex(obj, key, &value) &&
-		json_object_is_type(value, json_type_object))
-		return value;
-	return NULL;
-}
-
 /*
  * report_wix_error
  *		Raise the error of a non-200 answer.  Wix sends either
@@ -335,12 +311,12 @@ report_wix_error(WixConnection *conn, const char *method, const char *path,
 			json_tokener_free(tok);
 		}
 	}
-	message = json_string_at(body, "message");
-	details = json_object_at(body, "details");
-	code = json_string_at(json_object_at(details, "applicationError"), "code");
+	message = wix_json_get_string(body, "message");
+	details = wix_json_get_type(body, "details", json_type_object);
+	code = wix_json_get_string(wix_json_get_type(details, "applicationError", json_type_object), "code");
 	if (code == NULL)
 	{
-		json_object *validation = json_object_at(details, "validationError");
+		json_object *validation = wix_json_get_type(details, "validationError", json_type_object);
 		json_object *violations;
 
 		if (validation != NULL &&
@@ -349,8 +325,8 @@ report_wix_error(WixConnection *conn, const char *method, const char *path,
 			json_object_array_length(violations) > 0)
 		{
 			json_object *first = json_object_array_get_idx(violations, 0);
-			const char *field = json_string_at(first, "field");
-			const char *description = json_string_at(first, "description");
+			const char *field = wix_json_get_string(first, "field");
+			const char *description = wix_json_get_string(first, "description");
 
 			field_detail = psprintf("Invalid field %s: %s",
 									field ? field : "(unnamed)",
@@ -358,7 +334,7 @@ report_wix_error(WixConnection *conn, const char *method, const char *path,
 		}
 	}
 	if (code == NULL)
-		code = json_string_at(json_object_at(details, "applicationError"), "description");
+		code = wix_json_get_string(wix_json_get_type(details, "applicationError", json_type_object), "description");
 	message_copy = pstrdup(message != NULL ? message :
 						   body != NULL ? "(no message)" :
 						   response->body_len > 0 ? "(the error body is not JSON)" :
@@ -757,7 +733,7 @@ fetch_token(WixConnection *conn)
 			json_tokener_free(tok);
 		}
 	}
-	token = json_string_at(answer, "access_token");
+	token = wix_json_get_string(answer, "access_token");
 	if (answer != NULL && json_object_object_get_ex(answer, "expires_in", &value) &&
 		(json_object_is_type(value, json_type_int) ||
 		 json_object_is_type(value, json_type_double) ||

@@ -1,38 +1,22 @@
 /*-------------------------------------------------------------------------
  *
- * wix_admin.h
- *		  Shared declarations of the wix_admin foreign data wrapper, grouped
- *		  by the file that defines them.
- *
- * The HTTP transport (http.c) has its own header, wix_http.h, free of
- * PostgreSQL types; everything else meets here.
+ * wix_fdw.h
+ *		  The foreign data wrapper: the resource catalog (catalog.c), table
+ *		  and column options (option.c), pushdown (deparse.c), paging
+ *		  (pager.c), value conversion (convert.c, jsonb_text.c) and the
+ *		  callbacks (fdw.c).
  *
  *-------------------------------------------------------------------------
  */
-#ifndef WIX_ADMIN_H
-#define WIX_ADMIN_H
+#ifndef WIX_FDW_H
+#define WIX_FDW_H
 
-#include "postgres.h"
-
-/*
- * PostgreSQL's SQL function json_object() and json-c's type json_object
- * share a name: hide the function's prototype before json-c is included.
- */
-#define json_object pg_sql_json_object
-#include "utils/builtins.h"
-#undef json_object
-
-#include <json-c/json.h>
+#include "wix_client.h"
 
 #include "fmgr.h"
-#include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
-#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
-#include "utils/timestamp.h"
-
-#define WIX_DEFAULT_BASE_URL	"https://www.wixapis.com"
 
 /*
  * Resource catalog (catalog.c)
@@ -46,13 +30,6 @@ typedef enum WixPaging
 	WIX_PAGING_CURSOR,			/* cursorPaging {limit, cursor} */
 	WIX_PAGING_OFFSET			/* paging {limit, offset} */
 } WixPaging;
-
-typedef enum WixCatalogVersion
-{
-	WIX_CATALOG_ANY = 0,		/* endpoint used whatever the site's catalog */
-	WIX_CATALOG_V1,
-	WIX_CATALOG_V3
-} WixCatalogVersion;
 
 /* How Wix encodes and compares a filterable field's values. */
 typedef enum WixWireType
@@ -147,123 +124,22 @@ extern const char *wix_column_path(Oid relid, AttrNumber attnum,
 								   const WixEndpoint *endpoint);
 
 /*
- * Options (option.c)
+ * Options of foreign tables and columns, and the wrapper's settings
+ * (option.c)
  */
-typedef enum WixAuthMode
-{
-	WIX_AUTH_OAUTH,				/* client_id + client_secret */
-	WIX_AUTH_API_KEY			/* api_key + wix-site-id / wix-account-id */
-} WixAuthMode;
-
-typedef struct WixServerOptions
-{
-	char	   *base_url;		/* without a trailing slash */
-	char	   *site_id;
-	char	   *account_id;
-	WixCatalogVersion catalog;	/* WIX_CATALOG_ANY = detect */
-	/* request settings; -1 where the GUC decides */
-	int			connect_timeout_ms;
-	int			request_timeout_ms;
-	int			max_retries;
-	int			requests_per_minute;
-	int			max_response_size;
-	int			max_concurrent_requests;
-	bool		use_remote_estimate;
-} WixServerOptions;
-
-typedef struct WixUserOptions
-{
-	WixAuthMode mode;
-	char	   *client_id;
-	char	   *client_secret;
-	char	   *instance_id;
-	char	   *api_key;
-} WixUserOptions;
-
 extern bool wix_enable_where_pushdown;
 extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
-extern int	wix_max_retries;
-extern int	wix_retry_base_delay_ms;
-extern int	wix_retry_max_delay_ms;
-extern int	wix_requests_per_minute;
-extern int	wix_connect_timeout_s;
-extern int	wix_request_timeout_s;
-extern int	wix_max_response_size;
 extern int	wix_max_pages;
-extern int	wix_max_concurrent_requests;
-extern char *wix_allowed_base_urls;
 
-extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
-extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
+extern void wix_fdw_define_gucs(void);
 extern char *wix_table_resource(Oid foreigntableid);
 extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
 extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
 									   bool *use_remote_estimate);
-extern bool wix_url_is_loopback(const char *url);
-extern bool wix_base_url_allowed(const char *url);
-extern void wix_check_server_base_url(const char *server_name, Oid owner,
-									  const char *base_url);
 
 /*
- * Connections, authentication and requests (connection.c)
- */
-typedef struct WixConnection WixConnection;
-
-/* Counters a scan shows in EXPLAIN ANALYZE. */
-typedef struct WixRequestStats
-{
-	int64		requests;
-	int64		pages;
-	int64		rows;
-} WixRequestStats;
-
-typedef struct WixJsonHolder WixJsonHolder;
-
-extern WixConnection *wix_get_connection(UserMapping *user);
-extern WixJsonHolder *wix_request(WixConnection *conn, const char *method,
-								  const char *path, json_object *body,
-								  WixRequestStats *stats);
-extern WixJsonHolder *wix_request_ext(WixConnection *conn, const char *method,
-									  const char *path, json_object *body,
-									  WixRequestStats *stats,
-									  long accept_status);
-extern void wix_connection_last_call(WixConnection *conn, long *status,
-									 const char **request_id);
-extern WixCatalogVersion wix_catalog_version(WixConnection *conn);
-
-typedef struct WixPendingRequest WixPendingRequest;
-
-extern WixPendingRequest *wix_request_start(WixConnection *conn,
-											const char *path,
-											json_object *body,
-											WixRequestStats *stats);
-/* Sees a raw 200 body first; true when the caller needs no parsed answer. */
-typedef bool (*WixPeekHook) (const char *body, size_t len, void *arg);
-
-extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending,
-										 WixPeekHook peek, void *peek_arg);
-extern void wix_connection_poll(WixConnection *conn);
-extern int	wix_connection_concurrency(WixConnection *conn);
-extern const char *wix_connection_server_name(WixConnection *conn);
-
-/*
- * json-c objects owned by a memory context (request.c): released when the
- * context is reset or deleted, so an ereport(ERROR) longjmp leaks nothing.
- */
-struct WixJsonHolder
-{
-	json_object *obj;			/* NULL once released */
-	MemoryContextCallback callback;
-};
-
-extern WixJsonHolder *wix_json_hold(MemoryContext cxt, json_object *obj);
-extern void wix_json_release(WixJsonHolder *holder);
-extern json_object *wix_json_parse(const char *data, size_t len,
-								   const char *what);
-
-/*
- * Building query requests and walking their pages (request.c)
+ * Building query requests and walking their pages (pager.c)
  */
 typedef struct WixPager
 {
@@ -301,7 +177,6 @@ typedef struct WixPageOutline
 	const char *end;			/* the end of the body */
 } WixPageOutline;
 
-extern const char *wix_json_string_end(const char *p, const char *end);
 extern bool wix_page_outline(const WixEndpoint *endpoint, const char *body,
 							 size_t len, WixPageOutline *outline);
 extern void wix_pager_advance(WixPager *pager, const WixPageOutline *outline);
@@ -380,7 +255,6 @@ extern bool wix_jsonb_path_get(JsonbContainer *container,
 							   JsonbValue *result);
 extern bool wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 									Datum *result, bool *isnull);
-extern char *wix_iso_utc(TimestampTz ts, bool microseconds);
 
 /*
  * Query answers straight to jsonb, without json-c (jsonb_text.c)
@@ -397,57 +271,4 @@ extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 const char *items_key, const char *item_root,
 								 WixJsonbPage *page);
 
-/*
- * Admin actions as SQL functions (admin.c): refunds, fulfilment, members,
- * products, inventory, bookings and wix_api(), with their server choice,
- * input checks and audit trail.
- */
-extern char *wix_default_server;	/* GUC wix_admin.default_server */
-
-/*
- * Deferred admin actions (queue.c, worker.c, and the hooks in admin.c)
- *
- * With wix_admin.defer_actions on, an admin function checks its arguments,
- * server and credentials, then enqueues itself (wix_queue_enqueue) instead
- * of calling Wix.  Delivery runs the same admin function again with the
- * stored arguments (wix_run_admin_action) as the enqueuing role, with
- * wix_delivery describing the attempt.
- */
-extern bool wix_defer_actions;	/* GUC wix_admin.defer_actions */
-extern int	wix_queue_max_attempts;
-extern int	wix_queue_retry_delay_ms;
-extern int	wix_queue_retry_max_delay_ms;
-extern bool wix_deliver_in_worker;
-extern int	wix_max_workers;
-extern int	wix_worker_naptime_s;
-
-/* One delivery attempt, as admin.c reports it back to queue.c. */
-typedef struct WixDelivery
-{
-	bool		recheck;		/* an earlier attempt's outcome is unknown */
-	const char *memo_in;		/* what the action noted before that attempt */
-	char	   *memo_out;		/* noted before this attempt's change */
-	bool		change_sent;	/* the changing request was (maybe) sent */
-	long		status;			/* HTTP status of the last answer, 0: none */
-	char	   *request_id;		/* its X-Wix-Request-Id, or NULL */
-	MemoryContext cxt;			/* where the strings above live */
-} WixDelivery;
-
-extern WixDelivery *wix_delivery;	/* set while queue.c delivers */
-extern bool wix_force_defer;	/* set while wix_enqueue() runs */
-
-/* admin.c */
-extern Datum wix_run_admin_action(FunctionCallInfo fcinfo, const char *name);
-
-/* queue.c */
-extern Datum wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
-							   const char *server_name, const char *target);
-extern int	wix_queue_process(int max, bool in_procedure,
-							  TimestampTz *next_due);
-extern void wix_queue_init(void);
-
-/* worker.c */
-extern void wix_worker_init(void);
-extern void wix_worker_wake(Oid dboid);
-
-#endif							/* WIX_ADMIN_H */
+#endif							/* WIX_FDW_H */

@@ -37,7 +37,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_actions.h"
+#include "wix_queue.h"
 
 #include "wix_http.h"
 
@@ -59,13 +60,14 @@
 #include "utils/acl.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-/* GUC wix_admin.default_server, defined in _PG_init (option.c) */
+/* GUC wix_admin.default_server */
 char	   *wix_default_server = NULL;
 
 /* GUC wix_admin.defer_actions; wix_enqueue() defers whatever it says */
@@ -74,6 +76,25 @@ bool		wix_force_defer = false;
 
 /* The attempt being delivered by queue.c, or NULL: an immediate call */
 WixDelivery *wix_delivery = NULL;
+
+/*
+ * wix_actions_define_gucs
+ *		The admin functions' default server and deferral.
+ */
+void
+wix_actions_define_gucs(void)
+{
+	DefineCustomStringVariable("wix_admin.default_server",
+							   "The wix_admin server the admin functions use when none is given.",
+							   "Empty: the only wix_admin server of the database.",
+							   &wix_default_server, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.defer_actions",
+							 "Queues admin actions until the transaction commits instead of calling Wix at once.",
+							 "A background worker or CALL wix_admin.process_queue() delivers them.",
+							 &wix_defer_actions, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
 
 #define WIX_ID_MAX_LEN		200
 #define WIX_API_PATH_MAX	2048
@@ -113,59 +134,6 @@ held(WixAction *act, json_object *obj)
 	return obj;
 }
 
-static json_object *
-jget(json_object *obj, const char *key)
-{
-	json_object *value;
-
-	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
-		json_object_object_get_ex(obj, key, &value) &&
-		!json_object_is_type(value, json_type_null))
-		return value;
-	return NULL;
-}
-
-static json_object *
-jget_type(json_object *obj, const char *key, json_type type)
-{
-	json_object *value = jget(obj, key);
-
-	return value != NULL && json_object_is_type(value, type) ? value : NULL;
-}
-
-static const char *
-jget_string(json_object *obj, const char *key)
-{
-	json_object *value = jget_type(obj, key, json_type_string);
-
-	return value != NULL ? json_object_get_string(value) : NULL;
-}
-
-/* Integer member; JSON numbers and int64 strings alike. */
-static bool
-jget_int64(json_object *obj, const char *key, int64 *result)
-{
-	json_object *value = jget(obj, key);
-
-	if (value == NULL)
-		return false;
-	if (json_object_is_type(value, json_type_int))
-	{
-		*result = json_object_get_int64(value);
-		return true;
-	}
-	if (json_object_is_type(value, json_type_string))
-	{
-		const char *text = json_object_get_string(value);
-		char	   *end;
-
-		errno = 0;
-		*result = strtoll(text, &end, 10);
-		return text[0] != '\0' && *end == '\0' && errno == 0;
-	}
-	return false;
-}
-
 static void
 jset(json_object *obj, const char *key, json_object *value)
 {
@@ -182,7 +150,7 @@ jset_string(json_object *obj, const char *key, const char *value)
 static json_object *
 jchild(json_object *obj, const char *key)
 {
-	json_object *child = jget_type(obj, key, json_type_object);
+	json_object *child = wix_json_get_type(obj, key, json_type_object);
 
 	if (child == NULL)
 	{
@@ -200,7 +168,7 @@ static json_object *
 entity(json_object *answer, const char *key, const char *method,
 	   const char *path)
 {
-	json_object *value = jget_type(answer, key, json_type_object);
+	json_object *value = wix_json_get_type(answer, key, json_type_object);
 
 	if (value == NULL)
 		ereport(ERROR,
@@ -278,12 +246,12 @@ numeric_from_cstring(const char *s)
 static Datum
 money_at(json_object *obj, const char *key, bool *found)
 {
-	json_object *value = jget(obj, key);
+	json_object *value = wix_json_get(obj, key);
 	const char *text = NULL;
 
 	*found = false;
 	if (value != NULL && json_object_is_type(value, json_type_object))
-		value = jget(value, "amount");
+		value = wix_json_get(value, "amount");
 	if (value == NULL)
 		return (Datum) 0;
 	if (json_object_is_type(value, json_type_string) ||
@@ -1050,7 +1018,7 @@ refund_already_done(WixAction *act, json_object *answer, const char *raw_id,
 					bool full, int nrefundable)
 {
 	bool		found;
-	Datum		refunded = money_at(jget(jget(answer, "paymentsSummary"), "monetary"),
+	Datum		refunded = money_at(wix_json_get(wix_json_get(answer, "paymentsSummary"), "monetary"),
 									"refunded", &found);
 	bool		done;
 	json_object *result;
@@ -1141,28 +1109,28 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 	jset_string(body, "orderId", raw_id);
 	answer = request(act, "POST", "/ecom/v1/order-billing/get-order-refundability", body);
 
-	payments = jget_type(answer, "payments", json_type_array);
+	payments = wix_json_get_type(answer, "payments", json_type_array);
 	initStringInfo(&why_not);
 	refundable = palloc0(sizeof(RefundablePayment) *
 						 (payments ? json_object_array_length(payments) + 1 : 1));
 	for (size_t i = 0; payments && i < json_object_array_length(payments); i++)
 	{
 		json_object *item = json_object_array_get_idx(payments, i);
-		json_object *payment = jget(item, "payment");
-		const char *payment_id = jget_string(payment, "paymentId");
-		json_object *refundable_flag = jget_type(item, "refundable", json_type_boolean);
-		json_object *manual = jget(item, "manuallyRefundable");
-		json_object *non = jget(item, "nonRefundable");
+		json_object *payment = wix_json_get(item, "payment");
+		const char *payment_id = wix_json_get_string(payment, "paymentId");
+		json_object *refundable_flag = wix_json_get_type(item, "refundable", json_type_boolean);
+		json_object *manual = wix_json_get(item, "manuallyRefundable");
+		json_object *non = wix_json_get(item, "nonRefundable");
 		bool		found;
 		Datum		max_refund;
 
 		if (payment_id == NULL)
 			continue;
-		max_refund = money_at(jget(payment, "monetary"), "maxRefund", &found);
+		max_refund = money_at(wix_json_get(payment, "monetary"), "maxRefund", &found);
 		if (!(refundable_flag && json_object_get_boolean(refundable_flag)) &&
 			manual == NULL)
 		{
-			const char *reason_text = jget_string(non, "reason");
+			const char *reason_text = wix_json_get_string(non, "reason");
 
 			appendStringInfo(&why_not, "%spayment %s is not refundable (%s)",
 							 why_not.len ? "; " : "", payment_id,
@@ -1239,7 +1207,7 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 
 	if (full)
 	{
-		json_object *shipping = jget(answer, "shipping");
+		json_object *shipping = wix_json_get(answer, "shipping");
 		bool		found;
 		Datum		shipping_amount = money_at(shipping, "availableRefundAmount", &found);
 		json_object *available;
@@ -1249,16 +1217,16 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 		restock_items = json_object_new_array();
 		line_items = json_object_new_array();
 		jset(refund_items, "lineItems", line_items);
-		available = jget_type(answer, "lineItems", json_type_array);
+		available = wix_json_get_type(answer, "lineItems", json_type_array);
 		for (size_t i = 0; available && i < json_object_array_length(available); i++)
 		{
 			json_object *item = json_object_array_get_idx(available, i);
-			const char *line_item_id = jget_string(item, "lineItemId");
+			const char *line_item_id = wix_json_get_string(item, "lineItemId");
 			int64		quantity;
 			json_object *entry;
 
 			if (line_item_id == NULL ||
-				!jget_int64(item, "availableRefundQuantity", &quantity) ||
+				!wix_json_get_int64(item, "availableRefundQuantity", &quantity) ||
 				quantity <= 0)
 				continue;
 			entry = json_object_new_object();
@@ -1293,15 +1261,15 @@ do_refund(WixAction *act, FunctionCallInfo fcinfo)
 	answer = action_request(act, "POST", "/ecom/v1/order-billing/refund-payments", body);
 
 	/* a 200 answer may still report a failed refund transaction */
-	transactions = jget_type(jget(answer, "refund"), "transactions", json_type_array);
+	transactions = wix_json_get_type(wix_json_get(answer, "refund"), "transactions", json_type_array);
 	for (size_t i = 0; transactions && i < json_object_array_length(transactions); i++)
 	{
 		json_object *txn = json_object_array_get_idx(transactions, i);
-		const char *state = jget_string(txn, "refundStatus");
+		const char *state = wix_json_get_string(txn, "refundStatus");
 
 		if (state != NULL && strcmp(state, "FAILED") == 0)
 		{
-			const char *payment_id = jget_string(txn, "paymentId");
+			const char *payment_id = wix_json_get_string(txn, "paymentId");
 
 			act->note = psprintf("%s%sWix reports the refund of payment %s as FAILED",
 								 act->note ? act->note : "", act->note ? "; " : "",
@@ -1395,8 +1363,8 @@ do_fulfill_order(WixAction *act, FunctionCallInfo fcinfo)
 	if (!connect_action(act, fcinfo))
 		return NULL;
 	order = entity(request(act, "GET", order_path, NULL), "order", "GET", order_path);
-	order_items = jget_type(order, "lineItems", json_type_array);
-	fulfillments = jget_type(jget(request(act, "GET", list_path, NULL),
+	order_items = wix_json_get_type(order, "lineItems", json_type_array);
+	fulfillments = wix_json_get_type(wix_json_get(request(act, "GET", list_path, NULL),
 								  "orderWithFulfillments"),
 							 "fulfillments", json_type_array);
 
@@ -1407,25 +1375,25 @@ do_fulfill_order(WixAction *act, FunctionCallInfo fcinfo)
 	for (size_t i = 0; order_items && i < json_object_array_length(order_items); i++)
 	{
 		json_object *line = json_object_array_get_idx(order_items, i);
-		const char *line_id = jget_string(line, "id");
+		const char *line_id = wix_json_get_string(line, "id");
 		int64		quantity = 0;
 		int64		done = 0;
 
-		if (line_id == NULL || !jget_int64(line, "quantity", &quantity))
+		if (line_id == NULL || !wix_json_get_int64(line, "quantity", &quantity))
 			continue;
 		for (size_t f = 0; fulfillments && f < json_object_array_length(fulfillments); f++)
 		{
-			json_object *done_items = jget_type(json_object_array_get_idx(fulfillments, f),
+			json_object *done_items = wix_json_get_type(json_object_array_get_idx(fulfillments, f),
 												"lineItems", json_type_array);
 
 			for (size_t k = 0; done_items && k < json_object_array_length(done_items); k++)
 			{
 				json_object *done_item = json_object_array_get_idx(done_items, k);
-				const char *done_id = jget_string(done_item, "id");
+				const char *done_id = wix_json_get_string(done_item, "id");
 				int64		n;
 
 				if (done_id != NULL && strcmp(done_id, line_id) == 0 &&
-					jget_int64(done_item, "quantity", &n))
+					wix_json_get_int64(done_item, "quantity", &n))
 					done += n;
 			}
 		}
@@ -1504,7 +1472,7 @@ do_create_member(WixAction *act, FunctionCallInfo fcinfo)
 		jset_string(jchild(member, "profile"), "nickname", nickname);
 	created = entity(action_request(act, "POST", "/members/v1/members", body),
 					 "member", "POST", "/members/v1/members");
-	id = jget_string(created, "id");
+	id = wix_json_get_string(created, "id");
 	if (id != NULL)
 		act->target = pstrdup(id);
 	return created;
@@ -1667,7 +1635,7 @@ do_create_product(WixAction *act, FunctionCallInfo fcinfo)
 		jset(body, "fields", json_object_new_array());
 	}
 	created = entity(action_request(act, "POST", path, body), "product", "POST", path);
-	id = jget_string(created, "id");
+	id = wix_json_get_string(created, "id");
 	if (id != NULL)
 		act->target = pstrdup(id);
 	return created;
@@ -1683,7 +1651,7 @@ v3_product_revision(WixAction *act, const char *product_path)
 								  "product", "GET", product_path);
 	int64		revision;
 
-	if (!jget_int64(product, "revision", &revision))
+	if (!wix_json_get_int64(product, "revision", &revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Wix product has no revision")));
@@ -1703,8 +1671,8 @@ do_update_product(WixAction *act, FunctionCallInfo fcinfo)
 	char	   *raw_id;
 	char	   *product_id = id_arg(act, fcinfo, 0, "product_id", true, &raw_id);
 	json_object *changes = jsonb_object_arg(act, fcinfo, 1, "changes", true);
-	const char *given_id = jget_string(changes, "id");
-	bool		given_revision = jget(changes, "revision") != NULL;
+	const char *given_id = wix_json_get_string(changes, "id");
+	bool		given_revision = wix_json_get(changes, "revision") != NULL;
 	char	   *path;
 	json_object *body;
 	json_object *product;
@@ -1715,7 +1683,7 @@ do_update_product(WixAction *act, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("changes must name at least one field"),
 				 errhint("For example '{\"name\": \"Big mug\"}'.")));
-	if (jget(changes, "id") != NULL &&
+	if (wix_json_get(changes, "id") != NULL &&
 		(given_id == NULL || strcmp(given_id, raw_id) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1790,16 +1758,16 @@ v1_variant(WixAction *act, const char *product_id, const char *raw_product_id,
 		return raw_variant_id;
 	path = psprintf("/stores-reader/v1/products/%s", product_id);
 	product = entity(request(act, "GET", path, NULL), "product", "GET", path);
-	manage = jget_type(product, "manageVariants", json_type_boolean);
+	manage = wix_json_get_type(product, "manageVariants", json_type_boolean);
 	if (manage != NULL && json_object_get_boolean(manage))
 	{
-		json_object *variants = jget_type(product, "variants", json_type_array);
+		json_object *variants = wix_json_get_type(product, "variants", json_type_array);
 		StringInfoData ids;
 
 		initStringInfo(&ids);
 		for (size_t i = 0; variants && i < json_object_array_length(variants) && i < 10; i++)
 		{
-			const char *id = jget_string(json_object_array_get_idx(variants, i), "id");
+			const char *id = wix_json_get_string(json_object_array_get_idx(variants, i), "id");
 
 			if (id != NULL)
 				appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", id);
@@ -1839,7 +1807,7 @@ v3_inventory_item(WixAction *act, const char *raw_product_id,
 	if (raw_variant_id != NULL)
 		jset_string(filter, "variantId", raw_variant_id);
 	jset(jchild(query, "cursorPaging"), "limit", json_object_new_int(100));
-	items = jget_type(request(act, "POST", "/stores/v3/inventory-items/query", body),
+	items = wix_json_get_type(request(act, "POST", "/stores/v3/inventory-items/query", body),
 					  "inventoryItems", json_type_array);
 	n = items ? json_object_array_length(items) : 0;
 	if (n == 0)
@@ -1857,7 +1825,7 @@ v3_inventory_item(WixAction *act, const char *raw_product_id,
 		initStringInfo(&ids);
 		for (size_t i = 0; i < n && i < 10; i++)
 		{
-			const char *id = jget_string(json_object_array_get_idx(items, i), "variantId");
+			const char *id = wix_json_get_string(json_object_array_get_idx(items, i), "variantId");
 
 			appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", id ? id : "(none)");
 		}
@@ -1917,7 +1885,7 @@ do_set_inventory(WixAction *act, FunctionCallInfo fcinfo)
 	for (int attempt = 0;; attempt++)
 	{
 		json_object *item = v3_inventory_item(act, raw_id, raw_variant);
-		const char *item_id = jget_string(item, "id");
+		const char *item_id = wix_json_get_string(item, "id");
 		int64		revision;
 		json_object *body;
 		json_object *update;
@@ -1925,7 +1893,7 @@ do_set_inventory(WixAction *act, FunctionCallInfo fcinfo)
 		long		status;
 		json_object *answer;
 
-		if (item_id == NULL || !jget_int64(item, "revision", &revision))
+		if (item_id == NULL || !wix_json_get_int64(item, "revision", &revision))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("Wix inventory item of product %s has no id or revision", raw_id)));
@@ -1995,7 +1963,7 @@ do_adjust_inventory(WixAction *act, FunctionCallInfo fcinfo)
 	else
 	{
 		json_object *item = v3_inventory_item(act, raw_id, raw_variant);
-		const char *item_id = jget_string(item, "id");
+		const char *item_id = wix_json_get_string(item, "id");
 		char	   *path = psprintf("/stores/v3/bulk/inventory-items/%s", verb);
 		json_object *answer;
 		json_object *results;
@@ -2019,16 +1987,16 @@ do_adjust_inventory(WixAction *act, FunctionCallInfo fcinfo)
 		jset_string(body, "reason", "MANUAL");
 		answer = action_request(act, "POST", path, body);
 
-		results = jget_type(answer, "results", json_type_array);
+		results = wix_json_get_type(answer, "results", json_type_array);
 		result = results && json_object_array_length(results) > 0 ?
 			json_object_array_get_idx(results, 0) : NULL;
-		meta = jget(result, "itemMetadata");
-		success = jget_type(meta, "success", json_type_boolean);
+		meta = wix_json_get(result, "itemMetadata");
+		success = wix_json_get_type(meta, "success", json_type_boolean);
 		if (success != NULL && !json_object_get_boolean(success))
 		{
-			json_object *error = jget(meta, "error");
-			const char *code = jget_string(error, "code");
-			const char *description = jget_string(error, "description");
+			json_object *error = wix_json_get(meta, "error");
+			const char *code = wix_json_get_string(error, "code");
+			const char *description = wix_json_get_string(error, "description");
 
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
@@ -2039,8 +2007,8 @@ do_adjust_inventory(WixAction *act, FunctionCallInfo fcinfo)
 							   act->request_id ? act->request_id : "(none)"),
 					 !up ? errhint("Wix does not decrement below zero.") : 0));
 		}
-		if (jget_type(result, "item", json_type_object) != NULL)
-			return jget(result, "item");
+		if (wix_json_get_type(result, "item", json_type_object) != NULL)
+			return wix_json_get(result, "item");
 		{
 			char	   *item_path = psprintf("/stores/v3/inventory-items/%s",
 											 check_id("inventory item id", item_id));
@@ -2068,12 +2036,12 @@ read_booking(WixAction *act, const char *raw_id)
 
 	jset_string(jchild(query, "filter"), "id", raw_id);
 	jset(jchild(query, "cursorPaging"), "limit", json_object_new_int(1));
-	found = jget_type(request(act, "POST",
+	found = wix_json_get_type(request(act, "POST",
 							  "/_api/bookings-reader/v2/extended-bookings/query",
 							  body),
 					  "extendedBookings", json_type_array);
 	booking = found && json_object_array_length(found) > 0 ?
-		jget_type(json_object_array_get_idx(found, 0), "booking", json_type_object) :
+		wix_json_get_type(json_object_array_get_idx(found, 0), "booking", json_type_object) :
 		NULL;
 	if (booking == NULL)
 		ereport(ERROR,
@@ -2104,7 +2072,7 @@ booking_action(WixAction *act, const char *raw_id, const char *path,
 		int64		revision;
 		long		status;
 		json_object *answer;
-		const char *booking_status = jget_string(booking, "status");
+		const char *booking_status = wix_json_get_string(booking, "status");
 
 		if (attempt == 0 && done_status != NULL && wix_delivery != NULL &&
 			wix_delivery->recheck && booking_status != NULL &&
@@ -2115,7 +2083,7 @@ booking_action(WixAction *act, const char *raw_id, const char *path,
 			return booking;
 		}
 
-		if (!jget_int64(booking, "revision", &revision))
+		if (!wix_json_get_int64(booking, "revision", &revision))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("Wix booking %s has no revision", raw_id)));
@@ -2190,7 +2158,7 @@ static void
 reschedule_body(json_object *body, json_object *booking, void *arg)
 {
 	RescheduleArgs *args = arg;
-	json_object *slot = jget_type(jget(booking, "bookedEntity"), "slot", json_type_object);
+	json_object *slot = wix_json_get_type(wix_json_get(booking, "bookedEntity"), "slot", json_type_object);
 	json_object *new_slot;
 	const char *zone_name;
 	pg_tz	   *zone = NULL;
@@ -2204,14 +2172,14 @@ reschedule_body(json_object *body, json_object *booking, void *arg)
 				 errdetail("Course bookings book a whole schedule.")));
 	if (!args->has_end)
 		end = args->start +
-			(parse_wix_timestamp(jget_string(booking, "endDate"), "endDate") -
-			 parse_wix_timestamp(jget_string(booking, "startDate"), "startDate"));
+			(parse_wix_timestamp(wix_json_get_string(booking, "endDate"), "endDate") -
+			 parse_wix_timestamp(wix_json_get_string(booking, "startDate"), "startDate"));
 	if (end <= args->start)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("end_date must be later than start_date")));
 
-	zone_name = jget_string(slot, "timezone");
+	zone_name = wix_json_get_string(slot, "timezone");
 	if (zone_name != NULL)
 		zone = pg_tzset(zone_name);
 

@@ -25,7 +25,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_queue.h"
 
 #include "access/heapam.h"
 #include "access/htup_details.h"

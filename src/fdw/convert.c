@@ -12,7 +12,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_fdw.h"
 
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
@@ -227,31 +227,6 @@ push_jsonb(JsonbParseState **state, json_object *value, JsonbIteratorToken token
 			break;
 	}
 	return pushJsonbValue(state, token, &scalar);
-}
-
-/*
- * wix_iso_utc
- *		A timestamptz as Wix writes it: ISO-8601 in UTC with milliseconds
- *		(or microseconds), whatever DateStyle and TimeZone say.
- */
-char *
-wix_iso_utc(TimestampTz ts, bool microseconds)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) ||
-		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range for Wix")));
-	if (microseconds)
-		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-						tm.tm_year, tm.tm_mon, tm.tm_mday,
-						tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 }
 
 /* The column's input function on a value's text, naming both on error. */

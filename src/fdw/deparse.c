@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_fdw.h"
 
 #include "access/stratnum.h"
 #include "catalog/pg_am.h"

@@ -9,146 +9,18 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "wix_admin.h"
+#include "wix_fdw.h"
 
 #include <ctype.h>
 #include <limits.h>
 
 #include "utils/memutils.h"
 
-/* Memory-context callback: free a held json-c object. */
-static void
-release_json(void *arg)
-{
-	WixJsonHolder *holder = arg;
-
-	if (holder->obj != NULL)
-		json_object_put(holder->obj);
-	holder->obj = NULL;
-}
-
-/*
- * wix_json_hold
- *		Tie a json-c object (malloc'd) to a memory context: it is freed when
- *		the context is reset or deleted, or earlier by wix_json_release.
- */
-WixJsonHolder *
-wix_json_hold(MemoryContext cxt, json_object *obj)
-{
-	WixJsonHolder *holder = MemoryContextAllocZero(cxt, sizeof(WixJsonHolder));
-
-	holder->obj = obj;
-	holder->callback.func = release_json;
-	holder->callback.arg = holder;
-	MemoryContextRegisterResetCallback(cxt, &holder->callback);
-	return holder;
-}
-
-void
-wix_json_release(WixJsonHolder *holder)
-{
-	release_json(holder);
-}
-
-/*
- * The backend's JSON tokener, reset for a new text: one allocation for the
- * life of the backend rather than one per answer.
- */
-static json_tokener *
-backend_tokener(void)
-{
-	static json_tokener *tokener = NULL;
-
-	if (tokener == NULL)
-	{
-		tokener = json_tokener_new();
-		if (tokener == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-	}
-	json_tokener_reset(tokener);
-	return tokener;
-}
-
-/*
- * wix_json_parse
- *		Parse a whole response body as one JSON object.  Malformed, truncated,
- *		empty or non-object bodies are errors; nothing is leaked.
- */
-json_object *
-wix_json_parse(const char *data, size_t len, const char *what)
-{
-	json_tokener *tok;
-	json_object *obj;
-	enum json_tokener_error err;
-	size_t		consumed;
-
-	if (data == NULL || len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("empty Wix API response to %s", what)));
-	if (len > INT_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Wix API response to %s is too large", what)));
-
-	tok = backend_tokener();
-	obj = json_tokener_parse_ex(tok, data, (int) len);
-	err = json_tokener_get_error(tok);
-	consumed = json_tokener_get_parse_end(tok);
-	json_tokener_reset(tok);
-
-	while (err == json_tokener_success && consumed < len &&
-		   (data[consumed] == ' ' || data[consumed] == '\n' ||
-			data[consumed] == '\r' || data[consumed] == '\t'))
-		consumed++;
-
-	if (err != json_tokener_success || consumed != len ||
-		!json_object_is_type(obj, json_type_object))
-	{
-		bool		truncated = (err == json_tokener_continue);
-		bool		not_object = (err == json_tokener_success && consumed == len);
-
-		json_object_put(obj);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 truncated ?
-				 errmsg("truncated JSON in Wix API response to %s", what) :
-				 not_object ?
-				 errmsg("Wix API response to %s is not a JSON object", what) :
-				 errmsg("invalid JSON in Wix API response to %s", what),
-				 errdetail("%zu bytes received; %s.", len,
-						   truncated ? "the body ends in the middle of a value" :
-						   not_object ? "expected an object" :
-						   err != json_tokener_success ? json_tokener_error_desc(err) :
-						   "unexpected data after the JSON value")));
-	}
-	return obj;
-}
-
-/* The JSON value that starts at text, parsed to its end; NULL if it is not one. */
-static json_object *
-parse_fragment(const char *text, const char *end)
-{
-	json_tokener *tok = backend_tokener();
-	json_object *obj;
-
-	obj = json_tokener_parse_ex(tok, text, (int) Min(end - text, INT_MAX));
-	if (json_tokener_get_error(tok) != json_tokener_success)
-	{
-		json_object_put(obj);
-		obj = NULL;
-	}
-	json_tokener_reset(tok);
-	return obj;
-}
-
 /* Parse one of the catalog's constant JSON fragments. */
 static json_object *
 constant_json(const char *text)
 {
-	json_object *obj = parse_fragment(text, text + strlen(text));
+	json_object *obj = wix_json_parse_fragment(text, text + strlen(text));
 
 	if (obj == NULL)
 		elog(ERROR, "wix_admin: invalid JSON constant in the resource catalog: %s", text);
@@ -326,19 +198,6 @@ wix_pager_next_body(WixPager *pager)
 	return body;
 }
 
-/* A member of an object, if it has the wanted type. */
-static json_object *
-member_of_type(json_object *obj, const char *key, json_type type)
-{
-	json_object *value;
-
-	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
-		json_object_object_get_ex(obj, key, &value) &&
-		json_object_is_type(value, type))
-		return value;
-	return NULL;
-}
-
 /*
  * apply_cursor_metadata
  *		Take the next cursor from a cursor endpoint's paging metadata, or
@@ -349,8 +208,8 @@ apply_cursor_metadata(WixPager *pager, json_object *metadata)
 {
 	const WixEndpoint *endpoint = pager->endpoint;
 	json_object *has_next = metadata ?
-		member_of_type(metadata, "hasNext", json_type_boolean) : NULL;
-	json_object *next = member_of_type(member_of_type(metadata, "cursors",
+		wix_json_get_type(metadata, "hasNext", json_type_boolean) : NULL;
+	json_object *next = wix_json_get_type(wix_json_get_type(metadata, "cursors",
 													  json_type_object),
 									   "next", json_type_string);
 	const char *cursor = next ? json_object_get_string(next) : NULL;
@@ -382,30 +241,6 @@ apply_cursor_metadata(WixPager *pager, json_object *metadata)
 	}
 }
 
-
-/*
- * wix_json_string_end
- *		The position after the JSON string whose opening quote is at p, or
- *		NULL when it does not end.  A quote preceded by an odd run of
- *		backslashes is escaped.
- */
-const char *
-wix_json_string_end(const char *p, const char *end)
-{
-	for (p++;;)
-	{
-		const char *quote = memchr(p, '"', end - p);
-		const char *run;
-
-		if (quote == NULL)
-			return NULL;
-		for (run = quote; run > p && run[-1] == '\\'; run--)
-			;
-		if (((quote - run) & 1) == 0)
-			return quote + 1;
-		p = quote + 1;
-	}
-}
 
 static inline bool
 json_space(char c)
@@ -574,12 +409,12 @@ advance_offset(WixPager *pager, const WixPageOutline *outline,
 			   json_object *metadata)
 {
 	const WixEndpoint *endpoint = pager->endpoint;
-	json_object *total = member_of_type(metadata, "total", json_type_int);
+	json_object *total = wix_json_get_type(metadata, "total", json_type_int);
 	json_object *total_results = NULL;
 	int			nitems = outline->nitems;
 
 	if (total == NULL && outline->total_results != NULL)
-		total = total_results = parse_fragment(outline->total_results, outline->end);
+		total = total_results = wix_json_parse_fragment(outline->total_results, outline->end);
 	if (json_object_is_type(total, json_type_int) && pager->keyset_after == NULL)
 		pager->total = json_object_get_int64(total);
 	json_object_put(total_results);
@@ -605,7 +440,7 @@ advance_offset(WixPager *pager, const WixPageOutline *outline,
 							outline->last_item_end - outline->last_item,
 							&endpoint->keyset_field, 1, &value, NULL) &&
 				value != NULL)
-				key = parse_fragment(value, outline->last_item_end);
+				key = wix_json_parse_fragment(value, outline->last_item_end);
 			if (key == NULL || json_object_is_type(key, json_type_null) ||
 				json_object_is_type(key, json_type_object) ||
 				json_object_is_type(key, json_type_array))
@@ -640,7 +475,7 @@ wix_pager_advance(WixPager *pager, const WixPageOutline *outline)
 	if (pager->inflight > 0)
 		pager->inflight--;
 	if (outline->metadata != NULL)
-		metadata = parse_fragment(outline->metadata, outline->end);
+		metadata = wix_json_parse_fragment(outline->metadata, outline->end);
 	PG_TRY();
 	{
 		if (pager->endpoint->paging == WIX_PAGING_CURSOR)

@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * wix_admin.c
+ *		  Start-up of the wix_admin library: the module magic, and _PG_init,
+ *		  which lets each subsystem define its own settings and hooks.
+ *
+ * Subsystems, each with its header in src/include:
+ *		client/   settings, connections and the HTTP transport (wix_client.h)
+ *		fdw/      the foreign data wrapper (wix_fdw.h)
+ *		actions/  admin actions as SQL functions (wix_actions.h)
+ *		queue/    deferred actions and their background workers (wix_queue.h)
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_actions.h"
+#include "wix_client.h"
+#include "wix_fdw.h"
+#include "wix_queue.h"
+
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	wix_client_define_gucs();
+	wix_fdw_define_gucs();
+	wix_actions_define_gucs();
+	wix_queue_define_gucs();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("wix_admin");
+#else
+	EmitWarningsOnPlaceholders("wix_admin");
+#endif
+	wix_queue_init();
+}
