@@ -11,11 +11,10 @@ import os
 import re
 import subprocess
 import unittest
-import urllib.request
 
-from wixtest import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_URL,
-                     EMULATOR_V1_URL, SITE_ID, Emulator, PsqlError,
-                     create_database, items_of, psql, psql_error)
+from fixtures import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_URL,
+                      EMULATOR_V1_URL, KEY, Emulator, create_database, items_of,
+                      psql, psql_error, server_sql, standard_servers, wix)
 
 DB = "wix_admin_actions"
 emu = Emulator(EMULATOR_URL)
@@ -60,17 +59,6 @@ def run(sql):
                           input=sql, capture_output=True, text=True,
                           timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def wix(em, method, path, body=None):
-    """Call the emulator's Wix API directly (API key), for test set-up."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        em.url + path, data=data, method=method,
-        headers={"Authorization": API_KEY, "wix-site-id": SITE_ID,
-                 "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read().decode() or "{}")
 
 
 def dig(obj, path):
@@ -131,22 +119,8 @@ def paid_order(offline=None, shipping=True):
 def setUpModule():
     emu.reset()
     emu_v1.reset()
-    create_database(DB)
-    query("""
-        CREATE SERVER emu_key FOREIGN DATA WRAPPER wix_admin
-          OPTIONS (site_id '{site}', base_url '{url}');
-        CREATE USER MAPPING FOR CURRENT_USER SERVER emu_key
-          OPTIONS (api_key '{key}');
-        CREATE SCHEMA wix_key;
-        IMPORT FOREIGN SCHEMA wix FROM SERVER emu_key INTO wix_key;
-        CREATE SERVER emu_v1_key FOREIGN DATA WRAPPER wix_admin
-          OPTIONS (site_id '{site}', base_url '{url1}');
-        CREATE USER MAPPING FOR CURRENT_USER SERVER emu_v1_key
-          OPTIONS (api_key '{key}');
-        CREATE SCHEMA wix_v1_key;
-        IMPORT FOREIGN SCHEMA wix FROM SERVER emu_v1_key INTO wix_v1_key;
-    """.format(site=SITE_ID, url=EMULATOR_URL, url1=EMULATOR_V1_URL,
-               key=API_KEY))
+    # servers emu and emu_v1 with OAuth, emu_key and emu_v1_key with the API key
+    create_database(DB, standard_servers() + standard_servers("_key", KEY))
 
 
 def tearDownModule():
@@ -817,13 +791,10 @@ class SafetyTest(unittest.TestCase):
             self.assertIn("there is no wix_admin server in this database", err)
             self.assertIn("HINT:  Create one with CREATE SERVER", err)
             member = Pick.one(emu, "members", lambda m: m["status"] == "APPROVED")
-            rows = psql("""
-                CREATE SERVER solo FOREIGN DATA WRAPPER wix_admin
-                  OPTIONS (site_id '{site}', base_url '{url}');
-                CREATE USER MAPPING FOR CURRENT_USER SERVER solo OPTIONS (api_key '{key}');
+            rows = psql(server_sql("solo", mapping=KEY) + """
                 SELECT wix_block_member('{member}')->>'status';
                 SELECT server, action, target_id, http_status, outcome FROM wix_admin.action_log;
-            """.format(site=SITE_ID, url=EMULATOR_URL, key=API_KEY, member=member["id"]), db=db)
+            """.format(member=member["id"]), db=db)
             self.assertEqual(rows, [["BLOCKED"], ["solo", "wix_block_member", member["id"], "200", "success"]])
         finally:
             psql("DROP DATABASE IF EXISTS %s;" % db)
@@ -983,9 +954,7 @@ class AuditTest(unittest.TestCase):
 
     def test_token_failure_reports_its_status(self):
         secret = "s3cr3t-not-the-right-one"
-        query("CREATE SERVER emu_bad FOREIGN DATA WRAPPER wix_admin OPTIONS (site_id '%s', base_url '%s');"
-              "CREATE USER MAPPING FOR CURRENT_USER SERVER emu_bad OPTIONS (client_id '%s', client_secret '%s');"
-              % (SITE_ID, EMULATOR_URL, CLIENT_ID, secret))
+        query(server_sql("emu_bad", mapping={"client_id": CLIENT_ID, "client_secret": secret}))
         try:
             code, out, err = run("SET client_min_messages = log; SELECT wix_approve_member('abc', 'emu_bad');")
             self.assertNotEqual(code, 0)

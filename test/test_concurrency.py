@@ -29,7 +29,7 @@ import threading
 import time
 import unittest
 
-from wixtest import CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator, items_of, psql
+from fixtures import Emulator, create_database, items_of, psql, server_sql
 from wixfault import (EmulatorProcess, Session, server_log_path, sockets_of,
                       tcp_connections)
 
@@ -74,23 +74,12 @@ class ConcurrencyTest(unittest.TestCase):
                   if o["status"] != "INITIALIZED"]
         members = [m for m in items_of(cls.E.data("members"), "members")
                    if m.get("loginEmail") != "owner@wix-emulator.test"]
-        psql("DROP DATABASE IF EXISTS %s;" % DB)
-        psql("CREATE DATABASE %s;" % DB)
-        psql("""
-            CREATE EXTENSION wix_admin;
-            CREATE SERVER emu FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{url}');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER emu
-              OPTIONS (client_id '{cid}', client_secret '{secret}');
-            CREATE SCHEMA wix;
-            IMPORT FOREIGN SCHEMA wix FROM SERVER emu INTO wix;
+        create_database(DB, server_sql("emu", cls.emu_proc.url, schema="wix"), """
             CREATE TABLE order_ids (k int PRIMARY KEY, id text NOT NULL);
             CREATE TABLE member_ids (k int PRIMARY KEY, id text NOT NULL);
             ALTER DATABASE {db} SET wix_admin.retry_base_delay = 20;
             ALTER DATABASE {db} SET wix_admin.retry_max_delay = 200;
-            ALTER DATABASE {db} SET wix_admin.requests_per_minute = 0;
-        """.format(site=SITE_ID, url=cls.emu_proc.url, cid=CLIENT_ID, secret=CLIENT_SECRET,
-                   db=DB), db=DB)
+        """.format(db=DB))
         values = ",".join("(%d, '%s')" % (i + 1, o["id"]) for i, o in enumerate(orders))
         psql("INSERT INTO order_ids VALUES %s;" % values, db=DB)
         values = ",".join("(%d, '%s')" % (i + 1, m["id"]) for i, m in enumerate(members))

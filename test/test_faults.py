@@ -25,8 +25,8 @@ import unittest
 
 import subprocess
 
-from wixtest import (API_KEY, CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator,
-                     items_of, psql)
+from fixtures import (API_KEY, CLIENT_SECRET, KEY, OAUTH, Emulator, create_database,
+                      items_of, psql, server_sql)
 from wixfault import (Blackhole, EmulatorProcess, Proxy, Result, Session,
                       free_port)
 
@@ -85,20 +85,10 @@ def by_seq(reqs):
 
 def make_server(name, url, options=None, api_key=False, tables=("orders", "members")):
     """A server on url with a mapping for the current user and its tables
-    in a schema of the same name."""
-    opts = {"site_id": SITE_ID, "base_url": url}
-    opts.update(options or {})
-    mapping = ("api_key '%s'" % API_KEY if api_key else
-               "client_id '%s', client_secret '%s'" % (CLIENT_ID, CLIENT_SECRET))
-    psql("""
-        DROP SCHEMA IF EXISTS {n} CASCADE;
-        DROP SERVER IF EXISTS {n} CASCADE;
-        CREATE SERVER {n} FOREIGN DATA WRAPPER wix_admin OPTIONS ({opts});
-        CREATE USER MAPPING FOR CURRENT_USER SERVER {n} OPTIONS ({mapping});
-        CREATE SCHEMA {n};
-        IMPORT FOREIGN SCHEMA wix LIMIT TO ({tables}) FROM SERVER {n} INTO {n};
-    """.format(n=name, mapping=mapping, tables=", ".join(tables),
-               opts=", ".join("%s '%s'" % kv for kv in opts.items())), db=DB)
+    in a schema of the same name (both replaced when they exist)."""
+    psql("DROP SCHEMA IF EXISTS {n} CASCADE;\nDROP SERVER IF EXISTS {n} CASCADE;\n".format(n=name) +
+         server_sql(name, url, KEY if api_key else OAUTH, schema=name, tables=tables,
+                    **(options or {})), db=DB)
 
 
 def setUpModule():
@@ -109,11 +99,11 @@ def setUpModule():
                                "--bookings", "5", "--seed", "8")
     E = Emulator(main_emu.url)
     H = Emulator(hang_emu.url)
-    psql("DROP DATABASE IF EXISTS %s;" % DB)
-    psql("CREATE DATABASE %s;" % DB)
-    psql("CREATE EXTENSION wix_admin;", db=DB)
-    make_server("wix", main_emu.url, tables=("orders", "members", "products", "bookings"))
-    make_server("hang", hang_emu.url)
+    # the rate limiter keeps its default: the tests set it (FAST) or test it
+    create_database(DB, requests_per_minute=None, servers=(
+        server_sql("wix", main_emu.url, schema="wix",
+                   tables=("orders", "members", "products", "bookings")) +
+        server_sql("hang", hang_emu.url, schema="hang", tables=("orders", "members"))))
     visible = [o for o in items_of(E.data("orders"), "orders") if o["status"] != "INITIALIZED"]
     PAGES = math.ceil(len(visible) / 100)
     MEMBERS = len(items_of(E.data("members"), "members"))

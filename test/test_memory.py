@@ -13,7 +13,7 @@ Runs its own emulator.  About 30 seconds.
 """
 import unittest
 
-from wixtest import CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator, items_of, psql
+from fixtures import Emulator, create_database, items_of, server_sql
 from wixfault import EmulatorProcess, Session
 
 DB = "wix_memory"
@@ -41,19 +41,10 @@ def setUpModule():
     emu_proc = EmulatorProcess("--orders", "120", "--members", "30", "--products", "10",
                                "--bookings", "10", "--seed", "13")
     E = Emulator(emu_proc.url)
-    psql("DROP DATABASE IF EXISTS %s;" % DB)
-    psql("CREATE DATABASE %s;" % DB)
-    psql("""
-        CREATE EXTENSION wix_admin;
-        CREATE SERVER emu FOREIGN DATA WRAPPER wix_admin
-          OPTIONS (site_id '{site}', base_url '{url}');
-        CREATE USER MAPPING FOR CURRENT_USER SERVER emu
-          OPTIONS (client_id '{cid}', client_secret '{secret}');
-        CREATE SCHEMA wix;
-        IMPORT FOREIGN SCHEMA wix FROM SERVER emu INTO wix;
+    create_database(DB, server_sql("emu", emu_proc.url, schema="wix"), """
         CREATE FOREIGN TABLE wix.bad_number (id text, n integer OPTIONS (path 'name'))
           SERVER emu OPTIONS (resource 'products');
-    """.format(site=SITE_ID, url=emu_proc.url, cid=CLIENT_ID, secret=CLIENT_SECRET), db=DB)
+    """, requests_per_minute=None)
 
 
 def tearDownModule():

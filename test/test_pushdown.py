@@ -7,13 +7,12 @@ import os
 import random
 import unittest
 
-from wixtest import (CLIENT_ID, CLIENT_SECRET, EMULATOR_URL, SITE_ID,
-                     Emulator, create_database, items_of, psql)
+from fixtures import (EMULATOR_BIG_URL, EMULATOR_URL, Emulator, create_database,
+                      items_of, psql, server_sql, standard_servers)
 
 DB = "wix_pushdown"
 emu = Emulator(EMULATOR_URL)
-BIG_URL = os.environ.get("WIX_EMULATOR_BIG_URL", "")
-big = Emulator(BIG_URL) if BIG_URL else None
+big = Emulator(EMULATOR_BIG_URL) if EMULATOR_BIG_URL else None
 SEED = int(os.environ.get("WIX_DIFF_SEED", "20261128"))
 CLAUSES_PER_TABLE = int(os.environ.get("WIX_DIFF_CLAUSES", "150"))
 
@@ -34,16 +33,8 @@ def filter_of(body):
 class PushdownRequestsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        create_database(DB)
-        if big:
-            psql("""
-                CREATE SERVER big FOREIGN DATA WRAPPER wix_admin
-                  OPTIONS (site_id '%s', base_url '%s');
-                CREATE USER MAPPING FOR CURRENT_USER SERVER big
-                  OPTIONS (client_id '%s', client_secret '%s');
-                CREATE SCHEMA big;
-                IMPORT FOREIGN SCHEMA wix LIMIT TO (orders) FROM SERVER big INTO big;
-            """ % (SITE_ID, BIG_URL, CLIENT_ID, CLIENT_SECRET), db=DB)
+        create_database(DB, standard_servers() + (
+            server_sql("big", EMULATOR_BIG_URL, schema="big", tables=("orders",)) if big else ""))
 
     def setUp(self):
         emu.reset_log()

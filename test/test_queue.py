@@ -15,11 +15,10 @@ import sys
 import threading
 import time
 import unittest
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wixtest import (API_KEY, EMULATOR_URL, SITE_ID, Emulator, PsqlError,  # noqa: E402
-                     create_database, items_of, psql, psql_error)
+from fixtures import (API_KEY, EMULATOR_URL, Emulator, PsqlError,  # noqa: E402
+                      create_database, items_of, psql, psql_error, wix)
 
 emu = Emulator(EMULATOR_URL)
 DB = "qtest"
@@ -35,17 +34,6 @@ def q(sql, db=DB, **kw):
 def value(sql, db=DB):
     rows = q(sql, db)
     return rows[0][0] if rows else None
-
-
-def wix(method, path, body=None):
-    """Call the emulator's Wix API directly (API key), for set-up and checks."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        emu.url + path, data=data, method=method,
-        headers={"Authorization": API_KEY, "wix-site-id": SITE_ID,
-                 "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read().decode() or "{}")
 
 
 def sent(path, method=None):
@@ -70,13 +58,13 @@ def paid_order():
     def pred(o):
         if o["status"] != "APPROVED" or o["paymentStatus"] != "PAID":
             return False
-        pays = wix("GET", "/ecom/v1/payments/orders/" + o["id"])["orderTransactions"]["payments"]
+        pays = wix(emu, "GET", "/ecom/v1/payments/orders/" + o["id"])["orderTransactions"]["payments"]
         return len(pays) == 1 and not pays[0]["regularPaymentDetails"]["offlinePayment"]
     return orders(1, pred)[0]
 
 
 def refunds_of(order_id):
-    return wix("GET", "/ecom/v1/payments/orders/" + order_id)["orderTransactions"]["refunds"]
+    return wix(emu, "GET", "/ecom/v1/payments/orders/" + order_id)["orderTransactions"]["refunds"]
 
 
 def archive_path(order_id):

@@ -5,12 +5,11 @@ import datetime
 import decimal
 import json
 import math
-import os
 import unittest
 
-from wixtest import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_URL,
-                     EMULATOR_V1_URL, SITE_ID, Emulator, PsqlError,
-                     create_database, items_of, psql, psql_error)
+from fixtures import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_BIG_V1_URL,
+                      EMULATOR_URL, EMULATOR_V1_URL, KEY, SITE_ID, Emulator,
+                      create_database, items_of, psql, psql_error, server_sql)
 
 DB = "wix_read_path"
 emu = Emulator(EMULATOR_URL)
@@ -131,20 +130,15 @@ class ReadPathTest(unittest.TestCase):
         self.assertEqual(offsets, list(range(0, len(members), 100)))
 
     def test_v1_keyset_paging_past_the_offset_ceiling(self):
-        big_v1 = os.environ.get("WIX_EMULATOR_BIG_V1_URL")
-        if not big_v1:
+        if not EMULATOR_BIG_V1_URL:
             self.skipTest("WIX_EMULATOR_BIG_V1_URL not set")
-        em = Emulator(big_v1)
+        em = Emulator(EMULATOR_BIG_V1_URL)
         products = items_of(em.data("products"), "products")
         self.assertGreater(len(products), 10000)
-        psql("""
-            CREATE SERVER IF NOT EXISTS big_v1 FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '%s', base_url '%s', catalog_version 'V1');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER big_v1
-              OPTIONS (api_key '%s');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.big_v1_products (id text, numeric_id bigint)
+        psql(server_sql("big_v1", EMULATOR_BIG_V1_URL, KEY, catalog_version="V1") + """
+            CREATE FOREIGN TABLE public.big_v1_products (id text, numeric_id bigint)
               SERVER big_v1 OPTIONS (resource 'products');
-        """ % (SITE_ID, big_v1, API_KEY), db=DB)
+        """, db=DB)
         em.reset_log()
         out = query("SELECT count(*), count(DISTINCT id), min(numeric_id), max(numeric_id) "
                     "FROM public.big_v1_products")
@@ -301,14 +295,10 @@ class ReadPathTest(unittest.TestCase):
     # -- auth ------------------------------------------------------------
 
     def test_api_key_mode(self):
-        psql("""
-            CREATE SERVER IF NOT EXISTS emu_key FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '%s', base_url '%s');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER emu_key
-              OPTIONS (api_key '%s');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.key_members (id text, login_email text)
+        psql(server_sql("emu_key", mapping=KEY) + """
+            CREATE FOREIGN TABLE public.key_members (id text, login_email text)
               SERVER emu_key OPTIONS (resource 'members');
-        """ % (SITE_ID, EMULATOR_URL, API_KEY), db=DB)
+        """, db=DB)
         count = query("SELECT count(*) FROM public.key_members")[0][0]
         self.assertEqual(int(count), len(items_of(emu.data("members"), "members")))
         reqs = emu.requests("/members/v1/members/query")
@@ -358,14 +348,10 @@ class ReadPathTest(unittest.TestCase):
         self.assertEqual([r for r in reqs if r["status"] == 401], [])
 
     def test_alter_user_mapping_takes_effect_next_query(self):
-        psql("""
-            CREATE SERVER IF NOT EXISTS emu_alt FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '%s', base_url '%s');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER emu_alt
-              OPTIONS (api_key '%s');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.alt_members (id text)
+        psql(server_sql("emu_alt", mapping=KEY) + """
+            CREATE FOREIGN TABLE public.alt_members (id text)
               SERVER emu_alt OPTIONS (resource 'members');
-        """ % (SITE_ID, EMULATOR_URL, API_KEY), db=DB)
+        """, db=DB)
         out = psql("SELECT count(*) > 0 FROM public.alt_members;\n"
                    "ALTER USER MAPPING FOR CURRENT_USER SERVER emu_alt OPTIONS (SET api_key 'IST.wrong');\n"
                    "SELECT count(*) FROM public.alt_members;\n", db=DB, check=False)
@@ -376,14 +362,10 @@ class ReadPathTest(unittest.TestCase):
     # -- errors ----------------------------------------------------------
 
     def test_bad_api_key_error(self):
-        psql("""
-            CREATE SERVER IF NOT EXISTS emu_bad FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '%s', base_url '%s');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER emu_bad
-              OPTIONS (api_key 'IST.not-the-key');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.bad_orders (id text)
+        psql(server_sql("emu_bad", mapping={"api_key": "IST.not-the-key"}) + """
+            CREATE FOREIGN TABLE public.bad_orders (id text)
               SERVER emu_bad OPTIONS (resource 'orders');
-        """ % (SITE_ID, EMULATOR_URL), db=DB)
+        """, db=DB)
         err = psql_error("SELECT * FROM public.bad_orders", db=DB)
         self.assertIn("ERROR:  HV00N: Wix API request POST /ecom/v1/orders/search failed with HTTP 401", err)
         self.assertIn("Wix request id:", err)
@@ -391,26 +373,20 @@ class ReadPathTest(unittest.TestCase):
         self.assertNotIn("IST.not-the-key", err)
 
     def test_bad_client_secret_error(self):
-        psql("""
-            CREATE SERVER IF NOT EXISTS emu_badsecret FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '%s', base_url '%s');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER emu_badsecret
-              OPTIONS (client_id '%s', client_secret 'very-wrong-secret');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.badsecret_orders (id text)
+        psql(server_sql("emu_badsecret",
+                        mapping={"client_id": CLIENT_ID, "client_secret": "very-wrong-secret"}) + """
+            CREATE FOREIGN TABLE public.badsecret_orders (id text)
               SERVER emu_badsecret OPTIONS (resource 'orders');
-        """ % (SITE_ID, EMULATOR_URL, CLIENT_ID), db=DB)
+        """, db=DB)
         err = psql_error("SELECT * FROM public.badsecret_orders", db=DB)
         self.assertIn("Wix API request POST /oauth2/token failed with HTTP", err)
         self.assertIn("HINT:  Check the client_id and client_secret", err)
         self.assertNotIn("very-wrong-secret", err)
 
     def test_unreachable_server_error(self):
-        psql("""
-            CREATE SERVER IF NOT EXISTS emu_down FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id 's', base_url 'http://127.0.0.1:9', connect_timeout '2');
-            CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER emu_down
-              OPTIONS (api_key 'k');
-            CREATE FOREIGN TABLE IF NOT EXISTS public.down_orders (id text)
+        psql(server_sql("emu_down", "http://127.0.0.1:9", {"api_key": "k"}, site_id="s",
+                        connect_timeout="2") + """
+            CREATE FOREIGN TABLE public.down_orders (id text)
               SERVER emu_down OPTIONS (resource 'orders');
         """, db=DB)
         err = psql_error("SELECT * FROM public.down_orders", db=DB)

@@ -19,8 +19,8 @@ import re
 import subprocess
 import unittest
 
-from wixtest import (API_KEY, CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator,
-                     items_of, psql)
+from fixtures import (API_KEY, CLIENT_ID, CLIENT_SECRET, KEY, Emulator, create_database,
+                      create_login_role, items_of, psql, server_sql)
 from wixfault import EmulatorProcess, Session, free_port, server_log_path
 
 DB = "wix_secrets"
@@ -69,34 +69,14 @@ class SecretsTest(unittest.TestCase):
     def setUpClass(cls):
         url = emu_proc.url
         dead = "http://127.0.0.1:%d" % free_port()
-        psql("DROP DATABASE IF EXISTS %s;" % DB)
-        psql("DROP ROLE IF EXISTS %s;" % OTHER)
-        psql("CREATE DATABASE %s;" % DB)
         # the mappings exist before logging starts (README: log_statement
         # would log their DDL; that is PostgreSQL's, documented there)
-        psql("""
-            CREATE EXTENSION wix_admin;
-            CREATE SERVER oauth FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{url}');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER oauth
-              OPTIONS (client_id '{cid}', client_secret '{secret}');
-            CREATE SERVER keyed FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{url}');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER keyed OPTIONS (api_key '{key}');
-            CREATE SERVER badsecret FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{url}');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER badsecret
-              OPTIONS (client_id '{cid}', client_secret '{wrong_secret}');
-            CREATE SERVER badkey FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{url}');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER badkey OPTIONS (api_key '{wrong_key}');
-            CREATE SERVER down FOREIGN DATA WRAPPER wix_admin
-              OPTIONS (site_id '{site}', base_url '{dead}', connect_timeout '1');
-            CREATE USER MAPPING FOR CURRENT_USER SERVER down OPTIONS (api_key '{key}');
-            CREATE SCHEMA wix;
-            IMPORT FOREIGN SCHEMA wix FROM SERVER oauth INTO wix;
-            CREATE SCHEMA keyed;
-            IMPORT FOREIGN SCHEMA wix FROM SERVER keyed INTO keyed;
+        create_database(DB, requests_per_minute=None, servers=(
+            server_sql("oauth", url, schema="wix") +
+            server_sql("keyed", url, KEY, schema="keyed") +
+            server_sql("badsecret", url, {"client_id": CLIENT_ID, "client_secret": WRONG_SECRET}) +
+            server_sql("badkey", url, {"api_key": WRONG_KEY}) +
+            server_sql("down", dead, KEY, connect_timeout="1")), sql="""
             CREATE SCHEMA bad;
             CREATE FOREIGN TABLE bad.secret_orders (id text) SERVER badsecret
               OPTIONS (resource 'orders');
@@ -104,10 +84,8 @@ class SecretsTest(unittest.TestCase):
               OPTIONS (resource 'orders');
             CREATE FOREIGN TABLE bad.down_orders (id text) SERVER down
               OPTIONS (resource 'orders');
-        """.format(site=SITE_ID, url=url, dead=dead, cid=CLIENT_ID, secret=CLIENT_SECRET,
-                   key=API_KEY, wrong_secret=WRONG_SECRET, wrong_key=WRONG_KEY), db=DB)
-        password = os.environ.get("PGPASSWORD")
-        psql("CREATE ROLE %s LOGIN%s;" % (OTHER, " PASSWORD '%s'" % password if password else ""))
+        """)
+        create_login_role(OTHER)
         psql("""
             GRANT USAGE ON SCHEMA wix, keyed, bad, wix_admin TO {r};
             GRANT SELECT ON ALL TABLES IN SCHEMA wix, keyed, bad, wix_admin TO {r};

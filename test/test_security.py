@@ -9,13 +9,12 @@ internal service: it must receive nothing from refused servers.
 
 Uses the shared emulator (WIX_EMULATOR_URL).  About 5 seconds.
 """
-import os
 import socket
 import threading
 import unittest
 
-from wixtest import (CLIENT_ID, CLIENT_SECRET, EMULATOR_URL, SITE_ID,
-                     Emulator, psql, psql_error)
+from fixtures import (EMULATOR_URL, SITE_ID, Emulator, create_database, create_login_role,
+                      mapping_sql, psql, psql_error, server_sql)
 from wixfault import Session
 
 DB = "wix_security"
@@ -64,39 +63,18 @@ def team_error(sql):
     return psql_error(sql, db=DB, user=TEAM)
 
 
-def server_sql(name, url=None, owner_mapping=True):
-    opts = "site_id '%s'" % SITE_ID
-    if url is not None:
-        opts += ", base_url '%s'" % url
-    sql = "CREATE SERVER %s FOREIGN DATA WRAPPER wix_admin OPTIONS (%s);" % (name, opts)
-    if owner_mapping:
-        sql += ("CREATE USER MAPPING FOR CURRENT_USER SERVER %s "
-                "OPTIONS (client_id '%s', client_secret '%s');" % (name, CLIENT_ID, CLIENT_SECRET))
-    return sql
-
-
-def mapping_for_team(server):
-    return ("CREATE USER MAPPING FOR %s SERVER %s "
-            "OPTIONS (client_id '%s', client_secret '%s');" % (TEAM, server, CLIENT_ID, CLIENT_SECRET))
-
-
 def orders_table(schema, server):
     return ("CREATE FOREIGN TABLE %s.orders_%s (id text, number bigint) SERVER %s "
             "OPTIONS (resource 'orders');" % (schema, server, server))
 
 
 def setUpModule():
-    psql("DROP DATABASE IF EXISTS %s;" % DB)
-    psql("DROP ROLE IF EXISTS %s;" % TEAM)
-    password = os.environ.get("PGPASSWORD")
-    psql("CREATE ROLE %s LOGIN%s;" % (TEAM, " PASSWORD '%s'" % password if password else ""))
-    psql("CREATE DATABASE %s;" % DB)
+    create_database(DB, servers="")
+    create_login_role(TEAM)
     psql("""
-        ALTER DATABASE {db} SET wix_admin.requests_per_minute = 0;
-        CREATE EXTENSION wix_admin;
         GRANT USAGE ON FOREIGN DATA WRAPPER wix_admin TO {r};
         CREATE SCHEMA team AUTHORIZATION {r};
-    """.format(db=DB, r=TEAM), db=DB)
+    """.format(r=TEAM), db=DB)
 
 
 def tearDownModule():
@@ -146,7 +124,7 @@ class NonSuperuserServers(unittest.TestCase):
              "DROP SERVER t_wix CASCADE;")
 
     def test_alter_server_adding_base_url_refused(self):
-        team(server_sql("t_alter"))
+        team(server_sql("t_alter", None))
         try:
             err = team_error("ALTER SERVER t_alter OPTIONS (ADD base_url '%s')" % self.listener.url)
             self.assertRefusedOption(err)
@@ -167,11 +145,11 @@ class NonSuperuserServers(unittest.TestCase):
 
     def test_owner_changed_from_superuser_refused_at_use(self):
         # the superuser's server works for the team through its mapping ...
-        psql(server_sql("handed", EMULATOR_URL) + mapping_for_team("handed") +
+        psql(server_sql("handed", EMULATOR_URL) + mapping_sql("handed", role=TEAM) +
              orders_table("team", "handed") +
              "GRANT USAGE ON FOREIGN SERVER handed TO %s;"
              "GRANT SELECT ON ALL TABLES IN SCHEMA team TO %s;" % (TEAM, TEAM), db=DB)
-        psql(server_sql("handed_dead", self.listener.url) + mapping_for_team("handed_dead") +
+        psql(server_sql("handed_dead", self.listener.url) + mapping_sql("handed_dead", role=TEAM) +
              orders_table("team", "handed_dead") +
              "GRANT SELECT ON team.orders_handed_dead TO %s;" % TEAM, db=DB)
         try:

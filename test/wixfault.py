@@ -2,19 +2,18 @@
 private emulator instances, a long-lived psql session, TCP listeners that
 refuse, reset, stall or come up late, and the server log.
 
-Standard library only.  Used with wixtest.py, inside pg_virtualenv.
+Standard library only.  Used with fixtures.py, inside pg_virtualenv.
 """
 import os
 import queue
 import re
-import select
 import socket
 import struct
 import subprocess
 import threading
 import time
 
-from wixtest import psql
+from fixtures import psql
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMULATOR = os.path.join(HERE, "emulator", "wix_emulator.py")

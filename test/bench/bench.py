@@ -46,7 +46,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from wixtest import CLIENT_ID, CLIENT_SECRET, SITE_ID, Emulator, psql  # noqa: E402
+from fixtures import Emulator, create_database, server_sql  # noqa: E402
 
 URL = os.environ["WIX_BENCH_URL"].rstrip("/")
 EMU_PID = int(os.environ.get("WIX_BENCH_EMULATOR_PID", "0") or 0)
@@ -239,17 +239,8 @@ def run_python(table, query, tok):
 
 # ---------------------------------------------------------------- setup
 def setup():
-    psql("DROP DATABASE IF EXISTS %s;" % DB)
-    psql("CREATE DATABASE %s;" % DB)
-    psql("""
-        CREATE EXTENSION wix_admin;
-        CREATE SERVER emu FOREIGN DATA WRAPPER wix_admin
-          OPTIONS (site_id '{site}', base_url '{url}');
-        CREATE USER MAPPING FOR CURRENT_USER SERVER emu
-          OPTIONS (client_id '{cid}', client_secret '{secret}');
-        CREATE SCHEMA wix;
-        IMPORT FOREIGN SCHEMA wix FROM SERVER emu INTO wix;
-    """.format(site=SITE_ID, url=URL, cid=CLIENT_ID, secret=CLIENT_SECRET), db=DB)
+    # the benchmark's session sets requests_per_minute itself
+    create_database(DB, server_sql("emu", URL, schema="wix"), requests_per_minute=None)
 
 
 def warm_backend():
