@@ -46,7 +46,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from fixtures import Emulator, create_database, server_sql  # noqa: E402
+from fixtures import CLIENT_ID, CLIENT_SECRET, Emulator, create_database, server_sql  # noqa: E402
 
 URL = os.environ["WIX_BENCH_URL"].rstrip("/")
 EMU_PID = int(os.environ.get("WIX_BENCH_EMULATOR_PID", "0") or 0)
