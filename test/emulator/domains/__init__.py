@@ -1,0 +1,1 @@
+"""The emulator's endpoint handlers, one module per Wix domain (see endpoints.py)."""
