@@ -30,8 +30,8 @@ import time
 import unittest
 
 from fixtures import Emulator, create_database, items_of, psql, server_sql
-from wixfault import (EmulatorProcess, Session, server_log_path, sockets_of,
-                      tcp_connections)
+from wixfault import (EmulatorProcess, Session, local_connections, server_log_path,
+                      sockets_of, tcp_connections)
 
 DB = "wix_concurrency"
 CLIENTS = 16
@@ -151,28 +151,12 @@ class ConcurrencyTest(unittest.TestCase):
         cls.E.clear_faults()
         time.sleep(0.5)      # backends exit after pgbench disconnects
         cls.after = tcp_connections(cls.emu_proc.port)
-        cls.after_local = cls.local_connections(cls.emu_proc.port)
+        cls.after_local = local_connections(cls.emu_proc.port)
         cls.requests = cls.E.requests()
         with open(cls.log_path, "rb") as f:
             f.seek(log_offset)
             cls.log_text = f.read().decode("utf-8", "replace")
         print("\npgbench %s\n%s" % (" ".join(cmd[1:]), cls.pgbench.stdout))
-
-    @staticmethod
-    def local_connections(port):
-        """Emulator-side sockets (local port = the emulator's)."""
-        found = []
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(table) as f:
-                    lines = f.readlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] != "0A":
-                    found.append(fields[3])
-        return found
 
     def test_pgbench_finished_without_errors(self):
         out = self.pgbench.stdout + self.pgbench.stderr

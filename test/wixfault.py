@@ -379,9 +379,9 @@ TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FI
               "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING"}
 
 
-def tcp_connections(remote_port):
-    """Every TCP socket whose remote end is remote_port: (inode, state)."""
-    found = []
+def _tcp_sockets():
+    """Every TCP socket of the machine: (local port, remote port, state
+    code, inode)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -390,10 +390,20 @@ def tcp_connections(remote_port):
             continue
         for line in lines:
             fields = line.split()
-            rport = int(fields[2].rsplit(":", 1)[1], 16)
-            if rport == remote_port:
-                found.append((fields[9], TCP_STATES.get(fields[3], fields[3])))
-    return found
+            yield (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16),
+                   fields[3], fields[9])
+
+
+def tcp_connections(remote_port):
+    """Every TCP socket whose remote end is remote_port: (inode, state)."""
+    return [(inode, TCP_STATES.get(state, state))
+            for _, rport, state, inode in _tcp_sockets() if rport == remote_port]
+
+
+def local_connections(port):
+    """The state codes of the sockets whose local port is port (a server's
+    side of its connections; its listening socket left out)."""
+    return [state for lport, _, state, _ in _tcp_sockets() if lport == port and state != "0A"]
 
 
 def sockets_of(pid, remote_port):

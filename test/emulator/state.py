@@ -10,7 +10,7 @@ import time
 import uuid
 
 import emu_data as D
-from api import dumps
+from api import app_error, dumps
 from emu_wql import decode_cursor, encode_cursor, sort_items
 
 COLL_ALIAS = {"v3s": "v3"}
@@ -88,6 +88,14 @@ class State:
         if s is None:
             s = c[variant] = dumps(proj(obj))
         return s
+
+    def stored(self, kind, oid, code, noun):
+        """The stored object oid of kind, or Wix's 404 answer (code,
+        "<noun> <oid> not found")."""
+        obj = self.idx[kind].get(oid)
+        if obj is None:
+            raise app_error(404, code, "%s %s not found" % (noun, oid))
+        return obj
 
     def wire(self, kind, obj):
         """obj's JSON text as stored (cached)."""

@@ -80,10 +80,7 @@ BOOKING_PAYMENT_STATUSES = ("UNDEFINED", "NOT_PAID", "PAID", "PARTIALLY_PAID", "
 
 
 def get_booking(st, bid):
-    b = st.idx["bookings"].get(bid)
-    if b is None:
-        raise app_error(404, "BOOKING_NOT_FOUND", "Booking %s not found" % bid)
-    return b
+    return st.stored("bookings", bid, "BOOKING_NOT_FOUND", "Booking")
 
 
 def booking_revision(b, body):

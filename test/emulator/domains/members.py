@@ -117,10 +117,7 @@ def h_members_list(req):
 
 
 def get_member(st, mid):
-    m = st.idx["members"].get(mid)
-    if m is None:
-        raise app_error(404, "MEMBER_NOT_FOUND", "Member %s not found" % mid)
-    return m
+    return st.stored("members", mid, "MEMBER_NOT_FOUND", "Member")
 
 
 def h_member_get(req):

@@ -65,10 +65,7 @@ def h_orders_search(req):
 
 
 def get_order(st, oid):
-    o = st.idx["orders"].get(oid)
-    if o is None:
-        raise app_error(404, "ORDER_NOT_FOUND", "Order %s not found" % oid)
-    return o
+    return st.stored("orders", oid, "ORDER_NOT_FOUND", "Order")
 
 
 def h_order_get(req):

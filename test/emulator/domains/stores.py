@@ -153,10 +153,7 @@ def h_v1_query(req):
 
 
 def get_v1(st, pid):
-    p = st.idx["v1"].get(pid)
-    if p is None:
-        raise app_error(404, "PRODUCT_NOT_FOUND", "Product %s not found" % pid)
-    return p
+    return st.stored("v1", pid, "PRODUCT_NOT_FOUND", "Product")
 
 
 def h_v1_get(req):
@@ -284,10 +281,7 @@ def h_v3_count(req):
 
 
 def get_v3(st, pid):
-    p = st.idx["v3"].get(pid)
-    if p is None:
-        raise app_error(404, "PRODUCT_NOT_FOUND", "Product %s not found" % pid)
-    return p
+    return st.stored("v3", pid, "PRODUCT_NOT_FOUND", "Product")
 
 
 def h_v3_get(req):
@@ -328,10 +322,7 @@ def h_inv_query(req):
 
 
 def get_inv(st, iid):
-    it = st.idx["inv"].get(iid)
-    if it is None:
-        raise app_error(404, "INVENTORY_ITEM_NOT_FOUND", "Inventory item %s not found" % iid)
-    return it
+    return st.stored("inv", iid, "INVENTORY_ITEM_NOT_FOUND", "Inventory item")
 
 
 def h_inv_get(req):
