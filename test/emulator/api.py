@@ -143,6 +143,17 @@ def body_or_r(req):
     return req.body if isinstance(req.body, dict) else {}
 
 
+def list_param(req, name):
+    """A repeated query parameter (?name=a&name=b), or else the same field
+    of the SDK's `.r` parameter."""
+    values = req.params_list(name)
+    if not values:
+        d = decode_dot_r(req.params)
+        if isinstance(d, dict):
+            values = d.get(name)
+    return values
+
+
 def need_obj(d, key, where=None):
     v = d.get(key)
     if v is None:

@@ -150,6 +150,24 @@ def run_offset_query(st, kind, *, filt, sort_raw, extra, spec_, default_sort, pr
     return st.sorted_matches(kind, filt, sort_raw, extra, full, sf)[0]
 
 
+def either_paged_query(st, kind, q, *, spec_, default_sort, default, maximum, prev, with_total):
+    """(page, metadata) of query object q over kind, with the offset or the
+    cursor paging q asks for (limits default and maximum): offset metadata
+    with the total when with_total, cursor metadata with prev as the API
+    has it."""
+    if paging_kind(q, "query", EITHER) == "offset":
+        limit, offset = offset_paging(q, "query", default, maximum)
+        items = run_offset_query(st, kind, filt=q.get("filter"), sort_raw=q.get("sort"), extra=None,
+                                 spec_=spec_, default_sort=default_sort)
+        page = items[offset:offset + limit]
+        return page, offset_metadata(page, offset, total=len(items) if with_total else None)
+    limit, cursor = cursor_paging(q, "query", default, maximum)
+    page, nxt, prv = run_cursor_query(
+        st, kind, filt=q.get("filter"), sort_raw=q.get("sort"), extra=None, cursor=cursor,
+        limit=limit, spec_=spec_, max_sort=None, default_sort=default_sort, where="query")
+    return page, cursor_metadata(page, nxt, prv, prev=prev)
+
+
 # ====================================================================== paged answers
 PREV_ALWAYS = "always"   # cursors.prev always there, null on the first page
 PREV_IF_ANY = "if_any"   # cursors.prev only when there is a previous page

@@ -5,8 +5,7 @@ import copy
 import emu_data as D
 from api import app_error, body_obj, body_or_r, bump, dumps, entity, need_obj, validation_error
 from emu_wql import F, iso_ms, spec
-from paging import (EITHER, EQ3, HAS, PREV_NEVER, cursor_metadata, cursor_paging, offset_metadata,
-                    offset_paging, paged_answer, paging_kind, run_cursor_query, run_offset_query)
+from paging import EQ3, HAS, PREV_NEVER, either_paged_query, paged_answer, run_offset_query
 
 B_DATE = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
 BOOKING_SPEC = spec(
@@ -52,18 +51,8 @@ def h_xb_query(req):
     b = body_or_r(req)
     q = need_obj(b, "query")
     with_actions = b.get("withBookingAllowedActions") is True
-    if paging_kind(q, "query", EITHER) == "offset":
-        limit, offset = offset_paging(q, "query", 50, 100)
-        items = run_offset_query(st, "bookings", filt=q.get("filter"), sort_raw=q.get("sort"), extra=None,
-                                 spec_=BOOKING_SPEC, default_sort=BOOKING_DEFAULT_SORT)
-        page = items[offset:offset + limit]
-        meta = offset_metadata(page, offset, total=len(items))
-    else:
-        limit, cursor = cursor_paging(q, "query", 50, 100)
-        page, nxt, prv = run_cursor_query(
-            st, "bookings", filt=q.get("filter"), sort_raw=q.get("sort"), extra=None, cursor=cursor,
-            limit=limit, spec_=BOOKING_SPEC, max_sort=None, default_sort=BOOKING_DEFAULT_SORT, where="query")
-        meta = cursor_metadata(page, nxt, prv, prev=PREV_NEVER)
+    page, meta = either_paged_query(st, "bookings", q, spec_=BOOKING_SPEC, default_sort=BOOKING_DEFAULT_SORT,
+                                    default=50, maximum=100, prev=PREV_NEVER, with_total=True)
     return paged_answer("extendedBookings", xb_parts(st, page, with_actions), "pagingMetadata", meta)
 
 

@@ -5,7 +5,7 @@ import re
 
 import emu_data as D
 from api import (ApiError, app_error, body_obj, body_or_r, check_type, decode_dot_r, entity,
-                 need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
+                 list_param, need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import F, iso_ms, spec
 from paging import OFFSET, offset_metadata, offset_paging, paged_answer, paging_kind, run_offset_query
 
@@ -123,12 +123,7 @@ def get_member(st, mid):
 def h_member_get(req):
     st = req.state
     m = get_member(st, req.m["id"])
-    fs = req.params_list("fieldsets")
-    if not fs:
-        d = decode_dot_r(req.params)
-        if isinstance(d, dict):
-            fs = d.get("fieldsets")
-    lvl = fieldset_level(fs or None)
+    lvl = fieldset_level(list_param(req, "fieldsets") or None)
     return entity("member", st.obj_json("members", m, lvl, MEMBER_PROJ[lvl]))
 
 

@@ -8,11 +8,11 @@ import copy
 import json
 
 import emu_data as D
-from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, decode_dot_r, entity,
+from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, entity, list_param,
                  need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import ALL_BOOL, ALL_DATE, ALL_NUM, ALL_STR, F, iso_ms, spec
-from paging import (CURSOR, EITHER, HAS, OFFSET, PREV_IF_ANY, cursor_metadata, cursor_paging,
-                    offset_metadata, offset_paging, paged_answer, paging_kind, run_cursor_query,
+from paging import (CURSOR, HAS, OFFSET, PREV_IF_ANY, cursor_metadata, cursor_paging,
+                    either_paged_query, offset_paging, paged_answer, paging_kind, run_cursor_query,
                     run_offset_query)
 
 V1_STR = ("$eq", "$ne", "$in", "$gt", "$gte", "$lt", "$lte", "$startsWith", "$exists")
@@ -288,12 +288,7 @@ def h_v3_get(req):
     st = req.state
     require_catalog(st, "V3")
     p = get_v3(st, req.m["id"])
-    fs = req.params_list("fields")
-    if not fs:
-        d = decode_dot_r(req.params)
-        if isinstance(d, dict):
-            fs = d.get("fields")
-    fields = v3_fields(fs or None)
+    fields = v3_fields(list_param(req, "fields") or None)
     return entity("product", st.obj_json("v3", p, ("g",) + fields, v3_proj(fields, True)))
 
 
@@ -306,18 +301,8 @@ def h_inv_query(req):
     require_catalog(st, "V3")
     b = body_or_r(req)
     q = need_obj(b, "query")
-    if paging_kind(q, "query", EITHER) == "offset":
-        limit, offset = offset_paging(q, "query", 100, 1000)
-        items = run_offset_query(st, "inv", filt=q.get("filter"), sort_raw=q.get("sort"), extra=None,
-                                 spec_=INV_SPEC, default_sort=INV_DEFAULT_SORT)
-        page = items[offset:offset + limit]
-        meta = offset_metadata(page, offset)
-    else:
-        limit, cursor = cursor_paging(q, "query", 100, 1000)
-        page, nxt, prv = run_cursor_query(
-            st, "inv", filt=q.get("filter"), sort_raw=q.get("sort"), extra=None, cursor=cursor,
-            limit=limit, spec_=INV_SPEC, max_sort=None, default_sort=INV_DEFAULT_SORT, where="query")
-        meta = cursor_metadata(page, nxt, prv, prev=PREV_IF_ANY)
+    page, meta = either_paged_query(st, "inv", q, spec_=INV_SPEC, default_sort=INV_DEFAULT_SORT,
+                                    default=100, maximum=1000, prev=PREV_IF_ANY, with_total=False)
     return paged_answer("inventoryItems", [st.wire("inv", it) for it in page], "pagingMetadata", meta)
 
 
