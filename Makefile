@@ -9,7 +9,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 EXTENSION = wix_admin
 DATA = sql/wix_admin--0.1.sql
 
-REGRESS = server_options read_path pushdown admin queue
+REGRESS = server_options read_path pushdown admin actions queue
 
 PG_CPPFLAGS = -Isrc/include $(shell pkg-config --cflags libcurl json-c)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)

@@ -51,92 +51,115 @@ REVOKE ALL ON SEQUENCE wix_admin.action_log_id_seq FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('wix_admin.action_log', '');
 SELECT pg_catalog.pg_extension_config_dump('wix_admin.action_log_id_seq', '');
 
+-- Admin actions.  Each is a row of the action table (src/actions/registry.c)
+-- and runs through the one C function wix_action_call, which finds its row
+-- by the function's name; the regression test "actions" checks that names,
+-- parameters and defaults here agree with the table.
+
 -- Orders
 CREATE FUNCTION wix_refund(order_id text, amount numeric DEFAULT NULL,
                            reason text DEFAULT NULL,
                            restock boolean DEFAULT true,
                            notify_customer boolean DEFAULT false,
                            server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_cancel_order(order_id text, restock boolean DEFAULT true,
                                  notify_customer boolean DEFAULT false,
                                  server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_fulfill_order(order_id text,
                                   tracking_number text DEFAULT NULL,
                                   shipping_provider text DEFAULT NULL,
                                   tracking_link text DEFAULT NULL,
                                   server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_archive_order(order_id text, archived boolean DEFAULT true,
                                   server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Members
 CREATE FUNCTION wix_create_member(login_email text, first_name text DEFAULT NULL,
                                   last_name text DEFAULT NULL,
                                   nickname text DEFAULT NULL,
                                   server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_approve_member(member_id text, server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_block_member(member_id text, server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_delete_member(member_id text, server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Products and inventory (Stores Catalog V1 and V3)
 CREATE FUNCTION wix_create_product(name text, price numeric, sku text DEFAULT NULL,
                                    visible boolean DEFAULT true,
                                    description text DEFAULT NULL,
                                    server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_update_product(product_id text, changes jsonb,
                                    server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_delete_product(product_id text, server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_set_inventory(product_id text, quantity integer,
                                   variant_id text DEFAULT NULL,
                                   server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_adjust_inventory(product_id text, delta integer,
                                      variant_id text DEFAULT NULL,
                                      server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Bookings
 CREATE FUNCTION wix_confirm_booking(booking_id text, notify boolean DEFAULT false,
                                     server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_decline_booking(booking_id text, notify boolean DEFAULT false,
                                     server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_cancel_booking(booking_id text, notify boolean DEFAULT false,
                                    server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION wix_reschedule_booking(booking_id text, start_date timestamptz,
                                        end_date timestamptz DEFAULT NULL,
                                        server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Any other call, relative to the server's base_url
 CREATE FUNCTION wix_api(method text, path text, body jsonb DEFAULT NULL,
                         server name DEFAULT NULL)
-RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 REVOKE EXECUTE ON FUNCTION
   wix_refund(text, numeric, text, boolean, boolean, name),
@@ -249,3 +272,9 @@ REVOKE EXECUTE ON FUNCTION
   wix_admin.cancel_action(bigint)
 FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE wix_admin.process_queue(integer) FROM PUBLIC;
+
+-- The action table as SQL signatures (documentation, and the regression
+-- test that keeps this script and the table in agreement)
+CREATE FUNCTION wix_admin.action_signatures(OUT action text, OUT arguments text)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'wix_action_signatures'
+LANGUAGE C STRICT STABLE;

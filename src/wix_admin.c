@@ -36,4 +36,5 @@ _PG_init(void)
 	EmitWarningsOnPlaceholders("wix_admin");
 #endif
 	wix_queue_init();
+	wix_actions_init();
 }

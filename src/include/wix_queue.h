@@ -1,9 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * wix_queue.h
- *		  Deferred admin actions (queue/): the queue of actions to deliver
- *		  after their transaction commits (queue.c), and the launcher and
- *		  per-database background workers that deliver them (worker.c).
+ *		  Deferred work (queue/): a queue of named actions with JSON
+ *		  arguments, delivered after their transaction commits (queue.c) by
+ *		  background workers or CALL wix_admin.process_queue() (worker.c).
+ *
+ * The queue knows nothing of what an action does: it stores {action, args}
+ * and hands each due row to the one deliverer registered with it
+ * (wix_queue_set_deliverer), as the role that queued it.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +25,7 @@ extern bool wix_deliver_in_worker;
 extern int	wix_max_workers;
 extern int	wix_worker_naptime_s;
 
-/* One delivery attempt, as admin.c reports it back to queue.c. */
+/* One delivery attempt: what the queue knows, what the deliverer reports. */
 typedef struct WixDelivery
 {
 	bool		recheck;		/* an earlier attempt's outcome is unknown */
@@ -33,18 +37,33 @@ typedef struct WixDelivery
 	MemoryContext cxt;			/* where the strings above live */
 } WixDelivery;
 
-extern WixDelivery *wix_delivery;	/* set while queue.c delivers */
+/* Carries out one queued action; returns its result as jsonb. */
+typedef Datum (*WixDeliverFn) (const char *action, const char *args,
+							   const char *server, WixDelivery *delivery);
+
 /* queue.c */
-extern Datum wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
+extern void wix_queue_define_gucs(void);
+extern void wix_queue_init(void);
+extern void wix_queue_set_deliverer(WixDeliverFn deliver);
+extern Datum wix_queue_enqueue(const char *action, const char *args,
 							   const char *server_name, const char *target);
 extern int	wix_queue_process(int max, bool in_procedure,
 							  TimestampTz *next_due);
-extern void wix_queue_init(void);
+
+/* Acting on a table of schema wix_admin as its owner (queue.c). */
+typedef struct WixSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} WixSavedUser;
+
+extern Oid	wix_admin_table(const char *relname, Oid *owner);
+extern void wix_become_table_owner(const char *relname, int sec_flags,
+								   WixSavedUser *saved);
+extern void wix_restore_user(WixSavedUser *saved);
 
 /* worker.c */
 extern void wix_worker_init(void);
 extern void wix_worker_wake(Oid dboid);
-
-extern void wix_queue_define_gucs(void);
 
 #endif							/* WIX_QUEUE_H */

@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * queue.c
- *		  Deferred admin actions: enqueuing them in the caller's transaction,
+ *		  Deferred actions: enqueuing them in the caller's transaction,
  *		  delivering committed ones (from the background worker or CALL
  *		  wix_admin.process_queue()), retrying and cancelling them.
  *
- * An action is a row of wix_admin.queue: the admin function's name, its
- * arguments as a jsonb object keyed by parameter name, the server chosen
- * when it was queued, and the role that queued it.  A deferred constraint
+ * An action is a row of wix_admin.queue: the action's name, its arguments
+ * as a jsonb object keyed by parameter name, the server chosen when it was
+ * queued, and the role that queued it.  What an action does is not known
+ * here: delivery hands the row to the registered deliverer (the admin
+ * actions' runner).  A deferred constraint
  * trigger numbers it (commit_seq) as its transaction commits; delivery
  * follows that order.
  *
@@ -19,10 +21,10 @@
  *	   the row in_flight but cannot take the lock leaves it alone; one that
  *	   can take it knows that the deliverer died (a crash or restart) and
  *	   that the earlier attempt's outcome is unknown.
- *	2. deliver: run the admin function again with the stored arguments, as
- *	   the enqueuing role (its user mapping, its privileges), in a
- *	   subtransaction; on success mark the row done (the admin function
- *	   itself writes wix_admin.action_log), on failure roll the
+ *	2. deliver: hand the action and its stored arguments to the deliverer,
+ *	   as the enqueuing role (its user mapping, its privileges), in a
+ *	   subtransaction; on success mark the row done (the action itself
+ *	   writes wix_admin.action_log), on failure roll the
  *	   subtransaction back and mark the row queued again with a later
  *	   next_attempt_at, or failed.
  *	3. release the advisory lock.
@@ -30,16 +32,17 @@
  * A transient failure (no answer, 429, 5xx) retries with exponential backoff
  * up to wix_admin.queue_max_attempts; any other failure is permanent.  When
  * the changing request may have reached Wix (a timeout after sending), the
- * row is marked outcome_unknown, and admin functions that can tell whether
- * their change already happened (refunds) check before sending again.
+ * row is marked outcome_unknown (WixDelivery.recheck on the next attempt),
+ * and actions that can tell whether their change already happened (refunds,
+ * booking verbs) check before sending again.
  *
  * Every queue statement runs as the queue table's owner, as the audit row of
- * admin.c does: callers need no privilege on the table.
+ * the actions does (wix_become_table_owner): callers need no privilege on
+ * the table.
  *
  *-------------------------------------------------------------------------
  */
 #include "wix_queue.h"
-#include "wix_actions.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -74,62 +77,9 @@ int			wix_queue_max_attempts = 10;
 int			wix_queue_retry_delay_ms = 10000;
 int			wix_queue_retry_max_delay_ms = 3600000;
 
-#define QUEUE_MAX_ARGS		6	/* server excluded */
 #define QUEUE_CLAIM_BATCH	64
 #define QUEUE_LOCK_FIELD4	0x5758	/* "WX": our advisory locks */
 #define NOTIFY_CHANNEL		"wix_admin_actions"
-
-/* A parameter of an admin function; the server parameter comes last. */
-typedef struct QueueParam
-{
-	const char *name;
-	Oid			type;
-	const char *dflt;			/* NULL: required; "": DEFAULT NULL */
-} QueueParam;
-
-typedef struct QueueSignature
-{
-	const char *action;
-	QueueParam	params[QUEUE_MAX_ARGS + 1];	/* {NULL} ended */
-} QueueSignature;
-
-#define REQ(n, t)	{n, t, NULL}
-#define OPT(n, t, d) {n, t, d}
-
-/* The SQL signatures of sql/wix_admin--0.1.sql, server left out. */
-static const QueueSignature signatures[] = {
-	{"wix_refund", {REQ("order_id", TEXTOID), OPT("amount", NUMERICOID, ""),
-			OPT("reason", TEXTOID, ""), OPT("restock", BOOLOID, "true"),
-	OPT("notify_customer", BOOLOID, "false")}},
-	{"wix_cancel_order", {REQ("order_id", TEXTOID), OPT("restock", BOOLOID, "true"),
-	OPT("notify_customer", BOOLOID, "false")}},
-	{"wix_fulfill_order", {REQ("order_id", TEXTOID),
-			OPT("tracking_number", TEXTOID, ""), OPT("shipping_provider", TEXTOID, ""),
-	OPT("tracking_link", TEXTOID, "")}},
-	{"wix_archive_order", {REQ("order_id", TEXTOID), OPT("archived", BOOLOID, "true")}},
-	{"wix_create_member", {REQ("login_email", TEXTOID), OPT("first_name", TEXTOID, ""),
-	OPT("last_name", TEXTOID, ""), OPT("nickname", TEXTOID, "")}},
-	{"wix_approve_member", {REQ("member_id", TEXTOID)}},
-	{"wix_block_member", {REQ("member_id", TEXTOID)}},
-	{"wix_delete_member", {REQ("member_id", TEXTOID)}},
-	{"wix_create_product", {REQ("name", TEXTOID), REQ("price", NUMERICOID),
-			OPT("sku", TEXTOID, ""), OPT("visible", BOOLOID, "true"),
-	OPT("description", TEXTOID, "")}},
-	{"wix_update_product", {REQ("product_id", TEXTOID), REQ("changes", JSONBOID)}},
-	{"wix_delete_product", {REQ("product_id", TEXTOID)}},
-	{"wix_set_inventory", {REQ("product_id", TEXTOID), REQ("quantity", INT4OID),
-	OPT("variant_id", TEXTOID, "")}},
-	{"wix_adjust_inventory", {REQ("product_id", TEXTOID), REQ("delta", INT4OID),
-	OPT("variant_id", TEXTOID, "")}},
-	{"wix_confirm_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
-	{"wix_decline_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
-	{"wix_cancel_booking", {REQ("booking_id", TEXTOID), OPT("notify", BOOLOID, "false")}},
-	{"wix_reschedule_booking", {REQ("booking_id", TEXTOID),
-			REQ("start_date", TIMESTAMPTZOID),
-	OPT("end_date", TIMESTAMPTZOID, "")}},
-	{"wix_api", {REQ("method", TEXTOID), REQ("path", TEXTOID), OPT("body", JSONBOID, "")}},
-	{NULL}
-};
 
 /* A claimed action. */
 typedef struct QueueItem
@@ -148,288 +98,73 @@ typedef struct QueueItem
 /* Set when this transaction queued an action: wake the worker at commit. */
 static bool wake_at_commit = false;
 
-PG_FUNCTION_INFO_V1(wix_enqueue);
 PG_FUNCTION_INFO_V1(wix_process_queue);
 PG_FUNCTION_INFO_V1(wix_retry_action);
 PG_FUNCTION_INFO_V1(wix_cancel_action);
 
-/* ---------------------------------------------------------------- *
- * Signatures and arguments
- * ---------------------------------------------------------------- */
+/* The one deliverer of queued actions (wix_queue_set_deliverer). */
+static WixDeliverFn deliverer = NULL;
 
-static const QueueSignature *
-find_signature(const char *action)
-{
-	for (const QueueSignature *sig = signatures; sig->action; sig++)
-	{
-		if (strcmp(sig->action, action) == 0)
-			return sig;
-	}
-	return NULL;
-}
-
-static int
-signature_nparams(const QueueSignature *sig)
-{
-	int			n = 0;
-
-	while (n < QUEUE_MAX_ARGS && sig->params[n].name != NULL)
-		n++;
-	return n;
-}
-
-static char *
-action_names(void)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (const QueueSignature *sig = signatures; sig->action; sig++)
-		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", sig->action);
-	return buf.data;
-}
-
-
-/*
- * args_json
- *		The arguments of an admin function call, server left out, as a JSON
- *		object keyed by parameter name.
- */
-static char *
-args_json(const QueueSignature *sig, FunctionCallInfo fcinfo)
-{
-	StringInfoData buf;
-	int			n = signature_nparams(sig);
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (int i = 0; i < n; i++)
-	{
-		const QueueParam *param = &sig->params[i];
-		Datum		value = fcinfo->args[i].value;
-
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, param->name);
-		appendStringInfoString(&buf, ": ");
-		if (fcinfo->args[i].isnull)
-		{
-			appendStringInfoString(&buf, "null");
-			continue;
-		}
-		switch (param->type)
-		{
-			case BOOLOID:
-				appendStringInfoString(&buf, DatumGetBool(value) ? "true" : "false");
-				break;
-			case INT4OID:
-				appendStringInfo(&buf, "%d", DatumGetInt32(value));
-				break;
-			case NUMERICOID:
-				/* NaN and infinities are not JSON numbers: keep them strings */
-				{
-					char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, value));
-
-					if (strspn(text, "-0123456789.") == strlen(text))
-						appendStringInfoString(&buf, text);
-					else
-						escape_json(&buf, text);
-				}
-				break;
-			case TIMESTAMPTZOID:
-				escape_json(&buf, wix_iso_utc(DatumGetTimestampTz(value), true));
-				break;
-			case JSONBOID:
-				{
-					Jsonb	   *jb = DatumGetJsonbP(value);
-
-					appendStringInfoString(&buf, JsonbToCString(NULL, &jb->root,
-																VARSIZE(jb)));
-				}
-				break;
-			default:
-				escape_json(&buf, TextDatumGetCString(value));
-				break;
-		}
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-/* A JSON value as a datum of type typid (NULL for JSON null). */
-static Datum
-json_arg_datum(json_object *value, Oid typid, const char *name, bool *isnull)
-{
-	Oid			typinput;
-	Oid			typioparam;
-	const char *text;
-
-	*isnull = (value == NULL || json_object_is_type(value, json_type_null));
-	if (*isnull)
-		return (Datum) 0;
-	if (typid == JSONBOID)
-		return DirectFunctionCall1(jsonb_in,
-								   CStringGetDatum(json_object_to_json_string_ext(value,
-																				  JSON_C_TO_STRING_PLAIN)));
-	if (json_object_is_type(value, json_type_object) ||
-		json_object_is_type(value, json_type_array) ||
-		(typid == TEXTOID && !json_object_is_type(value, json_type_string)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"%s\" must be a JSON %s", name,
-						typid == TEXTOID ? "string" : "scalar")));
-	text = json_object_get_string(value);
-	getTypeInputInfo(typid, &typinput, &typioparam);
-	return OidInputFunctionCall(typinput, (char *) text, typioparam, -1);
-}
-
-/*
- * fill_args
- *		fcinfo's arguments from a JSON object of them (defaults for those
- *		left out) and the server name (NULL: the action chooses).
- */
-static void
-fill_args(const QueueSignature *sig, FunctionCallInfo fcinfo,
-		  const char *args_text, const char *server)
-{
-	int			n = signature_nparams(sig);
-	json_object *args;
-	int			known = 0;
-
-	/* an object: wix_enqueue() checked it, or queue.c wrote it */
-	args = wix_json_hold(CurrentMemoryContext,
-						 wix_json_parse(args_text, strlen(args_text), "args"))->obj;
-
-	for (int i = 0; i < n; i++)
-	{
-		const QueueParam *param = &sig->params[i];
-		json_object *value;
-
-		if (json_object_object_get_ex(args, param->name, &value))
-		{
-			known++;
-			fcinfo->args[i].value = json_arg_datum(value, param->type, param->name,
-												   &fcinfo->args[i].isnull);
-		}
-		else if (param->dflt == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("args has no \"%s\", which %s requires",
-							param->name, sig->action)));
-		else if (param->dflt[0] == '\0')
-		{
-			fcinfo->args[i].value = (Datum) 0;
-			fcinfo->args[i].isnull = true;
-		}
-		else
-		{
-			Oid			typinput;
-			Oid			typioparam;
-
-			getTypeInputInfo(param->type, &typinput, &typioparam);
-			fcinfo->args[i].value = OidInputFunctionCall(typinput, (char *) param->dflt,
-														 typioparam, -1);
-			fcinfo->args[i].isnull = false;
-		}
-	}
-	if (known < json_object_object_length(args))
-	{
-		StringInfoData names;
-
-		initStringInfo(&names);
-		for (int i = 0; i < n; i++)
-			appendStringInfo(&names, "%s%s", i ? ", " : "", sig->params[i].name);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("args has a key that %s does not take", sig->action),
-				 errdetail("It takes %s, and server as its own argument.", names.data)));
-	}
-	fcinfo->args[n].isnull = (server == NULL);
-	fcinfo->args[n].value = server != NULL ?
-		NameGetDatum(DatumGetName(DirectFunctionCall1(namein, CStringGetDatum(server)))) :
-		(Datum) 0;
-}
-
-/* The schema of the wix_admin extension. */
-static Oid
-extension_schema(void)
-{
-	Oid			extoid = get_extension_oid("wix_admin", false);
-	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid			nspid = InvalidOid;
-
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		nspid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	if (!OidIsValid(nspid))
-		elog(ERROR, "cache lookup failed for extension %u", extoid);
-	return nspid;
-}
-
-/* The OID of the admin function `action` in the extension's schema. */
-static Oid
-action_function(const QueueSignature *sig)
-{
-	char	   *nspname = get_namespace_name(extension_schema());
-	Oid			argtypes[QUEUE_MAX_ARGS + 1];
-	int			n = signature_nparams(sig);
-
-	for (int i = 0; i < n; i++)
-		argtypes[i] = sig->params[i].type;
-	argtypes[n] = NAMEOID;
-	return LookupFuncName(list_make2(makeString(nspname),
-									 makeString(pstrdup(sig->action))),
-						  n + 1, argtypes, false);
-}
 
 /* ---------------------------------------------------------------- *
  * Running queue statements as the table's owner
  * ---------------------------------------------------------------- */
 
-typedef struct QueueUser
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} QueueUser;
-
-static void
-become_queue_owner(QueueUser *saved)
+/*
+ * wix_admin_table
+ *		The OID of table relname of schema wix_admin (the extension's own
+ *		tables: the queue, the audit log) and its owner.
+ */
+Oid
+wix_admin_table(const char *relname, Oid *owner)
 {
 	Oid			nspid = get_namespace_oid("wix_admin", true);
 	Oid			relid = OidIsValid(nspid) ?
-		get_relname_relid("queue", nspid) : InvalidOid;
+		get_relname_relid(relname, nspid) : InvalidOid;
 	HeapTuple	tuple;
-	Oid			owner;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table wix_admin.queue does not exist"),
+				 errmsg("table wix_admin.%s does not exist", relname),
 				 errhint("It is created by CREATE EXTENSION wix_admin; recreate the extension.")));
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	*owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
-
-	GetUserIdAndSecContext(&saved->save_userid, &saved->save_sec_context);
-	/* not a restricted operation: the commit-order trigger is deferred */
-	SetUserIdAndSecContext(owner, saved->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE);
+	return relid;
 }
 
-static void
-restore_user(QueueUser *saved)
+/*
+ * wix_become_table_owner
+ *		Act as the owner of wix_admin.relname (SECURITY_LOCAL_USERID_CHANGE,
+ *		as foreign-key checks do, plus sec_flags) so that callers need no
+ *		privilege on it; wix_restore_user switches back.
+ */
+void
+wix_become_table_owner(const char *relname, int sec_flags, WixSavedUser *saved)
 {
-	SetUserIdAndSecContext(saved->save_userid, saved->save_sec_context);
+	Oid			owner;
+
+	(void) wix_admin_table(relname, &owner);
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | sec_flags);
+}
+
+void
+wix_restore_user(WixSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* Act as the queue's owner: not a restricted operation, for the deferred
+ * commit-order trigger. */
+static void
+become_queue_owner(WixSavedUser *saved)
+{
+	wix_become_table_owner("queue", 0, saved);
 }
 
 /* Run one queue statement; expect rc. */
@@ -471,32 +206,29 @@ first_jsonb(void)
 
 /*
  * wix_queue_enqueue
- *		Queue the checked call of an admin function (admin.c's
- *		connect_action, when actions are deferred) in the caller's
- *		transaction; return its description as jsonb.
+ *		Queue action with its arguments (a JSON object) in the caller's
+ *		transaction, to be delivered for server as the current role after
+ *		the commit; return the queued row's description as jsonb.
  */
 Datum
-wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
+wix_queue_enqueue(const char *action, const char *args,
 				  const char *server_name, const char *target)
 {
 	static const char *sql =
 		"INSERT INTO wix_admin.queue (role, server, action, args, target_id) "
 		"VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING " DESCRIBE_COLUMNS;
-	const QueueSignature *sig = find_signature(action);
 	Oid			argtypes[5] = {OIDOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	NameData	server;
-	QueueUser	saved;
+	WixSavedUser saved;
 	Datum		result;
 
-	if (sig == NULL)
-		elog(ERROR, "wix_admin action \"%s\" has no queue signature", action);
 	namestrcpy(&server, server_name);
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = NameGetDatum(&server);
 	values[2] = CStringGetTextDatum(action);
-	values[3] = CStringGetTextDatum(args_json(sig, fcinfo));
+	values[3] = CStringGetTextDatum(args);
 	values[4] = target ? CStringGetTextDatum(target) : (Datum) 0;
 	nulls[4] = target ? ' ' : 'n';
 
@@ -506,70 +238,10 @@ wix_queue_enqueue(const char *action, FunctionCallInfo fcinfo,
 	queue_sql(sql, 5, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
 	result = first_jsonb();
 	SPI_finish();
-	restore_user(&saved);
+	wix_restore_user(&saved);
 
 	wake_at_commit = true;
 	return result;
-}
-
-/*
- * wix_enqueue(action text, args jsonb, server name DEFAULT NULL)
- *		Queue an admin action whatever wix_admin.defer_actions says: the
- *		admin function is called with args, deferred, so that it checks
- *		everything it checks when called directly.  The caller needs EXECUTE
- *		on that function too.
- */
-Datum
-wix_enqueue(PG_FUNCTION_ARGS)
-{
-	char	   *action;
-	const QueueSignature *sig;
-	Jsonb	   *args;
-	LOCAL_FCINFO(call, QUEUE_MAX_ARGS + 1);
-	Oid			funcoid;
-	AclResult	aclresult;
-	Datum		result;
-	bool		save_force = wix_force_defer;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "action" : "args")));
-	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	sig = find_signature(action);
-	if (sig == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"%s\" is not a wix_admin admin action", action),
-				 errhint("The actions are %s.", action_names())));
-	funcoid = action_function(sig);
-	aclresult = pg_proc_aclcheck(funcoid, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, action);
-
-	args = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_OBJECT(args) || JB_ROOT_IS_SCALAR(args))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("args must be a JSON object"),
-				 errhint("For example '{\"order_id\": \"3f1c6a2e-9d1b-4c53-a0e2-7b5f0c2d9a11\"}'.")));
-	InitFunctionCallInfoData(*call, NULL, signature_nparams(sig) + 1,
-							 InvalidOid, NULL, NULL);
-	fill_args(sig, call,
-			  JsonbToCString(NULL, &args->root, VARSIZE(args)),
-			  PG_ARGISNULL(2) ? NULL : NameStr(*PG_GETARG_NAME(2)));
-
-	wix_force_defer = true;
-	PG_TRY();
-	{
-		result = wix_run_admin_action(call, sig->action);
-	}
-	PG_FINALLY();
-	{
-		wix_force_defer = save_force;
-	}
-	PG_END_TRY();
-	PG_RETURN_DATUM(result);
 }
 
 /* At commit of a transaction that queued something, wake its worker. */
@@ -625,6 +297,17 @@ wix_queue_define_gucs(void)
 							"Commits wake the workers at once; the sweep is a safety net.",
 							&wix_worker_naptime_s, 300, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/*
+ * wix_queue_set_deliverer
+ *		Name the function that carries out queued actions (the admin
+ *		actions' runner registers itself at load time).
+ */
+void
+wix_queue_set_deliverer(WixDeliverFn deliver)
+{
+	deliverer = deliver;
 }
 
 /*
@@ -780,49 +463,118 @@ notify_finished(int64 id, const char *state)
 
 /*
  * deliver_as_role
- *		Run the queued admin function as the role that queued it.
+ *		Hand the queued action to the deliverer as the role that queued it.
  */
 static Datum
 deliver_as_role(QueueItem *item, WixDelivery *delivery)
 {
-	const QueueSignature *sig = find_signature(item->action);
-	LOCAL_FCINFO(call, QUEUE_MAX_ARGS + 1);
 	Oid			save_userid;
 	int			save_sec_context;
 	Datum		result;
 
-	if (sig == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"%s\" is not a wix_admin admin action", item->action)));
+	if (deliverer == NULL)
+		elog(ERROR, "wix_admin: no deliverer of queued actions is registered");
 	if (GetUserNameFromId(item->role, true) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that queued the action no longer exists")));
-	if (pg_proc_aclcheck(action_function(sig), item->role, ACL_EXECUTE) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" may no longer execute %s",
-						GetUserNameFromId(item->role, false), item->action)));
-
-	InitFunctionCallInfoData(*call, NULL, signature_nparams(sig) + 1,
-							 InvalidOid, NULL, NULL);
-	fill_args(sig, call, item->args, item->server);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(item->role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	wix_delivery = delivery;
 	PG_TRY();
 	{
-		result = wix_run_admin_action(call, sig->action);
+		result = deliverer(item->action, item->args, item->server, delivery);
 	}
 	PG_FINALLY();
 	{
-		wix_delivery = NULL;
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/* Mark a delivered action done, with the last answer's status and id. */
+static void
+record_done(QueueItem *item, WixDelivery *delivery, Datum result)
+{
+	static const char *done_sql =
+		"UPDATE wix_admin.queue SET state = 'done', finished_at = clock_timestamp(), "
+		"http_status = $2, wix_request_id = $3, result = $4, last_error = NULL "
+		"WHERE id = $1";
+	Oid			argtypes[4] = {INT8OID, INT4OID, TEXTOID, JSONBOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	WixSavedUser saved;
+
+	values[0] = Int64GetDatum(item->id);
+	values[1] = Int32GetDatum((int32) delivery->status);
+	nulls[1] = delivery->status > 0 ? ' ' : 'n';
+	values[2] = delivery->request_id ? CStringGetTextDatum(delivery->request_id) : (Datum) 0;
+	nulls[2] = delivery->request_id ? ' ' : 'n';
+	values[3] = result;
+	become_queue_owner(&saved);
+	queue_sql(done_sql, 4, argtypes, values, nulls, SPI_OK_UPDATE);
+	wix_restore_user(&saved);
+	notify_finished(item->id, "done");
+}
+
+/*
+ * record_failure
+ *		A failed attempt: queued again after a backoff when the failure is
+ *		transient and attempts are left, else failed.  A transient failure
+ *		after the change may have been sent marks the outcome unknown.
+ */
+static void
+record_failure(QueueItem *item, WixDelivery *delivery, ErrorData *edata)
+{
+	static const char *failed_sql =
+		"UPDATE wix_admin.queue SET "
+		"state = CASE WHEN $2 THEN 'queued' ELSE 'failed' END, "
+		"finished_at = CASE WHEN $2 THEN NULL ELSE clock_timestamp() END, "
+		"next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond', "
+		"http_status = $4, wix_request_id = $5, last_error = $6, "
+		"outcome_unknown = outcome_unknown OR $7, "
+		"memo = CASE WHEN outcome_unknown THEN memo ELSE $8 END "
+		"WHERE id = $1";
+	bool		transient = is_transient(edata, delivery);
+	bool		again = transient && item->attempts < wix_queue_max_attempts;
+	int64		delay = wix_queue_retry_delay_ms;
+	Oid			argtypes[8] = {INT8OID, BOOLOID, INT8OID, INT4OID, TEXTOID,
+	TEXTOID, BOOLOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *error;
+	WixSavedUser saved;
+
+	for (int i = 1; i < item->attempts && delay < wix_queue_retry_max_delay_ms; i++)
+		delay *= 2;
+	delay = Min(delay, (int64) wix_queue_retry_max_delay_ms);
+	error = edata->detail ?
+		psprintf("%s (%s)", edata->message, edata->detail) :
+		pstrdup(edata->message);
+	if (transient && !again)
+		error = psprintf("%s; gave up after %d attempts", error, item->attempts);
+
+	values[0] = Int64GetDatum(item->id);
+	values[1] = BoolGetDatum(again);
+	values[2] = Int64GetDatum(delay);
+	values[3] = Int32GetDatum((int32) delivery->status);
+	nulls[3] = delivery->status > 0 ? ' ' : 'n';
+	values[4] = delivery->request_id ? CStringGetTextDatum(delivery->request_id) : (Datum) 0;
+	nulls[4] = delivery->request_id ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(error);
+	values[6] = BoolGetDatum(transient && delivery->change_sent);
+	values[7] = delivery->memo_out ? CStringGetTextDatum(delivery->memo_out) : (Datum) 0;
+	nulls[7] = delivery->memo_out ? ' ' : 'n';
+	become_queue_owner(&saved);
+	queue_sql(failed_sql, 8, argtypes, values, nulls, SPI_OK_UPDATE);
+	wix_restore_user(&saved);
+	if (!again)
+		notify_finished(item->id, "failed");
+	ereport(again ? LOG : WARNING,
+			(errmsg("wix_admin: queued action " INT64_FORMAT " (%s) %s: %s",
+					item->id, item->action,
+					again ? "will be retried" : "failed", error)));
 }
 
 /*
@@ -833,23 +585,9 @@ deliver_as_role(QueueItem *item, WixDelivery *delivery)
 static bool
 deliver(QueueItem *item)
 {
-	static const char *done_sql =
-		"UPDATE wix_admin.queue SET state = 'done', finished_at = clock_timestamp(), "
-		"http_status = $2, wix_request_id = $3, result = $4, last_error = NULL "
-		"WHERE id = $1";
-	static const char *failed_sql =
-		"UPDATE wix_admin.queue SET "
-		"state = CASE WHEN $2 THEN 'queued' ELSE 'failed' END, "
-		"finished_at = CASE WHEN $2 THEN NULL ELSE clock_timestamp() END, "
-		"next_attempt_at = clock_timestamp() + $3 * interval '1 millisecond', "
-		"http_status = $4, wix_request_id = $5, last_error = $6, "
-		"outcome_unknown = outcome_unknown OR $7, "
-		"memo = CASE WHEN outcome_unknown THEN memo ELSE $8 END "
-		"WHERE id = $1";
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	WixDelivery delivery;
-	QueueUser saved;
 	bool		done = false;
 
 	memset(&delivery, 0, sizeof(delivery));
@@ -861,21 +599,7 @@ deliver(QueueItem *item)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		Datum		result = deliver_as_role(item, &delivery);
-		Oid			argtypes[4] = {INT8OID, INT4OID, TEXTOID, JSONBOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
-
-		values[0] = Int64GetDatum(item->id);
-		values[1] = Int32GetDatum((int32) delivery.status);
-		nulls[1] = delivery.status > 0 ? ' ' : 'n';
-		values[2] = delivery.request_id ? CStringGetTextDatum(delivery.request_id) : (Datum) 0;
-		nulls[2] = delivery.request_id ? ' ' : 'n';
-		values[3] = result;
-		become_queue_owner(&saved);
-		queue_sql(done_sql, 4, argtypes, values, nulls, SPI_OK_UPDATE);
-		restore_user(&saved);
-		notify_finished(item->id, "done");
+		record_done(item, &delivery, deliver_as_role(item, &delivery));
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -884,14 +608,6 @@ deliver(QueueItem *item)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-		bool		transient;
-		bool		again;
-		int64		delay;
-		Oid			argtypes[8] = {INT8OID, BOOLOID, INT8OID, INT4OID, TEXTOID,
-		TEXTOID, BOOLOID, TEXTOID};
-		Datum		values[8];
-		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		char	   *error;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -899,39 +615,7 @@ deliver(QueueItem *item)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-
-		transient = is_transient(edata, &delivery);
-		again = transient && item->attempts < wix_queue_max_attempts;
-		delay = wix_queue_retry_delay_ms;
-		for (int i = 1; i < item->attempts && delay < wix_queue_retry_max_delay_ms; i++)
-			delay *= 2;
-		delay = Min(delay, (int64) wix_queue_retry_max_delay_ms);
-		error = edata->detail ?
-			psprintf("%s (%s)", edata->message, edata->detail) :
-			pstrdup(edata->message);
-		if (transient && !again)
-			error = psprintf("%s; gave up after %d attempts", error, item->attempts);
-
-		values[0] = Int64GetDatum(item->id);
-		values[1] = BoolGetDatum(again);
-		values[2] = Int64GetDatum(delay);
-		values[3] = Int32GetDatum((int32) delivery.status);
-		nulls[3] = delivery.status > 0 ? ' ' : 'n';
-		values[4] = delivery.request_id ? CStringGetTextDatum(delivery.request_id) : (Datum) 0;
-		nulls[4] = delivery.request_id ? ' ' : 'n';
-		values[5] = CStringGetTextDatum(error);
-		values[6] = BoolGetDatum(transient && delivery.change_sent);
-		values[7] = delivery.memo_out ? CStringGetTextDatum(delivery.memo_out) : (Datum) 0;
-		nulls[7] = delivery.memo_out ? ' ' : 'n';
-		become_queue_owner(&saved);
-		queue_sql(failed_sql, 8, argtypes, values, nulls, SPI_OK_UPDATE);
-		restore_user(&saved);
-		if (!again)
-			notify_finished(item->id, "failed");
-		ereport(again ? LOG : WARNING,
-				(errmsg("wix_admin: queued action " INT64_FORMAT " (%s) %s: %s",
-						item->id, item->action,
-						again ? "will be retried" : "failed", error)));
+		record_failure(item, &delivery, edata);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -957,7 +641,7 @@ wix_queue_process(int max, bool in_procedure, TimestampTz *next_due)
 	while (max < 0 || processed < max)
 	{
 		QueueItem	item;
-		QueueUser	saved;
+		WixSavedUser	saved;
 		bool		found;
 
 		CHECK_FOR_INTERRUPTS();
@@ -965,7 +649,7 @@ wix_queue_process(int max, bool in_procedure, TimestampTz *next_due)
 		step_begin(in_procedure);
 		become_queue_owner(&saved);
 		found = claim(&item, cxt);
-		restore_user(&saved);
+		wix_restore_user(&saved);
 		step_end(in_procedure);
 		if (!found)
 			break;
@@ -986,7 +670,7 @@ wix_queue_process(int max, bool in_procedure, TimestampTz *next_due)
 
 	if (next_due != NULL)
 	{
-		QueueUser	saved;
+		WixSavedUser	saved;
 		bool		isnull;
 		Datum		value;
 
@@ -997,7 +681,7 @@ wix_queue_process(int max, bool in_procedure, TimestampTz *next_due)
 				  0, NULL, NULL, NULL, SPI_OK_SELECT);
 		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		*next_due = isnull ? 0 : DatumGetTimestampTz(value);
-		restore_user(&saved);
+		wix_restore_user(&saved);
 		step_end(in_procedure);
 	}
 	MemoryContextDelete(cxt);
@@ -1045,7 +729,7 @@ wix_process_queue(PG_FUNCTION_ARGS)
  *		state.
  */
 static char *
-lock_action(int64 id, QueueUser *saved)
+lock_action(int64 id, WixSavedUser *saved)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
@@ -1062,7 +746,7 @@ lock_action(int64 id, QueueUser *saved)
 	role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 1, &isnull));
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	if (!has_privs_of_role(saved->save_userid, role))
+	if (!has_privs_of_role(saved->userid, role))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for wix_admin action " INT64_FORMAT, id),
@@ -1098,7 +782,7 @@ change_action(int64 id, bool cancel)
 		"WHERE id = $1 RETURNING " DESCRIBE_COLUMNS;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
-	QueueUser	saved;
+	WixSavedUser	saved;
 	char	   *state;
 	Datum		result;
 
@@ -1121,7 +805,7 @@ change_action(int64 id, bool cancel)
 			  SPI_OK_UPDATE_RETURNING);
 	result = first_jsonb();
 	SPI_finish();
-	restore_user(&saved);
+	wix_restore_user(&saved);
 	if (cancel)
 		notify_finished(id, "cancelled");
 	else

@@ -1,0 +1,215 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *		  The action table: every admin action, its SQL parameters, its Wix
+ *		  call and body, the entity it returns.  Adding an action is a row
+ *		  here plus its CREATE FUNCTION ... AS 'MODULE_PATHNAME',
+ *		  'wix_action_call' (and REVOKE) in the extension script; the
+ *		  regression test "actions" checks that both agree through
+ *		  wix_admin.action_signatures().
+ *
+ * Paths and bodies follow shared/wix-api/: auth-and-orders.md §3 (orders,
+ * §3.5 refunds through Order Billing, §3.6 fulfillments) and
+ * members-stores-bookings.md §3.3 (members), §4.4 and §4.7 (products and
+ * inventory, V1 and V3), §5.3 (bookings, with revisions).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_actions.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+/* Parameter shorthands: required, or with the SQL default given. */
+#define ID(n)			{n, WIX_PARAM_ID, NULL, 0, 0}
+#define TARGET_ID(n)	{n, WIX_PARAM_ID, NULL, 0, WIX_PARAM_TARGET}
+#define OPT_ID(n)		{n, WIX_PARAM_ID, "NULL", 0, 0}
+#define TEXT(n, len)	{n, WIX_PARAM_TEXT, NULL, len, 0}
+#define OPT_TEXT(n, len) {n, WIX_PARAM_TEXT, "NULL", len, 0}
+#define BOOL(n, d)		{n, WIX_PARAM_BOOL, d, 0, 0}
+
+static const WixActionDef actions[] = {
+	/* orders (auth-and-orders.md §3) */
+	{.name = "wix_refund",
+		.params = {TARGET_ID("order_id"), {"amount", WIX_PARAM_NUMERIC, "NULL"},
+			OPT_TEXT("reason", 1000), BOOL("restock", "true"),
+		BOOL("notify_customer", "false")},
+	.check = wix_check_refund,.run = wix_run_refund},
+	{.name = "wix_cancel_order",
+		.params = {TARGET_ID("order_id"), BOOL("restock", "true"),
+		BOOL("notify_customer", "false")},
+		.method = "POST",.path = "/ecom/v1/orders/{order_id}/cancel",
+		.body = {{"sendOrderCanceledEmail", "notify_customer"},
+		{"restockAllItems", "restock"}},
+	.result_key = "order"},
+	{.name = "wix_fulfill_order",
+		.params = {TARGET_ID("order_id"), OPT_TEXT("tracking_number", 100),
+			OPT_TEXT("shipping_provider", 100), OPT_TEXT("tracking_link", 2000)},
+	.check = wix_check_fulfill,.run = wix_run_fulfill},
+	{.name = "wix_archive_order",
+		.params = {TARGET_ID("order_id"), BOOL("archived", "true")},
+		.method = "PATCH",.path = "/ecom/v1/orders/{order_id}",
+		.body = {{"order.id", "order_id"}, {"order.archived", "archived"}},
+	.result_key = "order"},
+
+	/* members (members-stores-bookings.md §3.3) */
+	{.name = "wix_create_member",
+		.params = {TEXT("login_email", 254), OPT_TEXT("first_name", 100),
+		OPT_TEXT("last_name", 100), OPT_TEXT("nickname", 100)},
+		.check = wix_check_create_member,
+		.method = "POST",.path = "/members/v1/members",
+		.body = {{"member.loginEmail", "login_email"},
+			{"member.contact.firstName", "first_name"},
+			{"member.contact.lastName", "last_name"},
+		{"member.profile.nickname", "nickname"}},
+	.result_key = "member",.flags = WIX_ACTION_TARGET_FROM_RESULT},
+	{.name = "wix_approve_member",
+		.params = {TARGET_ID("member_id")},
+		.method = "POST",.path = "/members/v1/members/{member_id}/approve",
+	.result_key = "member"},
+	{.name = "wix_block_member",
+		.params = {TARGET_ID("member_id")},
+		.method = "POST",.path = "/members/v1/members/{member_id}/block",
+	.result_key = "member"},
+	{.name = "wix_delete_member",
+		.params = {TARGET_ID("member_id")},
+		.method = "DELETE",.path = "/members/v1/members/{member_id}",
+	.flags = WIX_ACTION_DELETE},
+
+	/* products and inventory (§4.4 Catalog V1, §4.7 Catalog V3) */
+	{.name = "wix_create_product",
+		.params = {TEXT("name", 80), {"price", WIX_PARAM_NON_NEGATIVE, NULL},
+			OPT_TEXT("sku", 40), BOOL("visible", "true"),
+		OPT_TEXT("description", 8000)},
+	.run = wix_run_create_product},
+	{.name = "wix_update_product",
+		.params = {TARGET_ID("product_id"), {"changes", WIX_PARAM_OBJECT, NULL}},
+	.check = wix_check_update_product,.run = wix_run_update_product},
+	{.name = "wix_delete_product",
+		.params = {TARGET_ID("product_id")},
+		.method = "DELETE",.path = "/stores/v3/products/{product_id}",
+		.path_v1 = "/stores/v1/products/{product_id}",
+	.flags = WIX_ACTION_DELETE},
+	{.name = "wix_set_inventory",
+		.params = {TARGET_ID("product_id"), {"quantity", WIX_PARAM_INT, NULL},
+		OPT_ID("variant_id")},
+	.check = wix_check_set_inventory,.run = wix_run_set_inventory},
+	{.name = "wix_adjust_inventory",
+		.params = {TARGET_ID("product_id"), {"delta", WIX_PARAM_INT, NULL},
+		OPT_ID("variant_id")},
+	.check = wix_check_adjust_inventory,.run = wix_run_adjust_inventory},
+
+	/* bookings (§5.3): every change sends the booking's current revision */
+	{.name = "wix_confirm_booking",
+		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
+		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/confirm",
+		.body = {{"participantNotification.notifyParticipants", "notify"}},
+		.result_key = "booking",
+	.read_current = wix_read_booking,.done_status = "CONFIRMED"},
+	{.name = "wix_decline_booking",
+		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
+		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/decline",
+		.body = {{"participantNotification.notifyParticipants", "notify"}},
+		.result_key = "booking",
+	.read_current = wix_read_booking,.done_status = "DECLINED"},
+	{.name = "wix_cancel_booking",
+		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
+		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/cancel",
+		.body = {{"participantNotification.notifyParticipants", "notify"}},
+		.result_key = "booking",
+	.read_current = wix_read_booking,.done_status = "CANCELED"},
+	{.name = "wix_reschedule_booking",
+		.params = {TARGET_ID("booking_id"), {"start_date", WIX_PARAM_TIMESTAMPTZ, NULL},
+		{"end_date", WIX_PARAM_TIMESTAMPTZ, "NULL"}},
+		.check = wix_check_reschedule,
+		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/reschedule",
+		.build_body = wix_reschedule_body,.result_key = "booking",
+	.read_current = wix_read_booking},
+
+	/* any other call, relative to the server's base_url */
+	{.name = "wix_api",
+		.params = {{"method", WIX_PARAM_RAW_TEXT, NULL}, {"path", WIX_PARAM_RAW_TEXT, NULL},
+		{"body", WIX_PARAM_RAW_JSONB, "NULL"}},
+	.check = wix_check_api,.run = wix_run_api},
+};
+
+PG_FUNCTION_INFO_V1(wix_action_signatures);
+
+const WixActionDef *
+wix_action_defs(int *count)
+{
+	*count = lengthof(actions);
+	return actions;
+}
+
+const WixActionDef *
+wix_find_action(const char *name)
+{
+	for (int i = 0; i < lengthof(actions); i++)
+	{
+		if (strcmp(actions[i].name, name) == 0)
+			return &actions[i];
+	}
+	return NULL;
+}
+
+/* The action's parameters, the server excluded. */
+int
+wix_action_nparams(const WixActionDef *def)
+{
+	int			n = 0;
+
+	while (n < WIX_ACTION_MAX_PARAMS && def->params[n].name != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * An action's parameter list as pg_get_function_arguments() writes it:
+ * "order_id text, amount numeric DEFAULT NULL::numeric, ...".
+ */
+static char *
+signature_text(const WixActionDef *def)
+{
+	StringInfoData buf;
+	int			n = wix_action_nparams(def);
+
+	initStringInfo(&buf);
+	for (int i = 0; i <= n; i++)
+	{
+		const char *name = i < n ? def->params[i].name : "server";
+		const char *dflt = i < n ? def->params[i].sql_default : "NULL";
+		char	   *type = format_type_be(wix_action_param_type(def, i));
+
+		appendStringInfo(&buf, "%s%s %s", i ? ", " : "", name, type);
+		if (dflt != NULL && strcmp(dflt, "NULL") == 0)
+			appendStringInfo(&buf, " DEFAULT NULL::%s", type);
+		else if (dflt != NULL)
+			appendStringInfo(&buf, " DEFAULT %s", dflt);
+	}
+	return buf.data;
+}
+
+/*
+ * wix_admin.action_signatures() RETURNS TABLE (action text, arguments text)
+ *		The action table as SQL signatures, for the regression test that
+ *		compares it with pg_proc and for documentation.
+ */
+Datum
+wix_action_signatures(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < lengthof(actions); i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(actions[i].name);
+		values[1] = CStringGetTextDatum(signature_text(&actions[i]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,647 @@
+/*-------------------------------------------------------------------------
+ *
+ * runtime.c
+ *		  The runner of the admin actions: the call lifecycle (arguments,
+ *		  server, deferral, the Wix calls, the audit trail, errors), the
+ *		  generic sending of an action that is a row of the action table, the
+ *		  revision loop, and the three ways in: the SQL functions
+ *		  (wix_action_call), wix_enqueue(), and delivery from the queue.
+ *
+ * Every call leaves an audit trail: one LOG line, written at once so that
+ * it survives a rollback, and, when the call succeeds, a row in
+ * wix_admin.action_log inserted in the caller's transaction as the table's
+ * owner (callers need no privilege on the log and cannot write to it).  The
+ * functions run as the caller, never SECURITY DEFINER, so the user mapping
+ * is always the caller's.
+ *
+ * All work memory, json-c objects included, lives in a per-call context, so
+ * an error anywhere leaks nothing; no state outlives a call apart from the
+ * GUCs, which makes the functions safe in triggers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_actions.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+/* GUC wix_admin.default_server */
+char	   *wix_default_server = NULL;
+
+/* GUC wix_admin.defer_actions; wix_enqueue() defers whatever it says */
+bool		wix_defer_actions = false;
+
+PG_FUNCTION_INFO_V1(wix_action_call);
+PG_FUNCTION_INFO_V1(wix_enqueue);
+
+static Datum deliver_queued(const char *action, const char *args,
+							const char *server, WixDelivery *delivery);
+
+/*
+ * wix_actions_define_gucs
+ *		The admin functions' default server and deferral.
+ */
+void
+wix_actions_define_gucs(void)
+{
+	DefineCustomStringVariable("wix_admin.default_server",
+							   "The wix_admin server the admin functions use when none is given.",
+							   "Empty: the only wix_admin server of the database.",
+							   &wix_default_server, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.defer_actions",
+							 "Queues admin actions until the transaction commits instead of calling Wix at once.",
+							 "A background worker or CALL wix_admin.process_queue() delivers them.",
+							 &wix_defer_actions, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/* From _PG_init: deliver what the queue holds. */
+void
+wix_actions_init(void)
+{
+	wix_queue_set_deliverer(deliver_queued);
+}
+
+/* A new json-c object owned by the call's memory context. */
+json_object *
+wix_held(WixActionCall *call, json_object *obj)
+{
+	wix_json_hold(call->cxt, obj);
+	return obj;
+}
+
+/* ---------------------------------------------------------------- *
+ * Requests
+ * ---------------------------------------------------------------- */
+
+/*
+ * send_request
+ *		One request.  A changing request (is_change) sets what the audit
+ *		reports; reads only do so until the change has been sent.  Reads are
+ *		retried on transient failures, changes only when Wix cannot have
+ *		acted (connection.c).  An answer with status accept_status (0: none)
+ *		is returned instead of raised; *status tells which it was.
+ */
+static json_object *
+send_request(WixActionCall *call, const char *method, const char *path,
+			 json_object *body, bool is_change, long accept_status,
+			 long *status)
+{
+	WixJsonHolder *answer;
+	long		got;
+	const char *request_id;
+
+	if (is_change)
+		call->change_sent = true;
+	/* reads (POST queries too) may be retried; changes only where safe */
+	if (!is_change && accept_status == 0)
+		answer = wix_request(call->conn, method, path, body, NULL);
+	else
+		answer = wix_request_ext(call->conn, method, path, body, NULL, accept_status);
+	wix_connection_last_call(call->conn, &got, &request_id);
+	if (is_change || !call->action_sent)
+	{
+		call->status = got;
+		call->request_id = request_id[0] != '\0' ? pstrdup(request_id) : NULL;
+	}
+	if (is_change && got == 200)
+		call->action_sent = true;
+	if (status != NULL)
+		*status = got;
+	if (answer->obj == NULL)
+		answer->obj = json_object_new_object();
+	return answer->obj;
+}
+
+/* A request that changes nothing at Wix (a Get, a query). */
+json_object *
+wix_action_read(WixActionCall *call, const char *method, const char *path,
+				json_object *body)
+{
+	return send_request(call, method, path, body, false, 0, NULL);
+}
+
+/* The request that makes the action's change. */
+json_object *
+wix_action_send(WixActionCall *call, const char *method, const char *path,
+				json_object *body, long accept_status, long *status)
+{
+	return send_request(call, method, path, body, true, accept_status, status);
+}
+
+/* Does the site run Stores Catalog V1 (asked once per backend)? */
+bool
+wix_site_uses_catalog_v1(WixActionCall *call)
+{
+	return wix_catalog_version(call->conn) == WIX_CATALOG_V1;
+}
+
+/*
+ * wix_send_with_revision
+ *		A change of a revisioned entity: prepare reads the entity and builds
+ *		the body with its current revision; on a revision conflict (HTTP 409)
+ *		it is read again and sent once more.  prepare may instead report the
+ *		change as already done (out->done), and nothing is sent.
+ */
+json_object *
+wix_send_with_revision(WixActionCall *call, const char *method,
+					   const char *result_key, WixAttemptFn prepare, void *arg)
+{
+	for (int attempt = 0;; attempt++)
+	{
+		WixAttempt	out = {0};
+		long		status;
+		json_object *answer;
+
+		prepare(call, attempt, arg, &out);
+		if (out.done != NULL)
+			return out.done;
+		answer = wix_action_send(call, method, out.path, out.body,
+								 attempt == 0 ? 409 : 0, &status);
+		if (status == 200)
+			return result_key ? wix_entity(answer, result_key, method, out.path) :
+				answer;
+		call->note = pstrdup("revision conflict (HTTP 409) on the first attempt; re-read the revision and retried once");
+	}
+}
+
+/* ---------------------------------------------------------------- *
+ * Actions that are rows of the table
+ * ---------------------------------------------------------------- */
+
+/* The row's path, Catalog V1's when the site runs it. */
+static char *
+row_path(WixActionCall *call)
+{
+	const WixActionDef *def = call->def;
+
+	if (def->path_v1 != NULL && wix_site_uses_catalog_v1(call))
+		return wix_expand_path(call, def->path_v1);
+	return wix_expand_path(call, def->path);
+}
+
+/* The row's body: its fields from the arguments, then build_body's part. */
+static json_object *
+row_body(WixActionCall *call, json_object *current)
+{
+	const WixActionDef *def = call->def;
+	json_object *body;
+
+	if (strcmp(def->method, "DELETE") == 0)
+		return NULL;
+	body = wix_held(call, json_object_new_object());
+	for (const WixBodyField *field = def->body; field->json_path; field++)
+	{
+		WixArg	   *arg = wix_arg(call, field->param);
+
+		if (arg->isnull)
+			continue;
+		wix_jset_path(body, field->json_path,
+					  arg->text != NULL ? json_object_new_string(arg->text) :
+					  json_object_new_boolean(DatumGetBool(arg->datum)));
+	}
+	if (def->build_body != NULL)
+		def->build_body(call, body, current);
+	return body;
+}
+
+/* The target id as passed: what a delete reports as deleted. */
+static const char *
+target_arg_text(WixActionCall *call)
+{
+	for (int i = 0; call->def->params[i].name != NULL; i++)
+	{
+		if (call->def->params[i].flags & WIX_PARAM_TARGET)
+			return call->args[i].text;
+	}
+	return NULL;
+}
+
+/*
+ * One attempt of a revisioned row: read the entity, stop when a delivery
+ * after an unknown outcome finds it done already, else send its revision.
+ */
+static void
+prepare_row_attempt(WixActionCall *call, int attempt, void *arg,
+					WixAttempt *out)
+{
+	const WixActionDef *def = call->def;
+	json_object *current = def->read_current(call);
+	const char *status = wix_json_get_string(current, "status");
+	int64		revision;
+
+	if (attempt == 0 && def->done_status != NULL && call->delivery != NULL &&
+		call->delivery->recheck && status != NULL &&
+		strcmp(status, def->done_status) == 0)
+	{
+		call->note = psprintf("an earlier attempt whose outcome was unknown had made the %s %s; not sent again",
+							  def->result_key, def->done_status);
+		out->done = current;
+		return;
+	}
+	if (!wix_json_get_int64(current, "revision", &revision))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix %s %s has no revision", def->result_key,
+						target_arg_text(call))));
+	out->body = row_body(call, current);
+	wix_jset(out->body, "revision",
+			 json_object_new_string(psprintf(INT64_FORMAT, revision)));
+	out->path = row_path(call);
+}
+
+/* Send an action that is a row of the table: one change, maybe revisioned. */
+static json_object *
+run_row(WixActionCall *call)
+{
+	const WixActionDef *def = call->def;
+	char	   *path;
+	json_object *answer;
+	json_object *result;
+	const char *id;
+
+	if (def->read_current != NULL)
+		return wix_send_with_revision(call, def->method, def->result_key,
+									  prepare_row_attempt, NULL);
+	path = row_path(call);
+	answer = wix_action_send(call, def->method, path, row_body(call, NULL), 0, NULL);
+	if (def->flags & WIX_ACTION_DELETE)
+		return wix_deleted(call, answer, target_arg_text(call));
+	result = def->result_key ?
+		wix_entity(answer, def->result_key, def->method, path) : answer;
+	id = wix_json_get_string(result, "id");
+	if ((def->flags & WIX_ACTION_TARGET_FROM_RESULT) && id != NULL)
+		call->target = pstrdup(id);
+	return result;
+}
+
+/* ---------------------------------------------------------------- *
+ * The audit trail
+ * ---------------------------------------------------------------- */
+
+/* One LOG line per call: who did what where, and how it went. */
+static void
+audit_line(WixActionCall *call, const char *error)
+{
+	ereport(LOG,
+			(errmsg("wix_admin audit: role=%s server=%s action=%s target=%s http_status=%s wix_request_id=%s outcome=%s%s%s",
+					wix_quoted(call->role), wix_quoted(call->server_name),
+					call->def->name, wix_quoted(call->target),
+					call->status > 0 ? psprintf("%ld", call->status) : "-",
+					call->request_id ? wix_quoted(call->request_id) : "-",
+					error ? "error" : call->queued ? "queued" : "success",
+					error || call->note ? " error=" : "",
+					error ? wix_quoted(error) : call->note ? wix_quoted(call->note) : ""),
+			 errhidestmt(true),
+			 errhidecontext(true)));
+}
+
+/*
+ * audit_row
+ *		Insert the call into wix_admin.action_log, in the caller's
+ *		transaction, as the table's owner so that callers need no privilege
+ *		on it.
+ */
+static void
+audit_row(WixActionCall *call)
+{
+	static const char *sql =
+		"INSERT INTO wix_admin.action_log "
+		"(role, server, action, target_id, http_status, wix_request_id, outcome, error) "
+		"VALUES ($1, $2, $3, $4, $5, $6, 'success', $7)";
+	Oid			argtypes[7] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	NameData	role;
+	NameData	server;
+	WixSavedUser saved;
+	int			rc;
+
+	namestrcpy(&role, call->role);
+	namestrcpy(&server, call->server_name ? call->server_name : "");
+	values[0] = NameGetDatum(&role);
+	values[1] = NameGetDatum(&server);
+	values[2] = CStringGetTextDatum(call->def->name);
+	values[3] = call->target ? CStringGetTextDatum(call->target) : (Datum) 0;
+	nulls[3] = call->target ? ' ' : 'n';
+	values[4] = Int32GetDatum((int32) call->status);
+	nulls[4] = call->status > 0 ? ' ' : 'n';
+	values[5] = call->request_id ? CStringGetTextDatum(call->request_id) : (Datum) 0;
+	nulls[5] = call->request_id ? ' ' : 'n';
+	values[6] = call->note ? CStringGetTextDatum(call->note) : (Datum) 0;
+	nulls[6] = call->note ? ' ' : 'n';
+
+	wix_become_table_owner("action_log", SECURITY_RESTRICTED_OPERATION, &saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(sql, 7, argtypes, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into wix_admin.action_log: %s",
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	wix_restore_user(&saved);
+}
+
+/* Tell the queue, delivering this call, how its last request went. */
+static void
+report_delivery(WixActionCall *call)
+{
+	WixDelivery *delivery = call->delivery;
+
+	if (delivery == NULL)
+		return;
+	delivery->change_sent = call->change_sent;
+	delivery->status = call->status;
+	delivery->request_id = call->request_id ?
+		MemoryContextStrdup(delivery->cxt, call->request_id) : NULL;
+}
+
+/* ---------------------------------------------------------------- *
+ * The call lifecycle
+ * ---------------------------------------------------------------- */
+
+static Datum
+json_to_jsonb(WixActionCall *call, json_object *value)
+{
+	const char *text = json_object_to_json_string_ext(value,
+													  JSON_C_TO_STRING_PLAIN |
+													  JSON_C_TO_STRING_NOSLASHESCAPE);
+	MemoryContext oldcxt = MemoryContextSwitchTo(call->caller_cxt);
+	Datum		result = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+
+	MemoryContextSwitchTo(oldcxt);
+	return result;
+}
+
+/* The call's checks, server and Wix calls; NULL when it was queued. */
+static json_object *
+perform(WixActionCall *call)
+{
+	wix_check_args(call);
+	if (!wix_connect_action(call))
+		return NULL;
+	return call->def->run != NULL ? call->def->run(call) : run_row(call);
+}
+
+/* Keep what the audit needs when the call's context goes. */
+static void
+keep_audit_fields(WixActionCall *call)
+{
+	MemoryContext cxt = call->caller_cxt;
+
+	if (call->target != NULL)
+		call->target = MemoryContextStrdup(cxt, call->target);
+	if (call->request_id != NULL)
+		call->request_id = MemoryContextStrdup(cxt, call->request_id);
+	if (call->note != NULL)
+		call->note = MemoryContextStrdup(cxt, call->note);
+	if (call->server_name != NULL)
+		call->server_name = MemoryContextStrdup(cxt, call->server_name);
+}
+
+/*
+ * run_call
+ *		Run one admin action whose arguments read_args fills: its work in a
+ *		memory context of its own, the audit line whatever happens, the
+ *		audit row when it succeeded.  A deferred call returns the queued
+ *		action and leaves no audit row: its delivery will.
+ */
+static Datum
+run_call(WixActionCall *call, void (*read_args) (WixActionCall *call, void *arg),
+		 void *arg)
+{
+	Datum		result;
+
+	call->role = GetUserNameFromId(GetUserId(), false);
+	call->caller_cxt = CurrentMemoryContext;
+	call->cxt = AllocSetContextCreate(call->caller_cxt, "wix_admin action",
+									  ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		json_object *value;
+
+		MemoryContextSwitchTo(call->cxt);
+		read_args(call, arg);
+		value = perform(call);
+		result = value != NULL ? json_to_jsonb(call, value) : call->queued;
+		keep_audit_fields(call);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(call->caller_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (call->conn != NULL && !call->action_sent)
+		{
+			const char *request_id;
+
+			wix_connection_last_call(call->conn, &call->status, &request_id);
+			call->request_id = request_id[0] != '\0' ? pstrdup(request_id) : NULL;
+		}
+		report_delivery(call);
+		audit_line(call, edata->message);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(call->caller_cxt);
+	MemoryContextDelete(call->cxt);
+	audit_line(call, NULL);
+	if (call->queued == (Datum) 0)
+	{
+		report_delivery(call);
+		audit_row(call);
+	}
+	return result;
+}
+
+/* The action named name, or an error naming the actions there are. */
+static const WixActionDef *
+action_by_name(const char *name)
+{
+	const WixActionDef *def = wix_find_action(name);
+	StringInfoData names;
+	int			count;
+	const WixActionDef *defs;
+
+	if (def != NULL)
+		return def;
+	defs = wix_action_defs(&count);
+	initStringInfo(&names);
+	for (int i = 0; i < count; i++)
+		appendStringInfo(&names, "%s%s", i ? ", " : "", defs[i].name);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("\"%s\" is not a wix_admin admin action", name),
+			 errhint("The actions are %s.", names.data)));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* The schema of the wix_admin extension. */
+static Oid
+extension_schema(void)
+{
+	Oid			extoid = get_extension_oid("wix_admin", false);
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nspid = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nspid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nspid))
+		elog(ERROR, "cache lookup failed for extension %u", extoid);
+	return nspid;
+}
+
+/* The OID of the action's SQL function, in the extension's schema. */
+static Oid
+action_function(const WixActionDef *def)
+{
+	char	   *nspname = get_namespace_name(extension_schema());
+	int			n = wix_action_nparams(def);
+	Oid			argtypes[WIX_ACTION_MAX_PARAMS + 1];
+
+	for (int i = 0; i <= n; i++)
+		argtypes[i] = wix_action_param_type(def, i);
+	return LookupFuncName(list_make2(makeString(nspname), makeString(pstrdup(def->name))),
+						  n + 1, argtypes, false);
+}
+
+/* EXECUTE on the action's function, which wix_enqueue and delivery need. */
+static void
+check_execute(const WixActionDef *def, bool delivering)
+{
+	AclResult	aclresult = pg_proc_aclcheck(action_function(def), GetUserId(),
+											 ACL_EXECUTE);
+
+	if (aclresult == ACLCHECK_OK)
+		return;
+	if (delivering)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may no longer execute %s",
+						GetUserNameFromId(GetUserId(), false), def->name)));
+	aclcheck_error(aclresult, OBJECT_FUNCTION, def->name);
+}
+
+/* ---------------------------------------------------------------- *
+ * The ways in
+ * ---------------------------------------------------------------- */
+
+static void
+read_fcinfo_args(WixActionCall *call, void *arg)
+{
+	wix_args_from_fcinfo(call, (FunctionCallInfo) arg);
+}
+
+/* The queued arguments: {args text, server}. */
+typedef struct JsonArgs
+{
+	const char *args;
+	const char *server;
+} JsonArgs;
+
+static void
+read_json_args(WixActionCall *call, void *arg)
+{
+	JsonArgs   *json = arg;
+
+	wix_args_from_json(call, json->args, json->server);
+}
+
+/*
+ * wix_action_call
+ *		The C function of every admin action's SQL function: the action is
+ *		the row named like the function.
+ */
+Datum
+wix_action_call(PG_FUNCTION_ARGS)
+{
+	const WixActionDef *def = fcinfo->flinfo->fn_extra;
+	WixActionCall call = {0};
+
+	if (def == NULL)
+	{
+		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+
+		def = name != NULL ? wix_find_action(name) : NULL;
+		if (def == NULL || PG_NARGS() != wix_action_nparams(def) + 1)
+			elog(ERROR, "function %s is not a wix_admin admin action",
+				 name ? name : "(unknown)");
+		fcinfo->flinfo->fn_extra = (void *) def;
+	}
+	call.def = def;
+	call.defer = wix_defer_actions;
+	PG_RETURN_DATUM(run_call(&call, read_fcinfo_args, fcinfo));
+}
+
+/*
+ * wix_enqueue(action text, args jsonb, server name DEFAULT NULL)
+ *		Queue an admin action whatever wix_admin.defer_actions says, checked
+ *		as a direct call is.  The caller needs EXECUTE on the action's
+ *		function too.
+ */
+Datum
+wix_enqueue(PG_FUNCTION_ARGS)
+{
+	WixActionCall call = {0};
+	Jsonb	   *args;
+	JsonArgs	json;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "action" : "args")));
+	call.def = action_by_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	check_execute(call.def, false);
+	args = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(args) || JB_ROOT_IS_SCALAR(args))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args must be a JSON object"),
+				 errhint("For example '{\"order_id\": \"3f1c6a2e-9d1b-4c53-a0e2-7b5f0c2d9a11\"}'.")));
+	json.args = JsonbToCString(NULL, &args->root, VARSIZE(args));
+	json.server = PG_ARGISNULL(2) ? NULL : NameStr(*PG_GETARG_NAME(2));
+	call.defer = true;
+	PG_RETURN_DATUM(run_call(&call, read_json_args, &json));
+}
+
+/* The queue's deliverer: run a queued action as a direct call would. */
+static Datum
+deliver_queued(const char *action, const char *args, const char *server,
+			   WixDelivery *delivery)
+{
+	WixActionCall call = {0};
+	JsonArgs	json = {args, server};
+
+	call.def = action_by_name(action);
+	check_execute(call.def, true);
+	call.delivery = delivery;
+	return run_call(&call, read_json_args, &json);
+}
