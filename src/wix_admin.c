@@ -2,7 +2,8 @@
  *
  * wix_admin.c
  *		  Start-up of the wix_admin library: the module magic, and _PG_init,
- *		  which lets each subsystem define its own settings and hooks.
+ *		  which lets each subsystem define its own settings and hooks; and
+ *		  the definition of a subsystem's table of integer settings.
  *
  * Subsystems, each with its header in src/include:
  *		client/   settings, connections and the HTTP transport (wix_client.h)
@@ -12,6 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "wix_admin.h"
 #include "wix_actions.h"
 #include "wix_client.h"
 #include "wix_fdw.h"
@@ -37,4 +39,16 @@ _PG_init(void)
 #endif
 	wix_queue_init();
 	wix_actions_init();
+}
+
+/* Define each integer setting of a subsystem's table. */
+void
+wix_define_int_settings(const WixIntSetting *settings, int count)
+{
+	for (int i = 0; i < count; i++)
+		DefineCustomIntVariable(settings[i].name, settings[i].short_desc,
+								settings[i].long_desc, settings[i].variable,
+								settings[i].boot_value, settings[i].min_value,
+								settings[i].max_value, settings[i].context,
+								settings[i].flags, NULL, NULL, NULL);
 }

@@ -29,6 +29,18 @@
 #define OPT_TEXT(n, len) {n, WIX_PARAM_TEXT, "NULL", len, 0}
 #define BOOL(n, d)		{n, WIX_PARAM_BOOL, d, 0, 0}
 
+/*
+ * confirm, decline and cancel a booking: the verb's path with the booking's
+ * revision and notifyParticipants; done when the booking has the status.
+ */
+#define BOOKING_VERB(sqlname, verb, status) \
+	{.name = sqlname, \
+		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")}, \
+		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/" verb, \
+		.body = {{"participantNotification.notifyParticipants", "notify"}}, \
+		.result_key = "booking", \
+	.read_current = wix_read_booking,.done_status = status}
+
 static const WixActionDef actions[] = {
 	/* orders (auth-and-orders.md §3) */
 	{.name = "wix_refund",
@@ -101,24 +113,9 @@ static const WixActionDef actions[] = {
 	.check = wix_check_adjust_inventory,.run = wix_run_adjust_inventory},
 
 	/* bookings (§5.3): every change sends the booking's current revision */
-	{.name = "wix_confirm_booking",
-		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
-		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/confirm",
-		.body = {{"participantNotification.notifyParticipants", "notify"}},
-		.result_key = "booking",
-	.read_current = wix_read_booking,.done_status = "CONFIRMED"},
-	{.name = "wix_decline_booking",
-		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
-		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/decline",
-		.body = {{"participantNotification.notifyParticipants", "notify"}},
-		.result_key = "booking",
-	.read_current = wix_read_booking,.done_status = "DECLINED"},
-	{.name = "wix_cancel_booking",
-		.params = {TARGET_ID("booking_id"), BOOL("notify", "false")},
-		.method = "POST",.path = "/_api/bookings-service/v2/bookings/{booking_id}/cancel",
-		.body = {{"participantNotification.notifyParticipants", "notify"}},
-		.result_key = "booking",
-	.read_current = wix_read_booking,.done_status = "CANCELED"},
+	BOOKING_VERB("wix_confirm_booking", "confirm", "CONFIRMED"),
+	BOOKING_VERB("wix_decline_booking", "decline", "DECLINED"),
+	BOOKING_VERB("wix_cancel_booking", "cancel", "CANCELED"),
 	{.name = "wix_reschedule_booking",
 		.params = {TARGET_ID("booking_id"), {"start_date", WIX_PARAM_TIMESTAMPTZ, NULL},
 		{"end_date", WIX_PARAM_TIMESTAMPTZ, "NULL"}},

@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_client.h"
+#include "wix_admin.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -52,6 +53,34 @@ typedef struct WixUrlParts
 static bool check_allowed_base_urls(char **newval, void **extra,
 									GucSource source);
 
+static const WixIntSetting request_settings[] = {
+	{"wix_admin.max_retries",
+		"Retries of a Wix request that failed with 429, 5xx or a dropped connection.",
+		"Changing admin actions are retried only when Wix cannot have acted.",
+	&wix_max_retries, 5, 0, 100, PGC_USERSET, 0},
+	{"wix_admin.retry_base_delay",
+		"First wait before a retry; it doubles with each attempt, with jitter.", NULL,
+	&wix_retry_base_delay_ms, 250, 1, 600000, PGC_USERSET, GUC_UNIT_MS},
+	{"wix_admin.retry_max_delay",
+		"Longest wait before a retry, Retry-After included.", NULL,
+	&wix_retry_max_delay_ms, 30000, 1, 3600000, PGC_USERSET, GUC_UNIT_MS},
+	{"wix_admin.requests_per_minute",
+		"Most requests a backend sends to one Wix site in any minute (0: no limit).",
+		"Wix allows about 200 per minute per site.",
+	&wix_requests_per_minute, 200, 0, 1000000, PGC_USERSET, 0},
+	{"wix_admin.connect_timeout", "Time allowed to connect to Wix.", NULL,
+	&wix_connect_timeout_s, 10, 1, 3600, PGC_USERSET, GUC_UNIT_S},
+	{"wix_admin.request_timeout", "Time allowed for one whole Wix request.", NULL,
+	&wix_request_timeout_s, 60, 1, 3600, PGC_USERSET, GUC_UNIT_S},
+	{"wix_admin.max_response_size", "Largest Wix response body accepted.", NULL,
+	&wix_max_response_size, 64 * 1024 * 1024, 1024, INT_MAX, PGC_USERSET, GUC_UNIT_BYTE},
+	{"wix_admin.max_concurrent_requests",
+		"Pages of an offset-paged scan requested ahead, in parallel.",
+		"A query with LIMIT requests at most one page ahead.",
+	&wix_max_concurrent_requests, 4, 1, 16, PGC_USERSET, 0},
+};
+
+
 /*
  * wix_client_define_gucs
  *		The request settings and the base URLs servers may use.
@@ -59,41 +88,7 @@ static bool check_allowed_base_urls(char **newval, void **extra,
 void
 wix_client_define_gucs(void)
 {
-	DefineCustomIntVariable("wix_admin.max_retries",
-							"Retries of a Wix request that failed with 429, 5xx or a dropped connection.",
-							"Changing admin actions are retried only when Wix cannot have acted.",
-							&wix_max_retries, 5, 0, 100,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.retry_base_delay",
-							"First wait before a retry; it doubles with each attempt, with jitter.",
-							NULL, &wix_retry_base_delay_ms, 250, 1, 600000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.retry_max_delay",
-							"Longest wait before a retry, Retry-After included.",
-							NULL, &wix_retry_max_delay_ms, 30000, 1, 3600000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.requests_per_minute",
-							"Most requests a backend sends to one Wix site in any minute (0: no limit).",
-							"Wix allows about 200 per minute per site.",
-							&wix_requests_per_minute, 200, 0, 1000000,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.connect_timeout",
-							"Time allowed to connect to Wix.",
-							NULL, &wix_connect_timeout_s, 10, 1, 3600,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.request_timeout",
-							"Time allowed for one whole Wix request.",
-							NULL, &wix_request_timeout_s, 60, 1, 3600,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.max_response_size",
-							"Largest Wix response body accepted.",
-							NULL, &wix_max_response_size, 64 * 1024 * 1024, 1024, INT_MAX,
-							PGC_USERSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.max_concurrent_requests",
-							"Pages of an offset-paged scan requested ahead, in parallel.",
-							"A query with LIMIT requests at most one page ahead.",
-							&wix_max_concurrent_requests, 4, 1, 16,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+	wix_define_int_settings(request_settings, lengthof(request_settings));
 	DefineCustomStringVariable("wix_admin.allowed_base_urls",
 							   "URL prefixes that servers not owned by a superuser may use as base_url.",
 							   "Comma-separated, such as 'https://wix-proxy.example.com/'. Empty: only https://www.wixapis.com.",

@@ -43,6 +43,7 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_queue.h"
+#include "wix_admin.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -264,6 +265,26 @@ queue_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+static const WixIntSetting queue_settings[] = {
+	{"wix_admin.queue_max_attempts",
+		"Most attempts at delivering a queued action that fails transiently.", NULL,
+	&wix_queue_max_attempts, 10, 1, 1000, PGC_SUSET, 0},
+	{"wix_admin.queue_retry_delay",
+		"Wait before the second attempt at a queued action; it doubles with each attempt.", NULL,
+	&wix_queue_retry_delay_ms, 10000, 1, 86400000, PGC_SUSET, GUC_UNIT_MS},
+	{"wix_admin.queue_retry_max_delay",
+		"Longest wait between attempts at a queued action.", NULL,
+	&wix_queue_retry_max_delay_ms, 3600000, 1, 86400000, PGC_SUSET, GUC_UNIT_MS},
+	{"wix_admin.max_workers",
+		"Most background workers delivering queued actions at once, one per database.", NULL,
+	&wix_max_workers, 2, 1, 64, PGC_SIGHUP, 0},
+	{"wix_admin.worker_naptime",
+		"Time between the launcher's sweeps of every database for queued actions.",
+		"Commits wake the workers at once; the sweep is a safety net.",
+	&wix_worker_naptime_s, 300, 1, 86400, PGC_SIGHUP, GUC_UNIT_S},
+};
+
+
 /*
  * wix_queue_define_gucs
  *		The queue's and the workers' settings.
@@ -271,32 +292,12 @@ queue_xact_callback(XactEvent event, void *arg)
 void
 wix_queue_define_gucs(void)
 {
-	DefineCustomIntVariable("wix_admin.queue_max_attempts",
-							"Most attempts at delivering a queued action that fails transiently.",
-							NULL, &wix_queue_max_attempts, 10, 1, 1000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.queue_retry_delay",
-							"Wait before the second attempt at a queued action; it doubles with each attempt.",
-							NULL, &wix_queue_retry_delay_ms, 10000, 1, 86400000,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.queue_retry_max_delay",
-							"Longest wait between attempts at a queued action.",
-							NULL, &wix_queue_retry_max_delay_ms, 3600000, 1, 86400000,
-							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	wix_define_int_settings(queue_settings, lengthof(queue_settings));
 	DefineCustomBoolVariable("wix_admin.deliver_in_worker",
 							 "Lets the background worker deliver the database's queued actions.",
 							 "Off: only CALL wix_admin.process_queue() does.",
 							 &wix_deliver_in_worker, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.max_workers",
-							"Most background workers delivering queued actions at once, one per database.",
-							NULL, &wix_max_workers, 2, 1, 64,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.worker_naptime",
-							"Time between the launcher's sweeps of every database for queued actions.",
-							"Commits wake the workers at once; the sweep is a safety net.",
-							&wix_worker_naptime_s, 300, 1, 86400,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
 /*
