@@ -84,6 +84,10 @@ CREATE FUNCTION wix_archive_order(order_id text, archived boolean DEFAULT true,
 RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+CREATE FUNCTION wix_mark_order_paid(order_id text, server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_action_call'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- Members
 CREATE FUNCTION wix_create_member(login_email text, first_name text DEFAULT NULL,
                                   last_name text DEFAULT NULL,
@@ -166,6 +170,7 @@ REVOKE EXECUTE ON FUNCTION
   wix_cancel_order(text, boolean, boolean, name),
   wix_fulfill_order(text, text, text, text, name),
   wix_archive_order(text, boolean, name),
+  wix_mark_order_paid(text, name),
   wix_create_member(text, text, text, text, name),
   wix_approve_member(text, name),
   wix_block_member(text, name),

@@ -811,12 +811,12 @@ class SafetyTest(unittest.TestCase):
             # PUBLIC has no EXECUTE on any admin function
             rows = query("""
                 SELECT p.proname FROM pg_proc p
-                 WHERE p.proname ~ '^wix_(api|refund|cancel|fulfill|archive|create|approve|block|delete|update|set|adjust|confirm|decline|reschedule|enqueue)'
+                 WHERE p.proname ~ '^wix_(api|refund|cancel|fulfill|archive|mark|create|approve|block|delete|update|set|adjust|confirm|decline|reschedule|enqueue)'
                    AND has_function_privilege('regress_wix_nobody', p.oid, 'EXECUTE')""")
             self.assertEqual(rows, [])
-            # the 18 admin functions and wix_enqueue
+            # the 19 admin functions and wix_enqueue
             self.assertEqual(value("SELECT count(*) FROM pg_proc WHERE proname ~ '^wix_' "
-                                   "AND proname NOT LIKE 'wix_admin_fdw%'"), "19")
+                                   "AND proname NOT LIKE 'wix_admin_fdw%'"), "20")
             err = error("SET ROLE regress_wix_nobody; SELECT wix_approve_member('abc', 'emu')")
             self.assertIn("permission denied for function wix_approve_member", err)
             # EXECUTE granted, but no user mapping for the role

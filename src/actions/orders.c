@@ -4,8 +4,9 @@
  *		  The order actions with code of their own (auth-and-orders.md §3):
  *		  refunds through Order Billing (§3.5), with the recheck a deferred
  *		  refund makes after an unknown outcome, and fulfilment of whatever
- *		  the order's fulfillments do not cover yet (§3.6).  Cancelling and
- *		  archiving are rows of the action table.
+ *		  the order's fulfillments do not cover yet (§3.6), and marking an
+ *		  order paid through its transactions (breadth.md §3.2).  Cancelling
+ *		  and archiving are rows of the action table.
  *
  *-------------------------------------------------------------------------
  */
@@ -463,4 +464,160 @@ wix_run_fulfill(WixActionCall *call)
 						   psprintf("/ecom/v1/fulfillments/orders/%s/create-fulfillment",
 									order_id),
 						   body, 0, NULL);
+}
+
+/* Payment statuses of money the order has received. */
+static bool
+is_paid_status(const char *status)
+{
+	return status != NULL &&
+		(strcmp(status, "APPROVED") == 0 || strcmp(status, "REFUNDED") == 0 ||
+		 strcmp(status, "PARTIALLY_REFUNDED") == 0);
+}
+
+/* A payment's status: the top-level one, else the deprecated nested one. */
+static const char *
+payment_status(json_object *payment)
+{
+	const char *status = wix_json_get_string(payment, "status");
+
+	return status != NULL ? status :
+		wix_json_get_string(wix_json_get(payment, "regularPaymentDetails"), "status");
+}
+
+/* The order's transactions (GET /ecom/v1/payments/orders/{orderId}). */
+static json_object *
+order_transactions(WixActionCall *call)
+{
+	char	   *path = wix_expand_path(call, "/ecom/v1/payments/orders/{order_id}");
+
+	return wix_entity(wix_action_read(call, "GET", path, NULL),
+					  "orderTransactions", "GET", path);
+}
+
+/* The pending offline payment of the transactions, or NULL. */
+static json_object *
+pending_offline_payment(json_object *transactions)
+{
+	json_object *payments = wix_json_get_type(transactions, "payments", json_type_array);
+
+	for (size_t i = 0; payments && i < json_object_array_length(payments); i++)
+	{
+		json_object *payment = json_object_array_get_idx(payments, i);
+		json_object *offline = wix_json_get_type(wix_json_get(payment, "regularPaymentDetails"),
+												 "offlinePayment", json_type_boolean);
+		const char *status = payment_status(payment);
+
+		if (offline != NULL && json_object_get_boolean(offline) &&
+			status != NULL && strcmp(status, "PENDING") == 0)
+			return payment;
+	}
+	return NULL;
+}
+
+/* What the order's payments have brought in. */
+static Datum
+amount_paid(json_object *transactions)
+{
+	json_object *payments = wix_json_get_type(transactions, "payments", json_type_array);
+	Datum		paid = zero_numeric();
+
+	for (size_t i = 0; payments && i < json_object_array_length(payments); i++)
+	{
+		json_object *payment = json_object_array_get_idx(payments, i);
+		bool		found;
+		Datum		amount = wix_money_at(payment, "amount", &found);
+
+		if (found && is_paid_status(payment_status(payment)))
+			paid = DirectFunctionCall2(numeric_add, paid, amount);
+	}
+	return paid;
+}
+
+/* Approve the pending offline payment. */
+static json_object *
+approve_payment(WixActionCall *call, json_object *payment)
+{
+	const char *payment_id = wix_json_get_string(payment, "id");
+	json_object *body = wix_held(call, json_object_new_object());
+	char	   *path;
+
+	if (payment_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix sent a payment of order %s without an id",
+						wix_arg_text(call, "order_id"))));
+	path = psprintf("/ecom/v1/payments/%s/orders/%s/update-payment-transaction-status",
+					wix_check_id("payment id", payment_id),
+					wix_arg(call, "order_id")->escaped);
+	wix_jset_string(body, "paymentId", payment_id);
+	wix_jset_string(body, "orderId", wix_arg_text(call, "order_id"));
+	wix_jset_string(body, "status", "APPROVED");
+	return wix_entity(wix_action_send(call, "POST", path, body, 0, NULL),
+					  "orderTransactions", "POST", path);
+}
+
+/* Record an approved offline payment of the balance. */
+static json_object *
+add_offline_payment(WixActionCall *call, Datum balance)
+{
+	char	   *path = wix_expand_path(call, "/ecom/v1/payments/orders/{order_id}/add-payment");
+	json_object *body = wix_held(call, json_object_new_object());
+	json_object *payments = json_object_new_array();
+	json_object *payment = json_object_new_object();
+	json_object *details = wix_jchild(payment, "regularPaymentDetails");
+
+	wix_jset(body, "payments", payments);
+	json_object_array_add(payments, payment);
+	wix_jset(payment, "amount", wix_amount_object(balance));
+	wix_jset(details, "offlinePayment", json_object_new_boolean(true));
+	wix_jset_string(details, "status", "APPROVED");
+	wix_jset_string(details, "paymentMethod", "Offline");
+	return wix_entity(wix_action_send(call, "POST", path, body, 0, NULL),
+					  "orderTransactions", "POST", path);
+}
+
+/*
+ * wix_mark_order_paid(order_id, server)
+ *		breadth.md §3.2: approve the order's pending offline payment; with
+ *		none, record an offline payment of what the order's payments leave
+ *		unpaid.  Whether the order is paid is read from its transactions,
+ *		not from its paymentStatus (Wix may update that later), so a second
+ *		call, or a delivery after an unknown outcome, finds the payment and
+ *		changes nothing: {"alreadyPaid": true, ...}.
+ */
+json_object *
+wix_run_mark_order_paid(WixActionCall *call)
+{
+	json_object *transactions = order_transactions(call);
+	json_object *pending = pending_offline_payment(transactions);
+	char	   *order_path;
+	json_object *order;
+	bool		found;
+	Datum		total;
+	Datum		balance;
+	json_object *result;
+
+	if (pending != NULL)
+		return approve_payment(call, pending);
+
+	order_path = wix_expand_path(call, "/ecom/v1/orders/{order_id}");
+	order = wix_entity(wix_action_read(call, "GET", order_path, NULL),
+					   "order", "GET", order_path);
+	total = wix_money_at(wix_json_get(order, "priceSummary"), "total", &found);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix order %s has no priceSummary.total",
+						wix_arg_text(call, "order_id"))));
+	balance = DirectFunctionCall2(numeric_sub, total, amount_paid(transactions));
+	if (wix_numeric_compare(balance, zero_numeric()) > 0)
+		return add_offline_payment(call, balance);
+
+	call->note = pstrdup("the order's payments already cover its total; nothing sent");
+	result = wix_held(call, json_object_new_object());
+	wix_jset(result, "alreadyPaid", json_object_new_boolean(true));
+	wix_jset_string(result, "orderId", wix_arg_text(call, "order_id"));
+	wix_jset(result, "orderTransactions", json_object_get(transactions));
+	return result;
 }

@@ -9,7 +9,8 @@
  *		  wix_admin.action_signatures().
  *
  * Paths and bodies follow shared/wix-api/: auth-and-orders.md §3 (orders,
- * §3.5 refunds through Order Billing, §3.6 fulfillments) and
+ * §3.5 refunds through Order Billing, §3.6 fulfillments), breadth.md §3.2
+ * (marking an order paid through its transactions) and
  * members-stores-bookings.md §3.3 (members), §4.4 and §4.7 (products and
  * inventory, V1 and V3), §5.3 (bookings, with revisions).
  *
@@ -64,6 +65,9 @@ static const WixActionDef actions[] = {
 		.method = "PATCH",.path = "/ecom/v1/orders/{order_id}",
 		.body = {{"order.id", "order_id"}, {"order.archived", "archived"}},
 	.result_key = "order"},
+	{.name = "wix_mark_order_paid",
+		.params = {TARGET_ID("order_id")},
+	.run = wix_run_mark_order_paid},
 
 	/* members (members-stores-bookings.md §3.3) */
 	{.name = "wix_create_member",

@@ -206,6 +206,7 @@ extern void wix_check_refund(WixActionCall *call);
 extern json_object *wix_run_refund(WixActionCall *call);
 extern void wix_check_fulfill(WixActionCall *call);
 extern json_object *wix_run_fulfill(WixActionCall *call);
+extern json_object *wix_run_mark_order_paid(WixActionCall *call);
 extern void wix_check_create_member(WixActionCall *call);
 extern void wix_check_update_product(WixActionCall *call);
 extern json_object *wix_run_create_product(WixActionCall *call);
