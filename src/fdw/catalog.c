@@ -16,7 +16,6 @@
 
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 /* eCommerce Orders: auth-and-orders.md §2 */
 static const WixColumnDef order_columns[] = {
@@ -487,28 +486,6 @@ wix_default_path(const char *column_name)
 	}
 	*out = '\0';
 	return path;
-}
-
-/*
- * wix_column_path
- *		A column's Wix path on an endpoint: its "path" option; else, for a
- *		standard column of the resource, the endpoint's path (NULL when that
- *		endpoint lacks the field); else its name in camelCase.
- */
-const char *
-wix_column_path(Oid relid, AttrNumber attnum, const WixEndpoint *endpoint)
-{
-	const char *path = wix_column_path_option(relid, attnum);
-	char	   *name;
-	bool		standard;
-
-	if (path != NULL)
-		return path;
-	name = get_attname(relid, attnum, false);
-	path = wix_endpoint_column_path(endpoint, name, &standard);
-	if (standard)
-		return path;
-	return wix_default_path(name);
 }
 
 /*

@@ -52,7 +52,8 @@ enum WixScanPrivate
 	WixPrivateSortKeys,			/* IntList: (attnum, descending) pairs */
 	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
 	WixPrivateOffset,			/* Integer: rows to skip first */
-	WixPrivateBounded			/* Integer: a LIMIT may stop the scan early */
+	WixPrivateBounded,			/* Integer: a LIMIT may stop the scan early */
+	WixPrivateColumns			/* List: the column plans (columns.c) */
 };
 
 /* Pages a scan can have in flight at most. */
@@ -74,6 +75,7 @@ typedef struct WixScanState
 	WixConnection *conn;
 	const WixResource *resource;
 	const WixEndpoint *endpoint;	/* chosen at the first fetch */
+	WixColumnPlans *plans;		/* the column plan of each endpoint */
 	List	   *retrieved_attrs;
 	List	   *remote_conds;
 	List	   *param_exprs;
@@ -173,7 +175,7 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 		catalog = wix_catalog_version(conn);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.endpoint = wix_resource_endpoint(info->resource, catalog);
-	ctx.relid = info->relid;
+	ctx.columns = wix_column_plan(info->all_plans, ctx.endpoint);
 	ctx.relid_index = baserel->relid;
 	ctx.plan_time = true;
 	foreach(lc, info->remote_conds)
@@ -215,13 +217,17 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	wix_server_options(GetForeignServer(table->serverid), &server);
 	info->catalog = server.catalog;
 	use_remote_estimate = server.use_remote_estimate;
+	info->all_plans = wix_column_plans_build(foreigntableid, info->resource);
 	for (int i = 0; info->resource->endpoints[i] != NULL; i++)
 	{
 		const WixEndpoint *endpoint = info->resource->endpoints[i];
 
 		if (info->catalog == WIX_CATALOG_ANY || endpoint->catalog == WIX_CATALOG_ANY ||
 			endpoint->catalog == info->catalog)
+		{
+			info->plans[n] = wix_column_plan(info->all_plans, endpoint);
 			info->endpoints[n++] = endpoint;
+		}
 	}
 	baserel->fdw_private = info;
 
@@ -614,6 +620,7 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private,
 						  makeInteger(limit >= 0 || root->parse->limitCount != NULL ||
 									  root->limit_tuples >= 0));
+	fdw_private = lappend(fdw_private, wix_column_plans_to_list(info->all_plans));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, param_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -660,6 +667,8 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	state->sort_keys = list_nth(fdw_private, WixPrivateSortKeys);
 	state->limit = intVal(list_nth(fdw_private, WixPrivateLimit));
 	state->offset = intVal(list_nth(fdw_private, WixPrivateOffset));
+	state->plans = wix_column_plans_from_list(list_nth(fdw_private, WixPrivateColumns),
+											  state->resource);
 
 	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -685,41 +694,53 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * start_scan
- *		At the first fetch: pick the endpoint (asking Wix for the Stores
- *		catalog when it matters) and prepare the column converters.
+ * init_converters
+ *		The converters of the columns the scan fills, from the column plan
+ *		of the endpoint it uses.
  */
 static void
-start_scan(ForeignScanState *node, WixScanState *state)
+init_converters(WixScanState *state, TupleDesc tupdesc)
 {
-	Relation	rel = node->ss.ss_currentRelation;
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
-	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+	const WixColumnPlan *plan = wix_column_plan(state->plans, state->endpoint);
 	ListCell   *lc;
-
-	if (wix_resource_needs_catalog(state->resource))
-		catalog = wix_catalog_version(state->conn);
-	state->endpoint = wix_resource_endpoint(state->resource, catalog);
 
 	state->converters = palloc0(sizeof(WixColumnConverter *) * tupdesc->natts);
 	state->whole_item_attr = -1;
 	foreach(lc, state->retrieved_attrs)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
-		const char *path = wix_column_path(RelationGetRelid(rel), attr->attnum,
-										   state->endpoint);
+		const WixColumn *column = wix_plan_column(plan, attr->attnum);
+		WixColumnConverter *conv;
 
-		if (path == NULL)
+		if (column->path == NULL)
 			continue;
-		state->converters[attr->attnum - 1] = palloc(sizeof(WixColumnConverter));
-		wix_converter_init(state->converters[attr->attnum - 1],
-						   NameStr(attr->attname), path,
+		conv = palloc(sizeof(WixColumnConverter));
+		wix_converter_init(conv, NameStr(attr->attname),
+						   column->path + (column->parent ? 1 : 0),
 						   attr->atttypid, attr->atttypmod);
-		if (state->whole_item_attr < 0 && strcmp(path, "$") == 0 &&
-			attr->atttypid == JSONBOID)
+		conv->parent = column->parent;
+		state->converters[attr->attnum - 1] = conv;
+		if (state->whole_item_attr < 0 && !column->parent &&
+			strcmp(column->path, "$") == 0 && attr->atttypid == JSONBOID)
 			state->whole_item_attr = attr->attnum - 1;
 	}
+}
+
+/*
+ * start_scan
+ *		At the first fetch: pick the endpoint (asking Wix for the Stores
+ *		catalog when it matters), then prepare the column converters.
+ */
+static void
+start_scan(ForeignScanState *node, WixScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+
+	if (wix_resource_needs_catalog(state->resource))
+		catalog = wix_catalog_version(state->conn);
+	state->endpoint = wix_resource_endpoint(state->resource, catalog);
+	init_converters(state, RelationGetDescr(node->ss.ss_currentRelation));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -733,7 +754,7 @@ deparse_context(ForeignScanState *node, WixScanState *state,
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->endpoint = endpoint;
-	ctx->relid = RelationGetRelid(node->ss.ss_currentRelation);
+	ctx->columns = wix_column_plan(state->plans, endpoint);
 	ctx->relid_index = state->varno;
 	ctx->param_exprs = state->param_exprs;
 	ctx->explain_only = explain_only;

@@ -323,23 +323,3 @@ wix_table_estimate_options(Oid foreigntableid, double *rows,
 			*use_remote_estimate = defGetBoolean(def);
 	}
 }
-
-/*
- * wix_column_path_option
- *		The "path" option of a column, or NULL.
- */
-char *
-wix_column_path_option(Oid foreigntableid, AttrNumber attnum)
-{
-	List	   *options = GetForeignColumnOptions(foreigntableid, attnum);
-	ListCell   *cell;
-
-	foreach(cell, options)
-	{
-		DefElem    *def = lfirst_node(DefElem, cell);
-
-		if (strcmp(def->defname, "path") == 0)
-			return defGetString(def);
-	}
-	return NULL;
-}

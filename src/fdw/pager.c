@@ -248,6 +248,49 @@ json_space(char c)
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+/* The index of the key the string at p (ending before after) is, or -1. */
+static inline int
+key_index_of(const char *p, const char *after, const char *const *keys,
+			 int nkeys)
+{
+	size_t		keylen = after - p - 2;
+	int			found = -1;
+
+	for (int i = 0; i < nkeys; i++)
+		if (strlen(keys[i]) == keylen && memcmp(p + 1, keys[i], keylen) == 0)
+			found = i;
+	return found;
+}
+
+/* An element of the items array starts at p with c: count it. */
+static inline void
+note_element(WixPageOutline *outline, const char *p, char c)
+{
+	outline->nitems++;
+	outline->last_item = p;
+	outline->last_item_end = NULL;
+	if (c != '{')
+		outline->scalar_items = true;
+}
+
+/* The items array starts: a repeated key means the last one counts. */
+static inline void
+open_items(WixPageOutline *outline)
+{
+	outline->nitems = 0;
+	outline->scalar_items = false;
+	outline->last_item = outline->last_item_end = NULL;
+}
+
+/* Is there nothing but white space from p to end? */
+static inline bool
+only_space_left(const char *p, const char *end)
+{
+	while (p < end && json_space(*p))
+		p++;
+	return p == end;
+}
+
 /*
  * scan_object
  *		One pass over a JSON object text without parsing it: true when it is
@@ -282,13 +325,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 		{
 			expect_element = false;
 			if (c != ']')
-			{
-				outline->nitems++;
-				outline->last_item = p;
-				outline->last_item_end = NULL;
-				if (c != '{')
-					outline->scalar_items = true;
-			}
+				note_element(outline, p, c);
 		}
 		switch (c)
 		{
@@ -300,13 +337,11 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 						return false;
 					if (depth == 1 && expect_key)
 					{
-						size_t		keylen = after - p - 2;
+						int			found = key_index_of(p, after, keys, nkeys);
 
 						expect_key = false;
-						for (int i = 0; i < nkeys; i++)
-							if (strlen(keys[i]) == keylen &&
-								memcmp(p + 1, keys[i], keylen) == 0)
-								key_index = i;
+						if (found >= 0)
+							key_index = found;
 					}
 					p = after - 1;
 					break;
@@ -335,10 +370,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 				else if (depth == 1 && outline != NULL && c == '[' &&
 						 p == values[0])
 				{
-					/* the items array (a repeated key: the last one counts) */
-					outline->nitems = 0;
-					outline->scalar_items = false;
-					outline->last_item = outline->last_item_end = NULL;
+					open_items(outline);
 					in_array = expect_element = true;
 				}
 				depth++;
@@ -352,11 +384,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 				else if (in_array && depth == 1)
 					in_array = false;
 				else if (depth == 0)
-				{
-					for (p++; p < end && json_space(*p); p++)
-						;
-					return p == end;
-				}
+					return only_space_left(p + 1, end);
 				break;
 		}
 	}
