@@ -362,6 +362,9 @@ leaf_pushable(WixLeaf *leaf, const WixColumnPlan *plan, bool *exact)
 	}
 	if ((field->ops & needed) != needed)
 		return false;
+	/* a call without a filter takes it as a path parameter or ids only */
+	if (!wix_endpoint_is_query(plan->endpoint))
+		*exact = false;
 
 	/* only strings, enums and integers compare exactly; dates at ms */
 	if (field->type == WIX_WIRE_NUMBER || field->type == WIX_WIRE_DECIMAL ||
@@ -959,4 +962,72 @@ wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
 	if (leaf_value(&leaf, ctx, &value, &type))
 		*id = TextDatumGetCString(value);
 	return true;
+}
+
+/* The distinct non-null elements of a text array, as C strings. */
+static List *
+text_array_values(Datum value)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_INT,
+					  &values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *str;
+		ListCell   *lc;
+		bool		seen = false;
+
+		if (nulls[i])
+			continue;
+		str = TextDatumGetCString(values[i]);
+		foreach(lc, result)
+			seen = seen || strcmp(lfirst(lc), str) == 0;
+		if (!seen)
+			result = lappend(result, str);
+	}
+	return result;
+}
+
+/*
+ * wix_key_values
+ *		The values a pushed top-level "column = value" condition (or, when
+ *		in_list, "column IN (...)") gives the column whose field is
+ *		field_path: for path parameters and batch ids.  False when there is
+ *		no such condition.  *values is NIL when no row can match (a NULL
+ *		value), and also when the value is not known yet (EXPLAIN, planning).
+ */
+bool
+wix_key_values(List *conds, WixDeparseContext *ctx, const char *field_path,
+			   bool in_list, List **values)
+{
+	ListCell   *lc;
+
+	*values = NIL;
+	foreach(lc, conds)
+	{
+		WixLeaf		leaf;
+		const WixFieldDef *field;
+		Datum		value;
+		Oid			type;
+
+		if (!condition_leaf(lfirst(lc), ctx->relid_index, NULL, &leaf) ||
+			!(leaf.op == LEAF_EQ || (in_list && leaf.op == LEAF_IN)))
+			continue;
+		field = wix_plan_column(ctx->columns, leaf.column->varattno)->field;
+		if (field == NULL || strcmp(field->path, field_path) != 0)
+			continue;
+		if ((ctx->explain_only || ctx->plan_time) && !IsA(leaf.value, Const))
+			return true;
+		if (!leaf_value(&leaf, ctx, &value, &type))
+			return true;
+		*values = leaf.op == LEAF_EQ ?
+			list_make1(TextDatumGetCString(value)) : text_array_values(value);
+		return true;
+	}
+	return false;
 }

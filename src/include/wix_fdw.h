@@ -92,7 +92,6 @@ typedef struct WixBatch
 struct WixEndpoint
 {
 	WixCatalogVersion catalog;	/* which Stores catalog it serves */
-	bool		experimental;	/* only with wix_admin.enable_experimental_resources */
 	const char *method;			/* "GET" or "POST" (NULL) */
 
 	/*
@@ -135,6 +134,8 @@ typedef struct WixResource
 	const char *name;			/* "orders": table option resource */
 	const char *description;
 	const WixEndpoint *const *endpoints;	/* NULL ended */
+	bool		experimental;	/* for tests only: needs the superuser-only
+								 * wix_admin.enable_experimental_resources */
 } WixResource;
 
 extern const WixResource *wix_find_resource(const char *name);
@@ -195,6 +196,7 @@ extern const WixColumn *wix_plan_column(const WixColumnPlan *plan,
 extern bool wix_enable_where_pushdown;
 extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
+extern bool wix_enable_experimental_resources;
 extern int	wix_max_pages;
 
 extern void wix_fdw_define_gucs(void);
@@ -221,12 +223,20 @@ typedef struct WixPager
 	bool		ready;			/* the next cursor or key is known */
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
 	int			pages;			/* pages read so far */
+	/* batch calls: the parent ids (C strings), the next one to send */
+	List	   *ids;
+	int			next_id;
+	bool		ids_complete;	/* no more ids will come */
 } WixPager;
 
 extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 						   int page_size);
 extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
+extern List *wix_path_params(const WixEndpoint *endpoint);
+extern char *wix_escape_value(const char *value);
+extern char *wix_fill_path(const WixEndpoint *endpoint, List *names,
+						   List *values);
 
 /* What paging needs of a query answer, read from its raw body. */
 typedef struct WixPageOutline
@@ -289,6 +299,8 @@ extern json_object *wix_deparse_filter(List *conds, WixDeparseContext *ctx,
 									   bool *never_true);
 extern json_object *wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx);
 extern bool wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id);
+extern bool wix_key_values(List *conds, WixDeparseContext *ctx,
+						   const char *field_path, bool in_list, List **values);
 extern double wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
 							   json_object *filter);
 
