@@ -79,19 +79,22 @@ static const WixFieldDef order_fields[] = {
  * statuses, and never returns INITIALIZED ones (§2.2): ask for every status
  * a merchant sees in the dashboard.
  */
+#define ORDERS_SEARCH_CALL \
+	.catalog = WIX_CATALOG_ANY, \
+	.query_path = "/ecom/v1/orders/search", \
+	.envelope = "search", \
+	.sort_key = "sort", \
+	.paging = WIX_PAGING_CURSOR, \
+	.max_page_size = 100, \
+	.items_key = "orders", \
+	.metadata_key = "metadata", \
+	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}", \
+	.fields = order_fields, \
+	.max_sort_keys = 4
+
 static const WixEndpoint orders_search = {
-	.catalog = WIX_CATALOG_ANY,
-	.query_path = "/ecom/v1/orders/search",
-	.envelope = "search",
-	.sort_key = "sort",
-	.paging = WIX_PAGING_CURSOR,
-	.max_page_size = 100,
-	.items_key = "orders",
-	.metadata_key = "metadata",
-	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}",
+	ORDERS_SEARCH_CALL,
 	.columns = order_columns,
-	.fields = order_fields,
-	.max_sort_keys = 4,
 };
 
 /* Members: members-stores-bookings.md §3 */
@@ -359,19 +362,9 @@ static const WixColumnDef order_line_item_columns[] = {
 };
 
 static const WixEndpoint order_line_items_search = {
-	.catalog = WIX_CATALOG_ANY,
-	.query_path = "/ecom/v1/orders/search",
-	.envelope = "search",
-	.sort_key = "sort",
-	.paging = WIX_PAGING_CURSOR,
-	.max_page_size = 100,
-	.items_key = "orders",
+	ORDERS_SEARCH_CALL,
 	.rows_path = "lineItems",
-	.metadata_key = "metadata",
-	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}",
 	.columns = order_line_item_columns,
-	.fields = order_fields,
-	.max_sort_keys = 4,
 };
 
 /* Order transactions: one row per payment, with the order id. */
