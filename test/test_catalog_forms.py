@@ -77,13 +77,14 @@ class CatalogFormsTest(unittest.TestCase):
 
     def test_rows_inside_items_filter_by_item_columns(self):
         order = self.orders[3]
+        number = int(order["number"])
         rows = query("SELECT order_id, id, raw->>'id' FROM line_items "
-                     "WHERE order_number = %d ORDER BY id LIMIT 50" % order["number"])
+                     "WHERE order_number = %d ORDER BY id LIMIT 50" % number)
         self.assertEqual(rows, [[order["id"], li["id"], li["id"]]
                                 for li in sorted(order["lineItems"], key=lambda x: x["id"])])
         sent = paths("/ecom/v1/orders/search")
         self.assertEqual(len(sent), 1)
-        self.assertIn({"number": {"$eq": order["number"]}}, sent[0]["body"]["search"]["filter"]["$and"])
+        self.assertIn({"number": {"$eq": number}}, sent[0]["body"]["search"]["filter"]["$and"])
         # a LIMIT is not a page size: pages hold orders, rows are line items
         self.assertEqual(sent[0]["body"]["search"]["cursorPaging"], {"limit": 100})
 
