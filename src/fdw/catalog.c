@@ -16,7 +16,6 @@
 
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 /* eCommerce Orders: auth-and-orders.md §2 */
 static const WixColumnDef order_columns[] = {
@@ -80,19 +79,22 @@ static const WixFieldDef order_fields[] = {
  * statuses, and never returns INITIALIZED ones (§2.2): ask for every status
  * a merchant sees in the dashboard.
  */
+#define ORDERS_SEARCH_CALL \
+	.catalog = WIX_CATALOG_ANY, \
+	.query_path = "/ecom/v1/orders/search", \
+	.envelope = "search", \
+	.sort_key = "sort", \
+	.paging = WIX_PAGING_CURSOR, \
+	.max_page_size = 100, \
+	.items_key = "orders", \
+	.metadata_key = "metadata", \
+	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}", \
+	.fields = order_fields, \
+	.max_sort_keys = 4
+
 static const WixEndpoint orders_search = {
-	.catalog = WIX_CATALOG_ANY,
-	.query_path = "/ecom/v1/orders/search",
-	.envelope = "search",
-	.sort_key = "sort",
-	.paging = WIX_PAGING_CURSOR,
-	.max_page_size = 100,
-	.items_key = "orders",
-	.metadata_key = "metadata",
-	.base_filter = "{\"status\":{\"$in\":[\"APPROVED\",\"CANCELED\",\"PENDING\",\"REJECTED\"]}}",
+	ORDERS_SEARCH_CALL,
 	.columns = order_columns,
-	.fields = order_fields,
-	.max_sort_keys = 4,
 };
 
 /* Members: members-stores-bookings.md §3 */
@@ -339,21 +341,106 @@ static const WixEndpoint bookings_query = {
 	.count_path = "/_api/bookings-reader/v2/extended-bookings/count",
 };
 
+/*
+ * Experimental resources: forms of endpoint no production table uses yet,
+ * for tests.  Only wix_admin.enable_experimental_resources (superuser)
+ * makes them valid, and IMPORT FOREIGN SCHEMA never creates them.  Wire
+ * facts: breadth.md §2-3.
+ */
+
+/* One row per line item of each order, with the order's columns ("^..."). */
+static const WixColumnDef order_line_item_columns[] = {
+	{"order_id", "text", "^id"},
+	{"order_number", "bigint", "^number"},
+	{"order_created_date", "timestamptz", "^createdDate"},
+	{"id", "text", "id"},
+	{"product_name", "text", "productName.original"},
+	{"quantity", "integer", "quantity"},
+	{"price", "numeric", "price.amount"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint order_line_items_search = {
+	ORDERS_SEARCH_CALL,
+	.rows_path = "lineItems",
+	.columns = order_line_item_columns,
+};
+
+/* Order transactions: one row per payment, with the order id. */
+static const WixColumnDef order_payment_columns[] = {
+	{"order_id", "text", "^orderId"},
+	{"id", "text", "id"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"amount", "numeric", "amount.amount"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixFieldDef order_payment_fields[] = {
+	{"orderId", NULL, WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_IN},
+	{NULL}
+};
+
+/* One order's transactions: GET, the order id in the path and the query. */
+static const WixEndpoint order_payments_get = {
+	.catalog = WIX_CATALOG_ANY,
+	.method = "GET",
+	.query_path = "/ecom/v1/payments/orders/{orderId}?orderId={orderId}",
+	.paging = WIX_PAGING_NONE,
+	.max_page_size = 1,
+	.items_key = "orderTransactions",
+	.single_item = true,
+	.rows_path = "payments",
+	.columns = order_payment_columns,
+	.fields = order_payment_fields,
+};
+
+/* Many orders' transactions: 100 order ids a request, from orders search. */
+static const WixBatch order_ids_batch = {
+	.ids_key = "orderIds",
+	.max_ids = 100,
+	.key_field = "orderId",
+	.parent = &orders_search,
+	.parent_id_key = "id",
+};
+
+static const WixEndpoint order_payments_by_ids = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/ecom/v1/payments/list-by-ids",
+	.paging = WIX_PAGING_NONE,
+	.max_page_size = 100,
+	.items_key = "orderTransactions",
+	.rows_path = "payments",
+	.batch = &order_ids_batch,
+	.columns = order_payment_columns,
+	.fields = order_payment_fields,
+};
+
 static const WixEndpoint *const orders_endpoints[] = {&orders_search, NULL};
 static const WixEndpoint *const members_endpoints[] = {&members_query, NULL};
 static const WixEndpoint *const products_endpoints[] = {&products_v3_query, &products_v1_query, NULL};
 static const WixEndpoint *const bookings_endpoints[] = {&bookings_query, NULL};
+static const WixEndpoint *const line_items_endpoints[] = {&order_line_items_search, NULL};
+static const WixEndpoint *const payments_get_endpoints[] = {&order_payments_get, NULL};
+static const WixEndpoint *const payments_endpoints[] = {&order_payments_by_ids, NULL};
 
 static const WixResource orders_resource = {"orders", "eCommerce orders", orders_endpoints};
 static const WixResource members_resource = {"members", "site members", members_endpoints};
 static const WixResource products_resource = {"products", "Stores products (Catalog V1 or V3)", products_endpoints};
 static const WixResource bookings_resource = {"bookings", "Bookings (extended bookings)", bookings_endpoints};
+static const WixResource line_items_resource = {"experimental_order_line_items", "order line items", line_items_endpoints, true};
+static const WixResource payments_get_resource = {"experimental_order_payments_by_order", "one order's payments", payments_get_endpoints, true};
+static const WixResource payments_resource = {"experimental_order_payments", "orders' payments, by order ids", payments_endpoints, true};
 
 static const WixResource *const resources[] = {
 	&orders_resource,
 	&members_resource,
 	&products_resource,
 	&bookings_resource,
+	&line_items_resource,
+	&payments_get_resource,
+	&payments_resource,
 	NULL
 };
 
@@ -363,9 +450,17 @@ wix_all_resources(void)
 	return resources;
 }
 
+/* May this resource be used now? */
+static bool
+resource_enabled(const WixResource *resource)
+{
+	return !resource->experimental || wix_enable_experimental_resources;
+}
+
 /*
  * wix_find_resource
- *		The resource named by a foreign table's "resource" option, or NULL.
+ *		The resource named by a foreign table's "resource" option, or NULL
+ *		(also for an experimental one while they are not enabled).
  */
 const WixResource *
 wix_find_resource(const char *name)
@@ -373,9 +468,20 @@ wix_find_resource(const char *name)
 	for (int i = 0; resources[i] != NULL; i++)
 	{
 		if (strcmp(resources[i]->name, name) == 0)
-			return resources[i];
+			return resource_enabled(resources[i]) ? resources[i] : NULL;
 	}
 	return NULL;
+}
+
+/*
+ * wix_endpoint_is_query
+ *		Does the endpoint take a filter, sort and paging (a query call), or
+ *		only ids or path parameters?
+ */
+bool
+wix_endpoint_is_query(const WixEndpoint *endpoint)
+{
+	return endpoint->envelope != NULL;
 }
 
 /*
@@ -389,7 +495,11 @@ wix_resource_names(void)
 
 	initStringInfo(&buf);
 	for (int i = 0; resources[i] != NULL; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", resources[i]->name);
+	{
+		if (!resources[i]->experimental)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+							 resources[i]->name);
+	}
 	return buf.data;
 }
 
@@ -490,28 +600,6 @@ wix_default_path(const char *column_name)
 }
 
 /*
- * wix_column_path
- *		A column's Wix path on an endpoint: its "path" option; else, for a
- *		standard column of the resource, the endpoint's path (NULL when that
- *		endpoint lacks the field); else its name in camelCase.
- */
-const char *
-wix_column_path(Oid relid, AttrNumber attnum, const WixEndpoint *endpoint)
-{
-	const char *path = wix_column_path_option(relid, attnum);
-	char	   *name;
-	bool		standard;
-
-	if (path != NULL)
-		return path;
-	name = get_attname(relid, attnum, false);
-	path = wix_endpoint_column_path(endpoint, name, &standard);
-	if (standard)
-		return path;
-	return wix_default_path(name);
-}
-
-/*
  * column_path_for_import
  *		The path IMPORT FOREIGN SCHEMA writes for a standard column: the one
  *		every endpoint of the resource agrees on, unless it is the default
@@ -555,6 +643,8 @@ wix_import_statements(const char *server_name, ImportForeignSchemaStmt *stmt)
 		const WixEndpoint *first = resource->endpoints[0];
 		StringInfoData buf;
 
+		if (resource->experimental)
+			continue;
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n",
 						 quote_identifier(resource->name));

@@ -300,11 +300,9 @@ has_submillisecond(Expr *value)
  *		Can this endpoint evaluate the leaf, and exactly?
  */
 static bool
-leaf_pushable(WixLeaf *leaf, const WixEndpoint *endpoint, Oid relid,
-			  bool *exact)
+leaf_pushable(WixLeaf *leaf, const WixColumnPlan *plan, bool *exact)
 {
-	const char *path = wix_column_path(relid, leaf->column->varattno, endpoint);
-	const WixFieldDef *field = path ? wix_endpoint_field(endpoint, path) : NULL;
+	const WixFieldDef *field = wix_plan_column(plan, leaf->column->varattno)->field;
 	Oid			coltype = leaf->column->vartype;
 	Oid			valtype = InvalidOid;
 	int			needed;
@@ -364,6 +362,9 @@ leaf_pushable(WixLeaf *leaf, const WixEndpoint *endpoint, Oid relid,
 	}
 	if ((field->ops & needed) != needed)
 		return false;
+	/* a call without a filter takes it as a path parameter or ids only */
+	if (!wix_endpoint_is_query(plan->endpoint))
+		*exact = false;
 
 	/* only strings, enums and integers compare exactly; dates at ms */
 	if (field->type == WIX_WIRE_NUMBER || field->type == WIX_WIRE_DECIMAL ||
@@ -410,7 +411,7 @@ cond_pushable(Expr *expr, WixRelInfo *info, PlannerInfo *root, Index relid,
 		return false;
 	for (int i = 0; info->endpoints[i] != NULL; i++)
 	{
-		if (!leaf_pushable(&leaf, info->endpoints[i], info->relid, exact))
+		if (!leaf_pushable(&leaf, info->plans[i], exact))
 			return false;
 	}
 	return true;
@@ -502,9 +503,8 @@ wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel, WixRelInfo *info,
 			continue;
 		for (int i = 0; ok && info->endpoints[i] != NULL; i++)
 		{
-			const WixEndpoint *endpoint = info->endpoints[i];
-			const char *path = wix_column_path(info->relid, var->varattno, endpoint);
-			const WixFieldDef *field = path ? wix_endpoint_field(endpoint, path) : NULL;
+			const WixFieldDef *field = wix_plan_column(info->plans[i],
+													   var->varattno)->field;
 			bool		wix_nulls_first = !*descending;
 
 			ok = field != NULL && (field->ops & WIX_SORTABLE) &&
@@ -621,12 +621,97 @@ field_condition(const char *name, const char *op, json_object *value)
 	return outer;
 }
 
+/*
+ * deparse_list
+ *		IN / NOT IN of an array value: the elements Wix can be sent.
+ */
+static Deparsed
+deparse_list(WixLeaf *leaf, const char *name, const WixFieldDef *field,
+			 Datum value)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Oid			elemtype = ARR_ELEMTYPE(array);
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	json_object *list = json_object_new_array();
+
+	get_typlenbyvalalign(elemtype, &elemlen, &elembyval, &elemalign);
+	deconstruct_array(array, elemtype, elemlen, elembyval, elemalign,
+					  &values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		json_object *encoded = nulls[i] ? NULL :
+			encode_value(values[i], elemtype, field);
+
+		if (encoded != NULL)
+		{
+			json_object_array_add(list, encoded);
+			continue;
+		}
+		if (leaf->op == LEAF_NIN)
+		{
+			/*
+			 * x <> ALL (..., NULL) is never true; and no Wix date equals one
+			 * between milliseconds, so that NOT IN cannot be sent exactly
+			 */
+			json_object_put(list);
+			return deparsed(nulls[i] ? DEPARSED_FALSE : DEPARSED_TRUE, NULL);
+		}
+	}
+	if (json_object_array_length(list) == 0)
+	{
+		json_object_put(list);
+		return deparsed(leaf->op == LEAF_IN ? DEPARSED_FALSE : DEPARSED_TRUE, NULL);
+	}
+	return deparsed(DEPARSED_JSON,
+					field_condition(name, leaf_wix_ops[leaf->op], list));
+}
+
+/*
+ * deparse_unencodable
+ *		A comparison with a value Wix cannot be sent: a date between two
+ *		milliseconds (widened to the whole millisecond, rechecked here) or a
+ *		NaN (left to the recheck).
+ */
+static Deparsed
+deparse_unencodable(WixLeaf *leaf, const char *name, const WixFieldDef *field,
+					Datum value)
+{
+	TimestampTz ts;
+	int			below;
+
+	if (field->type != WIX_WIRE_DATE)
+		return deparsed(DEPARSED_TRUE, NULL);
+	ts = DatumGetTimestampTz(value);
+	below = ((ts % 1000) + 1000) % 1000;
+	switch (leaf->op)
+	{
+		case LEAF_GT:
+		case LEAF_GE:
+			return deparsed(DEPARSED_JSON,
+							field_condition(name, "$gte",
+											json_object_new_string(wix_iso_utc(ts - below, false))));
+		case LEAF_LT:
+		case LEAF_LE:
+			return deparsed(DEPARSED_JSON,
+							field_condition(name, "$lte",
+											json_object_new_string(wix_iso_utc(ts + 1000 - below, false))));
+		case LEAF_EQ:
+			return deparsed(DEPARSED_FALSE, NULL);
+		default:
+			return deparsed(DEPARSED_TRUE, NULL);
+	}
+}
+
 static Deparsed
 deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 {
-	const char *path = wix_column_path(ctx->relid, leaf->column->varattno,
-									   ctx->endpoint);
-	const WixFieldDef *field = wix_endpoint_field(ctx->endpoint, path);
+	const WixFieldDef *field = wix_plan_column(ctx->columns,
+											   leaf->column->varattno)->field;
 	const char *name = field->filter_path ? field->filter_path : field->path;
 	Datum		value;
 	Oid			type;
@@ -672,82 +757,10 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 		return deparsed(DEPARSED_FALSE, NULL);
 
 	if (leaf->op == LEAF_IN || leaf->op == LEAF_NIN)
-	{
-		ArrayType  *array = DatumGetArrayTypeP(value);
-		Oid			elemtype = ARR_ELEMTYPE(array);
-		int16		elemlen;
-		bool		elembyval;
-		char		elemalign;
-		Datum	   *values;
-		bool	   *nulls;
-		int			n;
-		json_object *list = json_object_new_array();
-
-		get_typlenbyvalalign(elemtype, &elemlen, &elembyval, &elemalign);
-		deconstruct_array(array, elemtype, elemlen, elembyval, elemalign,
-						  &values, &nulls, &n);
-		for (int i = 0; i < n; i++)
-		{
-			if (nulls[i])
-			{
-				/* x <> ALL (..., NULL) is never true */
-				if (leaf->op == LEAF_NIN)
-				{
-					json_object_put(list);
-					return deparsed(DEPARSED_FALSE, NULL);
-				}
-				continue;
-			}
-			encoded = encode_value(values[i], elemtype, field);
-			if (encoded == NULL)
-			{
-				/* no Wix date equals it: a NOT IN cannot be sent exactly */
-				if (leaf->op == LEAF_NIN)
-				{
-					json_object_put(list);
-					return deparsed(DEPARSED_TRUE, NULL);
-				}
-				continue;
-			}
-			json_object_array_add(list, encoded);
-		}
-		if (json_object_array_length(list) == 0)
-		{
-			json_object_put(list);
-			return deparsed(leaf->op == LEAF_IN ? DEPARSED_FALSE : DEPARSED_TRUE, NULL);
-		}
-		return deparsed(DEPARSED_JSON,
-						field_condition(name, leaf_wix_ops[leaf->op], list));
-	}
-
+		return deparse_list(leaf, name, field, value);
 	encoded = encode_value(value, type, field);
 	if (encoded == NULL)
-	{
-		/* a date between two milliseconds, or a NaN: leave it to the recheck */
-		if (field->type == WIX_WIRE_DATE &&
-			(leaf->op == LEAF_GT || leaf->op == LEAF_GE))
-		{
-			TimestampTz ts = DatumGetTimestampTz(value);
-
-			ts -= ((ts % 1000) + 1000) % 1000;
-			return deparsed(DEPARSED_JSON,
-							field_condition(name, "$gte",
-											json_object_new_string(wix_iso_utc(ts, false))));
-		}
-		if (field->type == WIX_WIRE_DATE &&
-			(leaf->op == LEAF_LT || leaf->op == LEAF_LE))
-		{
-			TimestampTz ts = DatumGetTimestampTz(value);
-
-			ts += 1000 - ((ts % 1000) + 1000) % 1000;
-			return deparsed(DEPARSED_JSON,
-							field_condition(name, "$lte",
-											json_object_new_string(wix_iso_utc(ts, false))));
-		}
-		if (field->type == WIX_WIRE_DATE && leaf->op == LEAF_EQ)
-			return deparsed(DEPARSED_FALSE, NULL);
-		return deparsed(DEPARSED_TRUE, NULL);
-	}
+		return deparse_unencodable(leaf, name, field, value);
 	return deparsed(DEPARSED_JSON,
 					field_condition(name, leaf_wix_ops[leaf->op], encoded));
 }
@@ -858,8 +871,7 @@ wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
 		bool		descending;
-		const char *path = wix_column_path(ctx->relid, attnum, ctx->endpoint);
-		const WixFieldDef *field = wix_endpoint_field(ctx->endpoint, path);
+		const WixFieldDef *field = wix_plan_column(ctx->columns, attnum)->field;
 		json_object *key = json_object_new_object();
 
 		lc = lnext(sort_keys, lc);
@@ -942,7 +954,7 @@ wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
 		!condition_leaf(linitial(conds), ctx->relid_index, NULL, &leaf) ||
 		leaf.op != LEAF_EQ)
 		return false;
-	path = wix_column_path(ctx->relid, leaf.column->varattno, ctx->endpoint);
+	path = wix_plan_column(ctx->columns, leaf.column->varattno)->path;
 	if (path == NULL || strcmp(path, "id") != 0)
 		return false;
 	if (ctx->explain_only && !IsA(leaf.value, Const))
@@ -950,4 +962,72 @@ wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
 	if (leaf_value(&leaf, ctx, &value, &type))
 		*id = TextDatumGetCString(value);
 	return true;
+}
+
+/* The distinct non-null elements of a text array, as C strings. */
+static List *
+text_array_values(Datum value)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_INT,
+					  &values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *str;
+		ListCell   *lc;
+		bool		seen = false;
+
+		if (nulls[i])
+			continue;
+		str = TextDatumGetCString(values[i]);
+		foreach(lc, result)
+			seen = seen || strcmp(lfirst(lc), str) == 0;
+		if (!seen)
+			result = lappend(result, str);
+	}
+	return result;
+}
+
+/*
+ * wix_key_values
+ *		The values a pushed top-level "column = value" condition (or, when
+ *		in_list, "column IN (...)") gives the column whose field is
+ *		field_path: for path parameters and batch ids.  False when there is
+ *		no such condition.  *values is NIL when no row can match (a NULL
+ *		value), and also when the value is not known yet (EXPLAIN, planning).
+ */
+bool
+wix_key_values(List *conds, WixDeparseContext *ctx, const char *field_path,
+			   bool in_list, List **values)
+{
+	ListCell   *lc;
+
+	*values = NIL;
+	foreach(lc, conds)
+	{
+		WixLeaf		leaf;
+		const WixFieldDef *field;
+		Datum		value;
+		Oid			type;
+
+		if (!condition_leaf(lfirst(lc), ctx->relid_index, NULL, &leaf) ||
+			!(leaf.op == LEAF_EQ || (in_list && leaf.op == LEAF_IN)))
+			continue;
+		field = wix_plan_column(ctx->columns, leaf.column->varattno)->field;
+		if (field == NULL || strcmp(field->path, field_path) != 0)
+			continue;
+		if ((ctx->explain_only || ctx->plan_time) && !IsA(leaf.value, Const))
+			return true;
+		if (!leaf_value(&leaf, ctx, &value, &type))
+			return true;
+		*values = leaf.op == LEAF_EQ ?
+			list_make1(TextDatumGetCString(value)) : text_array_values(value);
+		return true;
+	}
+	return false;
 }

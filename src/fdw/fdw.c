@@ -52,7 +52,8 @@ enum WixScanPrivate
 	WixPrivateSortKeys,			/* IntList: (attnum, descending) pairs */
 	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
 	WixPrivateOffset,			/* Integer: rows to skip first */
-	WixPrivateBounded			/* Integer: a LIMIT may stop the scan early */
+	WixPrivateBounded,			/* Integer: a LIMIT may stop the scan early */
+	WixPrivateColumns			/* List: the column plans (columns.c) */
 };
 
 /* Pages a scan can have in flight at most. */
@@ -74,6 +75,7 @@ typedef struct WixScanState
 	WixConnection *conn;
 	const WixResource *resource;
 	const WixEndpoint *endpoint;	/* chosen at the first fetch */
+	WixColumnPlans *plans;		/* the column plan of each endpoint */
 	List	   *retrieved_attrs;
 	List	   *remote_conds;
 	List	   *param_exprs;
@@ -87,8 +89,12 @@ typedef struct WixScanState
 	int			whole_item_attr;	/* attnum - 1 of a selected jsonb "$"; or -1 */
 	WixPager	pager;
 	bool		query_started;	/* filter and pager built for this run */
-	char	   *get_id;			/* "id = x": the id for the Get call */
+	char	   *request_path;	/* the call's path, parameters filled */
+	const char *get_key;		/* a GET call's key holding the items, or
+								 * NULL: a paged POST */
 	bool		get_done;
+	WixPager	parent_pager;	/* batch calls: the scan yielding parent ids */
+	json_object **parents;		/* rows inside items: each row's item */
 	char	   *sent_filter;	/* for EXPLAIN ANALYZE */
 	char	   *sent_sort;
 	MemoryContext scan_cxt;		/* converters; lives as long as the scan */
@@ -173,7 +179,7 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 		catalog = wix_catalog_version(conn);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.endpoint = wix_resource_endpoint(info->resource, catalog);
-	ctx.relid = info->relid;
+	ctx.columns = wix_column_plan(info->all_plans, ctx.endpoint);
 	ctx.relid_index = baserel->relid;
 	ctx.plan_time = true;
 	foreach(lc, info->remote_conds)
@@ -215,13 +221,17 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	wix_server_options(GetForeignServer(table->serverid), &server);
 	info->catalog = server.catalog;
 	use_remote_estimate = server.use_remote_estimate;
+	info->all_plans = wix_column_plans_build(foreigntableid, info->resource);
 	for (int i = 0; info->resource->endpoints[i] != NULL; i++)
 	{
 		const WixEndpoint *endpoint = info->resource->endpoints[i];
 
 		if (info->catalog == WIX_CATALOG_ANY || endpoint->catalog == WIX_CATALOG_ANY ||
 			endpoint->catalog == info->catalog)
+		{
+			info->plans[n] = wix_column_plan(info->all_plans, endpoint);
 			info->endpoints[n++] = endpoint;
+		}
 	}
 	baserel->fdw_private = info;
 
@@ -507,6 +517,13 @@ wixGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	info = base_rel_info(baserel);
 	if (info == NULL || info->local_conds != NIL)
 		return;
+	/* a page of n items must be n rows, and paged by a query */
+	for (int i = 0; info->endpoints[i] != NULL; i++)
+	{
+		if (info->endpoints[i]->rows_path != NULL ||
+			!wix_endpoint_is_query(info->endpoints[i]))
+			return;
+	}
 
 	limit = limit_value(parse->limitCount);
 	offset = limit_value(parse->limitOffset);
@@ -551,6 +568,62 @@ retrieved_attrs(RelOptInfo *baserel, List *local_exprs, Relation rel)
 	return result;
 }
 
+/* The name of the column whose field is field_path, for messages. */
+static const char *
+column_of_field(WixRelInfo *info, const WixColumnPlan *plan,
+				const char *field_path)
+{
+	for (int i = 0; i < plan->natts; i++)
+	{
+		const WixFieldDef *field = plan->columns[i].field;
+
+		if (field != NULL && strcmp(field->path, field_path) == 0)
+			return get_attname(info->relid, i + 1, false);
+	}
+	return field_path;
+}
+
+/*
+ * check_path_conditions
+ *		An endpoint with "{field}" in its path is read only with a pushed
+ *		"column = value" condition giving each: without one there is no
+ *		call to make, and the scan must not quietly return nothing.
+ */
+static void
+check_path_conditions(RelOptInfo *baserel, WixRelInfo *info, List *remote_exprs)
+{
+	for (int i = 0; info->endpoints[i] != NULL; i++)
+	{
+		const WixEndpoint *endpoint = info->endpoints[i];
+		WixDeparseContext ctx;
+		ListCell   *lc;
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.endpoint = endpoint;
+		ctx.columns = info->plans[i];
+		ctx.relid_index = baserel->relid;
+		ctx.plan_time = true;
+		foreach(lc, wix_path_params(endpoint))
+		{
+			const char *field = strVal(lfirst(lc));
+			const char *column = column_of_field(info, info->plans[i], field);
+			List	   *values;
+
+			if (!wix_key_values(remote_exprs, &ctx, field, false, &values))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+						 errmsg("foreign table \"%s\" can only be read with a condition %s = value",
+								get_rel_name(info->relid), quote_identifier(column)),
+						 errdetail("Wix reads resource \"%s\" with %s %s, which needs the value of %s.",
+								   info->resource->name,
+								   endpoint->method ? endpoint->method : "POST",
+								   endpoint->query_path, field),
+						 errhint("Add WHERE %s = '...' to the query, or join on %s.",
+								 quote_identifier(column), quote_identifier(column))));
+		}
+	}
+}
+
 static ForeignScan *
 wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -589,6 +662,7 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			local_exprs = lappend(local_exprs, rinfo->clause);
 	}
 	param_exprs = wix_collect_param_values(root, baserel->relid, remote_exprs);
+	check_path_conditions(baserel, info, remote_exprs);
 
 	if (path_private != NIL)
 	{
@@ -614,6 +688,7 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private,
 						  makeInteger(limit >= 0 || root->parse->limitCount != NULL ||
 									  root->limit_tuples >= 0));
+	fdw_private = lappend(fdw_private, wix_column_plans_to_list(info->all_plans));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, param_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -660,6 +735,8 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	state->sort_keys = list_nth(fdw_private, WixPrivateSortKeys);
 	state->limit = intVal(list_nth(fdw_private, WixPrivateLimit));
 	state->offset = intVal(list_nth(fdw_private, WixPrivateOffset));
+	state->plans = wix_column_plans_from_list(list_nth(fdw_private, WixPrivateColumns),
+											  state->resource);
 
 	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -685,41 +762,53 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * start_scan
- *		At the first fetch: pick the endpoint (asking Wix for the Stores
- *		catalog when it matters) and prepare the column converters.
+ * init_converters
+ *		The converters of the columns the scan fills, from the column plan
+ *		of the endpoint it uses.
  */
 static void
-start_scan(ForeignScanState *node, WixScanState *state)
+init_converters(WixScanState *state, TupleDesc tupdesc)
 {
-	Relation	rel = node->ss.ss_currentRelation;
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
-	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+	const WixColumnPlan *plan = wix_column_plan(state->plans, state->endpoint);
 	ListCell   *lc;
-
-	if (wix_resource_needs_catalog(state->resource))
-		catalog = wix_catalog_version(state->conn);
-	state->endpoint = wix_resource_endpoint(state->resource, catalog);
 
 	state->converters = palloc0(sizeof(WixColumnConverter *) * tupdesc->natts);
 	state->whole_item_attr = -1;
 	foreach(lc, state->retrieved_attrs)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
-		const char *path = wix_column_path(RelationGetRelid(rel), attr->attnum,
-										   state->endpoint);
+		const WixColumn *column = wix_plan_column(plan, attr->attnum);
+		WixColumnConverter *conv;
 
-		if (path == NULL)
+		if (column->path == NULL)
 			continue;
-		state->converters[attr->attnum - 1] = palloc(sizeof(WixColumnConverter));
-		wix_converter_init(state->converters[attr->attnum - 1],
-						   NameStr(attr->attname), path,
+		conv = palloc(sizeof(WixColumnConverter));
+		wix_converter_init(conv, NameStr(attr->attname),
+						   column->path + (column->parent ? 1 : 0),
 						   attr->atttypid, attr->atttypmod);
-		if (state->whole_item_attr < 0 && strcmp(path, "$") == 0 &&
-			attr->atttypid == JSONBOID)
+		conv->parent = column->parent;
+		state->converters[attr->attnum - 1] = conv;
+		if (state->whole_item_attr < 0 && !column->parent &&
+			strcmp(column->path, "$") == 0 && attr->atttypid == JSONBOID)
 			state->whole_item_attr = attr->attnum - 1;
 	}
+}
+
+/*
+ * start_scan
+ *		At the first fetch: pick the endpoint (asking Wix for the Stores
+ *		catalog when it matters), then prepare the column converters.
+ */
+static void
+start_scan(ForeignScanState *node, WixScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+
+	if (wix_resource_needs_catalog(state->resource))
+		catalog = wix_catalog_version(state->conn);
+	state->endpoint = wix_resource_endpoint(state->resource, catalog);
+	init_converters(state, RelationGetDescr(node->ss.ss_currentRelation));
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -733,7 +822,7 @@ deparse_context(ForeignScanState *node, WixScanState *state,
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->endpoint = endpoint;
-	ctx->relid = RelationGetRelid(node->ss.ss_currentRelation);
+	ctx->columns = wix_column_plan(state->plans, endpoint);
 	ctx->relid_index = state->varno;
 	ctx->param_exprs = state->param_exprs;
 	ctx->explain_only = explain_only;
@@ -757,6 +846,85 @@ page_size(WixScanState *state, const WixEndpoint *endpoint)
 }
 
 /*
+ * request_path
+ *		The endpoint's path with its "{field}" parameters filled from the
+ *		pushed "column = value" conditions (planning made sure there are
+ *		some).  NULL when a value is NULL, so no row can match; at EXPLAIN
+ *		time a value not known yet stays a placeholder.
+ */
+static char *
+request_path(WixScanState *state, WixDeparseContext *ctx,
+			 const WixEndpoint *endpoint)
+{
+	List	   *names = wix_path_params(endpoint);
+	List	   *values = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		List	   *value;
+
+		if (!wix_key_values(state->remote_conds, ctx, strVal(lfirst(lc)),
+							false, &value))
+			elog(ERROR, "wix_admin: no condition gives path parameter %s",
+				 strVal(lfirst(lc)));
+		if (value == NIL && !ctx->explain_only)
+			return NULL;
+		values = lappend(values, value != NIL ? linitial(value) : NULL);
+	}
+	return names != NIL ? wix_fill_path(endpoint, names, values) :
+		pstrdup(endpoint->query_path);
+}
+
+/*
+ * plan_call
+ *		Which call this run makes: the endpoint's Get call for "id = x", a
+ *		GET with its path filled, or the endpoint's POST.  False when no row
+ *		can match.
+ */
+static bool
+plan_call(WixScanState *state, WixDeparseContext *ctx)
+{
+	const WixEndpoint *endpoint = state->endpoint;
+	char	   *id;
+
+	state->get_done = false;
+	state->get_key = NULL;
+	if (wix_id_lookup(state->remote_conds, ctx, &id))
+	{
+		state->request_path = psprintf(endpoint->get_path, wix_escape_value(id));
+		state->get_key = endpoint->get_item_key;
+		return true;
+	}
+	state->request_path = request_path(state, ctx, endpoint);
+	if (endpoint->method != NULL && strcmp(endpoint->method, "GET") == 0)
+		state->get_key = endpoint->items_key;
+	return state->request_path != NULL;
+}
+
+/*
+ * begin_batch
+ *		The parent ids of a batch call: from a pushed "= value" or "IN (...)"
+ *		condition, else from a scan of the parent endpoint, page by page.
+ */
+static void
+begin_batch(WixScanState *state, WixDeparseContext *ctx)
+{
+	const WixBatch *batch = state->endpoint->batch;
+	List	   *ids;
+
+	if (wix_key_values(state->remote_conds, ctx, batch->key_field, true, &ids))
+	{
+		state->pager.ids = ids;
+		state->pager.ids_complete = true;
+		state->pager.finished |= (ids == NIL);
+		return;
+	}
+	wix_pager_init(&state->parent_pager, batch->parent, batch->max_ids);
+	state->pager.ids_complete = state->pager.finished;
+}
+
+/*
  * begin_query
  *		Build the filter and sort with this run's parameter values, and the
  *		pager.  A filter no row can pass, or LIMIT 0, sends no request.
@@ -769,6 +937,7 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	json_object *filter;
 	json_object *sort;
 	bool		never_true;
+	bool		never_true_filter;
 
 	/* abandons the previous run's requests still in flight */
 	MemoryContextReset(state->page_cxt);
@@ -780,10 +949,9 @@ begin_query(ForeignScanState *node, WixScanState *state)
 
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	deparse_context(node, state, state->endpoint, false, &ctx);
-	state->get_done = false;
-	if (!wix_id_lookup(state->remote_conds, &ctx, &state->get_id))
-		state->get_id = NULL;
-	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
+	never_true = !plan_call(state, &ctx);
+	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true_filter);
+	never_true |= never_true_filter;
 	sort = wix_deparse_sort(state->sort_keys, &ctx);
 	if (filter != NULL)
 		(void) wix_json_hold(state->query_cxt, filter);
@@ -794,6 +962,8 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	state->pager.filter = filter;
 	state->pager.sort = sort;
 	state->pager.finished = never_true || state->limit == 0;
+	if (state->endpoint->batch != NULL)
+		begin_batch(state, &ctx);
 	if (state->sent_filter == NULL)
 	{
 		/* EXPLAIN ANALYZE shows the first run's request */
@@ -825,52 +995,167 @@ issue_requests(WixScanState *state)
 
 		MemoryContextSwitchTo(state->query_cxt);
 		state->pending[state->npending++] =
-			wix_request_start(state->conn, state->endpoint->query_path, body,
+			wix_request_start(state->conn, state->request_path, body,
 							  &state->stats);
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
 
+/* Paging of the parent scan: its outline, before its items are parsed. */
+static bool
+advance_parent(const char *body, size_t len, void *arg)
+{
+	WixScanState *state = arg;
+	WixPageOutline outline;
+	MemoryContext oldcxt;
+
+	if (!wix_page_outline(state->parent_pager.endpoint, body, len, &outline))
+		return false;
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	wix_pager_advance(&state->parent_pager, &outline);
+	MemoryContextSwitchTo(oldcxt);
+	return false;				/* the ids are read from the parsed items */
+}
+
 /*
- * fetch_by_id
- *		"id = x" through the endpoint's Get call: one item, or none on 404.
+ * fetch_parent_page
+ *		The next page of a batch call's parent scan: its items' ids join the
+ *		ids to send.
+ */
+static void
+fetch_parent_page(WixScanState *state)
+{
+	const WixBatch *batch = state->endpoint->batch;
+	WixPager   *parent = &state->parent_pager;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	int			pages = parent->pages;
+	json_object *body = wix_pager_next_body(parent);
+	WixPendingRequest *pending;
+	WixJsonHolder *answer;
+	json_object *items;
+
+	MemoryContextSwitchTo(state->query_cxt);
+	pending = wix_request_start(state->conn, batch->parent->query_path, body,
+								&state->stats);
+	MemoryContextSwitchTo(state->page_cxt);
+	answer = wix_request_finish(pending, advance_parent, state);
+	if (parent->pages == pages || answer->obj == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("invalid JSON in Wix API response to %s",
+						batch->parent->query_path)));
+	MemoryContextSwitchTo(state->query_cxt);
+	if (json_object_object_get_ex(answer->obj, batch->parent->items_key, &items) &&
+		json_object_is_type(items, json_type_array))
+	{
+		for (size_t i = 0; i < json_object_array_length(items); i++)
+		{
+			json_object *id = wix_json_get_type(json_object_array_get_idx(items, i),
+												batch->parent_id_key,
+												json_type_string);
+
+			if (id != NULL)
+				state->pager.ids = lappend(state->pager.ids,
+										   pstrdup(json_object_get_string(id)));
+		}
+	}
+	state->pager.ids_complete = parent->finished;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * feed_batch_ids
+ *		Read the parent scan until a full batch of ids waits, or it ends.
+ */
+static void
+feed_batch_ids(WixScanState *state)
+{
+	WixPager   *pager = &state->pager;
+
+	while (!pager->ids_complete &&
+		   list_length(pager->ids) - pager->next_id < state->endpoint->batch->max_ids)
+		fetch_parent_page(state);
+}
+
+/*
+ * fetch_get
+ *		A GET call (the Get call for "id = x", or an endpoint read by GET):
+ *		its items are the array or the one object under get_key; none on
+ *		404.
  */
 static bool
-fetch_by_id(WixScanState *state)
+fetch_get(WixScanState *state)
 {
-	const WixEndpoint *endpoint = state->endpoint;
-	char	   *escaped = wix_http_escape_path_segment(state->get_id);
-	char	   *path;
 	MemoryContext oldcxt;
 	WixJsonHolder *answer;
 	long		status;
 	const char *request_id;
-	json_object *item;
+	json_object *items;
 
-	if (escaped == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	path = psprintf(endpoint->get_path, escaped);
-	free(escaped);
 	state->get_done = true;
-
 	oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	answer = wix_request_ext(state->conn, "GET", path, NULL, &state->stats, 404);
+	answer = wix_request_ext(state->conn, "GET", state->request_path, NULL,
+							 &state->stats, 404);
 	MemoryContextSwitchTo(oldcxt);
 	wix_connection_last_call(state->conn, &status, &request_id);
 	state->stats.pages++;
 	if (status == 404 || answer->obj == NULL ||
-		!json_object_object_get_ex(answer->obj, endpoint->get_item_key, &item))
+		!json_object_object_get_ex(answer->obj, state->get_key, &items))
 		return false;
+	if (!json_object_is_type(items, json_type_array))
+	{
+		/* a one-item page */
+		json_object *item = items;
 
-	/* a one-item page */
-	state->items = json_object_new_array();
-	json_object_array_add(state->items, json_object_get(item));
-	(void) wix_json_hold(state->page_cxt, state->items);
-	state->nitems = 1;
-	state->fetched = 1;
+		items = json_object_new_array();
+		json_object_array_add(items, json_object_get(item));
+		(void) wix_json_hold(state->page_cxt, items);
+	}
+	state->items = items;
+	state->nitems = json_object_array_length(items);
+	state->fetched = state->nitems;
 	return true;
+}
+
+static json_object *json_item(WixScanState *state, size_t index);
+
+/*
+ * flatten_rows
+ *		An endpoint with rows inside items: the current page's rows, each
+ *		element of an item's rows_path array, with its item as parent.
+ */
+static void
+flatten_rows(WixScanState *state)
+{
+	const char *rows_path = state->endpoint->rows_path;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	json_object *rows = json_object_new_array();
+	json_object **parents = NULL;
+	size_t		nrows = 0;
+
+	(void) wix_json_hold(state->page_cxt, rows);
+	for (size_t i = 0; i < state->nitems; i++)
+	{
+		json_object *item = json_item(state, i);
+		json_object *elements;
+
+		if (!json_object_object_get_ex(item, rows_path, &elements) ||
+			!json_object_is_type(elements, json_type_array))
+			continue;
+		parents = parents ?
+			repalloc(parents, sizeof(json_object *) * (nrows + json_object_array_length(elements) + 1)) :
+			palloc(sizeof(json_object *) * (json_object_array_length(elements) + 1));
+		for (size_t j = 0; j < json_object_array_length(elements); j++)
+		{
+			json_object_array_add(rows,
+								  json_object_get(json_object_array_get_idx(elements, j)));
+			parents[nrows++] = item;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->items = rows;
+	state->parents = parents;
+	state->nitems = nrows;
 }
 
 /*
@@ -928,6 +1213,8 @@ read_page(const char *body, size_t len, void *arg)
 	state->page_outlined = true;
 	state->fetched += outline.nitems;
 	issue_requests(state);
+	if (state->endpoint->rows_path != NULL)
+		return false;			/* rows come from the parsed items */
 	if (state->retrieved_attrs != NIL)
 		return state->whole_item_attr >= 0 &&
 			read_page_as_jsonb(state, body, len);
@@ -945,22 +1232,44 @@ read_page(const char *body, size_t len, void *arg)
  *		Replace the current page with the next one, and request the pages
  *		after it.  False when there is none.
  */
+static bool fetch_posted_page(WixScanState *state);
+
 static bool
 fetch_page(WixScanState *state)
+{
+	/* frees the previous page's JSON through its reset callback */
+	MemoryContextReset(state->page_cxt);
+	state->items = NULL;
+	memset(&state->jsonb_page, 0, sizeof(state->jsonb_page));
+	state->parents = NULL;
+	state->nitems = state->next_item = 0;
+
+	if (state->get_key != NULL)
+	{
+		if (state->get_done || state->pager.finished || !fetch_get(state))
+			return false;
+	}
+	else if (!fetch_posted_page(state))
+		return false;
+	if (state->endpoint->rows_path != NULL && state->items != NULL)
+		flatten_rows(state);
+	return true;
+}
+
+/*
+ * fetch_posted_page
+ *		The next page of the POST calls in flight, requesting more first.
+ */
+static bool
+fetch_posted_page(WixScanState *state)
 {
 	MemoryContext oldcxt;
 	WixPendingRequest *head;
 	WixJsonHolder *answer;
 	json_object *items;
 
-	/* frees the previous page's JSON through its reset callback */
-	MemoryContextReset(state->page_cxt);
-	state->items = NULL;
-	memset(&state->jsonb_page, 0, sizeof(state->jsonb_page));
-	state->nitems = state->next_item = 0;
-
-	if (state->get_id != NULL)
-		return !state->get_done && !state->pager.finished && fetch_by_id(state);
+	if (state->endpoint->batch != NULL)
+		feed_batch_ids(state);
 	issue_requests(state);
 	if (state->npending == 0)
 		return false;
@@ -1016,7 +1325,7 @@ json_item(WixScanState *state, size_t index)
 	}
 	else
 		item = json_object_array_get_idx(state->items, index);
-	if (endpoint->item_root != NULL &&
+	if (endpoint->item_root != NULL && state->parents == NULL &&
 		!json_object_object_get_ex(item, endpoint->item_root, &item))
 		item = NULL;
 	if (item == NULL || !json_object_is_type(item, json_type_object))
@@ -1076,7 +1385,7 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 
 		if (conv == NULL || attr == state->whole_item_attr)
 			continue;
-		if (whole != NULL)
+		if (whole != NULL && !conv->parent)
 		{
 			if (!wix_jsonb_path_get(&whole->root, conv, &value))
 				continue;		/* absent: NULL */
@@ -1088,7 +1397,9 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 			item = json_item(state, index);
 		slot->tts_values[attr] =
 			wix_convert_value(conv,
-							  wix_json_path_get(item, conv->segments, conv->nsegments),
+							  wix_json_path_get(conv->parent && state->parents ?
+												state->parents[index] : item,
+												conv->segments, conv->nsegments),
 							  &slot->tts_isnull[attr]);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -1162,6 +1473,32 @@ wixEndForeignScan(ForeignScanState *node)
 	}
 }
 
+/* EXPLAIN lines of a call that takes no query: its path, where ids come from. */
+static void
+explain_call(ForeignScanState *node, WixScanState *state,
+			 const WixEndpoint *endpoint, const char *label, ExplainState *es)
+{
+	const WixBatch *batch = endpoint->batch;
+	WixDeparseContext ctx;
+	List	   *ids;
+
+	deparse_context(node, state, endpoint, true, &ctx);
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("%s %s", endpoint->method ? endpoint->method : "POST",
+								 request_path(state, &ctx, endpoint)),
+						es);
+	if (batch == NULL)
+		return;
+	if (wix_key_values(state->remote_conds, &ctx, batch->key_field, true, &ids))
+		ExplainPropertyText("Wix ids",
+							psprintf("from the condition on %s, up to %d a request",
+									 batch->key_field, batch->max_ids), es);
+	else
+		ExplainPropertyText("Wix ids",
+							psprintf("from POST %s, up to %d a request",
+									 batch->parent->query_path, batch->max_ids), es);
+}
+
 /* EXPLAIN lines of one endpoint's request. */
 static void
 explain_endpoint(ForeignScanState *node, WixScanState *state,
@@ -1176,6 +1513,11 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 	bool		ran = (state->endpoint == endpoint && state->sent_filter != NULL) ||
 		(state->endpoint == endpoint && state->query_started);
 
+	if (!wix_endpoint_is_query(endpoint))
+	{
+		explain_call(node, state, endpoint, label, es);
+		return;
+	}
 	deparse_context(node, state, endpoint, true, &ctx);
 	if (wix_id_lookup(state->remote_conds, &ctx, &get_id))
 	{

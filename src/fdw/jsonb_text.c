@@ -356,6 +356,16 @@ read_key(JsonText *text, JsonbValue *key)
 	return true;
 }
 
+/* An array of n elements with room for one more, doubled when full. */
+static inline void *
+room_for_one(void *array, int n, int *capacity, Size size)
+{
+	if (n < *capacity)
+		return array;
+	*capacity *= 2;
+	return repalloc(array, size * *capacity);
+}
+
 static bool
 parse_object(JsonText *text, JsonbValue *value)
 {
@@ -367,11 +377,7 @@ parse_object(JsonText *text, JsonbValue *value)
 	for (follows = open_container(text, '}'); follows == MEMBER_NEXT;
 		 follows = next_member(text, '}'))
 	{
-		if (npairs == capacity)
-		{
-			capacity *= 2;
-			pairs = repalloc(pairs, sizeof(JsonbPair) * capacity);
-		}
+		pairs = room_for_one(pairs, npairs, &capacity, sizeof(JsonbPair));
 		if (!read_key(text, &pairs[npairs].key) ||
 			!parse_value(text, &pairs[npairs].value))
 			return false;
@@ -397,11 +403,7 @@ parse_array(JsonText *text, JsonbValue *value)
 	for (follows = open_container(text, ']'); follows == MEMBER_NEXT;
 		 follows = next_member(text, ']'))
 	{
-		if (nelems == capacity)
-		{
-			capacity *= 2;
-			elems = repalloc(elems, sizeof(JsonbValue) * capacity);
-		}
+		elems = room_for_one(elems, nelems, &capacity, sizeof(JsonbValue));
 		if (!parse_value(text, &elems[nelems++]))
 			return false;
 	}

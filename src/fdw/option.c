@@ -57,6 +57,9 @@ bool		wix_enable_where_pushdown = true;
 bool		wix_enable_order_by_pushdown = true;
 bool		wix_enable_limit_pushdown = true;
 
+/* Test-only resources of the catalog (superuser-only GUC) */
+bool		wix_enable_experimental_resources = false;
+
 /* Most pages one scan reads (GUC wix_admin.max_pages) */
 int			wix_max_pages = 100000;
 
@@ -64,8 +67,8 @@ PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
 /*
  * wix_fdw_define_gucs
- *		The foreign data wrapper's settings: pushdown switches and the page
- *		limit of a scan.
+ *		The foreign data wrapper's settings: pushdown switches, the page
+ *		limit of a scan and the experimental resources.
  */
 void
 wix_fdw_define_gucs(void)
@@ -82,6 +85,10 @@ wix_fdw_define_gucs(void)
 							 "Sends LIMIT to Wix as the page size when Wix evaluates the whole query.",
 							 NULL, &wix_enable_limit_pushdown, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("wix_admin.enable_experimental_resources",
+							 "Accepts the catalog's experimental resources, which exist for tests.",
+							 NULL, &wix_enable_experimental_resources, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("wix_admin.max_pages",
 							"Most pages one scan reads before it gives up on paging that never ends.",
 							NULL, &wix_max_pages, 100000, 1, INT_MAX,
@@ -322,24 +329,4 @@ wix_table_estimate_options(Oid foreigntableid, double *rows,
 		else if (strcmp(def->defname, "use_remote_estimate") == 0)
 			*use_remote_estimate = defGetBoolean(def);
 	}
-}
-
-/*
- * wix_column_path_option
- *		The "path" option of a column, or NULL.
- */
-char *
-wix_column_path_option(Oid foreigntableid, AttrNumber attnum)
-{
-	List	   *options = GetForeignColumnOptions(foreigntableid, attnum);
-	ListCell   *cell;
-
-	foreach(cell, options)
-	{
-		DefElem    *def = lfirst_node(DefElem, cell);
-
-		if (strcmp(def->defname, "path") == 0)
-			return defGetString(def);
-	}
-	return NULL;
 }

@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
- * request.c
- *		  Query requests and their pages: builds each page's request body
- *		  from the endpoint's catalog entry (cursor or offset paging, keyset
- *		  past an offset ceiling, filters and sorts as JSON or as JSON
- *		  strings), reads the items and the paging metadata of each answer.
- *		  Also owns parsing of Wix JSON and its lifetime in memory contexts.
+ * pager.c
+ *		  Requests and their pages: builds each page's request body from the
+ *		  endpoint's catalog entry (cursor or offset paging, keyset past an
+ *		  offset ceiling, filters and sorts as JSON or as JSON strings, no
+ *		  paging, batches of parent ids), fills path parameters, and reads
+ *		  the items and the paging metadata of each answer.
  *
  *-------------------------------------------------------------------------
  */
 #include "wix_fdw.h"
+
+#include "wix_http.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -25,6 +27,25 @@ constant_json(const char *text)
 	if (obj == NULL)
 		elog(ERROR, "wix_admin: invalid JSON constant in the resource catalog: %s", text);
 	return obj;
+}
+
+/*
+ * wix_escape_value
+ *		A value for a path or query string, percent-encoded, palloc'd.
+ */
+char *
+wix_escape_value(const char *value)
+{
+	char	   *escaped = wix_http_escape_path_segment(value);
+	char	   *result;
+
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	result = pstrdup(escaped);
+	free(escaped);
+	return result;
 }
 
 void
@@ -54,6 +75,15 @@ wix_pager_can_issue(WixPager *pager)
 	/* past the page cap, wix_pager_next_body raises the error */
 	if (pager->pages + pager->inflight >= wix_max_pages)
 		return pager->inflight == 0;
+	if (endpoint->batch != NULL)
+	{
+		int			left = list_length(pager->ids) - pager->next_id;
+
+		return left >= endpoint->batch->max_ids ||
+			(pager->ids_complete && left > 0);
+	}
+	if (endpoint->paging == WIX_PAGING_NONE)
+		return !pager->started;
 	if (endpoint->paging == WIX_PAGING_CURSOR || pager->keyset_after != NULL)
 		return pager->inflight == 0 && pager->ready;
 	if (pager->total < 0)
@@ -136,34 +166,33 @@ add_query_part(json_object *envelope, const char *key, json_object *value,
 	json_object_object_add(envelope, key, value);
 }
 
+/* A batch call's body: the next ids, up to max_ids. */
+static json_object *
+batch_body(WixPager *pager, json_object *body)
+{
+	const WixBatch *batch = pager->endpoint->batch;
+	json_object *ids = json_object_new_array();
+
+	for (int n = 0; n < batch->max_ids && pager->next_id < list_length(pager->ids); n++)
+		json_object_array_add(ids,
+							  json_object_new_string(list_nth(pager->ids, pager->next_id++)));
+	json_object_object_add(body, batch->ids_key, ids);
+	return body;
+}
+
 /*
- * wix_pager_next_body
- *		The request body for the next page, held by CurrentMemoryContext, or
- *		NULL when the last page has been read.  Follow-up pages of cursor
- *		endpoints send only {limit, cursor}: the cursor carries filter and
- *		sort.
+ * query_body
+ *		A query call's body: filter, sort and paging in the envelope.
+ *		Follow-up pages of cursor endpoints send only {limit, cursor}: the
+ *		cursor carries filter and sort.
  */
-json_object *
-wix_pager_next_body(WixPager *pager)
+static json_object *
+query_body(WixPager *pager, json_object *body)
 {
 	const WixEndpoint *endpoint = pager->endpoint;
-	json_object *body;
-	json_object *envelope;
-	json_object *paging;
+	json_object *envelope = json_object_new_object();
+	json_object *paging = json_object_new_object();
 
-	if (pager->finished)
-		return NULL;
-	if (pager->pages >= wix_max_pages)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Wix API paging for %s did not end after %d pages",
-						endpoint->query_path, pager->pages),
-				 errhint("wix_admin.max_pages sets the limit.")));
-	envelope = json_object_new_object();
-	paging = json_object_new_object();
-
-	body = endpoint->extra_body ? constant_json(endpoint->extra_body) :
-		json_object_new_object();
 	json_object_object_add(paging, "limit", json_object_new_int(pager->page_size));
 
 	if (endpoint->paging == WIX_PAGING_CURSOR && pager->cursor != NULL)
@@ -187,10 +216,40 @@ wix_pager_next_body(WixPager *pager)
 			if (pager->keyset_after == NULL)
 				pager->next_offset += pager->page_size;
 		}
-		else
+		else if (endpoint->paging == WIX_PAGING_CURSOR)
 			json_object_object_add(envelope, "cursorPaging", paging);
+		else
+			json_object_put(paging);
 	}
 	json_object_object_add(body, endpoint->envelope, envelope);
+	return body;
+}
+
+/*
+ * wix_pager_next_body
+ *		The request body for the next page, held by CurrentMemoryContext, or
+ *		NULL when the last page has been read.
+ */
+json_object *
+wix_pager_next_body(WixPager *pager)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *body;
+
+	if (pager->finished)
+		return NULL;
+	if (pager->pages >= wix_max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API paging for %s did not end after %d pages",
+						endpoint->query_path, pager->pages),
+				 errhint("wix_admin.max_pages sets the limit.")));
+	body = endpoint->extra_body ? constant_json(endpoint->extra_body) :
+		json_object_new_object();
+	if (endpoint->batch != NULL)
+		body = batch_body(pager, body);
+	else if (wix_endpoint_is_query(endpoint))
+		body = query_body(pager, body);
 	pager->started = true;
 	pager->ready = false;
 	pager->inflight++;
@@ -248,6 +307,49 @@ json_space(char c)
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+/* The index of the key the string at p (ending before after) is, or -1. */
+static inline int
+key_index_of(const char *p, const char *after, const char *const *keys,
+			 int nkeys)
+{
+	size_t		keylen = after - p - 2;
+	int			found = -1;
+
+	for (int i = 0; i < nkeys; i++)
+		if (strlen(keys[i]) == keylen && memcmp(p + 1, keys[i], keylen) == 0)
+			found = i;
+	return found;
+}
+
+/* An element of the items array starts at p with c: count it. */
+static inline void
+note_element(WixPageOutline *outline, const char *p, char c)
+{
+	outline->nitems++;
+	outline->last_item = p;
+	outline->last_item_end = NULL;
+	if (c != '{')
+		outline->scalar_items = true;
+}
+
+/* The items array starts: a repeated key means the last one counts. */
+static inline void
+open_items(WixPageOutline *outline)
+{
+	outline->nitems = 0;
+	outline->scalar_items = false;
+	outline->last_item = outline->last_item_end = NULL;
+}
+
+/* Is there nothing but white space from p to end? */
+static inline bool
+only_space_left(const char *p, const char *end)
+{
+	while (p < end && json_space(*p))
+		p++;
+	return p == end;
+}
+
 /*
  * scan_object
  *		One pass over a JSON object text without parsing it: true when it is
@@ -282,13 +384,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 		{
 			expect_element = false;
 			if (c != ']')
-			{
-				outline->nitems++;
-				outline->last_item = p;
-				outline->last_item_end = NULL;
-				if (c != '{')
-					outline->scalar_items = true;
-			}
+				note_element(outline, p, c);
 		}
 		switch (c)
 		{
@@ -300,13 +396,11 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 						return false;
 					if (depth == 1 && expect_key)
 					{
-						size_t		keylen = after - p - 2;
+						int			found = key_index_of(p, after, keys, nkeys);
 
 						expect_key = false;
-						for (int i = 0; i < nkeys; i++)
-							if (strlen(keys[i]) == keylen &&
-								memcmp(p + 1, keys[i], keylen) == 0)
-								key_index = i;
+						if (found >= 0)
+							key_index = found;
 					}
 					p = after - 1;
 					break;
@@ -335,10 +429,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 				else if (depth == 1 && outline != NULL && c == '[' &&
 						 p == values[0])
 				{
-					/* the items array (a repeated key: the last one counts) */
-					outline->nitems = 0;
-					outline->scalar_items = false;
-					outline->last_item = outline->last_item_end = NULL;
+					open_items(outline);
 					in_array = expect_element = true;
 				}
 				depth++;
@@ -352,11 +443,7 @@ scan_object(const char *text, size_t len, const char *const *keys, int nkeys,
 				else if (in_array && depth == 1)
 					in_array = false;
 				else if (depth == 0)
-				{
-					for (p++; p < end && json_space(*p); p++)
-						;
-					return p == end;
-				}
+					return only_space_left(p + 1, end);
 				break;
 		}
 	}
@@ -374,7 +461,9 @@ bool
 wix_page_outline(const WixEndpoint *endpoint, const char *body, size_t len,
 				 WixPageOutline *outline)
 {
-	const char *keys[3] = {endpoint->items_key, endpoint->metadata_key, "totalResults"};
+	/* an endpoint without paging metadata: a key no answer has */
+	const char *keys[3] = {endpoint->items_key,
+		endpoint->metadata_key ? endpoint->metadata_key : "", "totalResults"};
 	const char *values[3];
 
 	memset(outline, 0, sizeof(*outline));
@@ -478,7 +567,12 @@ wix_pager_advance(WixPager *pager, const WixPageOutline *outline)
 		metadata = wix_json_parse_fragment(outline->metadata, outline->end);
 	PG_TRY();
 	{
-		if (pager->endpoint->paging == WIX_PAGING_CURSOR)
+		if (pager->endpoint->batch != NULL)
+			pager->finished = pager->ids_complete &&
+				pager->next_id >= list_length(pager->ids);
+		else if (pager->endpoint->paging == WIX_PAGING_NONE)
+			pager->finished = true;
+		else if (pager->endpoint->paging == WIX_PAGING_CURSOR)
 			apply_cursor_metadata(pager, json_object_is_type(metadata, json_type_object) ?
 								  metadata : NULL);
 		else
@@ -489,4 +583,70 @@ wix_pager_advance(WixPager *pager, const WixPageOutline *outline)
 		json_object_put(metadata);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * wix_path_params
+ *		The fields named by "{field}" in an endpoint's path, once each.
+ */
+List *
+wix_path_params(const WixEndpoint *endpoint)
+{
+	List	   *names = NIL;
+	const char *p = endpoint->query_path;
+
+	while ((p = strchr(p, '{')) != NULL)
+	{
+		const char *close = strchr(p, '}');
+		char	   *name;
+
+		if (close == NULL)
+			elog(ERROR, "wix_admin: unclosed parameter in catalog path %s",
+				 endpoint->query_path);
+		name = pnstrdup(p + 1, close - p - 1);
+		if (!list_member(names, makeString(name)))
+			names = lappend(names, makeString(name));
+		p = close + 1;
+	}
+	return names;
+}
+
+/*
+ * wix_fill_path
+ *		The endpoint's path with each "{field}" replaced by the escaped value
+ *		of the same position in values (a List of C strings parallel to
+ *		wix_path_params); a NULL value keeps the placeholder, for EXPLAIN.
+ */
+char *
+wix_fill_path(const WixEndpoint *endpoint, List *names, List *values)
+{
+	StringInfoData buf;
+	const char *p = endpoint->query_path;
+	const char *open;
+
+	initStringInfo(&buf);
+	while ((open = strchr(p, '{')) != NULL)
+	{
+		const char *close = strchr(open, '}');
+		char	   *name = pnstrdup(open + 1, close - open - 1);
+		ListCell   *n;
+		ListCell   *v;
+
+		appendBinaryStringInfo(&buf, p, open - p);
+		forboth(n, names, v, values)
+		{
+			if (strcmp(strVal(lfirst(n)), name) != 0)
+				continue;
+			if (lfirst(v) == NULL)
+				break;
+			appendStringInfoString(&buf, wix_escape_value(lfirst(v)));
+			name = NULL;
+			break;
+		}
+		if (name != NULL)
+			appendBinaryStringInfo(&buf, open, close + 1 - open);
+		p = close + 1;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
 }

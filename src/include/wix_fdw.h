@@ -2,9 +2,9 @@
  *
  * wix_fdw.h
  *		  The foreign data wrapper: the resource catalog (catalog.c), table
- *		  and column options (option.c), pushdown (deparse.c), paging
- *		  (pager.c), value conversion (convert.c, jsonb_text.c) and the
- *		  callbacks (fdw.c).
+ *		  and column options (option.c), the column plan (columns.c),
+ *		  pushdown (deparse.c), paging (pager.c), value conversion
+ *		  (convert.c, jsonb_text.c) and the callbacks (fdw.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,7 +28,8 @@
 typedef enum WixPaging
 {
 	WIX_PAGING_CURSOR,			/* cursorPaging {limit, cursor} */
-	WIX_PAGING_OFFSET			/* paging {limit, offset} */
+	WIX_PAGING_OFFSET,			/* paging {limit, offset} */
+	WIX_PAGING_NONE				/* one answer holds every item */
 } WixPaging;
 
 /* How Wix encodes and compares a filterable field's values. */
@@ -71,11 +72,35 @@ typedef struct WixColumnDef
 	const char *path;			/* NULL: this endpoint does not have it */
 } WixColumnDef;
 
-typedef struct WixEndpoint
+typedef struct WixEndpoint WixEndpoint;
+
+/*
+ * A call that reads the items of up to max_ids parents at once (WixEndpoint
+ * .batch), such as list-by-ids.  The ids come from a pushed "= value" or
+ * "IN (...)" condition on the column whose field is key_field; without one,
+ * from a scan of the parent endpoint.
+ */
+typedef struct WixBatch
+{
+	const char *ids_key;		/* body key of the id array: "orderIds" */
+	int			max_ids;
+	const char *key_field;		/* field of the ids in this endpoint's items */
+	const WixEndpoint *parent;	/* scanned for ids when no condition names them */
+	const char *parent_id_key;	/* key of the id in a parent item */
+} WixBatch;
+
+struct WixEndpoint
 {
 	WixCatalogVersion catalog;	/* which Stores catalog it serves */
-	const char *query_path;		/* POST path of the query/search call */
-	const char *envelope;		/* body key holding filter/sort/paging */
+	const char *method;			/* "GET" or "POST" (NULL) */
+
+	/*
+	 * The path of the call.  A "{field}" in it (path or query string) is
+	 * filled from a required "column = value" condition on that field.
+	 */
+	const char *query_path;
+	const char *envelope;		/* body key holding filter/sort/paging, or
+								 * NULL: the call takes no filter */
 	const char *sort_key;		/* "sort" or "sorting" */
 	bool		query_as_strings;	/* filter and sort sent as JSON strings */
 	WixPaging	paging;
@@ -83,7 +108,12 @@ typedef struct WixEndpoint
 	int			max_offset;		/* offset ceiling, 0 if none */
 	const char *keyset_field;	/* field to page by past max_offset */
 	const char *items_key;		/* response array holding the items */
+	bool		single_item;	/* ... or object holding the only item */
 	const char *item_root;		/* key of the entity inside an item, or NULL */
+	const char *rows_path;		/* one row per element of this array of an
+								 * item (columns "^key" read the item), or
+								 * NULL: one row per item */
+	const WixBatch *batch;		/* reads items by parent ids, or NULL */
 	const char *metadata_key;	/* response object holding paging metadata */
 	const char *extra_body;		/* JSON object merged into every request */
 	const char *base_filter;	/* JSON filter always sent, or NULL */
@@ -97,13 +127,15 @@ typedef struct WixEndpoint
 	/* remote row counts: a count call taking {"filter"}, or a query's total */
 	const char *count_path;
 	const char *total_path;		/* dotted path of the total in a query answer */
-} WixEndpoint;
+};
 
 typedef struct WixResource
 {
 	const char *name;			/* "orders": table option resource */
 	const char *description;
 	const WixEndpoint *const *endpoints;	/* NULL ended */
+	bool		experimental;	/* for tests only: needs the superuser-only
+								 * wix_admin.enable_experimental_resources */
 } WixResource;
 
 extern const WixResource *wix_find_resource(const char *name);
@@ -120,8 +152,42 @@ extern const WixFieldDef *wix_endpoint_field(const WixEndpoint *endpoint,
 											 const char *path);
 extern List *wix_import_statements(const char *server_name,
 								   ImportForeignSchemaStmt *stmt);
-extern const char *wix_column_path(Oid relid, AttrNumber attnum,
-								   const WixEndpoint *endpoint);
+extern bool wix_endpoint_is_query(const WixEndpoint *endpoint);
+
+/*
+ * The column plan (columns.c): built at planning time, carried in
+ * fdw_private, read by deparsing, EXPLAIN and the converters.
+ */
+typedef struct WixColumn
+{
+	const char *path;			/* Wix path, or NULL: the endpoint lacks it */
+	bool		parent;			/* "^key": read from the parent item */
+	const WixFieldDef *field;	/* how Wix filters and sorts it, or NULL */
+} WixColumn;
+
+typedef struct WixColumnPlan
+{
+	const WixEndpoint *endpoint;
+	int			natts;
+	WixColumn  *columns;		/* by attnum - 1; dropped columns: no path */
+} WixColumnPlan;
+
+/* One plan per endpoint of the resource, in the resource's order. */
+typedef struct WixColumnPlans
+{
+	int			nplans;
+	WixColumnPlan *plans;
+} WixColumnPlans;
+
+extern WixColumnPlans *wix_column_plans_build(Oid relid,
+											  const WixResource *resource);
+extern List *wix_column_plans_to_list(const WixColumnPlans *plans);
+extern WixColumnPlans *wix_column_plans_from_list(List *list,
+												  const WixResource *resource);
+extern const WixColumnPlan *wix_column_plan(const WixColumnPlans *plans,
+											const WixEndpoint *endpoint);
+extern const WixColumn *wix_plan_column(const WixColumnPlan *plan,
+										AttrNumber attnum);
 
 /*
  * Options of foreign tables and columns, and the wrapper's settings
@@ -130,11 +196,11 @@ extern const char *wix_column_path(Oid relid, AttrNumber attnum,
 extern bool wix_enable_where_pushdown;
 extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
+extern bool wix_enable_experimental_resources;
 extern int	wix_max_pages;
 
 extern void wix_fdw_define_gucs(void);
 extern char *wix_table_resource(Oid foreigntableid);
-extern char *wix_column_path_option(Oid foreigntableid, AttrNumber attnum);
 extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
 									   bool *use_remote_estimate);
 
@@ -157,12 +223,20 @@ typedef struct WixPager
 	bool		ready;			/* the next cursor or key is known */
 	char	   *keyset_after;	/* last keyset value seen, or NULL */
 	int			pages;			/* pages read so far */
+	/* batch calls: the parent ids (C strings), the next one to send */
+	List	   *ids;
+	int			next_id;
+	bool		ids_complete;	/* no more ids will come */
 } WixPager;
 
 extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 						   int page_size);
 extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
+extern List *wix_path_params(const WixEndpoint *endpoint);
+extern char *wix_escape_value(const char *value);
+extern char *wix_fill_path(const WixEndpoint *endpoint, List *names,
+						   List *values);
 
 /* What paging needs of a query answer, read from its raw body. */
 typedef struct WixPageOutline
@@ -192,6 +266,8 @@ typedef struct WixRelInfo
 	const WixResource *resource;
 	/* the endpoints a scan may use; pushdown must suit them all */
 	const WixEndpoint *endpoints[4];
+	const WixColumnPlan *plans[4];	/* the column plan of each */
+	WixColumnPlans *all_plans;	/* of every endpoint, for fdw_private */
 	WixCatalogVersion catalog;	/* forced by the server, or ANY */
 	List	   *remote_conds;	/* RestrictInfos sent to Wix */
 	List	   *local_conds;	/* RestrictInfos checked here (incl. rechecks) */
@@ -203,7 +279,7 @@ typedef struct WixRelInfo
 typedef struct WixDeparseContext
 {
 	const WixEndpoint *endpoint;
-	Oid			relid;			/* the foreign table */
+	const WixColumnPlan *columns;	/* the endpoint's column plan */
 	Index		relid_index;	/* its range-table index in the conditions */
 	List	   *param_exprs;	/* the non-constant values, as planned */
 	Datum	   *param_values;	/* ... and their values */
@@ -223,6 +299,8 @@ extern json_object *wix_deparse_filter(List *conds, WixDeparseContext *ctx,
 									   bool *never_true);
 extern json_object *wix_deparse_sort(List *sort_keys, WixDeparseContext *ctx);
 extern bool wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id);
+extern bool wix_key_values(List *conds, WixDeparseContext *ctx,
+						   const char *field_path, bool in_list, List **values);
 extern double wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
 							   json_object *filter);
 
@@ -236,6 +314,7 @@ typedef struct WixColumnConverter
 	char	  **segments;		/* path split at dots */
 	int		   *segment_lengths;
 	int			nsegments;		/* 0 = the whole object */
+	bool		parent;			/* read from the parent item */
 	Oid			typid;
 	int32		typmod;
 	Oid			typioparam;
