@@ -8,7 +8,7 @@ parent resource).  Row values and the requests the emulator logged."""
 import math
 import unittest
 
-from wixtest import EMULATOR_URL, Emulator, create_database, items_of, psql, psql_error
+from fixtures import EMULATOR_URL, Emulator, create_database, items_of, psql, psql_error
 
 DB = "wix_catalog_forms"
 emu = Emulator(EMULATOR_URL)
