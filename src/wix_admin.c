@@ -3,7 +3,7 @@
  * wix_admin.c
  *		  Start-up of the wix_admin library: the module magic, and _PG_init,
  *		  which lets each subsystem define its own settings and hooks; and
- *		  the definition of a subsystem's table of integer settings.
+ *		  the definition of a subsystem's tables of settings.
  *
  * Subsystems, each with its header in src/include:
  *		client/   settings, connections and the HTTP transport (wix_client.h)
@@ -51,4 +51,15 @@ wix_define_int_settings(const WixIntSetting *settings, int count)
 								settings[i].boot_value, settings[i].min_value,
 								settings[i].max_value, settings[i].context,
 								settings[i].flags, NULL, NULL, NULL);
+}
+
+/* Define each boolean setting of a subsystem's table. */
+void
+wix_define_bool_settings(const WixBoolSetting *settings, int count)
+{
+	for (int i = 0; i < count; i++)
+		DefineCustomBoolVariable(settings[i].name, settings[i].short_desc,
+								 settings[i].long_desc, settings[i].variable,
+								 settings[i].boot_value, settings[i].context,
+								 0, NULL, NULL, NULL);
 }

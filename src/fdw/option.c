@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_fdw.h"
+#include "wix_admin.h"
 
 #include "access/reloptions.h"
 #include "catalog/pg_foreign_server.h"
@@ -65,6 +66,27 @@ int			wix_max_pages = 100000;
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
+static const WixBoolSetting fdw_switches[] = {
+	{"wix_admin.enable_where_pushdown",
+		"Sends WHERE conditions to Wix where Wix can evaluate them.", NULL,
+	&wix_enable_where_pushdown, true, PGC_USERSET},
+	{"wix_admin.enable_order_by_pushdown",
+		"Lets Wix sort rows where it can sort by the ORDER BY keys.", NULL,
+	&wix_enable_order_by_pushdown, true, PGC_USERSET},
+	{"wix_admin.enable_limit_pushdown",
+		"Sends LIMIT to Wix as the page size when Wix evaluates the whole query.", NULL,
+	&wix_enable_limit_pushdown, true, PGC_USERSET},
+	{"wix_admin.enable_experimental_resources",
+		"Accepts the catalog's experimental resources, which exist for tests.", NULL,
+	&wix_enable_experimental_resources, false, PGC_SUSET},
+};
+
+static const WixIntSetting fdw_limits[] = {
+	{"wix_admin.max_pages",
+		"Most pages one scan reads before it gives up on paging that never ends.", NULL,
+	&wix_max_pages, 100000, 1, INT_MAX, PGC_USERSET, 0},
+};
+
 /*
  * wix_fdw_define_gucs
  *		The foreign data wrapper's settings: pushdown switches, the page
@@ -73,26 +95,8 @@ PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 void
 wix_fdw_define_gucs(void)
 {
-	DefineCustomBoolVariable("wix_admin.enable_where_pushdown",
-							 "Sends WHERE conditions to Wix where Wix can evaluate them.",
-							 NULL, &wix_enable_where_pushdown, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("wix_admin.enable_order_by_pushdown",
-							 "Lets Wix sort rows where it can sort by the ORDER BY keys.",
-							 NULL, &wix_enable_order_by_pushdown, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("wix_admin.enable_limit_pushdown",
-							 "Sends LIMIT to Wix as the page size when Wix evaluates the whole query.",
-							 NULL, &wix_enable_limit_pushdown, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("wix_admin.enable_experimental_resources",
-							 "Accepts the catalog's experimental resources, which exist for tests.",
-							 NULL, &wix_enable_experimental_resources, false,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("wix_admin.max_pages",
-							"Most pages one scan reads before it gives up on paging that never ends.",
-							NULL, &wix_max_pages, 100000, 1, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+	wix_define_bool_settings(fdw_switches, lengthof(fdw_switches));
+	wix_define_int_settings(fdw_limits, lengthof(fdw_limits));
 }
 
 static bool

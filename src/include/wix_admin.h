@@ -2,7 +2,7 @@
  *
  * wix_admin.h
  *		  What the start-up file (src/wix_admin.c) offers every subsystem:
- *		  defining a table of integer settings.
+ *		  defining a table of integer or boolean settings.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +27,18 @@ typedef struct WixIntSetting
 	int			flags;			/* GUC_UNIT_* */
 } WixIntSetting;
 
+/* One boolean GUC of a subsystem's table of settings. */
+typedef struct WixBoolSetting
+{
+	const char *name;			/* "wix_admin.<name>" */
+	const char *short_desc;
+	const char *long_desc;		/* or NULL */
+	bool	   *variable;
+	bool		boot_value;
+	GucContext	context;
+} WixBoolSetting;
+
 extern void wix_define_int_settings(const WixIntSetting *settings, int count);
+extern void wix_define_bool_settings(const WixBoolSetting *settings, int count);
 
 #endif							/* WIX_ADMIN_H */

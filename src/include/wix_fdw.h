@@ -13,7 +13,9 @@
 
 #include "wix_client.h"
 
+#include "commands/explain.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
 #include "utils/jsonb.h"
@@ -349,5 +351,29 @@ typedef struct WixJsonbPage
 extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 const char *items_key, const char *item_root,
 								 WixJsonbPage *page);
+
+/*
+ * Planning and the scan (fdw.c, scan.c)
+ */
+/* Indexes of the fdw_private list of a ForeignScan. */
+enum WixScanPrivate
+{
+	WixPrivateResource,			/* String: the resource name */
+	WixPrivateVarno,			/* Integer: the rel's index in the conditions */
+	WixPrivateRetrievedAttrs,	/* IntList: attnums the scan fills */
+	WixPrivateRemoteConds,		/* List of Expr: conditions sent to Wix */
+	WixPrivateParamExprs,		/* List of Expr: their non-constant values */
+	WixPrivateSortKeys,			/* IntList: (attnum, descending) pairs */
+	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
+	WixPrivateOffset,			/* Integer: rows to skip first */
+	WixPrivateBounded,			/* Integer: a LIMIT may stop the scan early */
+	WixPrivateColumns			/* List: the column plans (columns.c) */
+};
+
+extern void wixBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *wixIterateForeignScan(ForeignScanState *node);
+extern void wixReScanForeignScan(ForeignScanState *node);
+extern void wixEndForeignScan(ForeignScanState *node);
+extern void wixExplainForeignScan(ForeignScanState *node, ExplainState *es);
 
 #endif							/* WIX_FDW_H */

@@ -1,0 +1,1003 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Executing a wix_admin foreign scan: the request plan of its
+ *		  endpoint (query pages, GETs by path parameter, batches by parent
+ *		  ids), pages requested ahead and read lazily, rows converted from
+ *		  each page, and what EXPLAIN shows.
+ *
+ * A scan asks the resource's endpoint for one page at a time, only when
+ * PostgreSQL wants more rows, and converts rows straight from the parsed
+ * page; a page's memory is freed as soon as the next one arrives, so memory
+ * does not grow with the number of rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_fdw.h"
+
+#include "wix_http.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* Pages a scan can have in flight at most. */
+#define MAX_INFLIGHT 16
+
+/* Rows between two nudges of the transfers in flight. */
+#define POLL_EVERY_ROWS 32
+
+/* The state of one foreign scan. */
+typedef struct WixScanState
+{
+	WixConnection *conn;
+	const WixResource *resource;
+	const WixEndpoint *endpoint;	/* chosen at the first fetch */
+	WixColumnPlans *plans;		/* the column plan of each endpoint */
+	List	   *retrieved_attrs;
+	List	   *remote_conds;
+	List	   *param_exprs;
+	List	   *param_states;	/* ExprStates of param_exprs */
+	List	   *sort_keys;
+	Index		varno;
+	int			limit;			/* -1: no pushed LIMIT */
+	int			offset;
+	int			depth;			/* pages to keep in flight */
+	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
+	int			whole_item_attr;	/* attnum - 1 of a selected jsonb "$"; or -1 */
+	WixPager	pager;
+	bool		query_started;	/* filter and pager built for this run */
+	char	   *request_path;	/* the call's path, parameters filled */
+	const char *get_key;		/* a GET call's key holding the items, or
+								 * NULL: a paged POST */
+	bool		get_done;
+	WixPager	parent_pager;	/* batch calls: the scan yielding parent ids */
+	json_object **parents;		/* rows inside items: each row's item */
+	char	   *sent_filter;	/* for EXPLAIN ANALYZE */
+	char	   *sent_sort;
+	MemoryContext scan_cxt;		/* converters; lives as long as the scan */
+	MemoryContext query_cxt;	/* filter, sort and pager; reset by rescans */
+	MemoryContext page_cxt;		/* the current page's JSON */
+	MemoryContext row_cxt;		/* the current row's values */
+	json_object *items;			/* current page's items, or NULL */
+	WixJsonbPage jsonb_page;	/* or the page straight to jsonb */
+	size_t		nitems;
+	size_t		next_item;
+	int64		skipped;		/* rows skipped for a pushed OFFSET */
+	int64		returned;		/* rows returned under a pushed LIMIT */
+	int64		fetched;		/* rows received in this run */
+	int			counted;		/* items of a page counted, not parsed */
+	bool		page_outlined;	/* read_page has seen the current page */
+	WixPendingRequest *pending[MAX_INFLIGHT];	/* in page order */
+	int			npending;
+	WixRequestStats stats;
+} WixScanState;
+
+/* The role whose user mapping a scan uses. */
+static Oid
+scan_user_id(ForeignScanState *node)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+
+#if PG_VERSION_NUM >= 160000
+	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
+#else
+	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid,
+									   node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
+void
+wixBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *fdw_private = fsplan->fdw_private;
+	EState	   *estate = node->ss.ps.state;
+	WixScanState *state;
+	Oid			tableid = RelationGetRelid(node->ss.ss_currentRelation);
+	ForeignTable *table = GetForeignTable(tableid);
+	const char *resource = strVal(list_nth(fdw_private, WixPrivateResource));
+
+	state = palloc0(sizeof(WixScanState));
+	node->fdw_state = state;
+	state->resource = wix_find_resource(resource);
+	if (state->resource == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("unknown Wix resource \"%s\"", resource)));
+	state->varno = intVal(list_nth(fdw_private, WixPrivateVarno));
+	state->retrieved_attrs = list_nth(fdw_private, WixPrivateRetrievedAttrs);
+	state->remote_conds = list_nth(fdw_private, WixPrivateRemoteConds);
+	state->param_exprs = list_nth(fdw_private, WixPrivateParamExprs);
+	state->sort_keys = list_nth(fdw_private, WixPrivateSortKeys);
+	state->limit = intVal(list_nth(fdw_private, WixPrivateLimit));
+	state->offset = intVal(list_nth(fdw_private, WixPrivateOffset));
+	state->plans = wix_column_plans_from_list(list_nth(fdw_private, WixPrivateColumns),
+											  state->resource);
+
+	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	state->param_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+	state->conn = wix_get_connection(GetUserMapping(scan_user_id(node),
+													table->serverid));
+	state->depth = intVal(list_nth(fdw_private, WixPrivateBounded)) ? 1 :
+		Min(MAX_INFLIGHT, wix_connection_concurrency(state->conn));
+	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"wix_admin scan",
+											ALLOCSET_DEFAULT_SIZES);
+	state->query_cxt = AllocSetContextCreate(state->scan_cxt,
+											 "wix_admin query",
+											 ALLOCSET_SMALL_SIZES);
+	state->page_cxt = AllocSetContextCreate(state->scan_cxt,
+											"wix_admin page",
+											ALLOCSET_DEFAULT_SIZES);
+	state->row_cxt = AllocSetContextCreate(state->scan_cxt,
+										   "wix_admin row",
+										   ALLOCSET_SMALL_SIZES);
+}
+
+/*
+ * init_converters
+ *		The converters of the columns the scan fills, from the column plan
+ *		of the endpoint it uses.
+ */
+static void
+init_converters(WixScanState *state, TupleDesc tupdesc)
+{
+	const WixColumnPlan *plan = wix_column_plan(state->plans, state->endpoint);
+	ListCell   *lc;
+
+	state->converters = palloc0(sizeof(WixColumnConverter *) * tupdesc->natts);
+	state->whole_item_attr = -1;
+	foreach(lc, state->retrieved_attrs)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, lfirst_int(lc) - 1);
+		const WixColumn *column = wix_plan_column(plan, attr->attnum);
+		WixColumnConverter *conv;
+
+		if (column->path == NULL)
+			continue;
+		conv = palloc(sizeof(WixColumnConverter));
+		wix_converter_init(conv, NameStr(attr->attname),
+						   column->path + (column->parent ? 1 : 0),
+						   attr->atttypid, attr->atttypmod);
+		conv->parent = column->parent;
+		state->converters[attr->attnum - 1] = conv;
+		if (state->whole_item_attr < 0 && !column->parent &&
+			strcmp(column->path, "$") == 0 && attr->atttypid == JSONBOID)
+			state->whole_item_attr = attr->attnum - 1;
+	}
+}
+
+/*
+ * start_scan
+ *		At the first fetch: pick the endpoint (asking Wix for the Stores
+ *		catalog when it matters), then prepare the column converters.
+ */
+static void
+start_scan(ForeignScanState *node, WixScanState *state)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
+
+	if (wix_resource_needs_catalog(state->resource))
+		catalog = wix_catalog_version(state->conn);
+	state->endpoint = wix_resource_endpoint(state->resource, catalog);
+	init_converters(state, RelationGetDescr(node->ss.ss_currentRelation));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The deparse context of a scan; values are evaluated unless explain_only. */
+static void
+deparse_context(ForeignScanState *node, WixScanState *state,
+				const WixEndpoint *endpoint, bool explain_only,
+				WixDeparseContext *ctx)
+{
+	int			n = list_length(state->param_exprs);
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->endpoint = endpoint;
+	ctx->columns = wix_column_plan(state->plans, endpoint);
+	ctx->relid_index = state->varno;
+	ctx->param_exprs = state->param_exprs;
+	ctx->explain_only = explain_only;
+	if (explain_only || n == 0)
+		return;
+	ctx->param_values = palloc(sizeof(Datum) * n);
+	ctx->param_nulls = palloc(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+		ctx->param_values[i] = ExecEvalExpr(list_nth(state->param_states, i),
+											node->ss.ps.ps_ExprContext,
+											&ctx->param_nulls[i]);
+}
+
+/* The page size: the endpoint's maximum, or limit + offset when smaller. */
+static int
+page_size(WixScanState *state, const WixEndpoint *endpoint)
+{
+	if (state->limit >= 0)
+		return Min(endpoint->max_page_size, state->limit + state->offset);
+	return endpoint->max_page_size;
+}
+
+/*
+ * request_path
+ *		The endpoint's path with its "{field}" parameters filled from the
+ *		pushed "column = value" conditions (planning made sure there are
+ *		some).  NULL when a value is NULL, so no row can match; at EXPLAIN
+ *		time a value not known yet stays a placeholder.
+ */
+static char *
+request_path(WixScanState *state, WixDeparseContext *ctx,
+			 const WixEndpoint *endpoint)
+{
+	List	   *names = wix_path_params(endpoint);
+	List	   *values = NIL;
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		List	   *value;
+
+		if (!wix_key_values(state->remote_conds, ctx, strVal(lfirst(lc)),
+							false, &value))
+			elog(ERROR, "wix_admin: no condition gives path parameter %s",
+				 strVal(lfirst(lc)));
+		if (value == NIL && !ctx->explain_only)
+			return NULL;
+		values = lappend(values, value != NIL ? linitial(value) : NULL);
+	}
+	return names != NIL ? wix_fill_path(endpoint, names, values) :
+		pstrdup(endpoint->query_path);
+}
+
+/*
+ * plan_call
+ *		Which call this run makes: the endpoint's Get call for "id = x", a
+ *		GET with its path filled, or the endpoint's POST.  False when no row
+ *		can match.
+ */
+static bool
+plan_call(WixScanState *state, WixDeparseContext *ctx)
+{
+	const WixEndpoint *endpoint = state->endpoint;
+	char	   *id;
+
+	state->get_done = false;
+	state->get_key = NULL;
+	if (wix_id_lookup(state->remote_conds, ctx, &id))
+	{
+		state->request_path = psprintf(endpoint->get_path, wix_escape_value(id));
+		state->get_key = endpoint->get_item_key;
+		return true;
+	}
+	state->request_path = request_path(state, ctx, endpoint);
+	if (endpoint->method != NULL && strcmp(endpoint->method, "GET") == 0)
+		state->get_key = endpoint->items_key;
+	return state->request_path != NULL;
+}
+
+/*
+ * begin_batch
+ *		The parent ids of a batch call: from a pushed "= value" or "IN (...)"
+ *		condition, else from a scan of the parent endpoint, page by page.
+ */
+static void
+begin_batch(WixScanState *state, WixDeparseContext *ctx)
+{
+	const WixBatch *batch = state->endpoint->batch;
+	List	   *ids;
+
+	if (wix_key_values(state->remote_conds, ctx, batch->key_field, true, &ids))
+	{
+		state->pager.ids = ids;
+		state->pager.ids_complete = true;
+		state->pager.finished |= (ids == NIL);
+		return;
+	}
+	wix_pager_init(&state->parent_pager, batch->parent, batch->max_ids);
+	state->pager.ids_complete = state->pager.finished;
+}
+
+/*
+ * begin_query
+ *		Build the filter and sort with this run's parameter values, and the
+ *		pager.  A filter no row can pass, or LIMIT 0, sends no request.
+ */
+static void
+begin_query(ForeignScanState *node, WixScanState *state)
+{
+	MemoryContext oldcxt;
+	WixDeparseContext ctx;
+	json_object *filter;
+	json_object *sort;
+	bool		never_true;
+	bool		never_true_filter;
+
+	/* abandons the previous run's requests still in flight */
+	MemoryContextReset(state->page_cxt);
+	MemoryContextReset(state->query_cxt);
+	state->npending = 0;
+	state->items = NULL;
+	state->nitems = state->next_item = 0;
+	state->skipped = state->returned = state->fetched = 0;
+
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	deparse_context(node, state, state->endpoint, false, &ctx);
+	never_true = !plan_call(state, &ctx);
+	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true_filter);
+	never_true |= never_true_filter;
+	sort = wix_deparse_sort(state->sort_keys, &ctx);
+	if (filter != NULL)
+		(void) wix_json_hold(state->query_cxt, filter);
+	if (sort != NULL)
+		(void) wix_json_hold(state->query_cxt, sort);
+
+	wix_pager_init(&state->pager, state->endpoint, page_size(state, state->endpoint));
+	state->pager.filter = filter;
+	state->pager.sort = sort;
+	state->pager.finished = never_true || state->limit == 0;
+	if (state->endpoint->batch != NULL)
+		begin_batch(state, &ctx);
+	if (state->sent_filter == NULL)
+	{
+		/* EXPLAIN ANALYZE shows the first run's request */
+		MemoryContextSwitchTo(state->scan_cxt);
+		state->sent_filter = never_true ? "(none: no row can match, nothing sent)" :
+			filter ? pstrdup(json_object_to_json_string_ext(filter, JSON_C_TO_STRING_PLAIN)) : NULL;
+		state->sent_sort = sort ?
+			pstrdup(json_object_to_json_string_ext(sort, JSON_C_TO_STRING_PLAIN)) : NULL;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->query_started = true;
+}
+
+/*
+ * issue_requests
+ *		Keep up to depth pages in flight: the next cursor page as soon as its
+ *		cursor is known, offset pages ahead once the total is known.  Nothing
+ *		more once a pushed LIMIT is covered.
+ */
+static void
+issue_requests(WixScanState *state)
+{
+	while (state->npending < state->depth &&
+		   wix_pager_can_issue(&state->pager) &&
+		   !(state->limit >= 0 && state->fetched >= state->limit + state->offset))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+		json_object *body = wix_pager_next_body(&state->pager);
+
+		MemoryContextSwitchTo(state->query_cxt);
+		state->pending[state->npending++] =
+			wix_request_start(state->conn, state->request_path, body,
+							  &state->stats);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+/* Paging of the parent scan: its outline, before its items are parsed. */
+static bool
+advance_parent(const char *body, size_t len, void *arg)
+{
+	WixScanState *state = arg;
+	WixPageOutline outline;
+	MemoryContext oldcxt;
+
+	if (!wix_page_outline(state->parent_pager.endpoint, body, len, &outline))
+		return false;
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	wix_pager_advance(&state->parent_pager, &outline);
+	MemoryContextSwitchTo(oldcxt);
+	return false;				/* the ids are read from the parsed items */
+}
+
+/*
+ * fetch_parent_page
+ *		The next page of a batch call's parent scan: its items' ids join the
+ *		ids to send.
+ */
+static void
+fetch_parent_page(WixScanState *state)
+{
+	const WixBatch *batch = state->endpoint->batch;
+	WixPager   *parent = &state->parent_pager;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	int			pages = parent->pages;
+	json_object *body = wix_pager_next_body(parent);
+	WixPendingRequest *pending;
+	WixJsonHolder *answer;
+	json_object *items;
+
+	MemoryContextSwitchTo(state->query_cxt);
+	pending = wix_request_start(state->conn, batch->parent->query_path, body,
+								&state->stats);
+	MemoryContextSwitchTo(state->page_cxt);
+	answer = wix_request_finish(pending, advance_parent, state);
+	if (parent->pages == pages || answer->obj == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("invalid JSON in Wix API response to %s",
+						batch->parent->query_path)));
+	MemoryContextSwitchTo(state->query_cxt);
+	if (json_object_object_get_ex(answer->obj, batch->parent->items_key, &items) &&
+		json_object_is_type(items, json_type_array))
+	{
+		for (size_t i = 0; i < json_object_array_length(items); i++)
+		{
+			json_object *id = wix_json_get_type(json_object_array_get_idx(items, i),
+												batch->parent_id_key,
+												json_type_string);
+
+			if (id != NULL)
+				state->pager.ids = lappend(state->pager.ids,
+										   pstrdup(json_object_get_string(id)));
+		}
+	}
+	state->pager.ids_complete = parent->finished;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * feed_batch_ids
+ *		Read the parent scan until a full batch of ids waits, or it ends.
+ */
+static void
+feed_batch_ids(WixScanState *state)
+{
+	WixPager   *pager = &state->pager;
+
+	while (!pager->ids_complete &&
+		   list_length(pager->ids) - pager->next_id < state->endpoint->batch->max_ids)
+		fetch_parent_page(state);
+}
+
+/*
+ * fetch_get
+ *		A GET call (the Get call for "id = x", or an endpoint read by GET):
+ *		its items are the array or the one object under get_key; none on
+ *		404.
+ */
+static bool
+fetch_get(WixScanState *state)
+{
+	MemoryContext oldcxt;
+	WixJsonHolder *answer;
+	long		status;
+	const char *request_id;
+	json_object *items;
+
+	state->get_done = true;
+	oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	answer = wix_request_ext(state->conn, "GET", state->request_path, NULL,
+							 &state->stats, 404);
+	MemoryContextSwitchTo(oldcxt);
+	wix_connection_last_call(state->conn, &status, &request_id);
+	state->stats.pages++;
+	if (status == 404 || answer->obj == NULL ||
+		!json_object_object_get_ex(answer->obj, state->get_key, &items))
+		return false;
+	if (!json_object_is_type(items, json_type_array))
+	{
+		/* a one-item page */
+		json_object *item = items;
+
+		items = json_object_new_array();
+		json_object_array_add(items, json_object_get(item));
+		(void) wix_json_hold(state->page_cxt, items);
+	}
+	state->items = items;
+	state->nitems = json_object_array_length(items);
+	state->fetched = state->nitems;
+	return true;
+}
+
+static json_object *json_item(WixScanState *state, size_t index);
+
+/*
+ * flatten_rows
+ *		An endpoint with rows inside items: the current page's rows, each
+ *		element of an item's rows_path array, with its item as parent.
+ */
+static void
+flatten_rows(WixScanState *state)
+{
+	const char *rows_path = state->endpoint->rows_path;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	json_object *rows = json_object_new_array();
+	json_object **parents = NULL;
+	size_t		nrows = 0;
+
+	(void) wix_json_hold(state->page_cxt, rows);
+	for (size_t i = 0; i < state->nitems; i++)
+	{
+		json_object *item = json_item(state, i);
+		json_object *elements;
+
+		if (!json_object_object_get_ex(item, rows_path, &elements) ||
+			!json_object_is_type(elements, json_type_array))
+			continue;
+		parents = parents ?
+			repalloc(parents, sizeof(json_object *) * (nrows + json_object_array_length(elements) + 1)) :
+			palloc(sizeof(json_object *) * (json_object_array_length(elements) + 1));
+		for (size_t j = 0; j < json_object_array_length(elements); j++)
+		{
+			json_object_array_add(rows,
+								  json_object_get(json_object_array_get_idx(elements, j)));
+			parents[nrows++] = item;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->items = rows;
+	state->parents = parents;
+	state->nitems = nrows;
+}
+
+/*
+ * read_page_as_jsonb
+ *		A scan that selects whole items reads a page straight into jsonb
+ *		(the other columns are then read from it), from a copy of the body
+ *		kept in the page's context for a column that needs json-c's spelling
+ *		of a value.  False when the body is left to json-c.
+ */
+static bool
+read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	char	   *copy = palloc(len + 1);
+	bool		parsed;
+
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	parsed = wix_jsonb_page_parse(copy, len, state->endpoint->items_key,
+								  state->endpoint->item_root, &state->jsonb_page);
+	if (parsed)
+		elog(DEBUG2, "wix_admin: %d items read straight into jsonb",
+			 state->jsonb_page.nitems);
+	else
+	{
+		elog(DEBUG2, "wix_admin: page left to json-c");
+		pfree(copy);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return parsed;
+}
+
+/*
+ * read_page
+ *		A page has arrived: work out the next page from the paging metadata
+ *		in its raw body and request it, so that the round trip overlaps
+ *		parsing and reading this page.  A scan that needs no column
+ *		(count(*)) only counts the items: true then, and the page is never
+ *		parsed.  One that selects whole items parses it straight into
+ *		jsonb when it can (true then too).
+ */
+static bool
+read_page(const char *body, size_t len, void *arg)
+{
+	WixScanState *state = arg;
+	WixPageOutline outline;
+	MemoryContext oldcxt;
+
+	if (!wix_page_outline(state->endpoint, body, len, &outline))
+		return false;			/* not one JSON object: the parser says why */
+	/* the pager keeps its cursor across pages */
+	oldcxt = MemoryContextSwitchTo(state->query_cxt);
+	wix_pager_advance(&state->pager, &outline);
+	MemoryContextSwitchTo(oldcxt);
+	state->page_outlined = true;
+	state->fetched += outline.nitems;
+	issue_requests(state);
+	if (state->endpoint->rows_path != NULL)
+		return false;			/* rows come from the parsed items */
+	if (state->retrieved_attrs != NIL)
+		return state->whole_item_attr >= 0 &&
+			read_page_as_jsonb(state, body, len);
+	if (outline.scalar_items)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s holds an item that is not an object",
+						state->endpoint->query_path)));
+	state->counted = outline.nitems;
+	return true;
+}
+
+/*
+ * fetch_page
+ *		Replace the current page with the next one, and request the pages
+ *		after it.  False when there is none.
+ */
+static bool fetch_posted_page(WixScanState *state);
+
+static bool
+fetch_page(WixScanState *state)
+{
+	/* frees the previous page's JSON through its reset callback */
+	MemoryContextReset(state->page_cxt);
+	state->items = NULL;
+	memset(&state->jsonb_page, 0, sizeof(state->jsonb_page));
+	state->parents = NULL;
+	state->nitems = state->next_item = 0;
+
+	if (state->get_key != NULL)
+	{
+		if (state->get_done || state->pager.finished || !fetch_get(state))
+			return false;
+	}
+	else if (!fetch_posted_page(state))
+		return false;
+	if (state->endpoint->rows_path != NULL && state->items != NULL)
+		flatten_rows(state);
+	return true;
+}
+
+/*
+ * fetch_posted_page
+ *		The next page of the POST calls in flight, requesting more first.
+ */
+static bool
+fetch_posted_page(WixScanState *state)
+{
+	MemoryContext oldcxt;
+	WixPendingRequest *head;
+	WixJsonHolder *answer;
+	json_object *items;
+
+	if (state->endpoint->batch != NULL)
+		feed_batch_ids(state);
+	issue_requests(state);
+	if (state->npending == 0)
+		return false;
+
+	oldcxt = MemoryContextSwitchTo(state->page_cxt);
+	/* the head request leaves the queue before read_page refills it */
+	head = state->pending[0];
+	state->npending--;
+	memmove(state->pending, state->pending + 1,
+			sizeof(WixPendingRequest *) * state->npending);
+	state->page_outlined = false;
+	answer = wix_request_finish(head, read_page, state);
+	MemoryContextSwitchTo(oldcxt);
+	state->stats.pages++;
+	if (!state->page_outlined)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("invalid JSON in Wix API response to %s",
+						state->endpoint->query_path)));
+
+	if (state->jsonb_page.items != NULL)
+		state->nitems = state->jsonb_page.nitems;
+	else if (answer->obj == NULL)
+		state->nitems = state->counted; /* counted, not parsed */
+	else if (json_object_object_get_ex(answer->obj, state->endpoint->items_key, &items) &&
+			 json_object_is_type(items, json_type_array) &&
+			 json_object_array_length(items) > 0)
+	{
+		state->items = items;
+		state->nitems = json_object_array_length(items);
+	}
+	return true;
+}
+
+/*
+ * json_item
+ *		The current page's item at index as json-c (within item_root).  A
+ *		page read straight into jsonb parses the item's text for it, held by
+ *		the row's context.
+ */
+static json_object *
+json_item(WixScanState *state, size_t index)
+{
+	const WixEndpoint *endpoint = state->endpoint;
+	json_object *item;
+
+	if (state->jsonb_page.items != NULL)
+	{
+		item = wix_json_parse(state->jsonb_page.texts[index],
+							  state->jsonb_page.lengths[index],
+							  endpoint->query_path);
+		(void) wix_json_hold(state->row_cxt, item);
+	}
+	else
+		item = json_object_array_get_idx(state->items, index);
+	if (endpoint->item_root != NULL && state->parents == NULL &&
+		!json_object_object_get_ex(item, endpoint->item_root, &item))
+		item = NULL;
+	if (item == NULL || !json_object_is_type(item, json_type_object))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s holds an item that is not an object",
+						endpoint->query_path)));
+	return item;
+}
+
+/* Fill the slot from the current page's item at index. */
+static void
+store_item(ForeignScanState *node, WixScanState *state, size_t index)
+{
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+	json_object *item = NULL;
+	Jsonb	   *whole = NULL;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
+	MemoryContextReset(state->row_cxt);
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+
+	/*
+	 * The whole item as jsonb, when selected, comes first: the other columns
+	 * are then read from it, and nested objects are copied from it rather
+	 * than built again.
+	 */
+	if (state->jsonb_page.items != NULL)
+		whole = state->jsonb_page.items[index];
+	else
+		item = json_item(state, index);
+	if (state->whole_item_attr >= 0)
+	{
+		int			attr = state->whole_item_attr;
+
+		if (whole == NULL)
+		{
+			slot->tts_values[attr] = wix_convert_value(state->converters[attr], item,
+													   &slot->tts_isnull[attr]);
+			whole = DatumGetJsonbP(slot->tts_values[attr]);
+		}
+		else
+		{
+			slot->tts_values[attr] = JsonbPGetDatum(whole);
+			slot->tts_isnull[attr] = false;
+		}
+	}
+	foreach(lc, state->retrieved_attrs)
+	{
+		int			attr = lfirst_int(lc) - 1;
+		WixColumnConverter *conv = state->converters[attr];
+		JsonbValue	value;
+
+		if (conv == NULL || attr == state->whole_item_attr)
+			continue;
+		if (whole != NULL && !conv->parent)
+		{
+			if (!wix_jsonb_path_get(&whole->root, conv, &value))
+				continue;		/* absent: NULL */
+			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[attr],
+										&slot->tts_isnull[attr]))
+				continue;
+		}
+		if (item == NULL)
+			item = json_item(state, index);
+		slot->tts_values[attr] =
+			wix_convert_value(conv,
+							  wix_json_path_get(conv->parent && state->parents ?
+												state->parents[index] : item,
+												conv->segments, conv->nsegments),
+							  &slot->tts_isnull[attr]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	ExecStoreVirtualTuple(slot);
+}
+
+TupleTableSlot *
+wixIterateForeignScan(ForeignScanState *node)
+{
+	WixScanState *state = node->fdw_state;
+
+	/* a pushed LIMIT 0 needs nothing from Wix, not even its catalog */
+	if (state->limit == 0)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+	if (state->endpoint == NULL)
+		start_scan(node, state);
+	if (!state->query_started)
+		begin_query(node, state);
+
+	for (;;)
+	{
+		if (state->limit >= 0 && state->returned >= state->limit)
+			return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		while (state->next_item >= state->nitems)
+		{
+			if (!fetch_page(state))
+				return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		}
+		if (state->skipped < state->offset)
+		{
+			/* a pushed OFFSET: skip without converting */
+			state->next_item++;
+			state->skipped++;
+			continue;
+		}
+		if (state->items == NULL && state->jsonb_page.items == NULL)
+		{
+			/* a counted page: no column is needed */
+			ExecStoreAllNullTuple(node->ss.ss_ScanTupleSlot);
+			state->next_item++;
+		}
+		else
+			store_item(node, state, state->next_item++);
+		state->stats.rows++;
+		if (state->npending > 0 && state->stats.rows % POLL_EVERY_ROWS == 0)
+			wix_connection_poll(state->conn);
+		state->returned++;
+		return node->ss.ss_ScanTupleSlot;
+	}
+}
+
+/* Start over; parameters may have new values, so the filter is rebuilt. */
+void
+wixReScanForeignScan(ForeignScanState *node)
+{
+	WixScanState *state = node->fdw_state;
+
+	state->query_started = false;
+}
+
+void
+wixEndForeignScan(ForeignScanState *node)
+{
+	WixScanState *state = node->fdw_state;
+
+	/* free the last page now rather than at the end of the query */
+	if (state != NULL && state->scan_cxt != NULL)
+	{
+		MemoryContextDelete(state->scan_cxt);
+		state->scan_cxt = state->query_cxt = state->page_cxt = state->row_cxt = NULL;
+	}
+}
+
+/* EXPLAIN lines of a call that takes no query: its path, where ids come from. */
+static void
+explain_call(ForeignScanState *node, WixScanState *state,
+			 const WixEndpoint *endpoint, const char *label, ExplainState *es)
+{
+	const WixBatch *batch = endpoint->batch;
+	WixDeparseContext ctx;
+	List	   *ids;
+
+	deparse_context(node, state, endpoint, true, &ctx);
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("%s %s", endpoint->method ? endpoint->method : "POST",
+								 request_path(state, &ctx, endpoint)),
+						es);
+	if (batch == NULL)
+		return;
+	if (wix_key_values(state->remote_conds, &ctx, batch->key_field, true, &ids))
+		ExplainPropertyText("Wix ids",
+							psprintf("from the condition on %s, up to %d a request",
+									 batch->key_field, batch->max_ids), es);
+	else
+		ExplainPropertyText("Wix ids",
+							psprintf("from POST %s, up to %d a request",
+									 batch->parent->query_path, batch->max_ids), es);
+}
+
+/* EXPLAIN lines of one endpoint's request. */
+static void
+explain_endpoint(ForeignScanState *node, WixScanState *state,
+				 const WixEndpoint *endpoint, const char *label,
+				 ExplainState *es)
+{
+	WixDeparseContext ctx;
+	json_object *filter;
+	json_object *sort;
+	char	   *get_id;
+	bool		never_true = false;
+	bool		ran = (state->endpoint == endpoint && state->sent_filter != NULL) ||
+		(state->endpoint == endpoint && state->query_started);
+
+	if (!wix_endpoint_is_query(endpoint))
+	{
+		explain_call(node, state, endpoint, label, es);
+		return;
+	}
+	deparse_context(node, state, endpoint, true, &ctx);
+	if (wix_id_lookup(state->remote_conds, &ctx, &get_id))
+	{
+		char	   *escaped = get_id ? wix_http_escape_path_segment(get_id) : NULL;
+
+		ExplainPropertyText(psprintf("Wix request%s", label),
+							psprintf("GET %s", psprintf(endpoint->get_path,
+														escaped ? escaped : "{id}")),
+							es);
+		free(escaped);
+		return;
+	}
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("POST %s", endpoint->query_path), es);
+	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
+	sort = wix_deparse_sort(state->sort_keys, &ctx);
+	if (filter != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, filter);
+	if (sort != NULL)
+		(void) wix_json_hold(CurrentMemoryContext, sort);
+
+	if (ran)
+	{
+		if (state->sent_filter != NULL)
+			ExplainPropertyText("Wix filter", state->sent_filter, es);
+		if (state->sent_sort != NULL)
+			ExplainPropertyText("Wix sort", state->sent_sort, es);
+	}
+	else
+	{
+		if (never_true)
+			ExplainPropertyText("Wix filter", "(none: no row can match, nothing sent)", es);
+		else if (filter != NULL)
+			ExplainPropertyText("Wix filter",
+								json_object_to_json_string_ext(filter, JSON_C_TO_STRING_PLAIN), es);
+		if (sort != NULL)
+			ExplainPropertyText("Wix sort",
+								json_object_to_json_string_ext(sort, JSON_C_TO_STRING_PLAIN), es);
+	}
+	ExplainPropertyInteger("Wix page size", NULL, page_size(state, endpoint), es);
+	if (state->limit >= 0)
+		ExplainPropertyInteger("Wix limit", NULL, state->limit, es);
+	if (state->offset > 0)
+		ExplainPropertyText("Wix offset",
+							psprintf("%d (rows skipped here)", state->offset), es);
+
+	if (es->verbose && !ran)
+	{
+		WixPager	pager;
+
+		wix_pager_init(&pager, endpoint, page_size(state, endpoint));
+		pager.filter = filter;
+		pager.sort = sort;
+		ExplainPropertyText(psprintf("Wix request body%s", label),
+							json_object_to_json_string_ext(wix_pager_next_body(&pager),
+														   JSON_C_TO_STRING_PLAIN),
+							es);
+	}
+}
+
+void
+wixExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	WixScanState *state = node->fdw_state;
+	const WixResource *resource = state->resource;
+
+	ExplainPropertyText("Wix resource", resource->name, es);
+	if (state->endpoint != NULL)
+		explain_endpoint(node, state, state->endpoint, "", es);
+	else if (!wix_resource_needs_catalog(resource))
+		explain_endpoint(node, state, resource->endpoints[0], "", es);
+	else
+	{
+		ForeignTable *table = GetForeignTable(RelationGetRelid(node->ss.ss_currentRelation));
+		WixServerOptions server;
+
+		wix_server_options(GetForeignServer(table->serverid), &server);
+		if (server.catalog != WIX_CATALOG_ANY)
+			explain_endpoint(node, state,
+							 wix_resource_endpoint(resource, server.catalog), "", es);
+		else
+		{
+			/* the site's catalog decides when the scan starts */
+			for (int i = 0; resource->endpoints[i] != NULL; i++)
+				explain_endpoint(node, state, resource->endpoints[i],
+								 resource->endpoints[i]->catalog == WIX_CATALOG_V1 ?
+								 " (Catalog V1)" : " (Catalog V3)", es);
+		}
+	}
+
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("Wix requests", NULL, state->stats.requests, es);
+		ExplainPropertyInteger("Wix pages", NULL, state->stats.pages, es);
+		ExplainPropertyInteger("Wix rows", NULL, state->stats.rows, es);
+	}
+}
