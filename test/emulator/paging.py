@@ -219,6 +219,22 @@ def run_cursor_query(st, kind, *, filt, sort_raw, extra, cursor, limit, spec_, m
     return page, nxt, prv
 
 
+def run_search(st, kind, s, *, spec_, searchable, default_fields, default_sort, max_sort, default=100, maximum=100):
+    """(page, next cursor, prev cursor) of a Search request's search object
+    s: cursor paging only, filter, sort and the free text s.search over the
+    searchable fields (default_fields when it names none)."""
+    paging_kind(s, "search", CURSOR)
+    limit, cursor = cursor_paging(s, "search", default, maximum)
+
+    def pred(search):
+        return text_search_pred(search, searchable, default_fields, "search.search")
+    pred(s.get("search"))  # validate even when a cursor is used
+    return run_cursor_query(
+        st, kind, filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")}, cursor=cursor,
+        limit=limit, spec_=spec_, max_sort=max_sort, default_sort=default_sort, where="search",
+        pred_factory=lambda f, x: pred((x or {}).get("search")))
+
+
 def run_offset_query(st, kind, *, filt, sort_raw, extra, spec_, default_sort, pred_extra=None,
                      max_sort=None, nf_msg="Field '%s' is not declared as filterable",
                      ns_msg="Field '%s' is not declared as sortable", sort_where="sort"):

@@ -3,8 +3,7 @@ under "metadata"), search (cursor paging, filter, sort and free text,
 paging under "pagingMetadata") and get."""
 from api import body_obj, entity, need_obj
 from emu_wql import ALL_DATE, ALL_STR, F, spec
-from paging import (CURSOR, EQ4, HAS, PREV_IF_ANY, cursor_metadata, cursor_paging, either_paged_query,
-                    paged_answer, paging_kind, run_cursor_query, text_search_pred)
+from paging import EQ4, HAS, PREV_IF_ANY, cursor_metadata, either_paged_query, paged_answer, run_search
 
 AC_OPS = ("$eq", "$ne", "$exists", "$in", "$hasSome")
 AC_RANGE = AC_OPS + ("$gt", "$lt", "$lte", "$gte")
@@ -37,20 +36,11 @@ def h_checkouts_query(req):
     return paged_answer("abandonedCheckouts", [st.wire("checkouts", a) for a in page], "metadata", meta)
 
 
-def search_pred(search):
-    return text_search_pred(search, AC_SEARCHABLE, list(AC_SEARCHABLE), "search.search")
-
-
 def h_checkouts_search(req):
     st = req.state
-    s = need_obj(body_obj(req), "search")
-    paging_kind(s, "search", CURSOR)
-    limit, cursor = cursor_paging(s, "search")
-    search_pred(s.get("search"))  # validate even when a cursor is used
-    page, nxt, prv = run_cursor_query(
-        st, "checkouts", filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")},
-        cursor=cursor, limit=limit, spec_=AC_SEARCH_SPEC, max_sort=4, default_sort=AC_DEFAULT_SORT,
-        where="search", pred_factory=lambda f, x: search_pred((x or {}).get("search")))
+    page, nxt, prv = run_search(st, "checkouts", need_obj(body_obj(req), "search"), spec_=AC_SEARCH_SPEC,
+                                searchable=AC_SEARCHABLE, default_fields=AC_SEARCHABLE,
+                                default_sort=AC_DEFAULT_SORT, max_sort=4)
     return paged_answer("abandonedCheckouts", [st.wire("checkouts", a) for a in page], "pagingMetadata",
                         cursor_metadata(page, nxt, prv, prev=PREV_IF_ANY))
 

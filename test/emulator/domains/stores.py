@@ -11,7 +11,7 @@ from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, dum
                  need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import ALL_BOOL, ALL_DATE, ALL_NUM, ALL_STR, F, iso_ms, spec
 from paging import (CURSOR, HAS, PREV_IF_ANY, cursor_metadata, cursor_paging, either_paged_query,
-                    paged_answer, paging_kind, run_cursor_query, run_offset_query, string_query,
+                    paged_answer, paging_kind, run_cursor_query, run_offset_query, run_search, string_query,
                     text_search_pred)
 
 V1_STR = ("$eq", "$ne", "$in", "$gt", "$gte", "$lt", "$lte", "$startsWith", "$exists")
@@ -218,16 +218,10 @@ def h_v3_search(req):
     st = req.state
     require_catalog(st, "V3")
     b = body_or_r(req)
-    s = need_obj(b, "search")
-    paging_kind(s, "search", CURSOR)
     fields = v3_fields(b.get("fields"))
-    limit, cursor = cursor_paging(s, "search")
-    v3_search_pred(s.get("search"))  # validate even when a cursor is used
-    page, nxt, prv = run_cursor_query(
-        st, "v3s", filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")},
-        cursor=cursor, limit=limit, spec_=V3_SEARCH_SPEC, max_sort=5,
-        default_sort=V3_DEFAULT_SORT, where="search",
-        pred_factory=lambda f, x: v3_search_pred((x or {}).get("search")))
+    page, nxt, prv = run_search(st, "v3s", need_obj(b, "search"), spec_=V3_SEARCH_SPEC,
+                                searchable=V3_SEARCH_TEXT_FIELDS, default_fields=["name"],
+                                default_sort=V3_DEFAULT_SORT, max_sort=5)
     return v3_page_response(st, page, nxt, prv, fields)
 
 
@@ -271,20 +265,15 @@ INV_SEARCH_DEFAULT_SORT = [(INV_SPEC["createdDate"], True)]
 
 
 def inv_search_pred(search):
-    return text_search_pred(search, INV_SEARCH_TEXT_FIELDS, list(INV_SEARCH_TEXT_FIELDS), "search.search")
+    return text_search_pred(search, INV_SEARCH_TEXT_FIELDS, INV_SEARCH_TEXT_FIELDS, "search.search")
 
 
 def h_inv_search(req):
     st = req.state
     require_catalog(st, "V3")
-    s = need_obj(body_or_r(req), "search")
-    paging_kind(s, "search", CURSOR)
-    limit, cursor = cursor_paging(s, "search", 100, 1000)
-    inv_search_pred(s.get("search"))  # validate even when a cursor is used
-    page, nxt, prv = run_cursor_query(
-        st, "invs", filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")},
-        cursor=cursor, limit=limit, spec_=INV_SPEC, max_sort=10, default_sort=INV_SEARCH_DEFAULT_SORT,
-        where="search", pred_factory=lambda f, x: inv_search_pred((x or {}).get("search")))
+    page, nxt, prv = run_search(st, "invs", need_obj(body_or_r(req), "search"), spec_=INV_SPEC,
+                                searchable=INV_SEARCH_TEXT_FIELDS, default_fields=INV_SEARCH_TEXT_FIELDS,
+                                default_sort=INV_SEARCH_DEFAULT_SORT, max_sort=10, maximum=1000)
     return paged_answer("inventoryItems", [st.wire("inv", it) for it in page], "pagingMetadata",
                         cursor_metadata(page, nxt, prv, prev=PREV_IF_ANY, has_next=True))
 
