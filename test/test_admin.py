@@ -184,6 +184,77 @@ class ActionsBase:
         self.assertEqual(body["customerReason"], "damaged")
         self.assert_auth_mode(emu)
 
+    # wix_mark_order_paid (breadth.md §3.2)
+
+    def order_with_payments(self, pred):
+        """An APPROVED order, of the emulator's seed, whose payments match."""
+        order = Pick.one(emu, "orders", lambda o: o["status"] == "APPROVED" and pred(o))
+        emu.reset_log()
+        return order
+
+    def mark_paid_paths(self):
+        return [(r["method"], r["path"]) for r in wix_requests(emu, "/ecom/v1/")]
+
+    def assert_marked_paid_once(self, order):
+        """The order is PAID through the foreign table; a second call sends
+        no change and says alreadyPaid."""
+        self.assertEqual(value("SELECT payment_status FROM %s.orders WHERE id = '%s'"
+                               % (self.SCHEMA, order["id"])), "PAID")
+        emu.reset_log()
+        again = self.call("wix_mark_order_paid", order["id"])
+        self.assertTrue(again["alreadyPaid"])
+        self.assertEqual(again["orderId"], order["id"])
+        self.assertEqual([m for m, _ in self.mark_paid_paths()], ["GET", "GET"])
+
+    def test_mark_order_paid_approves_pending_offline_payment(self):
+        def pending_offline(o):
+            pays = payments_of(o["id"]) if o["paymentStatus"] == "PENDING" else []
+            return len(pays) == 1 and pays[0]["status"] == "PENDING" and \
+                pays[0]["regularPaymentDetails"]["offlinePayment"]
+        order = self.order_with_payments(pending_offline)
+        pay = payments_of(order["id"])[0]
+        emu.reset_log()
+        result = self.call("wix_mark_order_paid", order["id"])
+        self.assertEqual([p["status"] for p in result["payments"]], ["APPROVED"])
+        self.assertEqual(self.mark_paid_paths(),
+                         [("GET", "/ecom/v1/payments/orders/" + order["id"]),
+                          ("POST", "/ecom/v1/payments/%s/orders/%s/update-payment-transaction-status"
+                           % (pay["id"], order["id"]))])
+        body = wix_requests(emu, "/ecom/v1/payments/" + pay["id"])[0]["body"]
+        self.assertEqual(body, {"paymentId": pay["id"], "orderId": order["id"], "status": "APPROVED"})
+        self.assertEqual(value("SELECT outcome FROM wix_admin.action_log WHERE action = "
+                               "'wix_mark_order_paid' AND target_id = '%s'" % order["id"]), "success")
+        self.assert_marked_paid_once(order)
+        self.assert_auth_mode(emu)
+
+    def test_mark_order_paid_records_the_balance(self):
+        for status, paid in (("NOT_PAID", 0), ("PARTIALLY_PAID", None)):
+            with self.subTest(payment_status=status):
+                order = self.order_with_payments(lambda o, s=status: o["paymentStatus"] == s)
+                before = payments_of(order["id"])
+                approved = sum(float(p["amount"]["amount"]) for p in before
+                               if p["status"] == "APPROVED")
+                if paid is not None:
+                    self.assertEqual(approved, paid)
+                total = float(order["priceSummary"]["total"]["amount"])
+                emu.reset_log()
+                result = self.call("wix_mark_order_paid", order["id"])
+                self.assertEqual([m for m, _ in self.mark_paid_paths()], ["GET", "GET", "POST"])
+                add = wix_requests(emu, "/ecom/v1/payments/orders/%s/add-payment" % order["id"])
+                self.assertEqual(len(add), 1)
+                sent = add[0]["body"]["payments"][0]
+                self.assertAlmostEqual(float(sent["amount"]["amount"]), total - approved, places=2)
+                self.assertEqual(sent["regularPaymentDetails"],
+                                 {"offlinePayment": True, "status": "APPROVED", "paymentMethod": "Offline"})
+                self.assertEqual(len(result["payments"]), len(before) + 1)
+                self.assert_marked_paid_once(order)
+
+    def test_mark_order_paid_unknown_order(self):
+        err = error("SELECT wix_mark_order_paid('3f1c6a2e-0000-4c53-a0e2-00000000d0d0', '%s')"
+                    % self.SERVER)
+        self.assertIn("404", err)
+        self.assertEqual([m for m, _ in self.mark_paid_paths()], ["GET"])
+
     def test_refund_offline_payment_is_external(self):
         order = paid_order(offline=True)
         self.call("wix_refund", order["id"], restock=False, notify_customer=True)
@@ -686,7 +757,8 @@ class ApiKeyActionsTest(ActionsBase, unittest.TestCase):
 ID_CALLS = [
     # (function, SQL arguments with %s for the id)
     ("wix_refund", "%s"), ("wix_cancel_order", "%s"), ("wix_fulfill_order", "%s"),
-    ("wix_archive_order", "%s"), ("wix_approve_member", "%s"), ("wix_block_member", "%s"),
+    ("wix_archive_order", "%s"), ("wix_mark_order_paid", "%s"),
+    ("wix_approve_member", "%s"), ("wix_block_member", "%s"),
     ("wix_delete_member", "%s"), ("wix_update_product", "%s, '{\"name\": \"x\"}'"),
     ("wix_delete_product", "%s"), ("wix_set_inventory", "%s, 1"), ("wix_adjust_inventory", "%s, 1"),
     ("wix_set_inventory", "'p', 1, %s"), ("wix_adjust_inventory", "'p', 1, %s"),

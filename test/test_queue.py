@@ -290,6 +290,26 @@ class Delivery(unittest.TestCase):
         self.assertEqual(len(mine), 1)
         self.assertEqual(len(refunds_of(o["id"])), 1)
 
+    def test_mark_paid_timeout_after_apply_not_repeated(self):
+        """The add-payment reaches Wix but its answer comes too late: the
+        second attempt reads the payment in the order's transactions and
+        records no second one."""
+        o = orders(1, lambda o: o["status"] == "APPROVED" and o["paymentStatus"] == "NOT_PAID")[0]
+        path = "/ecom/v1/payments/orders/%s/add-payment" % o["id"]
+        emu.fault(match=path, times=1, delay_after_apply_ms=2500)
+        try:
+            queued = enqueue("SELECT wix_mark_order_paid('%s')" % o["id"], db=SLOW)[0]
+            done = wait_state(queued["id"], db=SLOW, timeout=60)
+        finally:
+            emu.clear_faults()
+        self.assertEqual(done["state"], "done", done)
+        self.assertEqual(done["attempts"], 2)
+        self.assertTrue(done["result"]["alreadyPaid"])
+        self.assertTrue(done["outcome_unknown"])
+        self.assertEqual(len(sent(path)), 1)
+        pays = wix(emu, "GET", "/ecom/v1/payments/orders/" + o["id"])["orderTransactions"]["payments"]
+        self.assertEqual(len(pays), 1)
+
     def test_booking_timeout_after_apply_not_repeated(self):
         booking = next(b for b in items_of(emu.data("bookings"), "bookings")
                        if b.get("status") == "PENDING" and b["id"] not in taken)
