@@ -225,15 +225,17 @@ payment_refunds(Refundability *r, bool full, Datum amount)
 static json_object *
 full_refund_items(json_object *body, json_object *answer)
 {
-	json_object *refund_items = wix_jchild(body, "refundItems");
-	json_object *line_items = json_object_new_array();
-	json_object *restock_items = json_object_new_array();
-	json_object *available = wix_json_get_type(answer, "lineItems", json_type_array);
 	bool		found;
 	Datum		shipping = wix_money_at(wix_json_get(answer, "shipping"),
 										"availableRefundAmount", &found);
+	json_object *available = wix_json_get_type(answer, "lineItems", json_type_array);
+	json_object *refund_items = wix_jchild(body, "refundItems");
+	json_object *line_items = json_object_new_array();
+	json_object *restock_items;
 
+	/* Wix's data is checked above: no error leaves restock_items behind */
 	wix_jset(refund_items, "lineItems", line_items);
+	restock_items = json_object_new_array();
 	for (size_t i = 0; available && i < json_object_array_length(available); i++)
 	{
 		json_object *item = json_object_array_get_idx(available, i);
