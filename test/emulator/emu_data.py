@@ -1,9 +1,13 @@
-"""Deterministic fake data for the Wix emulator (orders, members, products V1/V3, bookings)."""
+"""Deterministic fake data for the Wix emulator: orders (with their line items,
+transactions and fulfillments), members, products V1/V3, bookings and
+services, contacts, abandoned checkouts, coupons and pricing-plan orders.
+Each kind draws from its own random stream, so a kind's data depends only on
+the seed, its own size and the kinds it refers to."""
 import random
 import re
 import uuid
 
-from emu_wql import iso_ms
+from emu_wql import iso_ms, parse_date
 
 # Generated data lies in [START_MS, END_MS): 2024-07-01 .. 2026-07-01 (UTC)
 START_MS = 1719792000000
@@ -45,14 +49,30 @@ def money_str(cents):
     return "-" + s if neg else s
 
 
-def price(cents, currency="USD"):
+def dec(cents, style=0):
+    """cents as a decimal string the way Wix writes them, not normalised:
+    style 0 "25.00", 1 "25" / "25.5", 2 "25.0" / "25.05"."""
+    s = money_str(cents)
+    if style == 1:
+        s = s.rstrip("0").rstrip(".")
+    elif style == 2 and s.endswith("0"):
+        s = s[:-1]
+    return s
+
+
+def formatted(cents, currency):
     sym = CURRENCIES.get(currency, currency + " ")
     s = money_str(cents)
-    if s.startswith("-"):
-        f = "-" + sym + s[1:]
-    else:
-        f = sym + s
-    return {"amount": s, "formattedAmount": f}
+    return "-" + sym + s[1:] if s.startswith("-") else sym + s
+
+
+def cents_in(amount):
+    """Integer cents of a generated decimal string."""
+    return int(round(float(amount) * 100))
+
+
+def price(cents, currency="USD"):
+    return {"amount": money_str(cents), "formattedAmount": formatted(cents, currency)}
 
 
 def slugify(s):
@@ -191,6 +211,17 @@ def v1_stock_summary(p):
     else:
         st = "OUT_OF_STOCK"
     p["stock"]["inventoryStatus"] = st
+
+
+def v1_inventory_item(p):
+    """The Catalog V1 inventory item (InventoryItemV2) of product p."""
+    track = p["stock"]["trackInventory"]
+    return {"id": p["inventoryItemId"], "productId": p["id"], "externalId": p["id"], "trackQuantity": track,
+            "variants": [{"variantId": v["id"], "inStock": v["stock"].get("inStock", True),
+                          "quantity": v["stock"].get("quantity", 0) if track else None, "availableForPreorder": False}
+                         for v in p.get("variants") or []],
+            "lastUpdated": p["lastUpdated"], "numericId": p["numericId"],
+            "preorderInfo": {"enabled": False, "message": "", "limit": None}}
 
 
 def v1_price_data(cents, discount_pct=0, currency="USD"):
@@ -434,15 +465,22 @@ def tracking_link(provider, number):
     return t % number if t else None
 
 
+def catalog_entries(g, products):
+    """(id, name, sku, PHYSICAL|DIGITAL) of the first 500 products, or of a
+    made-up catalog (drawn from g) when the site has none."""
+    catalog = [(p["id"], p["name"], p.get("sku") or (p.get("variantsInfo", {}).get("variants") or [{}])[0].get("sku", "SKU"),
+                p.get("productType", "physical").upper()) for p in products[:500]]
+    if not catalog:
+        catalog = [(g.uuid(), "%s %s" % (g.pick(ADJ), w), "SKU-" + w[:3].upper(), "PHYSICAL") for w in PRODUCT_WORDS]
+    return catalog
+
+
 def gen_orders(seed, n, members, products):
     """Returns (orders, transactions{orderId: {payments, refunds}}, fulfillments{orderId: [..]})."""
     g = G(seed, "orders")
     dates = g.dates(n)
     orders, txns, fuls = [], {}, {}
-    catalog = [(p["id"], p["name"], p.get("sku") or (p.get("variantsInfo", {}).get("variants") or [{}])[0].get("sku", "SKU"),
-                p.get("productType", "physical").upper()) for p in products[:500]]
-    if not catalog:
-        catalog = [(g.uuid(), "%s %s" % (g.pick(ADJ), w), "SKU-" + w[:3].upper(), "PHYSICAL") for w in PRODUCT_WORDS]
+    catalog = catalog_entries(g, products)
     for i in range(n):
         created = dates[i]
         oid = g.uuid()
@@ -750,3 +788,464 @@ def gen_bookings(seed, n, members):
             del b["doubleBooked"]
         out.append(b)
     return out, svc, staff
+
+
+# ------------------------------------------------------------------ order line items, payments, fulfillments (breadth)
+GIFT_CARD_APP_ID = "4b10fcce-732d-4be3-9d46-801d271acda9"
+CUSTOM_ITEMS = ["Gift wrapping", "Engraving: \u201cF\u00fcr Zo\u00eb\u201d", "Custom commission", "Rush handling"]
+COLORS = [("Midnight Blue", "#191970"), ("Forest Green", "#228B22"), ("Crimson", "#DC143C")]
+CARD_BRANDS = ["Visa", "Mastercard", "Amex"]
+METHOD_NAMES = {"CreditCard": "Credit / Debit Card", "PayPal": "PayPal", "offline": "Manual payment"}
+
+
+def _variant_options(g, p):
+    """catalogReference.options of a line item of product p: V3 always
+    names a variant; V1 only when the product manages variants."""
+    if "variantsInfo" in p:
+        return {"variantId": g.pick(p["variantsInfo"]["variants"])["id"]}
+    if p.get("manageVariants") and p.get("variants"):
+        v = g.pick(p["variants"])
+        return {"variantId": v["id"], "options": dict(v["choices"])}
+    return None
+
+
+def _enrich_line_items(g, o, by_id):
+    cur = o["currency"]
+    lis = o["lineItems"]
+    tax = cents_in(o["priceSummary"]["tax"]["amount"])
+    base = sum(cents_in(li["totalPriceBeforeTax"]["amount"]) for li in lis)
+    left = tax
+    if len(lis) >= 2 and g.chance(0.12):
+        li = lis[-1]
+        del li["catalogReference"]
+        del li["image"]
+        li["productName"] = {"original": g.pick(CUSTOM_ITEMS)}
+        li["productName"]["translated"] = li["productName"]["original"]
+        li["itemType"] = {"custom": "custom-item"}
+        li["physicalProperties"].pop("sku")
+    for k, li in enumerate(lis):
+        tot = cents_in(li["totalPriceBeforeTax"]["amount"])
+        t = left if k == len(lis) - 1 else tax * tot // base
+        left -= t
+        li["taxInfo"] = {"taxAmount": price(t, cur), "taxableAmount": price(tot, cur),
+                         "taxRate": "0.0825" if tax else "0", "taxIncludedInPrice": False}
+        if t:
+            li["taxInfo"]["taxBreakdown"] = [{"jurisdiction": "Texas", "jurisdictionType": "STATE", "rate": "0.0825",
+                                              "taxAmount": price(t, cur), "taxType": "Sales Tax"}]
+        li["totalPriceAfterTax"] = price(tot + t, cur)
+        p = by_id.get((li.get("catalogReference") or {}).get("catalogItemId"))
+        opts = _variant_options(g, p) if p else None
+        if opts:
+            li["catalogReference"]["options"] = opts
+        if g.chance(0.08):
+            li.setdefault("descriptionLines", []).append(
+                {"name": {"original": "Color", "translated": "Color"}, "lineType": "COLOR",
+                 "colorInfo": dict(zip(("original", "code"), g.pick(COLORS)))})
+        if g.chance(0.05):
+            li["paymentOption"] = "DEPOSIT_ONLINE"
+            li["depositAmount"] = price(tot // 5, cur)
+        elif g.chance(0.03):
+            li["paymentOption"] = "FULL_PAYMENT_OFFLINE"
+        if "businessLocation" in o:
+            li["locations"] = [{"id": V3_LOCATION_ID, "quantity": li["quantity"], "name": o["businessLocation"]["name"]}]
+        li["fixedQuantity"] = False
+        li["priceUndetermined"] = False
+
+
+def _enrich_payment(g, pay):
+    pay["supportReceiptGeneration"] = g.chance(0.5)
+    rd = pay["regularPaymentDetails"]
+    meth = rd["paymentMethod"]
+    if meth == "GiftCard":
+        del pay["regularPaymentDetails"]
+        pay["giftcardPaymentDetails"] = {"giftCardPaymentId": g.uuid(), "appId": GIFT_CARD_APP_ID,
+                                         "obfuscatedCode": "************%04X" % g.r.getrandbits(16)}
+        return
+    rd["paymentMethodName"] = {"buyerLanguageName": METHOD_NAMES[meth], "siteLanguageName": METHOD_NAMES[meth]}
+    if meth == "offline":
+        rd["paymentMethodName"]["userDefinedName"] = {"predefined": g.pick(["CASH", "BANK_TRANSFER", "CHECK"])}
+        return
+    pay["chargeCorrelationId"] = g.uuid()
+    rd["savedPaymentMethod"] = g.chance(0.2)
+    if meth == "CreditCard":
+        rd["creditCardDetails"] = {"lastFourDigits": "%04d" % g.r.randint(0, 9999), "brand": g.pick(CARD_BRANDS)}
+    if pay["status"] == "AUTHORIZED":
+        rd["authorizationDetails"] = {"delayedCapture": True, "authorizedDate": pay["createdDate"], "captures": []}
+
+
+def _split_fulfillment(g, fls):
+    """Turns an order's one fulfillment of several lines into two."""
+    f = fls[0]
+    rest = f["lineItems"][1:]
+    f["lineItems"] = f["lineItems"][:1]
+    second = {"id": g.uuid(), "createdDate": iso_ms(later(g, parse_date(f["createdDate"]) // 1000, 3 * 86400000, 60000)),
+              "lineItems": rest}
+    if g.chance(0.5):
+        second["customInfo"] = {"fieldsData": {"courier": "Bike messenger", "note": "Left with O'Brien"}}
+        second["status"] = "Accepted"
+    else:
+        prov = g.pick(PROVIDERS)
+        num = "1Z%016d" % g.r.randint(0, 10 ** 16 - 1)
+        second["trackingInfo"] = {"trackingNumber": num, "shippingProvider": prov, "trackingLink": tracking_link(prov, num)}
+        second["status"] = "Fulfilled"
+        second["completed"] = True
+    fls.append(second)
+
+
+def enrich_orders(seed, orders, txns, fuls, products):
+    """Adds what the line-item, payment and fulfillment tables read, from a
+    stream of its own (the draws of gen_orders are unchanged): line-item tax,
+    variants, custom (non-catalog) items, colour lines, deposits, locations;
+    payment details per kind (card, PayPal, offline, gift card); two
+    fulfillments on some orders."""
+    g = G(seed, "orders-breadth")
+    by_id = {p["id"]: p for p in products}
+    for o in orders:
+        _enrich_line_items(g, o, by_id)
+        for pay in txns[o["id"]]["payments"]:
+            _enrich_payment(g, pay)
+        fls = fuls[o["id"]]
+        if len(fls) == 1 and len(fls[0]["lineItems"]) >= 2 and g.chance(0.5):
+            _split_fulfillment(g, fls)
+
+
+# ------------------------------------------------------------------ contacts
+LABELS = ["custom.vip", "custom.wholesale", "contacts.contacted-me", "custom.newsletter", "custom.o-brien-list"]
+SOURCES = ["ADMIN", "WIX_STORES", "WIX_FORMS", "IMPORT", "WIX_BOOKINGS", "OTHER"]
+ACTIVITY_TYPES = ["GENERAL", "CONTACT_CREATED", "FORM_SUBMITTED", "ECOM_PURCHASE", "ECOM_CART_ABANDON",
+                  "BOOKINGS_APPOINTMENT", "NEWSLETTER_SUBSCRIPTION_SUBSCRIBE", "INVOICE_PAY"]
+SUBSCRIPTION = ["NO_SUBSCRIPTION_STATUS", "NOT_SET", "PENDING", "SUBSCRIBED", "UNSUBSCRIBED"]
+
+
+def gen_contacts(seed, n, members):
+    """n contacts; the first ones are the members' contacts (same contact
+    ids, names and emails)."""
+    g = G(seed, "contacts")
+    dates = g.dates(n)
+    out = []
+    for i in range(n):
+        created = dates[i]
+        m = members[i] if i < len(members) else None
+        if m:
+            cid, first, last = m["contactId"], m["contact"]["firstName"], m["contact"]["lastName"]
+            email = m["loginEmail"]
+            source = {"sourceType": "WIX_SITE_MEMBERS"}
+        else:
+            first, last = person(g, i)
+            cid = g.uuid()
+            email = email_for(first, last, 30000 + i)
+            source = {"sourceType": g.pick(SOURCES)}
+            if source["sourceType"] == "WIX_STORES":
+                source["appId"] = STORES_APP_ID
+        upd = later(g, created, 90 * 86400000)
+        info = {"name": {"first": first, "last": last},
+                "emails": {"items": [{"id": g.uuid(), "tag": "MAIN", "email": email, "primary": True}]},
+                "phones": {"items": []}, "addresses": {"items": []},
+                "labelKeys": {"items": sorted(set(g.pick(LABELS) for _ in range(g.r.randint(0, 2))))},
+                "extendedFields": {"items": {"contacts.displayByFirstName": "%s %s" % (first, last),
+                                             "emailSubscriptions.subscriptionStatus": g.pick(SUBSCRIPTION[1:])}}}
+        if m:
+            info["extendedFields"]["items"]["members.membershipStatus"] = m["status"]
+        c = {"id": cid, "revision": g.r.randint(1, 9), "source": source,
+             "createdDate": iso_ms(created), "updatedDate": iso_ms(upd),
+             "lastActivity": {"activityDate": iso_ms(upd), "activityType": g.pick(ACTIVITY_TYPES)},
+             "primaryInfo": {"email": email},
+             "primaryEmail": {"email": email, "subscriptionStatus": g.pick(SUBSCRIPTION),
+                              "deliverabilityStatus": g.weighted([("VALID", 85), ("NOT_SET", 8), ("BOUNCED", 5), ("SPAM_COMPLAINT", 2)])},
+             "info": info}
+        if g.chance(0.6):
+            local = "555%04d" % g.r.randint(0, 9999)
+            ph = {"id": g.uuid(), "tag": g.pick(["MOBILE", "HOME", "WORK"]), "countryCode": "US", "phone": "+1-" + local,
+                  "e164Phone": "+1" + local, "primary": True}
+            info["phones"]["items"].append(ph)
+            c["primaryInfo"]["phone"] = ph["phone"]
+            c["primaryPhone"] = {"countryCode": "US", "e164Phone": ph["e164Phone"], "formattedPhone": ph["phone"],
+                                 "phone": ph["phone"], "subscriptionStatus": g.pick(SUBSCRIPTION)}
+        if g.chance(0.5):
+            a = address(g)
+            if g.chance(0.3):
+                num, name = a.pop("addressLine").split(" ", 1)
+                a["streetAddress"] = {"number": num, "name": name}
+            a.pop("formattedAddress", None)
+            info["addresses"]["items"].append({"id": g.uuid(), "tag": g.pick(["HOME", "WORK", "BILLING", "SHIPPING"]), "address": a})
+        if g.chance(0.25):
+            info["company"] = g.pick(["Acme", "Globex", "Initech", "Smith\\Jones Ltd", "M\u00fcller & S\u00f6hne"])
+        if g.chance(0.15):
+            info["jobTitle"] = g.pick(["Buyer", "Designer", "CTO", "Chef"])
+        if g.chance(0.5):
+            info["locale"] = g.pick(["en-us", "de-de", "fr-fr", "ja-jp"])
+        if g.chance(0.3):
+            info["birthdate"] = "%04d-%02d-%02d" % (g.r.randint(1950, 2005), g.r.randint(1, 12), g.r.randint(1, 28))
+        if g.chance(0.2):
+            info["picture"] = {"image": {"id": "%032x" % g.r.getrandbits(128), "height": 256, "width": 256,
+                                         "url": "https://static.wixstatic.com/media/c%d.jpg" % i, "altText": first}}
+        out.append(c)
+    return out
+
+
+# ------------------------------------------------------------------ abandoned checkouts
+AC_ACTIVITIES = ["SCHEDULED", "EMAIL_SENT", "EMAIL_NOT_SENT", "NOTIFICATION_SENT", "TASK_CREATED", "AUTOMATION_SKIPPED"]
+
+
+def multi_price(cents, currency):
+    """An abandoned checkout's MultiCurrencyPrice (no conversion: converted = amount)."""
+    s, f = money_str(cents), formatted(cents, currency)
+    return {"amount": s, "convertedAmount": s, "formattedAmount": f, "formattedConvertedAmount": f}
+
+
+def gen_abandoned_checkouts(seed, n, contacts, members, products):
+    g = G(seed, "abandoned-checkouts")
+    catalog = catalog_entries(g, products)
+    member_of = {m["contactId"]: m["id"] for m in members}
+    dates = g.dates(n)
+    out = []
+    for i in range(n):
+        created = dates[i]
+        cur = g.weighted([("USD", 85), ("EUR", 10), ("GBP", 5)])
+        c = g.pick(contacts) if contacts and g.chance(0.8) else None
+        if c:
+            first, last = c["info"]["name"]["first"], c["info"]["name"]["last"]
+            buyer = {"contactId": c["id"], "email": c["primaryInfo"]["email"]}
+        else:
+            first, last = person(g, i)
+            buyer = {"contactId": g.uuid(), "email": email_for(first, last, 40000 + i)}
+        mid = member_of.get(buyer["contactId"])
+        if mid:
+            buyer["memberId"] = mid
+        else:
+            buyer["visitorId"] = g.uuid()
+        lis = []
+        sub = 0
+        for j in range(g.weighted([(1, 60), (2, 30), (3, 10)])):
+            pid, pname, sku, ptype = g.pick(catalog)
+            cents = g.r.randint(300, 15000)
+            qty = g.weighted([(1, 80), (2, 20)])
+            sub += cents * qty
+            lis.append({"id": "00000000-0000-0000-0000-%012d" % (j + 1), "quantity": qty,
+                        "catalogReference": {"catalogItemId": pid, "appId": STORES_APP_ID},
+                        "productName": {"original": pname, "translated": pname},
+                        "price": multi_price(cents, cur), "priceBeforeDiscounts": multi_price(cents, cur),
+                        "physicalProperties": {"sku": sku, "shippable": ptype != "DIGITAL"}})
+        status = g.weighted([("ABANDONED", 75), ("RECOVERED", 25)])
+        upd = later(g, created, 10 * 86400000, 1000)
+        a = {"id": g.uuid(), "checkoutId": g.uuid(), "cartId": g.uuid(), "createdDate": iso_ms(created),
+             "updatedDate": iso_ms(upd), "status": status, "buyerInfo": buyer,
+             "contactDetails": {"firstName": first, "lastName": last},
+             "currency": cur, "conversionCurrency": cur, "buyerLanguage": "en",
+             "subtotalPrice": multi_price(sub, cur), "totalPrice": multi_price(sub, cur),
+             "checkoutUrl": SITE_URL + "/checkout?checkoutId=%s&recover=1" % i,
+             "activities": [{"createdDate": iso_ms(later(g, created, 86400000, 3600000)), "type": g.pick(AC_ACTIVITIES)}
+                            for _ in range(g.r.randint(0, 3))], "lineItems": lis}
+        if g.chance(0.3):
+            a["contactDetails"]["phone"] = "+1-555-%04d" % g.r.randint(0, 9999)
+        if status == "RECOVERED":
+            a["checkoutRecoveredDate"] = iso_ms(upd)
+        if g.chance(0.15):
+            d = sub // 10
+            a["appliedDiscounts"] = [{"discountType": "GLOBAL", "lineItemIds": [],
+                                      "coupon": {"id": g.uuid(), "code": g.pick(["SAVE10", "WELCOME", "O'BRIEN10"]),
+                                                 "name": "Save 10%", "amount": multi_price(d, cur)}}]
+            a["totalPrice"] = multi_price(sub - d, cur)
+        out.append(a)
+    return out
+
+
+# ------------------------------------------------------------------ coupons
+COUPON_KINDS = [("moneyOffAmount", "MoneyOffAmount"), ("percentOffRate", "PercentOffRate"),
+                ("freeShipping", "FreeShipping"), ("fixedPriceAmount", "FixedPriceAmount"), ("buyXGetY", "BuyXGetY")]
+COUPON_SCOPES = [("stores", "product"), ("stores", "collection"), ("bookings", "service"), ("events", "event"),
+                 ("pricingPlans", "plan")]
+COUPONS_APP_ID = "1380b703-ce81-ff05-f115-39571d94dfcd"
+PAST_MS = 1704067200000      # 2024-01-01: expired coupons end before it
+FUTURE_MS = 1830297600000    # 2028-01-01: live coupons end after it
+
+
+def gen_coupons(seed, n):
+    """n coupons cycling through every discount kind; epoch-ms times
+    (dateCreated a JSON string, startTime/expirationTime numbers)."""
+    g = G(seed, "coupons")
+    dates = g.dates(n)
+    out = []
+    for i in range(n):
+        key, typ = COUPON_KINDS[i % len(COUPON_KINDS)]
+        code = "O'BRIEN10" if i == 0 else "%s%03d" % (typ[:5].upper(), i)
+        sp = {"name": "%s coupon %d" % (typ, i), "code": code, "active": not g.chance(0.15), "type": typ,
+              "startTime": dates[i], "limitedToOneItem": g.chance(0.2), "appliesToSubscriptions": False}
+        if key == "moneyOffAmount":
+            sp[key] = float(g.pick([5, 10, 12.5, 20]))
+        elif key == "percentOffRate":
+            sp[key] = float(g.pick([10, 15, 25, 50]))
+        elif key == "freeShipping":
+            sp[key] = True
+        elif key == "fixedPriceAmount":
+            sp[key] = float(g.pick([9.99, 19, 25.5]))
+        else:
+            sp[key] = {"x": g.r.randint(2, 3), "y": 1}
+        expired = g.chance(0.2)
+        if expired:
+            sp["startTime"] = START_MS - (n - i) * 86400000
+            sp["expirationTime"] = PAST_MS - g.r.randint(0, 86400000 * 30)
+        elif g.chance(0.5):
+            sp["expirationTime"] = FUTURE_MS + g.r.randint(0, 86400000 * 365)
+        if g.chance(0.5):
+            sp["usageLimit"] = g.pick([1, 10, 100])
+        if g.chance(0.3):
+            sp["limitPerCustomer"] = 1
+        if g.chance(0.7):
+            ns, grp = g.pick(COUPON_SCOPES)
+            sp["scope"] = {"namespace": ns}
+            if g.chance(0.6):
+                sp["scope"]["group"] = {"name": grp, "entityId": g.uuid()}
+        else:
+            sp["minimumSubtotal"] = float(g.pick([20, 50, 99.99]))
+        if key == "percentOffRate" and g.chance(0.3):
+            sp["appliesToSubscriptions"] = True
+            sp["discountedCycleCount"] = g.r.randint(1, 6)
+        uses = g.r.randint(0, sp.get("usageLimit", 40))
+        out.append({"id": g.uuid(), "dateCreated": str(min(sp["startTime"], dates[i])), "expired": expired,
+                    "numberOfUsages": uses, "appId": COUPONS_APP_ID,
+                    "displayData": {"name": sp["name"], "formattedPrice": "$%s" % sp.get(key) if key in ("moneyOffAmount", "fixedPriceAmount") else ""},
+                    "specification": sp})
+    return out
+
+
+# ------------------------------------------------------------------ pricing-plan orders
+PLANS = [("Gold Membership", "subscription", ("MONTH", 1), 2999), ("Silver Membership", "subscription", ("MONTH", 1), 999),
+         ("Yearly Pass", "subscription", ("YEAR", 1), 9900), ("Ten Classes", "singlePaymentForDuration", ("MONTH", 3), 12000),
+         ("Lifetime O'Brien Club", "singlePaymentUnlimited", None, 25000), ("Free Tier", "subscription", ("MONTH", 1), 0)]
+PLAN_STATUSES = [("ACTIVE", 55), ("PENDING", 10), ("PAUSED", 5), ("ENDED", 15), ("CANCELED", 12), ("DRAFT", 3)]
+
+
+def gen_plans(seed):
+    g = G(seed, "plans")
+    return [{"id": g.uuid(), "name": nm, "kind": kind, "duration": dur, "cents": cents, "formId": g.uuid()}
+            for nm, kind, dur, cents in PLANS]
+
+
+def _plan_pricing(g, plan):
+    total = dec(plan["cents"], g.r.randint(0, 2))
+    pr = {"subtotal": total, "discount": "0", "total": total, "currency": "USD"}
+    if plan["cents"] and g.chance(0.4):
+        pr["tax"] = {"name": "Sales Tax", "includedInPrice": True, "rate": "7.00",
+                     "amount": dec(plan["cents"] * 7 // 107, 1)}
+    pricing = {"prices": [{"duration": {"cycleFrom": 1}, "price": pr}]}
+    if plan["kind"] == "subscription":
+        unit, count = plan["duration"]
+        pricing["subscription"] = {"cycleDuration": {"count": count, "unit": unit}, "cycleCount": g.pick([0, 12])}
+    elif plan["kind"] == "singlePaymentForDuration":
+        pricing["singlePaymentForDuration"] = {"count": plan["duration"][1], "unit": plan["duration"][0]}
+        pricing["prices"][0]["duration"]["numberOfCycles"] = 1
+    else:
+        pricing["singlePaymentUnlimited"] = True
+    return pricing, pr
+
+
+def gen_plan_orders(seed, n, members, plans):
+    g = G(seed, "plan-orders")
+    dates = g.dates(n)
+    out = []
+    for i in range(n):
+        created = dates[i]
+        plan = g.pick(plans)
+        m = g.pick(members) if members else None
+        buyer = {"memberId": m["id"], "contactId": m["contactId"]} if m else {"memberId": g.uuid(), "contactId": g.uuid()}
+        typ = g.weighted([("ONLINE", 70), ("OFFLINE", 25), ("EXTERNAL", 5)])
+        status = g.weighted(PLAN_STATUSES)
+        if plan["cents"] == 0:
+            pay = "NOT_APPLICABLE"
+        elif typ == "OFFLINE" and status in ("PENDING", "ACTIVE") and g.chance(0.5):
+            pay = "UNPAID"
+            status = "PENDING" if g.chance(0.5) else "ACTIVE"
+        elif status == "DRAFT":
+            pay = "PENDING"
+        else:
+            pay = g.weighted([("PAID", 85), ("FAILED", 5), ("REFUNDED", 5), ("PENDING", 5)])
+        start = later(g, created, 86400000)
+        pricing, pr = _plan_pricing(g, plan)
+        o = {"id": g.uuid(), "planId": plan["id"], "subscriptionId": g.uuid(), "wixPayOrderId": g.uuid() if typ == "ONLINE" else "",
+             "buyer": buyer, "type": typ, "status": status, "lastPaymentStatus": pay,
+             "startDate": iso_ms(start), "createdDate": iso_ms(created),
+             "updatedDate": iso_ms(later(g, created, 30 * 86400000, 1000)),
+             "planName": plan["name"], "planDescription": "%s \u2014 all classes included" % plan["name"],
+             "planPrice": pr["total"], "pricing": pricing,
+             "priceDetails": dict(pr, planPrice=pr["total"]),
+             "currentCycle": {"index": 1, "startedDate": iso_ms(start)},
+             "formData": {"formId": plan["formId"], "submissionId": g.uuid(),
+                          "submissionData": {"first_name": buyer["memberId"][:8], "notes": "Prefers mornings"}}}
+        if plan["kind"] == "subscription":
+            o["autoRenewCanceled"] = status == "CANCELED" or g.chance(0.1)
+        if plan["kind"] != "singlePaymentUnlimited" and (status in ("ENDED", "CANCELED") or g.chance(0.5)):
+            o["endDate"] = iso_ms(later(g, start, 365 * 86400000, 86400000))
+            o["earliestEndDate"] = o["endDate"]
+        if g.chance(0.15) and plan["kind"] == "subscription":
+            o["freeTrialDays"] = g.pick([7, 14, 30])
+            o["currentCycle"]["index"] = 0
+        if status == "CANCELED":
+            o["cancellation"] = {"requestedDate": o["updatedDate"], "effectiveAt": g.pick(["IMMEDIATELY", "NEXT_PAYMENT_DATE"]),
+                                 "cause": g.pick(["OWNER_ACTION", "MEMBER_ACTION", "PAYMENT_FAILURE", "UNKNOWN"])}
+        if status == "PAUSED":
+            o["pausePeriods"] = [{"status": "ACTIVE", "pauseDate": o["updatedDate"]}]
+        out.append(o)
+    return out
+
+
+# ------------------------------------------------------------------ bookings services
+BOOKINGS_APP_ID = "13d21c63-b5ec-5912-8397-c3a5ddb27a97"
+SERVICE_TYPES = {"GROUP": "CLASS", "INDIVIDUAL": "APPOINTMENT", "COURSE": "COURSE"}
+SERVICE_CATEGORIES = [("Fitness", 0), ("Beauty & Wellness", 1), ("Classes", 2)]
+
+
+def gen_services(seed, n, booked, staff):
+    """n bookings services (Services V2); the first ones are the services the
+    bookings refer to (same ids, names, schedules), the rest are made up."""
+    g = G(seed, "services")
+    cats = [{"id": g.uuid(), "name": nm, "sortOrder": so} for nm, so in SERVICE_CATEGORIES]
+    dates = g.dates(n)
+    out = []
+    for i in range(n):
+        if i < len(booked):
+            b = booked[i]
+            sid, name, typ, dur, sched = b["id"], b["name"], SERVICE_TYPES[b["type"]], b["dur"], b["scheduleId"]
+        else:
+            sid, sched = g.uuid(), g.uuid()
+            typ = g.pick(["APPOINTMENT", "CLASS", "COURSE"])
+            name, dur = "%s %s %d" % (g.pick(ADJ), g.pick(["Session", "Workshop", "Consultation", "Retreat"]), i), g.pick([30, 45, 60, 90])
+        slug = slugify(name)
+        rate = g.weighted([("FIXED", 60), ("VARIED", 10), ("CUSTOM", 10), ("NO_FEE", 10), ("SUBSCRIPTION", 10)])
+        cents = g.r.randint(10, 200) * 50
+        money = {"value": dec(cents, g.r.randint(0, 2)), "currency": "USD", "formattedValue": formatted(cents, "USD")}
+        payment = {"rateType": rate, "options": {"online": rate != "NO_FEE", "inPerson": g.chance(0.6), "deposit": False,
+                                                 "pricingPlan": rate == "SUBSCRIPTION"}, "pricingPlanIds": []}
+        if rate == "FIXED":
+            payment["fixed"] = {"price": money, "fullUpfrontPaymentAllowed": False}
+        elif rate == "VARIED":
+            payment["varied"] = {"defaultPrice": money, "minPrice": dict(money), "maxPrice": {"value": dec(cents * 2), "currency": "USD",
+                                                                                                "formattedValue": formatted(cents * 2, "USD")}}
+        elif rate == "CUSTOM":
+            payment["custom"] = {"description": "Price depends on the length of your hair"}
+        elif rate == "SUBSCRIPTION":
+            payment["pricingPlanIds"] = [g.uuid()]
+        created = dates[i]
+        first = later(g, created, 30 * 86400000, 86400000)
+        s = {"id": sid, "appId": BOOKINGS_APP_ID, "createdByAppId": BOOKINGS_APP_ID, "type": typ, "name": name,
+             "description": "%s with our best staff." % name, "tagLine": g.pick(["Feel better", "Learn fast", "Relax"]),
+             "sortOrder": i, "defaultCapacity": 1 if typ == "APPOINTMENT" else g.r.randint(5, 30),
+             "hidden": g.chance(0.1), "category": dict(g.pick(cats)), "form": {"id": g.uuid()}, "payment": payment,
+             "onlineBooking": {"enabled": not g.chance(0.1), "requireManualApproval": g.chance(0.2), "allowMultipleRequests": False},
+             "conferencing": {"enabled": g.chance(0.2)},
+             "locations": [{"id": V3_LOCATION_ID, "type": "BUSINESS", "business": {"id": V3_LOCATION_ID, "name": "Main studio"}}],
+             "schedule": {"id": sched, "firstSessionStart": iso_ms(first),
+                          "availabilityConstraints": {"sessionDurations": [dur]}},
+             "staffMemberIds": sorted(set(g.pick(staff)["id"] for _ in range(g.r.randint(1, 3)))) if staff else [],
+             "mainSlug": {"name": slug, "custom": False, "createdDate": iso_ms(created)},
+             "supportedSlugs": [{"name": slug, "custom": False, "createdDate": iso_ms(created)}],
+             "media": {"mainMedia": {"image": {"id": "s%06d" % i, "url": "https://static.wixstatic.com/media/svc%d.jpg" % i,
+                                               "height": 600, "width": 800}}, "items": []},
+             "createdDate": iso_ms(created), "updatedDate": iso_ms(later(g, created, 60 * 86400000, 1000)),
+             "revision": str(g.r.randint(1, 9))}
+        if typ == "COURSE":
+            s["schedule"]["lastSessionEnd"] = iso_ms(first + 42 * 86400000)
+        if g.chance(0.2):
+            s["locations"].append({"id": g.uuid(), "type": "CUSTOMER"})
+        out.append(s)
+    return out

@@ -17,7 +17,7 @@ ALL_NUM = OPS_EQ | OPS_RANGE | frozenset(("$exists",))
 ALL_DATE = ALL_NUM
 ALL_BOOL = OPS_EQ | frozenset(("$exists",))
 ALL_ARR = frozenset(("$hasSome", "$hasAll", "$isEmpty", "$exists"))
-KNOWN_OPS = ALL_STR | ALL_ARR | frozenset(("$matchItems",))
+KNOWN_OPS = ALL_STR | ALL_ARR | frozenset(("$matchItems", "$contains"))
 
 
 class QueryError(Exception):
@@ -332,17 +332,18 @@ def _make_op(f, op, arg, where, nfm, implicit=False):
             raise QueryError(where, "Operator '$isEmpty' expects a boolean")
         return lambda o: _is_empty(get(o)) == arg
 
-    if op == "$startsWith":
+    if op in ("$startsWith", "$contains"):
         if not isinstance(arg, str):
-            raise QueryError(where, "Operator '$startsWith' expects a string")
-        prefix = arg.lower()
+            raise QueryError(where, "Operator '%s' expects a string" % op)
+        part = arg.lower()
+        test = str.startswith if op == "$startsWith" else str.__contains__
 
         def p_sw(o):
             v = get(o)
             if v is MISSING:
                 return False
             vs = v if isinstance(v, list) else (v,)
-            return any(isinstance(e, str) and e.lower().startswith(prefix) for e in vs)
+            return any(isinstance(e, str) and test(e.lower(), part) for e in vs)
         return p_sw
 
     if op == "$matchItems":

@@ -11,7 +11,7 @@ its handlers in domains/, and its data in emu_data.py.
 """
 import re
 
-from domains import bookings, members, oauth, orders, stores
+from domains import bookings, checkouts, contacts, coupons, members, oauth, orders, plans, stores
 
 AUTH = True
 NO_AUTH = False
@@ -27,12 +27,30 @@ ENDPOINTS = [
     ("PATCH", "/ecom/v1/orders/{id}", orders.h_order_update, AUTH),
     ("GET", "/ecom/v1/payments/orders/{orderId}", orders.h_order_payments, AUTH),
     ("POST", "/ecom/v1/payments/list-by-ids", orders.h_payments_by_ids, AUTH),
+    ("POST", "/ecom/v1/payments/{paymentId}/orders/{orderId}/update-payment-transaction-status",
+     orders.h_payment_status_update, AUTH),
+    ("POST", "/ecom/v1/bulk/payments/update-payment-transaction-status", orders.h_payment_status_bulk, AUTH),
+    ("POST", "/ecom/v1/payments/orders/{orderId}/add-payment", orders.h_add_payments, AUTH),
     ("POST", "/ecom/v1/order-billing/get-order-refundability", orders.h_refundability, AUTH),
     ("POST", "/ecom/v1/order-billing/refund-payments", orders.h_refund_payments, AUTH),
     ("GET", "/ecom/v1/fulfillments/orders/{orderId}", orders.h_fulfillments_list, AUTH),
     ("POST", "/ecom/v1/fulfillments/list-by-ids", orders.h_fulfillments_by_ids, AUTH),
     ("POST", "/ecom/v1/fulfillments/orders/{orderId}/create-fulfillment", orders.h_fulfillment_create, AUTH),
     ("DELETE", "/ecom/v1/fulfillments/{fid}/orders/{orderId}", orders.h_fulfillment_delete, AUTH),
+    # -- eCommerce abandoned checkouts
+    ("POST", "/ecom/v1/abandoned-checkout/query", checkouts.h_checkouts_query, AUTH),
+    ("POST", "/ecom/v1/abandoned-checkout/search", checkouts.h_checkouts_search, AUTH),
+    ("GET", "/ecom/v1/abandoned-checkout/{id}", checkouts.h_checkout_get, AUTH),
+    # -- CRM contacts
+    ("POST", "/contacts/v4/contacts/query", contacts.h_contacts_query, AUTH),
+    ("GET", "/contacts/v4/contacts/{id}", contacts.h_contact_get, AUTH),
+    # -- marketing coupons
+    ("POST", "/stores/v2/coupons/query", coupons.h_coupons_query, AUTH),
+    ("GET", "/stores/v2/coupons/{id}", coupons.h_coupon_get, AUTH),
+    # -- pricing-plan orders
+    ("GET", "/pricing-plans/v2/orders", plans.h_plan_orders_list, AUTH),
+    ("GET", "/pricing-plans/v2/orders/{id}", plans.h_plan_order_get, AUTH),
+    ("POST", "/pricing-plans/v2/orders/{id}/mark-as-paid", plans.h_plan_order_mark_paid, AUTH),
     # -- members
     ("POST", "/members/v1/members/query", members.h_members_query, AUTH),
     ("GET", "/members/v1/members", members.h_members_list, AUTH),
@@ -50,6 +68,9 @@ ENDPOINTS = [
     ("GET POST", "/stores/v3/products/search", stores.h_v3_search, AUTH),
     ("GET POST", "/stores/v3/products/count", stores.h_v3_count, AUTH),
     ("GET POST", "/stores/v3/inventory-items/query", stores.h_inv_query, AUTH),
+    ("GET POST", "/stores/v3/inventory-items/search", stores.h_inv_search, AUTH),
+    ("GET POST", "/stores/v3/inventory-items/count", stores.h_inv_count, AUTH),
+    ("POST", "/stores-reader/v2/inventoryItems/query", stores.h_v1_inventory_query, AUTH),
     ("GET", "/stores/v3/products/{id}", stores.h_v3_get, AUTH),
     ("GET", "/stores/v3/inventory-items/{id}", stores.h_inv_get, AUTH),
     ("POST", "/stores/v1/products", stores.h_v1_create, AUTH),
@@ -71,6 +92,10 @@ ENDPOINTS = [
     ("POST", "/_api/bookings-service/v2/bookings/{id}/decline", bookings.h_booking_decline, AUTH),
     ("POST", "/_api/bookings-service/v2/bookings/{id}/cancel", bookings.h_booking_cancel, AUTH),
     ("POST", "/_api/bookings-service/v2/bookings/{id}/reschedule", bookings.h_booking_reschedule, AUTH),
+    ("POST", "/_api/bookings/v2/services/query", bookings.h_services_query, AUTH),
+    ("POST", "/bookings/v2/services/query", bookings.h_services_query, AUTH),
+    ("POST", "/_api/bookings/v2/services/count", bookings.h_services_count, AUTH),
+    ("GET", "/_api/bookings/v2/services/{serviceId}", bookings.h_service_get, AUTH),
 ]
 
 

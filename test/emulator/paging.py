@@ -1,10 +1,13 @@
 """Querying the emulator's collections, and the paged answers: the
 operator sets of field specs, the paging a query asks for (cursor or
-offset, with Wix's limits and errors), the two query engines, and every
+offset, with Wix's limits and errors), V1-style queries (filter and sort
+as JSON strings), free-text search, the two query engines, and every
 paging envelope (cursor metadata, offset metadata, the page's JSON text).
 """
+import json
+
 from api import Raw, dumps, from_query_error, need_obj, validation_error
-from emu_wql import (OPS_EQ, QueryError, compile_filter, first_index, jsonable_key,
+from emu_wql import (F, OPS_EQ, QueryError, compile_filter, first_index, jsonable_key,
                      key_from_json, parse_sort)
 
 # ====================================================================== operator sets of field specs
@@ -82,6 +85,89 @@ def offset_paging(q, where, default=100, maximum=100):
     return limit, get_offset(paging, where + ".paging.offset")
 
 
+# ====================================================================== V1-style queries (Stores V1, coupons)
+def parse_json_string(v, where):
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str):
+        raise validation_error(where, "Expected a string.", "FORMAT", message="Expected a string.")
+    try:
+        return json.loads(v)
+    except ValueError:
+        raise validation_error(where, "Invalid JSON in %s" % where, "FORMAT")
+
+
+def v1_sort_normalise(sort):
+    """[{"numericId":"asc"}] or [{"fieldName":..,"order":..}] -> [{fieldName, order}]"""
+    if sort is None:
+        return None
+    if isinstance(sort, dict):
+        sort = [sort]
+    if not isinstance(sort, list):
+        raise validation_error("query.sort", "sort must be a JSON array", "FORMAT")
+    out = []
+    for s in sort:
+        if not isinstance(s, dict) or not s:
+            raise validation_error("query.sort", "Invalid sort item", "FORMAT")
+        if "fieldName" in s:
+            order = str(s.get("order", "ASC")).upper()
+            out.append({"fieldName": s["fieldName"], "order": order})
+        else:
+            if len(s) != 1:
+                raise validation_error("query.sort", "Invalid sort item", "FORMAT")
+            (k, v), = s.items()
+            if not isinstance(v, str) or v.lower() not in ("asc", "desc"):
+                raise validation_error("query.sort", "Sort order must be 'asc' or 'desc'", "FORMAT")
+            out.append({"fieldName": k, "order": v.upper()})
+    return out
+
+
+def string_query(q, ceiling=None):
+    """(filter, sort, limit, offset) of a V1-style query object q: filter and
+    sort are JSON strings, offset paging up to 100 a page and, with a
+    ceiling, offset + limit at most ceiling."""
+    paging_kind(q, "query", OFFSET)
+    filt = parse_json_string(q.get("filter"), "query.filter")
+    sort = v1_sort_normalise(parse_json_string(q.get("sort"), "query.sort"))
+    limit, offset = offset_paging(q, "query")
+    if ceiling is not None and offset + limit > ceiling:
+        raise validation_error("query.paging.offset",
+                               "offset + limit must not exceed %d; use a numericId range filter instead" % ceiling,
+                               "MAX")
+    return filt, sort, limit, offset
+
+
+# ====================================================================== free-text search
+def text_search_pred(search, searchable, default_fields, where):
+    """Predicate of a search object {expression, fields, mode} (None without
+    an expression), case-insensitive: with mode OR any word of the
+    expression, else every word, must appear in the fields."""
+    if search is None:
+        return None
+    if not isinstance(search, dict):
+        raise validation_error(where, "search must be an object", "FORMAT")
+    expr = search.get("expression")
+    if expr is None or expr == "":
+        return None
+    if not isinstance(expr, str):
+        raise validation_error(where + ".expression", "expression must be a string", "FORMAT")
+    mode = search.get("mode") or "AND"
+    if mode not in ("AND", "OR"):
+        raise validation_error(where + ".mode", "mode must be AND or OR", "VALIDATION")
+    getters = []
+    for f in search.get("fields") or default_fields:
+        if f not in searchable:
+            raise validation_error(where + ".fields", "Field '%s' is not searchable" % (f,), "VALIDATION")
+        getters.append(F(f, "str", ()).get)
+    words = expr.lower().split()
+    combine = any if mode == "OR" else all
+
+    def p(o):
+        txt = " ".join(v for v in (g(o) for g in getters) if isinstance(v, str)).lower()
+        return combine(w in txt for w in words)
+    return p
+
+
 # ====================================================================== query engines
 def run_cursor_query(st, kind, *, filt, sort_raw, extra, cursor, limit, spec_, max_sort, default_sort,
                      where, pred_factory=None, nf_msg="Field '%s' is not declared as filterable",
@@ -131,6 +217,22 @@ def run_cursor_query(st, kind, *, filt, sort_raw, extra, cursor, limit, spec_, m
     if start > 0 and page:
         prv = st.cursor_make(dict(base, a="p", key=jsonable_key(keys[start])))
     return page, nxt, prv
+
+
+def run_search(st, kind, s, *, spec_, searchable, default_fields, default_sort, max_sort, default=100, maximum=100):
+    """(page, next cursor, prev cursor) of a Search request's search object
+    s: cursor paging only, filter, sort and the free text s.search over the
+    searchable fields (default_fields when it names none)."""
+    paging_kind(s, "search", CURSOR)
+    limit, cursor = cursor_paging(s, "search", default, maximum)
+
+    def pred(search):
+        return text_search_pred(search, searchable, default_fields, "search.search")
+    pred(s.get("search"))  # validate even when a cursor is used
+    return run_cursor_query(
+        st, kind, filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")}, cursor=cursor,
+        limit=limit, spec_=spec_, max_sort=max_sort, default_sort=default_sort, where="search",
+        pred_factory=lambda f, x: pred((x or {}).get("search")))
 
 
 def run_offset_query(st, kind, *, filt, sort_raw, extra, spec_, default_sort, pred_extra=None,
@@ -199,7 +301,10 @@ def offset_metadata(page, offset, total=None):
 
 
 def paged_answer(items_key, parts, meta_key, meta, **extra):
-    """The answer {"<items_key>": [parts...], "<meta_key>": meta, extra...};
-    parts are the items' JSON texts."""
+    """The answer {"<items_key>": [parts...], "<meta_key>": meta, extra...}
+    (no metadata object when meta_key is None); parts are the items' JSON
+    texts."""
+    if meta_key is not None:
+        extra = dict({meta_key: meta}, **extra)
     tail = "".join(',"%s":%s' % (k, dumps(v)) for k, v in extra.items())
-    return Raw('{"%s":[%s],"%s":%s%s}' % (items_key, ",".join(parts), meta_key, dumps(meta), tail))
+    return Raw('{"%s":[%s]%s}' % (items_key, ",".join(parts), tail))

@@ -790,5 +790,360 @@ class T10Perf(unittest.TestCase):
         self.assertLess((time.time() - t) / 20, 0.05)
 
 
+def app_code(b):
+    return b["details"]["applicationError"]["code"]
+
+
+def cursor_all(emu, path, key, items_key, body, meta_key):
+    """Every item of a cursor-paged query/search, following cursors.next."""
+    out = []
+    while True:
+        st, b, _ = emu.call("POST", path, body)
+        assert st == 200, b
+        out.extend(b[items_key])
+        assert b[meta_key]["count"] == len(b[items_key])
+        nxt = b[meta_key]["cursors"].get("next")
+        if not nxt:
+            return out
+        body = {key: {"cursorPaging": {"cursor": nxt, "limit": body[key]["cursorPaging"]["limit"]}}}
+
+
+class T11OrderBreadth(unittest.TestCase):
+    def test_line_items_payments_fulfillments(self):
+        orders = E.data("orders")
+        lis = [li for o in orders for li in o["lineItems"]]
+        self.assertTrue(any("catalogReference" not in li and "custom" in li["itemType"] for li in lis))
+        self.assertTrue(any((li.get("catalogReference") or {}).get("options", {}).get("variantId") for li in lis))
+        self.assertTrue(any(li.get("depositAmount") for li in lis))
+        self.assertTrue(any(d.get("lineType") == "COLOR" for li in lis for d in li.get("descriptionLines", [])))
+        for o in orders:
+            tax = sum(float(li["taxInfo"]["taxAmount"]["amount"]) for li in o["lineItems"])
+            self.assertAlmostEqual(tax, float(o["priceSummary"]["tax"]["amount"]), places=2)
+        ids = [o["id"] for o in orders]
+        st, b, _ = E.call("POST", "/ecom/v1/payments/list-by-ids", {"orderIds": ids[:101]})
+        self.assertEqual((st, b["details"]["validationError"]["fieldViolations"][0]["field"]), (400, "orderIds"))
+        st, b, _ = E.call("POST", "/ecom/v1/fulfillments/list-by-ids", {"orderIds": ids[:101]})
+        self.assertEqual(st, 400)
+        pays, fuls = [], []
+        for i in range(0, len(ids), 100):
+            st, b, _ = E.call("POST", "/ecom/v1/payments/list-by-ids", {"orderIds": ids[i:i + 100]})
+            self.assertEqual(st, 200)
+            self.assertEqual([t["orderId"] for t in b["orderTransactions"]], ids[i:i + 100])
+            pays += [p for t in b["orderTransactions"] for p in t["payments"]]
+            st, b, _ = E.call("POST", "/ecom/v1/fulfillments/list-by-ids", {"orderIds": ids[i:i + 100]})
+            self.assertEqual(len(b["ordersWithFulfillments"]), len(ids[i:i + 100]))
+            fuls += [x["fulfillments"] for x in b["ordersWithFulfillments"]]
+        self.assertTrue(any("giftcardPaymentDetails" in p for p in pays))
+        self.assertTrue(any(p.get("regularPaymentDetails", {}).get("creditCardDetails") for p in pays))
+        self.assertTrue(any(p["status"] == "PARTIALLY_REFUNDED" for p in pays))
+        self.assertTrue(any(p["status"] == "PENDING" and p["regularPaymentDetails"]["offlinePayment"] for p in pays))
+        self.assertTrue(any(len(f) >= 2 for f in fuls))
+        self.assertTrue(any(f == [] for f in fuls))
+
+    def test_mark_paid(self):
+        orders = {o["id"]: o for o in E.data("orders")}
+        target = None
+        for oid, o in orders.items():
+            if o["status"] != "APPROVED":
+                continue
+            st, b, _ = E.call("GET", "/ecom/v1/payments/orders/" + oid)
+            ps = b["orderTransactions"]["payments"]
+            if len(ps) == 1 and ps[0]["status"] == "PENDING" and ps[0]["regularPaymentDetails"]["offlinePayment"]:
+                target = (oid, ps[0]["id"])
+                break
+        oid, pid = target
+        url = "/ecom/v1/payments/%s/orders/%s/update-payment-transaction-status" % (pid, oid)
+        self.assertEqual(E.call("POST", url, {})[0], 400)
+        st, b, _ = E.call("POST", url, {"status": "APPROVED"})
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["orderTransactions"]["payments"][0]["status"], "APPROVED")
+        o = E.call("GET", "/ecom/v1/orders/" + oid)[1]["order"]
+        self.assertEqual(o["paymentStatus"], "PAID")
+        self.assertEqual(o["balanceSummary"]["balance"]["amount"], "0.00")
+        self.assertEqual(E.call("POST", url, {"status": "APPROVED"})[0], 200)
+        st, b, _ = E.call("POST", url, {"status": "PENDING"})
+        self.assertEqual((st, app_code(b)), (428, "STATUS_NOT_ALLOWED"))
+        st, b, _ = E.call("POST", "/ecom/v1/payments/nope/orders/%s/update-payment-transaction-status" % oid,
+                          {"status": "APPROVED"})
+        self.assertEqual((st, app_code(b)), (404, "PAYMENT_NOT_FOUND"))
+        st, b, _ = E.call("POST", "/ecom/v1/bulk/payments/update-payment-transaction-status",
+                          {"paymentAndOrderIds": [{"orderId": oid, "paymentId": pid}, {"orderId": oid, "paymentId": "x"}],
+                           "status": "APPROVED", "returnFullEntity": True})
+        self.assertEqual(b["bulkActionMetadata"], {"totalSuccesses": 1, "totalFailures": 1, "undetailedFailures": 0})
+        self.assertEqual(b["results"][1]["itemMetadata"]["error"]["code"], "PAYMENT_NOT_FOUND")
+        self.assertEqual(b["results"][0]["item"]["id"], pid)
+        # an order without payments: add an offline payment of the total
+        oid2 = next(i for i, o in orders.items() if o["status"] == "APPROVED" and o["paymentStatus"] == "NOT_PAID"
+                    and not E.call("GET", "/ecom/v1/payments/orders/" + i)[1]["orderTransactions"]["payments"])
+        total = orders[oid2]["priceSummary"]["total"]["amount"]
+        add = "/ecom/v1/payments/orders/%s/add-payment" % oid2
+        self.assertEqual(E.call("POST", add, {"payments": []})[0], 400)
+        self.assertEqual(E.call("POST", add, {"payments": [{"amount": {"amount": "1"}}] * 51})[0], 400)
+        st, b, _ = E.call("POST", add, {"payments": [{"amount": {"amount": total}, "regularPaymentDetails": {
+            "offlinePayment": True, "status": "APPROVED", "paymentMethod": "Offline", "providerTransactionId": "cash-1"}}]})
+        self.assertEqual(st, 200, b)
+        self.assertEqual(len(b["paymentsIds"]), 1)
+        self.assertEqual(b["orderTransactions"]["payments"][0]["status"], "APPROVED")
+        self.assertEqual(E.call("GET", "/ecom/v1/orders/" + oid2)[1]["order"]["paymentStatus"], "PAID")
+        st, b, _ = E.call("POST", add, {"payments": [{"amount": {"amount": "1"}, "regularPaymentDetails": {
+            "providerTransactionId": "cash-1"}}]})
+        self.assertEqual((st, app_code(b)), (409, "DUPLICATE_PROVIDER_TRANSACTION_ID"))
+
+
+class T12AbandonedCheckouts(unittest.TestCase):
+    def test_query_search(self):
+        data = E.data("abandoned-checkouts")
+        self.assertEqual(len(data), 150)
+        got = cursor_all(E, "/ecom/v1/abandoned-checkout/query", "query", "abandonedCheckouts",
+                         {"query": {"cursorPaging": {"limit": 40}}}, "metadata")
+        self.assertEqual(len(got), 150)
+        self.assertEqual([a["createdDate"] for a in got], sorted((a["createdDate"] for a in data), reverse=True))
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/query", {"query": {"cursorPaging": {"limit": 101}}})
+        self.assertEqual(st, 400)
+        f = {"$and": [{"status": "RECOVERED"}, {"createdDate": {"$gte": "2025-01-01T00:00:00.000Z"}}]}
+        got = cursor_all(E, "/ecom/v1/abandoned-checkout/query", "query", "abandonedCheckouts",
+                         {"query": {"filter": f, "cursorPaging": {"limit": 10}}}, "metadata")
+        want = [a for a in data if a["status"] == "RECOVERED" and a["createdDate"] >= "2025-01-01"]
+        self.assertEqual(sorted(a["id"] for a in got), sorted(a["id"] for a in want))
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/query", {"query": {"paging": {"limit": 5, "offset": 5}}})
+        self.assertEqual((b["metadata"]["offset"], b["metadata"]["total"]), (5, 150))
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/query", {"query": {"filter": {"totalPrice.amount": "1"}}})
+        self.assertEqual(st, 400)
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/query", {"query": {"filter": {"status": {"$startsWith": "A"}}}})
+        self.assertEqual(st, 400)
+        name = data[0]["contactDetails"]["lastName"]
+        got = cursor_all(E, "/ecom/v1/abandoned-checkout/search", "search", "abandonedCheckouts",
+                         {"search": {"search": {"expression": name, "fields": ["contactDetails.lastName"]},
+                                     "cursorPaging": {"limit": 7}}}, "pagingMetadata")
+        self.assertEqual(len(got), sum(name.lower() in a["contactDetails"]["lastName"].lower() for a in data))
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/search",
+                          {"search": {"sort": [{"fieldName": "status"}], "cursorPaging": {"limit": 7}}})
+        self.assertEqual(st, 400)
+        st, b, _ = E.call("POST", "/ecom/v1/abandoned-checkout/search",
+                          {"search": {"filter": {"status": {"$startsWith": "A"}}}})
+        self.assertEqual(st, 400)
+        self.assertEqual(E.call("GET", "/ecom/v1/abandoned-checkout/" + data[3]["id"])[1]["abandonedCheckout"], data[3])
+
+
+class T13Contacts(unittest.TestCase):
+    def test_paging_1000_and_projection(self):
+        emu = Emu("--contacts", "1200", "--orders", "5", "--members", "20", "--products", "5", "--bookings", "5")
+        try:
+            data = emu.data("contacts")
+            self.assertEqual(len(data), 1200)
+            body = {"query": {"sort": [{"fieldName": "createdDate", "order": "ASC"}], "paging": {"limit": 1000}}}
+            st, b, _ = emu.call("POST", "/contacts/v4/contacts/query", body)
+            self.assertEqual(b["pagingMetadata"], {"count": 1000, "offset": 0, "total": 1200, "tooManyToCount": False})
+            body["query"]["paging"]["offset"] = 1000
+            st, b2, _ = emu.call("POST", "/contacts/v4/contacts/query", body)
+            self.assertEqual(b2["pagingMetadata"]["count"], 200)
+            self.assertEqual(len({c["id"] for c in b["contacts"] + b2["contacts"]}), 1200)
+            body["query"]["paging"]["limit"] = 1001
+            st, b, _ = emu.call("POST", "/contacts/v4/contacts/query", body)
+            self.assertEqual((st, app_code(b)), (400, "ILLEGAL_LIMIT"))
+            st, b, _ = emu.call("POST", "/contacts/v4/contacts/query", {"query": {}})
+            self.assertEqual(b["pagingMetadata"]["count"], 50)
+            self.assertIsInstance(b["contacts"][0]["revision"], int)
+            st, b, _ = emu.call("POST", "/contacts/v4/contacts/query", {"query": {"fieldsets": ["BASIC"], "fields": ["info.company"]}})
+            self.assertLessEqual(set(b["contacts"][0]), {"id", "revision", "primaryInfo", "primaryEmail", "primaryPhone", "info"})
+            self.assertLessEqual(set(b["contacts"][0]["info"]), {"name", "company"})
+        finally:
+            emu.stop()
+
+    def test_filters_search_errors(self):
+        data = E.data("contacts")
+        self.assertEqual(len(data), 300)
+        members = E.data("members")
+        self.assertLessEqual({m["contactId"] for m in members}, {c["id"] for c in data})
+
+        def q(query, search=None):
+            body = {"query": dict(query, paging={"limit": 1000})}
+            if search is not None:
+                body["search"] = search
+            return E.call("POST", "/contacts/v4/contacts/query", body)
+        st, b, _ = q({"filter": {"info.labelKeys": {"$hasSome": ["custom.vip"]}}})
+        self.assertEqual(b["pagingMetadata"]["total"], sum("custom.vip" in c["info"]["labelKeys"]["items"] for c in data))
+        st, b, _ = q({"filter": {"info.name.last": {"$startsWith": "o'b"}}})
+        self.assertEqual({c["info"]["name"]["last"] for c in b["contacts"]}, {"O'Brien"})
+        st, b, _ = q({}, search="o'brien")
+        self.assertTrue(b["contacts"])
+        self.assertTrue(all(c["info"]["name"]["last"] == "O'Brien" for c in b["contacts"]))
+        for query, code in (({"filter": {"info.nope": "x"}}, "UNSUPPORTED_FILTER_FIELD_UNKNOWN"),
+                            ({"filter": {"id": {"$startsWith": "a"}}}, "UNSUPPORTED_FILTER_OPERATOR"),
+                            ({"filter": {"createdDate": {"$gt": 5}}}, "UNSUPPORTED_FILTER_VALUE_TYPE"),
+                            ({"sort": [{"fieldName": "updatedDate"}]}, "UNSUPPORTED_SORT_FIELD"),
+                            ({"sort": [{"fieldName": "createdDate"}, {"fieldName": "info.company"}]}, "UNSUPPORTED_SORT_FIELD")):
+            st, b, _ = q(query)
+            self.assertEqual((st, app_code(b)), (400, code), query)
+        c = data[7]
+        self.assertEqual(E.call("GET", "/contacts/v4/contacts/" + c["id"])[1]["contact"], c)
+
+
+class T14Inventory(unittest.TestCase):
+    def test_v1_inventory(self):
+        emu = Emu("--catalog", "V1", "--products", "260", "--orders", "5", "--members", "5", "--bookings", "5")
+        try:
+            prods = emu.data("products")
+            inv = emu.data("inventory")
+            self.assertEqual(len(inv), 260)
+            self.assertEqual({i["productId"] for i in inv}, {p["id"] for p in prods})
+            got, offset = [], 0
+            while True:
+                q = {"query": {"sort": '[{"numericId":"asc"}]', "paging": {"limit": 100, "offset": offset}}}
+                st, b, _ = emu.call("POST", "/stores-reader/v2/inventoryItems/query", q)
+                self.assertEqual(st, 200, b)
+                self.assertEqual(b["totalResults"], 260)
+                self.assertEqual(b["metadata"], {"items": len(b["inventoryItems"]), "offset": offset})
+                got += b["inventoryItems"]
+                offset += 100
+                if offset >= 260:
+                    break
+            self.assertEqual([i["numericId"] for i in got], sorted((i["numericId"] for i in inv), key=int))
+            pid = prods[0]["id"]
+            f = '{"productId":{"$in":["%s"]}}' % pid
+            st, b, _ = emu.call("POST", "/stores-reader/v2/inventoryItems/query", {"query": {"filter": f}})
+            self.assertEqual([i["productId"] for i in b["inventoryItems"]], [pid])
+            self.assertEqual(emu.call("POST", "/stores-reader/v2/inventoryItems/query",
+                                      {"query": {"filter": {"productId": pid}}})[0], 400)
+            self.assertEqual(emu.call("POST", "/stores-reader/v2/inventoryItems/query",
+                                      {"query": {"paging": {"limit": 101}}})[0], 400)
+            self.assertEqual(emu.call("POST", "/stores-reader/v2/inventoryItems/query",
+                                      {"query": {"filter": '{"quantity":1}'}})[0], 400)
+            st, _, _ = emu.call("PATCH", "/stores/v2/inventoryItems/product/" + pid, {"inventoryItem": {
+                "trackQuantity": True, "variants": [{"variantId": v["id"], "quantity": 7} for v in prods[0]["variants"]]}})
+            self.assertEqual(st, 200)
+            st, b, _ = emu.call("POST", "/stores-reader/v2/inventoryItems/query", {"query": {"filter": f}})
+            self.assertEqual({v["quantity"] for v in b["inventoryItems"][0]["variants"]}, {7})
+            self.assertEqual(E.call("POST", "/stores-reader/v2/inventoryItems/query", {"query": {}})[0], 428)
+        finally:
+            emu.stop()
+
+    def test_v3_inventory_search_count(self):
+        inv = E.data("inventory-items")
+        body = {"search": {"filter": {"trackQuantity": True, "quantity": {"$lte": 5}},
+                           "sort": [{"fieldName": "quantity", "order": "ASC"}], "cursorPaging": {"limit": 3}}}
+        got = cursor_all(E, "/stores/v3/inventory-items/search", "search", "inventoryItems", body, "pagingMetadata")
+        want = [i for i in inv if i["trackQuantity"] and i["quantity"] <= 5]
+        self.assertEqual(sorted(i["id"] for i in got), sorted(i["id"] for i in want))
+        self.assertEqual([i["quantity"] for i in got], sorted(i["quantity"] for i in want))
+        name = inv[0]["product"]["name"]
+        st, b, _ = E.call("POST", "/stores/v3/inventory-items/count", {"search": {"expression": name}})
+        self.assertEqual(b["count"], sum(name.lower() in i["product"]["name"].lower() for i in inv))
+        st, b, _ = E.call("POST", "/stores/v3/inventory-items/search", {"search": {"cursorPaging": {"limit": 1001}}})
+        self.assertEqual(st, 400)
+        st, b, _ = E.call("POST", "/stores/v3/inventory-items/search", {"search": {"sort": [{"fieldName": "variantId"}]}})
+        self.assertEqual(st, 400)
+        r = base64.urlsafe_b64encode(json.dumps({"search": {"cursorPaging": {"limit": 2}}}).encode()).decode().rstrip("=")
+        st, b, _ = E.call("GET", "/stores/v3/inventory-items/search?.r=" + r)
+        self.assertEqual((st, len(b["inventoryItems"]), b["pagingMetadata"]["hasNext"]), (200, 2, True))
+
+
+class T15Coupons(unittest.TestCase):
+    def test_query(self):
+        data = E.data("coupons")
+        self.assertEqual(len(data), 40)
+        kinds = {"moneyOffAmount", "percentOffRate", "freeShipping", "fixedPriceAmount", "buyXGetY"}
+        self.assertEqual({k for c in data for k in c["specification"] if k in kinds}, kinds)
+        got, offset = [], 0
+        while offset < 40:
+            st, b, _ = E.call("POST", "/stores/v2/coupons/query",
+                              {"query": {"sort": '[{"dateCreated":"desc"}]', "paging": {"limit": 15, "offset": offset}}})
+            self.assertEqual((st, b["totalResults"], set(b)), (200, 40, {"coupons", "totalResults"}))
+            got += b["coupons"]
+            offset += 15
+        self.assertEqual([c["dateCreated"] for c in got], sorted((c["dateCreated"] for c in data), key=int, reverse=True))
+        st, b, _ = E.call("POST", "/stores/v2/coupons/query", {"query": {"filter": '{"expired":false}'}})
+        self.assertEqual(b["totalResults"], sum(not c["expired"] for c in data))
+        for f in ('{"scope.namespace":"bookings"}', '{"specification.scope.namespace":"bookings"}'):
+            st, b, _ = E.call("POST", "/stores/v2/coupons/query", {"query": {"filter": f}})
+            self.assertEqual(b["totalResults"], sum(c["specification"].get("scope", {}).get("namespace") == "bookings"
+                                                    for c in data))
+        st, b, _ = E.call("POST", "/stores/v2/coupons/query", {"query": {"filter": '{"specification.code":{"$contains":"brien"}}'}})
+        self.assertEqual([c["specification"]["code"] for c in b["coupons"]], ["O'BRIEN10"])
+        self.assertEqual(E.call("POST", "/stores/v2/coupons/query", {"query": {"filter": '{"numberOfUsages":1}'}})[0], 400)
+        self.assertEqual(E.call("POST", "/stores/v2/coupons/query", {"query": {"filter": {"expired": False}}})[0], 400)
+        self.assertEqual(E.call("POST", "/stores/v2/coupons/query", {"query": {"paging": {"limit": 101}}})[0], 400)
+
+
+class T16PlanOrders(unittest.TestCase):
+    def test_list_get_mark_paid(self):
+        data = E.data("plan-orders")
+        self.assertEqual(len(data), 120)
+        got, offset = [], 0
+        while True:
+            st, b, _ = E.call("GET", "/pricing-plans/v2/orders?limit=50&offset=%d" % offset)
+            self.assertEqual(st, 200, b)
+            got += b["orders"]
+            self.assertEqual(b["pagingMetadata"]["total"], 120)
+            offset += 50
+            if offset >= 120:
+                break
+        self.assertEqual([o["createdDate"] for o in got], sorted((o["createdDate"] for o in data), reverse=True))
+        self.assertNotIn("submissionData", got[0]["formData"])
+        self.assertEqual(E.call("GET", "/pricing-plans/v2/orders?limit=51")[0], 400)
+        self.assertEqual(E.call("GET", "/pricing-plans/v2/orders?orderStatuses=NOPE")[0], 400)
+        st, b, _ = E.call("GET", "/pricing-plans/v2/orders?orderStatuses=ACTIVE&orderStatuses=PAUSED&paymentStatuses=PAID"
+                                 "&sorting.fieldName=endDate&sorting.order=ASC&fieldSet=FULL")
+        want = [o for o in data if o["status"] in ("ACTIVE", "PAUSED") and o["lastPaymentStatus"] == "PAID"]
+        self.assertEqual(b["pagingMetadata"]["total"], len(want))
+        self.assertIn("submissionData", b["orders"][0]["formData"])
+        r = base64.urlsafe_b64encode(json.dumps({"buyerIds": [data[0]["buyer"]["memberId"]], "limit": 5}).encode()).decode()
+        st, b, _ = E.call("GET", "/pricing-plans/v2/orders?.r=" + r.rstrip("="))
+        self.assertTrue(b["orders"])
+        self.assertTrue(all(o["buyer"]["memberId"] == data[0]["buyer"]["memberId"] for o in b["orders"]))
+        unpaid = next(o for o in data if o["type"] == "OFFLINE" and o["lastPaymentStatus"] == "UNPAID")
+        url = "/pricing-plans/v2/orders/%s/mark-as-paid" % unpaid["id"]
+        self.assertEqual(E.call("POST", url, {})[0], 200)
+        o = E.call("GET", "/pricing-plans/v2/orders/" + unpaid["id"])[1]["order"]
+        self.assertEqual((o["lastPaymentStatus"], o["status"]), ("PAID", "ACTIVE"))
+        st, b, _ = E.call("POST", url, {})
+        self.assertEqual((st, app_code(b)), (428, "ORDER_ALREADY_PAID"))
+        online = next(o for o in data if o["type"] == "ONLINE")
+        st, b, _ = E.call("POST", "/pricing-plans/v2/orders/%s/mark-as-paid" % online["id"], {})
+        self.assertEqual((st, app_code(b)), (428, "ORDER_NOT_OFFLINE"))
+
+
+class T17Services(unittest.TestCase):
+    def test_query(self):
+        data = E.data("services")
+        self.assertEqual(len(data), 30)
+        booked = {b["bookedEntity"].get("slot", b["bookedEntity"].get("schedule"))["serviceId"] for b in E.data("bookings")}
+        self.assertLessEqual(booked, {s["id"] for s in data})
+        got, offset = [], 0
+        while offset < 30:
+            st, b, _ = E.call("POST", "/_api/bookings/v2/services/query", {"query": {"paging": {"offset": offset, "limit": 12}}})
+            self.assertEqual(b["pagingMetadata"]["total"], 30)
+            got += b["services"]
+            offset += 12
+        self.assertEqual([s["createdDate"] for s in got], sorted(s["createdDate"] for s in data))
+        staff = data[0]["staffMemberIds"][0]
+        f = {"$and": [{"hidden": False}, {"staffMemberIds": {"$hasSome": [staff]}}]}
+        st, b, _ = E.call("POST", "/_api/bookings/v2/services/query", {"query": {"filter": f}, "conditionalFields": ["STAFF_MEMBER_DETAILS"]})
+        want = [s for s in data if not s["hidden"] and staff in s["staffMemberIds"]]
+        self.assertEqual(b["pagingMetadata"]["total"], len(want))
+        self.assertEqual(E.call("POST", "/_api/bookings/v2/services/count", {"filter": f})[1], {"count": len(want)})
+        self.assertEqual(E.call("POST", "/_api/bookings/v2/services/query", {"query": {"paging": {"limit": 101}}})[0], 400)
+        self.assertEqual(E.call("POST", "/_api/bookings/v2/services/query", {"query": {"cursorPaging": {"limit": 5}}})[0], 400)
+        self.assertEqual(E.call("POST", "/_api/bookings/v2/services/query", {"query": {"filter": {"payment.rateType": "FIXED"}}})[0], 400)
+        self.assertEqual(E.call("POST", "/_api/bookings/v2/services/query", {"conditionalFields": ["NOPE"]})[0], 400)
+        self.assertEqual(E.call("GET", "/_api/bookings/v2/services/" + data[2]["id"])[1]["service"], data[2])
+        money = [s["payment"]["fixed"]["price"] for s in data if "fixed" in s["payment"]]
+        self.assertTrue(money and all(set(m) == {"value", "currency", "formattedValue"} for m in money))
+
+
+
+class T18BreadthDeterminism(unittest.TestCase):
+    def test_same_seed_same_data(self):
+        args = ("--orders", "40", "--members", "15", "--products", "10", "--bookings", "10", "--contacts", "30",
+                "--checkouts", "20", "--coupons", "10", "--plan-orders", "20", "--services", "8", "--seed", "5")
+        emu, emu2 = Emu(*args), Emu(*args)
+        try:
+            for kind in ("contacts", "coupons", "abandoned-checkouts", "plan-orders", "services", "orders"):
+                self.assertEqual(emu.data(kind), emu2.data(kind), kind)
+        finally:
+            emu.stop()
+            emu2.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

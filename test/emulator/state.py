@@ -13,7 +13,9 @@ import emu_data as D
 from api import app_error, dumps
 from emu_wql import decode_cursor, encode_cursor, sort_items
 
-COLL_ALIAS = {"v3s": "v3"}
+COLL_ALIAS = {"v3s": "v3", "invs": "inv"}
+# a kind computed from another: kind -> (source kind, source object -> object)
+DERIVED = {"inv1": ("v1", D.v1_inventory_item)}
 
 
 def _as_stored(obj):
@@ -52,16 +54,31 @@ class State:
             else:
                 catalog = []
             self.orders, self.txns, self.fuls = D.gen_orders(a.seed, a.orders, self.members, catalog)
-            self.bookings, self.services, self.staff = D.gen_bookings(a.seed, a.bookings, self.members)
+            D.enrich_orders(a.seed, self.orders, self.txns, self.fuls, catalog)
+            self.bookings, booked, staff = D.gen_bookings(a.seed, a.bookings, self.members)
+            contacts = D.gen_contacts(a.seed, a.contacts, self.members)
+            self.plans = D.gen_plans(a.seed)
             self.idx = {}
             for kind, lst in (("orders", self.orders), ("members", self.members), ("v1", self.v1),
-                              ("v3", self.v3), ("inv", self.inv), ("bookings", self.bookings)):
+                              ("v3", self.v3), ("inv", self.inv), ("bookings", self.bookings),
+                              ("contacts", contacts), ("coupons", D.gen_coupons(a.seed, a.coupons)),
+                              ("checkouts", D.gen_abandoned_checkouts(a.seed, a.checkouts, contacts, self.members, catalog)),
+                              ("plan-orders", D.gen_plan_orders(a.seed, a.plan_orders, self.members, self.plans)),
+                              ("services", D.gen_services(a.seed, a.services, booked, staff))):
                 self.idx[kind] = {o["id"]: o for o in lst}
+            self.derived_at = {}
             self.ver = collections.defaultdict(int)
             self.qcache = collections.OrderedDict()
             self.jcache = collections.defaultdict(dict)
 
     def coll(self, kind):
+        """kind's index {id: object}; a derived kind is recomputed after its
+        source changed."""
+        if kind in DERIVED:
+            src, make = DERIVED[kind]
+            if self.derived_at.get(kind) != self.ver[src]:
+                self.idx[kind] = {d["id"]: d for d in map(make, self.idx[src].values())}
+                self.derived_at[kind] = self.ver[src]
         return self.idx[kind]
 
     def touch(self, kind, oid=None):
@@ -104,12 +121,12 @@ class State:
     def sorted_matches(self, kind, filt, sort_raw, extra, pred, sort_fields):
         key = (kind, dumps(filt), dumps(sort_raw), dumps(extra))
         base = COLL_ALIAS.get(kind, kind)
-        v = self.ver[base]
+        v = self.ver[DERIVED[base][0] if base in DERIVED else base]
         hit = self.qcache.get(key)
         if hit is not None and hit[0] == v:
             self.qcache.move_to_end(key)
             return hit[1], hit[2]
-        objs = self.idx[base].values()
+        objs = self.coll(base).values()
         items = [o for o in objs if pred(o)] if pred else list(objs)
         items, keys = sort_items(items, sort_fields)
         self.qcache[key] = (v, items, keys)

@@ -32,7 +32,8 @@ from state import State  # noqa: E402
 # ====================================================================== control API
 # GET /_emulator/data/{kind}: the index of each kind (products: the catalog's)
 DATA_KINDS = {"orders": "orders", "members": "members", "bookings": "bookings", "products": None,
-              "inventory-items": "inv"}
+              "inventory-items": "inv", "inventory": "inv1", "contacts": "contacts", "coupons": "coupons",
+              "abandoned-checkouts": "checkouts", "plan-orders": "plan-orders", "services": "services"}
 
 
 def control(st, method, path, params, body):
@@ -62,7 +63,7 @@ def control(st, method, path, params, body):
             return 404, {"message": "unknown data kind %s" % kind}
         index = DATA_KINDS[kind] or ("v1" if st.args.catalog == "V1" else "v3")
         with st.lock:
-            objs = st.idx[index].values()
+            objs = st.coll(index).values()
             return 200, {kind: copy.deepcopy(sorted(objs, key=lambda o: o["id"]))}
     if p == "/tokens/expire" and method == "POST":
         with st.lock:
@@ -405,6 +406,11 @@ def parse_args(argv=None):
     ap.add_argument("--members", type=int, default=250)
     ap.add_argument("--products", type=int, default=150)
     ap.add_argument("--bookings", type=int, default=180)
+    ap.add_argument("--contacts", type=int, default=300)
+    ap.add_argument("--checkouts", type=int, default=150)
+    ap.add_argument("--coupons", type=int, default=40)
+    ap.add_argument("--plan-orders", type=int, default=120)
+    ap.add_argument("--services", type=int, default=30)
     ap.add_argument("--catalog", type=str.upper, choices=("V1", "V3", "NONE"), default="V3")
     ap.add_argument("--site-id", default="5e2f6a3b-1c4d-4e5f-8a9b-0c1d2e3f4a5b")
     ap.add_argument("--client-id", default="wix-emulator-app")

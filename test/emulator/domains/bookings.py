@@ -1,11 +1,13 @@
-"""Bookings: extended bookings (query: cursor or offset paging; count) and
-the booking actions confirm, decline, cancel and reschedule."""
+"""Bookings: extended bookings (query: cursor or offset paging; count),
+the booking actions confirm, decline, cancel and reschedule, and services
+(Services V2: query with offset paging, count, get)."""
 import copy
 
 import emu_data as D
 from api import app_error, body_obj, body_or_r, bump, dumps, entity, need_obj, validation_error
-from emu_wql import F, iso_ms, spec
-from paging import EQ3, HAS, PREV_NEVER, either_paged_query, paged_answer, run_offset_query
+from emu_wql import ALL_BOOL, ALL_DATE, ALL_STR, F, iso_ms, spec
+from paging import (EQ3, HAS, OFFSET, PREV_NEVER, either_paged_query, offset_metadata, offset_paging,
+                    paged_answer, paging_kind, run_offset_query)
 
 B_DATE = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
 BOOKING_SPEC = spec(
@@ -194,3 +196,49 @@ def h_booking_reschedule(req):
     if tp is not None:
         b["totalParticipants"] = tp
     return booking_done(st, b)
+
+
+# ---------------------------------------------------------------- services
+SERVICE_SPEC = spec(
+    *(F(name, "str", ALL_STR, True) for name in ("id", "appId", "category.id", "category.name", "description", "form.id",
+                                                 "mainSlug.name", "name", "tagLine")),
+    F("type", "enum", ALL_STR, True),
+    *(F(name, "bool", ALL_BOOL, True) for name in ("hidden", "onlineBooking.enabled", "payment.options.inPerson",
+                                                   "payment.options.online", "payment.options.pricingPlan")),
+    *(F(name, "date", ALL_DATE, True) for name in ("schedule.firstSessionStart", "schedule.lastSessionEnd",
+                                                   "createdDate", "updatedDate")),
+    *(F(name, "arr", HAS) for name in ("locations.business.id", "serviceResources.resourceIds.values",
+                                       "staffMemberIds", "supportedSlugs.name")),
+)
+SERVICE_DEFAULT_SORT = [(SERVICE_SPEC["createdDate"], False)]
+CONDITIONAL_FIELDS = ("STAFF_MEMBER_DETAILS", "RESOURCE_TYPE_DETAILS", "DISCOUNT_INFO_DETAILS", "RESOURCE_DETAILS")
+
+
+def services_matching(st, filt, sort=None):
+    return run_offset_query(st, "services", filt=filt, sort_raw=sort, extra=None, spec_=SERVICE_SPEC,
+                            default_sort=SERVICE_DEFAULT_SORT, max_sort=50, sort_where="query.sort")
+
+
+def h_services_query(req):
+    st = req.state
+    b = body_obj(req)
+    q = need_obj(b, "query")
+    paging_kind(q, "query", OFFSET)
+    limit, offset = offset_paging(q, "query")
+    cf = b.get("conditionalFields") or []
+    if not isinstance(cf, list) or len(cf) > 5 or any(f not in CONDITIONAL_FIELDS for f in cf):
+        raise validation_error("conditionalFields", "conditionalFields: at most 5 of %s" % ", ".join(CONDITIONAL_FIELDS),
+                               "VALIDATION")
+    items = services_matching(st, q.get("filter"), q.get("sort"))
+    page = items[offset:offset + limit]
+    return paged_answer("services", [st.wire("services", s) for s in page], "pagingMetadata",
+                        offset_metadata(page, offset, total=len(items)))
+
+
+def h_services_count(req):
+    return {"count": len(services_matching(req.state, body_obj(req).get("filter")))}
+
+
+def h_service_get(req):
+    st = req.state
+    return entity("service", st.wire("services", st.stored("services", req.m["serviceId"], "SERVICE_NOT_FOUND", "Service")))

@@ -1,5 +1,6 @@
 """eCommerce orders: search (cursor paging), get, cancel and update; their
-payments and refunds (order billing) and fulfillments."""
+transactions (list, payment status updates, added payments, refunds) and
+fulfillments."""
 import collections
 import copy
 
@@ -380,23 +381,169 @@ def h_refund_payments(req):
     for pid in want:
         p = pays[pid]
         ref = refunded_cents(t, pid)
-        p["status"] = "REFUNDED" if ref >= pay_cents(p) else "PARTIALLY_REFUNDED"
-        p.setdefault("regularPaymentDetails", {})["status"] = p["status"]
-        p["updatedDate"] = now
+        set_status(p, "REFUNDED" if ref >= pay_cents(p) else "PARTIALLY_REFUNDED", now)
     for lid, q in li_ref.items():
         lmap[lid]["refundQuantity"] = lmap[lid].get("refundQuantity", 0) + q
     for lid, q in restock.items():
         lmap[lid]["restockQuantity"] = lmap[lid].get("restockQuantity", 0) + q
     t["_state"]["shipping_refunded"] = t["_state"].get("shipping_refunded", 0) + ship_c
-    paid_all = sum(pay_cents(p) for p in t["payments"] if p.get("status") in ("APPROVED", "PARTIALLY_REFUNDED", "REFUNDED"))
-    ref_all = sum(refunded_cents(t, p["id"]) for p in t["payments"])
-    o["paymentStatus"] = "FULLY_REFUNDED" if ref_all >= paid_all else "PARTIALLY_REFUNDED"
-    bs = o.setdefault("balanceSummary", {})
-    bs["refunded"] = D.price(ref_all, cur)
-    o["updatedDate"] = now
     add_activity(o, "ORDER_REFUNDED")
-    st.touch("orders", oid)
+    payments_changed(st, o)
     return {"refund": refund, "orderTransactions": txn_wire(oid, t)}
+
+
+# ---------------------------------------------------------------- payment status, added payments
+PAYMENT_STATUSES = ("APPROVED", "PENDING", "PENDING_MERCHANT", "CANCELED", "DECLINED", "REFUNDED",
+                    "PARTIALLY_REFUNDED", "AUTHORIZED", "VOIDED")
+SETTLED = ("APPROVED", "PARTIALLY_REFUNDED", "REFUNDED")
+# the statuses update-payment-transaction-status may move a payment to, by its status
+STATUS_MOVES = {"PENDING": ("APPROVED", "CANCELED", "DECLINED", "VOIDED"),
+                "PENDING_MERCHANT": ("APPROVED", "CANCELED", "DECLINED", "VOIDED"),
+                "AUTHORIZED": ("APPROVED", "VOIDED")}
+PAYMENT_DETAILS = ("regularPaymentDetails", "giftcardPaymentDetails", "membershipPaymentDetails")
+
+
+def set_status(p, status, now):
+    """A payment's status (and the deprecated copy in regularPaymentDetails)."""
+    p["status"] = status
+    if "regularPaymentDetails" in p:
+        p["regularPaymentDetails"]["status"] = status
+    p["updatedDate"] = now
+
+
+def payments_changed(st, o):
+    """Recomputes the order's paymentStatus and balanceSummary from its
+    payments and refunds (synchronously) and stamps the order."""
+    t = order_txn(st, o["id"])
+    cur = o.get("currency", "USD")
+
+    def total_of(statuses):
+        return sum(pay_cents(p) for p in t["payments"] if p.get("status") in statuses)
+    total = cents_of(o["priceSummary"]["total"]["amount"], "total")
+    paid = total_of(SETTLED)
+    refunded = sum(refunded_cents(t, p["id"]) for p in t["payments"])
+    authorized = total_of(("AUTHORIZED",))
+    pending = total_of(("PENDING", "PENDING_MERCHANT"))
+    if refunded:
+        ps = "FULLY_REFUNDED" if refunded >= paid else "PARTIALLY_REFUNDED"
+    elif paid and paid >= total:
+        ps = "PAID"
+    elif paid:
+        ps = "PARTIALLY_PAID"
+    elif authorized or pending:
+        ps = "PENDING"
+    else:
+        ps = "NOT_PAID"
+    o["paymentStatus"] = ps
+    o.setdefault("balanceSummary", {}).update(
+        balance=D.price(max(0, total - paid), cur), paid=D.price(paid, cur), refunded=D.price(refunded, cur),
+        authorized=D.price(authorized, cur), pending=D.price(pending, cur))
+    stamp(o)
+    st.touch("orders", o["id"])
+
+
+def update_payment_status(st, oid, pid, status):
+    """Moves payment pid of order oid to status; the same status is a no-op."""
+    o = get_order(st, oid)
+    p = next((x for x in order_txn(st, oid)["payments"] if x["id"] == pid), None)
+    if p is None:
+        raise app_error(404, "PAYMENT_NOT_FOUND", "Payment %s not found in order %s" % (pid, oid), data={"paymentId": pid})
+    if p["status"] != status:
+        if status not in STATUS_MOVES.get(p["status"], ()):
+            raise app_error(428, "STATUS_NOT_ALLOWED", "Payment %s cannot change from %s to %s" % (pid, p["status"], status),
+                            data={"paymentId": pid})
+        set_status(p, status, iso_ms(unique_now_ms()))
+        payments_changed(st, o)
+    return p
+
+
+def payment_status_arg(b):
+    status = b.get("status")
+    if status is None:
+        raise validation_error("status", "status is required", "REQUIRED_FIELD")
+    if status not in PAYMENT_STATUSES:
+        raise validation_error("status", "Invalid status '%s'" % (status,), "VALIDATION")
+    return status
+
+
+def h_payment_status_update(req):
+    st = req.state
+    oid = req.m["orderId"]
+    update_payment_status(st, oid, req.m["paymentId"], payment_status_arg(body_obj(req)))
+    return {"orderTransactions": txn_wire(oid, order_txn(st, oid))}
+
+
+def h_payment_status_bulk(req):
+    st = req.state
+    b = body_obj(req)
+    ids = b.get("paymentAndOrderIds")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 300:
+        raise validation_error("paymentAndOrderIds", "paymentAndOrderIds must contain 1..300 items", "MAX_SIZE")
+    status = payment_status_arg(b)
+    results = []
+    for i, x in enumerate(ids):
+        x = x if isinstance(x, dict) else {}
+        meta = {"id": x.get("paymentId"), "originalIndex": i, "success": True}
+        r = {"itemMetadata": meta}
+        try:
+            p = update_payment_status(st, str(x.get("orderId")), str(x.get("paymentId")), status)
+            if b.get("returnFullEntity") is True:
+                r["item"] = p
+        except ApiError as e:
+            err = e.body["details"]["applicationError"]
+            meta.update(success=False, error={"code": err["code"], "description": err["description"]})
+        results.append(r)
+    ok = sum(r["itemMetadata"]["success"] for r in results)
+    return {"results": results,
+            "bulkActionMetadata": {"totalSuccesses": ok, "totalFailures": len(results) - ok, "undetailedFailures": 0}}
+
+
+def new_payment(x, where, cur, known_ptx):
+    """A payment recorded by add-payment from its request form x."""
+    if not isinstance(x, dict):
+        raise validation_error(where, "Expected an object", "FORMAT")
+    amt = x.get("amount")
+    amt = amt.get("amount") if isinstance(amt, dict) else None
+    if amt is None:
+        raise validation_error(where + ".amount.amount", "amount is required", "REQUIRED_FIELD")
+    c = cents_of(amt, where + ".amount.amount")
+    if c < 0:
+        raise validation_error(where + ".amount.amount", "Must be greater than or equal to 0", "MIN")
+    kinds = [k for k in PAYMENT_DETAILS if x.get(k) is not None]
+    if len(kinds) > 1:
+        raise validation_error(where, "Only one of %s may be set" % ", ".join(PAYMENT_DETAILS), "VALIDATION")
+    kind = kinds[0] if kinds else "regularPaymentDetails"
+    details = copy.deepcopy(x.get(kind) or {"offlinePayment": True, "paymentMethod": "Offline"})
+    if not isinstance(details, dict):
+        raise validation_error(where + "." + kind, "Expected an object", "FORMAT")
+    status = x.get("status") or details.get("status") or "APPROVED"
+    if status not in PAYMENT_STATUSES:
+        raise validation_error(where + ".status", "Invalid status '%s'" % (status,), "VALIDATION")
+    ptx = details.get("providerTransactionId")
+    if ptx is not None and ptx in known_ptx:
+        raise app_error(409, "DUPLICATE_PROVIDER_TRANSACTION_ID", "A payment with providerTransactionId %s already exists" % ptx)
+    known_ptx.add(ptx)
+    now = iso_ms(unique_now_ms())
+    created = x.get("createdDate") if isinstance(x.get("createdDate"), str) else now
+    p = {"id": new_id(), "createdDate": created, "updatedDate": now, "amount": D.price(c, cur),
+         "refundDisabled": bool(x.get("refundDisabled")), "status": status, kind: details}
+    if kind == "regularPaymentDetails":
+        details["status"] = status
+    return p
+
+
+def h_add_payments(req):
+    st = req.state
+    o = get_order(st, req.m["orderId"])
+    pays = body_obj(req).get("payments")
+    if not isinstance(pays, list) or not 1 <= len(pays) <= 50:
+        raise validation_error("payments", "payments must contain 1..50 items", "MAX_SIZE" if pays else "REQUIRED_FIELD")
+    t = order_txn(st, o["id"])
+    known = {(p.get("regularPaymentDetails") or {}).get("providerTransactionId") for p in t["payments"]} - {None}
+    new = [new_payment(x, "payments[%d]" % i, o.get("currency", "USD"), known) for i, x in enumerate(pays)]
+    t["payments"].extend(new)
+    payments_changed(st, o)
+    return {"orderTransactions": txn_wire(o["id"], t), "paymentsIds": [p["id"] for p in new]}
 
 
 def fulfillments_wire(st, oid):

@@ -1,19 +1,18 @@
 """Wix Stores, both catalogs: the catalog version; Catalog V1 products
 (query with a JSON-string filter and offset paging up to 10,000, get,
-create, update, delete) and their inventory; Catalog V3 products (query,
-search, count: cursor paging; get, create, update, delete) and inventory
-items (query: cursor or offset paging; get, update, bulk increment and
-decrement)."""
+create, update, delete) and their inventory (query, update, increment,
+decrement); Catalog V3 products (query, search, count: cursor paging; get,
+create, update, delete) and inventory items (query: cursor or offset
+paging; search, count; get, update, bulk increment and decrement)."""
 import copy
-import json
 
 import emu_data as D
-from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, entity, list_param,
+from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, dumps, entity, list_param,
                  need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import ALL_BOOL, ALL_DATE, ALL_NUM, ALL_STR, F, iso_ms, spec
-from paging import (CURSOR, HAS, OFFSET, PREV_IF_ANY, cursor_metadata, cursor_paging,
-                    either_paged_query, offset_paging, paged_answer, paging_kind, run_cursor_query,
-                    run_offset_query)
+from paging import (CURSOR, HAS, PREV_IF_ANY, cursor_metadata, cursor_paging, either_paged_query,
+                    paged_answer, paging_kind, run_cursor_query, run_offset_query, run_search, string_query,
+                    text_search_pred)
 
 V1_STR = ("$eq", "$ne", "$in", "$gt", "$gte", "$lt", "$lte", "$startsWith", "$exists")
 V1_NUM = ("$eq", "$ne", "$in", "$gt", "$gte", "$lt", "$lte", "$exists")
@@ -60,7 +59,11 @@ INV_SPEC = spec(
     F("trackQuantity", "bool", ALL_BOOL, True), F("availabilityStatus", "enum", ALL_BOOL, True),
     F("createdDate", "date", ALL_DATE, True), F("updatedDate", "date", ALL_DATE, True),
     F("product.name", "str", ALL_STR, True), F("product.variantSku", "str", ALL_STR, True),
+    F("product.variantName", "str", ALL_STR, True), F("product.variantBarcode", "str", ALL_STR, True),
+    F("product.brand.id", "str", ALL_STR, True), F("preorderInfo.enabled", "bool", ALL_BOOL, True),
+    F("product.directCategoryIds", "arr", HAS, True),
 )
+INV_SEARCH_TEXT_FIELDS = ("product.name", "product.variantName", "product.variantSku", "product.variantBarcode")
 
 
 def require_catalog(st, want):
@@ -78,42 +81,6 @@ def h_catalog_version(req):
 
 
 # ---------------------------------------------------------------- V1 reads
-def parse_json_string(v, where):
-    if v is None or v == "":
-        return None
-    if not isinstance(v, str):
-        raise validation_error(where, "Expected a string.", "FORMAT", message="Expected a string.")
-    try:
-        return json.loads(v)
-    except ValueError:
-        raise validation_error(where, "Invalid JSON in %s" % where, "FORMAT")
-
-
-def v1_sort_normalise(sort):
-    """[{"numericId":"asc"}] or [{"fieldName":..,"order":..}] -> [{fieldName, order}]"""
-    if sort is None:
-        return None
-    if isinstance(sort, dict):
-        sort = [sort]
-    if not isinstance(sort, list):
-        raise validation_error("query.sort", "sort must be a JSON array", "FORMAT")
-    out = []
-    for s in sort:
-        if not isinstance(s, dict) or not s:
-            raise validation_error("query.sort", "Invalid sort item", "FORMAT")
-        if "fieldName" in s:
-            order = str(s.get("order", "ASC")).upper()
-            out.append({"fieldName": s["fieldName"], "order": order})
-        else:
-            if len(s) != 1:
-                raise validation_error("query.sort", "Invalid sort item", "FORMAT")
-            (k, v), = s.items()
-            if not isinstance(v, str) or v.lower() not in ("asc", "desc"):
-                raise validation_error("query.sort", "Sort order must be 'asc' or 'desc'", "FORMAT")
-            out.append({"fieldName": k, "order": v.upper()})
-    return out
-
-
 V1_DEFAULT_SORT = [(V1_SPEC["lastUpdated"], True)]
 V1_OFFSET_CEILING = 10000
 
@@ -133,15 +100,7 @@ def h_v1_query(req):
     st = req.state
     require_catalog(st, "V1")
     b = req.body if isinstance(req.body, dict) else {}
-    q = need_obj(b, "query")
-    paging_kind(q, "query", OFFSET)
-    filt = parse_json_string(q.get("filter"), "query.filter")
-    sort = v1_sort_normalise(parse_json_string(q.get("sort"), "query.sort"))
-    limit, offset = offset_paging(q, "query")
-    if offset + limit > V1_OFFSET_CEILING:
-        raise validation_error("query.paging.offset",
-                               "offset + limit must not exceed %d; use a numericId range filter instead" % V1_OFFSET_CEILING,
-                               "MAX")
+    filt, sort, limit, offset = string_query(need_obj(b, "query"), V1_OFFSET_CEILING)
     hidden = b.get("includeHiddenProducts") is True
     variants = b.get("includeVariants") is True
     items = run_offset_query(st, "v1", filt=filt, sort_raw=sort, extra={"h": hidden}, spec_=V1_SPEC,
@@ -150,6 +109,28 @@ def h_v1_query(req):
     page = items[offset:offset + limit]
     return paged_answer("products", [st.obj_json("v1", p, variants, V1_PROJ[variants]) for p in page],
                         "metadata", {"items": len(page), "offset": offset}, totalResults=len(items))
+
+
+INV1_EQ = ("$eq", "$ne", "$in", "$nin")
+INV1_SPEC = spec(
+    F("id", "str", INV1_EQ), F("productId", "str", INV1_EQ, True), F("externalId", "str", INV1_EQ),
+    F("numericId", "num", V1_NUM, True), F("lastUpdated", "date", V1_NUM, True),
+    F("trackQuantity", "bool", ("$eq", "$ne")),
+)
+INV1_DEFAULT_SORT = [(INV1_SPEC["numericId"], False)]
+
+
+def h_v1_inventory_query(req):
+    """Catalog V1 Query Inventory: one item per product, read from the
+    products (so product and inventory changes show at once)."""
+    st = req.state
+    require_catalog(st, "V1")
+    filt, sort, limit, offset = string_query(need_obj(body_obj(req), "query"), V1_OFFSET_CEILING)
+    items = run_offset_query(st, "inv1", filt=filt, sort_raw=sort, extra=None, spec_=INV1_SPEC,
+                             default_sort=INV1_DEFAULT_SORT, sort_where="query.sort")
+    page = items[offset:offset + limit]
+    return paged_answer("inventoryItems", [dumps(it) for it in page], "metadata",
+                        {"items": len(page), "offset": offset}, totalResults=len(items))
 
 
 def get_v1(st, pid):
@@ -207,27 +188,7 @@ def v3_proj(fields, with_variants):
 
 
 def v3_search_pred(search):
-    if search is None:
-        return None
-    if not isinstance(search, dict):
-        raise validation_error("search.search", "search must be an object", "FORMAT")
-    expr = search.get("expression")
-    if expr is None or expr == "":
-        return None
-    if not isinstance(expr, str):
-        raise validation_error("search.search.expression", "expression must be a string", "FORMAT")
-    fields = search.get("fields") or ["name"]
-    getters = []
-    for f in fields:
-        if f not in V3_SEARCH_TEXT_FIELDS:
-            raise validation_error("search.search.fields", "Field '%s' is not searchable" % (f,), "VALIDATION")
-        getters.append(F(f, "str", ()).get)
-    words = expr.lower().split()
-
-    def p(o):
-        txt = " ".join(v for v in (g(o) for g in getters) if isinstance(v, str)).lower()
-        return all(w in txt for w in words)
-    return p
+    return text_search_pred(search, V3_SEARCH_TEXT_FIELDS, ["name"], "search.search")
 
 
 V3_DEFAULT_SORT = [(V3_QUERY_SPEC["createdDate"], True)]
@@ -257,16 +218,10 @@ def h_v3_search(req):
     st = req.state
     require_catalog(st, "V3")
     b = body_or_r(req)
-    s = need_obj(b, "search")
-    paging_kind(s, "search", CURSOR)
     fields = v3_fields(b.get("fields"))
-    limit, cursor = cursor_paging(s, "search")
-    v3_search_pred(s.get("search"))  # validate even when a cursor is used
-    page, nxt, prv = run_cursor_query(
-        st, "v3s", filt=s.get("filter"), sort_raw=s.get("sort"), extra={"search": s.get("search")},
-        cursor=cursor, limit=limit, spec_=V3_SEARCH_SPEC, max_sort=5,
-        default_sort=V3_DEFAULT_SORT, where="search",
-        pred_factory=lambda f, x: v3_search_pred((x or {}).get("search")))
+    page, nxt, prv = run_search(st, "v3s", need_obj(b, "search"), spec_=V3_SEARCH_SPEC,
+                                searchable=V3_SEARCH_TEXT_FIELDS, default_fields=["name"],
+                                default_sort=V3_DEFAULT_SORT, max_sort=5)
     return v3_page_response(st, page, nxt, prv, fields)
 
 
@@ -304,6 +259,33 @@ def h_inv_query(req):
     page, meta = either_paged_query(st, "inv", q, spec_=INV_SPEC, default_sort=INV_DEFAULT_SORT,
                                     default=100, maximum=1000, prev=PREV_IF_ANY, with_total=False)
     return paged_answer("inventoryItems", [st.wire("inv", it) for it in page], "pagingMetadata", meta)
+
+
+INV_SEARCH_DEFAULT_SORT = [(INV_SPEC["createdDate"], True)]
+
+
+def inv_search_pred(search):
+    return text_search_pred(search, INV_SEARCH_TEXT_FIELDS, INV_SEARCH_TEXT_FIELDS, "search.search")
+
+
+def h_inv_search(req):
+    st = req.state
+    require_catalog(st, "V3")
+    page, nxt, prv = run_search(st, "invs", need_obj(body_or_r(req), "search"), spec_=INV_SPEC,
+                                searchable=INV_SEARCH_TEXT_FIELDS, default_fields=INV_SEARCH_TEXT_FIELDS,
+                                default_sort=INV_SEARCH_DEFAULT_SORT, max_sort=10, maximum=1000)
+    return paged_answer("inventoryItems", [st.wire("inv", it) for it in page], "pagingMetadata",
+                        cursor_metadata(page, nxt, prv, prev=PREV_IF_ANY, has_next=True))
+
+
+def h_inv_count(req):
+    st = req.state
+    require_catalog(st, "V3")
+    b = body_or_r(req)
+    items = run_offset_query(st, "invs", filt=b.get("filter"), sort_raw=None, extra={"search": b.get("search")},
+                             spec_=INV_SPEC, default_sort=INV_SEARCH_DEFAULT_SORT,
+                             pred_extra=inv_search_pred(b.get("search")))
+    return {"count": len(items)}
 
 
 def get_inv(st, iid):
