@@ -61,6 +61,8 @@ typedef struct WixScanState
 	WixPager	parent_pager;	/* batch calls: the scan yielding parent ids */
 	List	   *parent_items;	/* ... its items, by id index, while needed */
 	int			batch_first;	/* index of the next batch answer's first id */
+	int			window_first;	/* the current batch answer's ids: from */
+	int			window_n;		/* ... and how many */
 	int			held_first;		/* parent items of the current page: from */
 	json_object **ancestors;	/* rows inside items: nlevels per row, the
 								 * element one level up first */
@@ -331,7 +333,7 @@ begin_batch(WixScanState *state, WixDeparseContext *ctx, json_object *filter)
 	List	   *ids;
 	MemoryContextCallback *callback;
 
-	state->batch_first = state->held_first = 0;
+	state->batch_first = state->held_first = state->window_n = 0;
 	state->parent_items = NIL;
 	state->keep_parents = ctx->batch_parents;
 	if (!ctx->batch_parents && list_length(state->remote_conds) == 1 &&
@@ -662,20 +664,12 @@ flatten_rows(WixScanState *state)
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
 	RowCollector rc = {state};
 	char	   *path = endpoint->rows_path ? pstrdup(endpoint->rows_path) : NULL;
-	int			first = state->batch_first;
-	int			n = 0;
 
 	for (char *key = path ? strtok(path, ".") : NULL; key != NULL; key = strtok(NULL, "."))
 	{
 		if (rc.depth == MAX_ROW_LEVELS)
 			elog(ERROR, "wix_admin: rows_path %s is too deep", endpoint->rows_path);
 		rc.keys[rc.depth++] = key;
-	}
-	if (endpoint->batch != NULL && state->get_key == NULL)
-	{
-		/* batch answers come in request order, all but the last full */
-		n = Min(endpoint->batch->max_ids, list_length(state->pager.ids) - first);
-		state->batch_first += n;
 	}
 	state->nlevels = rc.depth + (endpoint->batch != NULL ? 1 : 0);
 	rc.rows = json_object_new_array();
@@ -684,7 +678,7 @@ flatten_rows(WixScanState *state)
 	{
 		json_object *item = json_item(state, i);
 
-		rc.parent = n > 0 ? batch_parent(state, item, first, n) : NULL;
+		rc.parent = batch_parent(state, item, state->window_first, state->window_n);
 		collect_rows(&rc, item, 0);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -800,6 +794,14 @@ fetch_page(WixScanState *state)
 	}
 	else if (!fetch_posted_page(state))
 		return false;
+	else if (state->endpoint->batch != NULL)
+	{
+		/* batch answers come in request order, all but the last full */
+		state->window_first = state->batch_first;
+		state->window_n = Min(state->endpoint->batch->max_ids,
+							  list_length(state->pager.ids) - state->batch_first);
+		state->batch_first += state->window_n;
+	}
 	if (has_rows_inside(state->endpoint) && state->items != NULL)
 		flatten_rows(state);
 	return true;
