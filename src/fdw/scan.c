@@ -638,10 +638,13 @@ collect_rows(RowCollector *rc, json_object *node, int level)
 static json_object *
 batch_parent(WixScanState *state, json_object *item, int first, int n)
 {
-	json_object *key = wix_json_get_type(item, state->endpoint->batch->key_field,
-										 json_type_string);
+	json_object *key;
 
-	if (key == NULL || state->parent_items == NIL)
+	if (n == 0 || state->parent_items == NIL)
+		return NULL;
+	key = wix_json_get_type(item, state->endpoint->batch->key_field,
+							json_type_string);
+	if (key == NULL)
 		return NULL;
 	for (int i = first; i < first + n; i++)
 	{
