@@ -1,10 +1,10 @@
-"""Forms of catalog entry the next tables need (issue "Structure for growth",
-part 5), proven with the catalog's experimental resources, which only the
-superuser-only wix_admin.enable_experimental_resources makes valid: rows from
-an array inside each item with the item's columns, a GET with a path and
-query-string parameter from a required condition and no paging, and a batch
-call keyed by parent ids (from a pushed condition or from a scan of the
-parent resource).  Row values and the requests the emulator logged."""
+"""Forms of catalog entry (issue "Structure for growth", part 5): rows from
+an array inside each item with the item's columns (order_line_items), a GET
+with a path and query-string parameter from a required condition and no
+paging (the experimental resource, which only the superuser-only
+wix_admin.enable_experimental_resources makes valid), and a batch call keyed
+by parent ids, from a pushed condition or from a scan of the parent resource
+(order_payments).  Row values and the requests the emulator logged."""
 import math
 import unittest
 
@@ -30,15 +30,15 @@ class CatalogFormsTest(unittest.TestCase):
         create_database(DB)
         query("""
             CREATE FOREIGN TABLE line_items (order_id text, order_number bigint,
-              order_created_date timestamptz, id text, product_name text,
-              quantity integer, price numeric, raw jsonb)
-              SERVER emu OPTIONS (resource 'experimental_order_line_items');
+              order_created_date timestamptz, id text OPTIONS (path 'id'), product_name text,
+              quantity integer, price numeric OPTIONS (path 'price.amount'), raw jsonb)
+              SERVER emu OPTIONS (resource 'order_line_items');
             CREATE FOREIGN TABLE payments_by_order (order_id text, id text,
               amount numeric, raw jsonb)
               SERVER emu OPTIONS (resource 'experimental_order_payments_by_order');
-            CREATE FOREIGN TABLE payments (order_id text, id text,
-              amount numeric, raw jsonb)
-              SERVER emu OPTIONS (resource 'experimental_order_payments');
+            CREATE FOREIGN TABLE payments (order_id text, id text OPTIONS (path 'id'),
+              amount numeric OPTIONS (path 'amount.amount'), raw jsonb)
+              SERVER emu OPTIONS (resource 'order_payments');
         """)
         cls.orders = [o for o in items_of(emu.data("orders"), "orders")
                       if o["status"] in VISIBLE]
@@ -49,13 +49,16 @@ class CatalogFormsTest(unittest.TestCase):
 
     def test_experimental_resources_need_the_setting(self):
         err = psql_error("""CREATE FOREIGN TABLE t (id text) SERVER emu
-                            OPTIONS (resource 'experimental_order_payments');""", db=DB)
-        self.assertIn('unknown Wix resource "experimental_order_payments"', err)
+                            OPTIONS (resource 'experimental_order_payments_by_order');""", db=DB)
+        self.assertIn('unknown Wix resource "experimental_order_payments_by_order"', err)
         self.assertNotIn("experimental", err.split("HINT")[1])
         tables = psql("SELECT foreign_table_name FROM information_schema.foreign_tables "
                       "WHERE foreign_table_schema = 'wix' ORDER BY 1", db=DB)
-        self.assertEqual(tables, [["bookings"], ["members"], ["orders"], ["products"]])
-        err = psql_error("SELECT count(*) FROM payments", db=DB)
+        self.assertEqual(tables, [[t] for t in sorted([
+            "abandoned_checkouts", "booking_services", "bookings", "contacts", "coupons",
+            "inventory_items", "members", "order_fulfillments", "order_line_items",
+            "order_payments", "order_refunds", "orders", "products"])])
+        err = psql_error("SELECT count(*) FROM payments_by_order", db=DB)
         self.assertIn("unknown Wix resource", err)
 
     def test_rows_inside_items_cost_no_extra_request(self):

@@ -156,7 +156,7 @@ static const WixEndpoint members_query = {
 	.columns = member_columns,
 	.fields = member_fields,
 	.max_sort_keys = 3,
-	.get_path = "/members/v1/members/%s?fieldsets=FULL",
+	.get_path = "/members/v1/members/{id}?fieldsets=FULL",
 	.get_item_key = "member",
 	.total_path = "metadata.total",
 };
@@ -341,22 +341,24 @@ static const WixEndpoint bookings_query = {
 	.count_path = "/_api/bookings-reader/v2/extended-bookings/count",
 };
 
-/*
- * Experimental resources: forms of endpoint no production table uses yet,
- * for tests.  Only wix_admin.enable_experimental_resources (superuser)
- * makes them valid, and IMPORT FOREIGN SCHEMA never creates them.  Wire
- * facts: breadth.md §2-3.
- */
-
-/* One row per line item of each order, with the order's columns ("^..."). */
+/* Order line items: one row per lineItems[] element, no extra call (breadth.md §2) */
 static const WixColumnDef order_line_item_columns[] = {
 	{"order_id", "text", "^id"},
+	{"line_item_id", "text", "id"},
 	{"order_number", "bigint", "^number"},
 	{"order_created_date", "timestamptz", "^createdDate"},
-	{"id", "text", "id"},
 	{"product_name", "text", "productName.original"},
+	{"catalog_item_id", "text", "catalogReference.catalogItemId"},
+	{"variant_id", "text", "catalogReference.options.variantId"},
+	{"sku", "text", "physicalProperties.sku"},
+	{"item_type", "text", "itemType.preset"},
 	{"quantity", "integer", "quantity"},
-	{"price", "numeric", "price.amount"},
+	{"unit_price", "numeric", "price.amount"},
+	{"total_price_before_tax", "numeric", "totalPriceBeforeTax.amount"},
+	{"total_price_after_tax", "numeric", "totalPriceAfterTax.amount"},
+	{"total_discount", "numeric", "totalDiscount.amount"},
+	{"tax_amount", "numeric", "taxInfo.taxAmount.amount"},
+	{"currency", "text", "^currency"},
 	{"raw", "jsonb", "$"},
 	{NULL}
 };
@@ -367,8 +369,374 @@ static const WixEndpoint order_line_items_search = {
 	.columns = order_line_item_columns,
 };
 
-/* Order transactions: one row per payment, with the order id. */
+/*
+ * Order transactions and fulfillments (§3-4): no call lists them for a
+ * whole site, so the orders a search yields are read 100 a request; the
+ * order's own columns come from the search ("^^number").  Their filters go
+ * to that search; "order_id = x" alone is one Get call.
+ */
+static const WixBatch order_ids_batch = {
+	.ids_key = "orderIds",
+	.max_ids = 100,
+	.key_field = "orderId",
+	.parent = &orders_search,
+	.parent_id_key = "id",
+};
+
+static const WixFieldDef no_fields[] = {{NULL}};
+
+#define ORDER_BATCH_CALL(path, items) \
+	.catalog = WIX_CATALOG_ANY, \
+	.query_path = path, \
+	.paging = WIX_PAGING_NONE, \
+	.max_page_size = 100, \
+	.items_key = items, \
+	.batch = &order_ids_batch, \
+	.fields = no_fields
+
 static const WixColumnDef order_payment_columns[] = {
+	{"order_id", "text", "^orderId"},
+	{"order_number", "bigint", "^^number"},
+	{"order_created_date", "timestamptz", "^^createdDate"},
+	{"payment_id", "text", "id"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"amount", "numeric", "amount.amount"},
+	{"status", "text", "status"},
+	{"offline", "boolean", "regularPaymentDetails.offlinePayment"},
+	{"payment_method", "text", "regularPaymentDetails.paymentMethod"},
+	{"provider_transaction_id", "text", "regularPaymentDetails.providerTransactionId"},
+	{"gift_card", "jsonb", "giftcardPaymentDetails"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint order_payments_by_ids = {
+	ORDER_BATCH_CALL("/ecom/v1/payments/list-by-ids", "orderTransactions"),
+	.rows_path = "payments",
+	.columns = order_payment_columns,
+	.get_path = "/ecom/v1/payments/orders/{id}",
+	.get_item_key = "orderTransactions",
+};
+
+/* One row per refunds[].transactions[] element: a refund of one payment. */
+static const WixColumnDef order_refund_columns[] = {
+	{"order_id", "text", "^^orderId"},
+	{"order_number", "bigint", "^^^number"},
+	{"order_created_date", "timestamptz", "^^^createdDate"},
+	{"refund_id", "text", "^id"},
+	{"payment_id", "text", "paymentId"},
+	{"created_date", "timestamptz", "^createdDate"},
+	{"amount", "numeric", "amount.amount"},
+	{"refund_status", "text", "refundStatus"},
+	{"external_refund", "boolean", "externalRefund"},
+	{"reason", "text", "^details.reason"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint order_refunds_by_ids = {
+	ORDER_BATCH_CALL("/ecom/v1/payments/list-by-ids", "orderTransactions"),
+	.rows_path = "refunds.transactions",
+	.columns = order_refund_columns,
+	.get_path = "/ecom/v1/payments/orders/{id}",
+	.get_item_key = "orderTransactions",
+};
+
+static const WixColumnDef order_fulfillment_columns[] = {
+	{"order_id", "text", "^orderId"},
+	{"order_number", "bigint", "^^number"},
+	{"order_created_date", "timestamptz", "^^createdDate"},
+	{"fulfillment_id", "text", "id"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"tracking_number", "text", "trackingInfo.trackingNumber"},
+	{"shipping_provider", "text", "trackingInfo.shippingProvider"},
+	{"tracking_link", "text", "trackingInfo.trackingLink"},
+	{"line_items", "jsonb", "lineItems"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixEndpoint order_fulfillments_by_ids = {
+	ORDER_BATCH_CALL("/ecom/v1/fulfillments/list-by-ids", "ordersWithFulfillments"),
+	.rows_path = "fulfillments",
+	.columns = order_fulfillment_columns,
+	.get_path = "/ecom/v1/fulfillments/orders/{id}",
+	.get_item_key = "orderWithFulfillments",
+};
+
+/* Abandoned checkouts (§5.1): cursor paging in "metadata" */
+static const WixColumnDef abandoned_checkout_columns[] = {
+	{"id", "text", "id"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"status", "text", "status"},
+	{"buyer_email", "text", "buyerInfo.email"},
+	{"contact_id", "text", "buyerInfo.contactId"},
+	{"member_id", "text", "buyerInfo.memberId"},
+	{"total", "numeric", "totalPrice.amount"},
+	{"currency", "text", "currency"},
+	{"checkout_url", "text", "checkoutUrl"},
+	{"line_items", "jsonb", "lineItems"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+#define CHECKOUT_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS | WIX_SORTABLE)
+
+static const WixFieldDef abandoned_checkout_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, CHECKOUT_OPS | WIX_OP_STARTS},
+	{"status", NULL, WIX_WIRE_ENUM, CHECKOUT_OPS},
+	{"buyerInfo.email", NULL, WIX_WIRE_STRING, CHECKOUT_OPS | WIX_OP_STARTS},
+	{"buyerInfo.contactId", NULL, WIX_WIRE_STRING, CHECKOUT_OPS},
+	{"buyerInfo.memberId", NULL, WIX_WIRE_STRING, CHECKOUT_OPS},
+	{"createdDate", NULL, WIX_WIRE_DATE, CHECKOUT_OPS | WIX_OP_RANGE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, CHECKOUT_OPS | WIX_OP_RANGE | WIX_ALWAYS_SET},
+	{NULL}
+};
+
+/* Default limit and sort are unconfirmed: always send both. */
+static const WixEndpoint abandoned_checkouts_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/ecom/v1/abandoned-checkout/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_CURSOR,
+	.max_page_size = 100,
+	.items_key = "abandonedCheckouts",
+	.metadata_key = "metadata",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = abandoned_checkout_columns,
+	.fields = abandoned_checkout_fields,
+	.max_sort_keys = 3,
+};
+
+/* CRM contacts (§6): offset paging, up to 1000 a page, one sort key */
+static const WixColumnDef contact_columns[] = {
+	{"id", "text", "id"},
+	{"first_name", "text", "info.name.first"},
+	{"last_name", "text", "info.name.last"},
+	{"primary_email", "text", "primaryInfo.email"},
+	{"primary_phone", "text", "primaryInfo.phone"},
+	{"company", "text", "info.company"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"last_activity_date", "timestamptz", "lastActivity.activityDate"},
+	{"labels", "jsonb", "info.labelKeys.items"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+#define CONTACT_TEXT_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS | WIX_OP_STARTS)
+
+static const WixFieldDef contact_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_NE | WIX_OP_IN | WIX_OP_EXISTS},
+	{"createdDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{"updatedDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_ALWAYS_SET},
+	{"lastActivity.activityDate", NULL, WIX_WIRE_DATE, CMP_OPS | WIX_SORTABLE},
+	{"info.company", NULL, WIX_WIRE_STRING, CONTACT_TEXT_OPS | WIX_SORTABLE},
+	{"info.name.first", NULL, WIX_WIRE_STRING, CONTACT_TEXT_OPS | WIX_SORTABLE},
+	{"info.name.last", NULL, WIX_WIRE_STRING, CONTACT_TEXT_OPS | WIX_SORTABLE},
+	{"primaryInfo.email", NULL, WIX_WIRE_STRING, CONTACT_TEXT_OPS | WIX_SORTABLE},
+	{"primaryInfo.phone", NULL, WIX_WIRE_STRING, CONTACT_TEXT_OPS},
+	{NULL}
+};
+
+/* The REST doc and the SDK disagree on the default sort: always send one. */
+static const WixEndpoint contacts_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/contacts/v4/contacts/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 1000,
+	.items_key = "contacts",
+	.metadata_key = "pagingMetadata",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = contact_columns,
+	.fields = contact_fields,
+	.max_sort_keys = 1,
+	.total_path = "pagingMetadata.total",
+};
+
+/*
+ * Stores inventory (§7): one row per variant.  Catalog V1 has one item per
+ * product with a variants[] array; Catalog V3 one item per variant.
+ */
+static const WixColumnDef inventory_v3_columns[] = {
+	{"id", "text", "id"},
+	{"product_id", "text", "productId"},
+	{"variant_id", "text", "variantId"},
+	{"track_quantity", "boolean", "trackQuantity"},
+	{"quantity", "integer", "quantity"},
+	{"in_stock", "boolean", "inStock"},
+	{"availability_status", "text", "availabilityStatus"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixFieldDef inventory_v3_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, ALL_OPS},
+	{"variantId", NULL, WIX_WIRE_STRING, ALL_OPS},
+	{"productId", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_SORTABLE},
+	{"trackQuantity", NULL, WIX_WIRE_BOOL, ALL_OPS | WIX_SORTABLE},
+	{"inStock", NULL, WIX_WIRE_BOOL, ALL_OPS | WIX_SORTABLE},
+	{"availabilityStatus", NULL, WIX_WIRE_ENUM, ALL_OPS | WIX_SORTABLE},
+	{"quantity", NULL, WIX_WIRE_INT, ALL_OPS | WIX_SORTABLE},
+	{"updatedDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE | WIX_ALWAYS_SET},
+	{NULL}
+};
+
+static const WixEndpoint inventory_v3_query = {
+	.catalog = WIX_CATALOG_V3,
+	.query_path = "/stores/v3/inventory-items/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_CURSOR,
+	.max_page_size = 1000,
+	.items_key = "inventoryItems",
+	.metadata_key = "pagingMetadata",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = inventory_v3_columns,
+	.fields = inventory_v3_fields,
+	.max_sort_keys = 10,
+};
+
+static const WixColumnDef inventory_v1_columns[] = {
+	{"id", "text", "^id"},
+	{"product_id", "text", "^productId"},
+	{"variant_id", "text", "variantId"},
+	{"track_quantity", "boolean", "^trackQuantity"},
+	{"quantity", "integer", "quantity"},
+	{"in_stock", "boolean", "inStock"},
+	{"availability_status", "text", NULL},
+	{"updated_date", "timestamptz", "^lastUpdated"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/* The SDK declares no V1 inventory filters; public code uses these. */
+static const WixFieldDef inventory_v1_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"productId", NULL, WIX_WIRE_STRING, ID_OPS},
+	{"lastUpdated", NULL, WIX_WIRE_DATE, CMP_OPS},
+	{NULL}
+};
+
+/* Like V1 products: offset paging up to 10,000, then by numericId. */
+static const WixEndpoint inventory_v1_query = {
+	.catalog = WIX_CATALOG_V1,
+	.query_path = "/stores-reader/v2/inventoryItems/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.query_as_strings = true,
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 100,
+	.max_offset = 10000,
+	.keyset_field = "numericId",
+	.items_key = "inventoryItems",
+	.metadata_key = "metadata",
+	.rows_path = "variants",
+	.default_sort = "[{\"numericId\":\"asc\"}]",
+	.columns = inventory_v1_columns,
+	.fields = inventory_v1_fields,
+	.total_path = "totalResults",
+};
+
+/* Coupons V2 (§8): V1-style string filter and sort, epoch-millisecond dates */
+static const WixColumnDef coupon_columns[] = {
+	{"id", "text", "id"},
+	{"code", "text", "specification.code"},
+	{"name", "text", "specification.name"},
+	{"type", "text", "specification.type"},
+	{"amount_off", "numeric", "specification.moneyOffAmount"},
+	{"percent_off", "numeric", "specification.percentOffRate"},
+	{"start_date", "timestamptz", "specification.startTime"},
+	{"expiration_date", "timestamptz", "specification.expirationTime"},
+	{"active", "boolean", "specification.active"},
+	{"times_used", "integer", "numberOfUsages"},
+	{"usage_limit", "integer", "specification.usageLimit"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/* Documented operators; dates filter in epoch ms, which is not pushed. */
+#define COUPON_TEXT_OPS (WIX_OP_EQ | WIX_OP_NE | WIX_OP_STARTS)
+
+static const WixFieldDef coupon_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, COUPON_TEXT_OPS},
+	{"specification.code", NULL, WIX_WIRE_STRING, COUPON_TEXT_OPS},
+	{"specification.name", NULL, WIX_WIRE_STRING, COUPON_TEXT_OPS},
+	{"specification.active", NULL, WIX_WIRE_BOOL, WIX_OP_EQ | WIX_OP_NE},
+	{NULL}
+};
+
+static const WixEndpoint coupons_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/stores/v2/coupons/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.query_as_strings = true,
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 100,
+	.items_key = "coupons",
+	.default_sort = "[{\"dateCreated\":\"asc\"}]",
+	.columns = coupon_columns,
+	.fields = coupon_fields,
+	.total_path = "totalResults",
+};
+
+/* Bookings services (§10): offset paging, money as {value, currency} */
+static const WixColumnDef service_columns[] = {
+	{"id", "text", "id"},
+	{"name", "text", "name"},
+	{"type", "text", "type"},
+	{"category_name", "text", "category.name"},
+	{"price", "numeric", "payment.fixed.price.value"},
+	{"currency", "text", "payment.fixed.price.currency"},
+	{"online_booking", "boolean", "onlineBooking.enabled"},
+	{"hidden", "boolean", "hidden"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"updated_date", "timestamptz", "updatedDate"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+/* Dates are the default sort but not in the filter spec: not pushed. */
+static const WixFieldDef service_fields[] = {
+	{"id", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS | WIX_SORTABLE},
+	{"name", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS | WIX_SORTABLE},
+	{"type", NULL, WIX_WIRE_ENUM, ALL_OPS | WIX_SORTABLE},
+	{"category.name", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS | WIX_SORTABLE},
+	{"hidden", NULL, WIX_WIRE_BOOL, ALL_OPS | WIX_SORTABLE},
+	{"onlineBooking.enabled", NULL, WIX_WIRE_BOOL, ALL_OPS | WIX_SORTABLE},
+	{NULL}
+};
+
+static const WixEndpoint services_query = {
+	.catalog = WIX_CATALOG_ANY,
+	.query_path = "/_api/bookings/v2/services/query",
+	.envelope = "query",
+	.sort_key = "sort",
+	.paging = WIX_PAGING_OFFSET,
+	.max_page_size = 100,
+	.items_key = "services",
+	.metadata_key = "pagingMetadata",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"ASC\"}]",
+	.columns = service_columns,
+	.fields = service_fields,
+	.max_sort_keys = 3,
+	.total_path = "pagingMetadata.total",
+	.count_path = "/_api/bookings/v2/services/count",
+};
+
+/*
+ * Experimental resource: a form of endpoint no production table uses, for
+ * tests.  Only wix_admin.enable_experimental_resources (superuser) makes it
+ * valid, and IMPORT FOREIGN SCHEMA never creates it.
+ */
+static const WixColumnDef order_payment_by_order_columns[] = {
 	{"order_id", "text", "^orderId"},
 	{"id", "text", "id"},
 	{"created_date", "timestamptz", "createdDate"},
@@ -392,28 +760,7 @@ static const WixEndpoint order_payments_get = {
 	.items_key = "orderTransactions",
 	.single_item = true,
 	.rows_path = "payments",
-	.columns = order_payment_columns,
-	.fields = order_payment_fields,
-};
-
-/* Many orders' transactions: 100 order ids a request, from orders search. */
-static const WixBatch order_ids_batch = {
-	.ids_key = "orderIds",
-	.max_ids = 100,
-	.key_field = "orderId",
-	.parent = &orders_search,
-	.parent_id_key = "id",
-};
-
-static const WixEndpoint order_payments_by_ids = {
-	.catalog = WIX_CATALOG_ANY,
-	.query_path = "/ecom/v1/payments/list-by-ids",
-	.paging = WIX_PAGING_NONE,
-	.max_page_size = 100,
-	.items_key = "orderTransactions",
-	.rows_path = "payments",
-	.batch = &order_ids_batch,
-	.columns = order_payment_columns,
+	.columns = order_payment_by_order_columns,
 	.fields = order_payment_fields,
 };
 
@@ -422,16 +769,30 @@ static const WixEndpoint *const members_endpoints[] = {&members_query, NULL};
 static const WixEndpoint *const products_endpoints[] = {&products_v3_query, &products_v1_query, NULL};
 static const WixEndpoint *const bookings_endpoints[] = {&bookings_query, NULL};
 static const WixEndpoint *const line_items_endpoints[] = {&order_line_items_search, NULL};
-static const WixEndpoint *const payments_get_endpoints[] = {&order_payments_get, NULL};
 static const WixEndpoint *const payments_endpoints[] = {&order_payments_by_ids, NULL};
+static const WixEndpoint *const refunds_endpoints[] = {&order_refunds_by_ids, NULL};
+static const WixEndpoint *const fulfillments_endpoints[] = {&order_fulfillments_by_ids, NULL};
+static const WixEndpoint *const checkouts_endpoints[] = {&abandoned_checkouts_query, NULL};
+static const WixEndpoint *const contacts_endpoints[] = {&contacts_query, NULL};
+static const WixEndpoint *const inventory_endpoints[] = {&inventory_v3_query, &inventory_v1_query, NULL};
+static const WixEndpoint *const coupons_endpoints[] = {&coupons_query, NULL};
+static const WixEndpoint *const services_endpoints[] = {&services_query, NULL};
+static const WixEndpoint *const payments_get_endpoints[] = {&order_payments_get, NULL};
 
 static const WixResource orders_resource = {"orders", "eCommerce orders", orders_endpoints};
 static const WixResource members_resource = {"members", "site members", members_endpoints};
 static const WixResource products_resource = {"products", "Stores products (Catalog V1 or V3)", products_endpoints};
 static const WixResource bookings_resource = {"bookings", "Bookings (extended bookings)", bookings_endpoints};
-static const WixResource line_items_resource = {"experimental_order_line_items", "order line items", line_items_endpoints, true};
+static const WixResource line_items_resource = {"order_line_items", "line items of eCommerce orders", line_items_endpoints};
+static const WixResource payments_resource = {"order_payments", "payments of eCommerce orders", payments_endpoints};
+static const WixResource refunds_resource = {"order_refunds", "refunds of eCommerce orders, per payment", refunds_endpoints};
+static const WixResource fulfillments_resource = {"order_fulfillments", "fulfillments of eCommerce orders", fulfillments_endpoints};
+static const WixResource checkouts_resource = {"abandoned_checkouts", "abandoned eCommerce checkouts", checkouts_endpoints};
+static const WixResource contacts_resource = {"contacts", "CRM contacts", contacts_endpoints};
+static const WixResource inventory_resource = {"inventory_items", "Stores inventory, per variant (Catalog V1 or V3)", inventory_endpoints};
+static const WixResource coupons_resource = {"coupons", "coupons", coupons_endpoints};
+static const WixResource services_resource = {"booking_services", "Bookings services", services_endpoints};
 static const WixResource payments_get_resource = {"experimental_order_payments_by_order", "one order's payments", payments_get_endpoints, true};
-static const WixResource payments_resource = {"experimental_order_payments", "orders' payments, by order ids", payments_endpoints, true};
 
 static const WixResource *const resources[] = {
 	&orders_resource,
@@ -439,8 +800,15 @@ static const WixResource *const resources[] = {
 	&products_resource,
 	&bookings_resource,
 	&line_items_resource,
-	&payments_get_resource,
 	&payments_resource,
+	&refunds_resource,
+	&fulfillments_resource,
+	&checkouts_resource,
+	&contacts_resource,
+	&inventory_resource,
+	&coupons_resource,
+	&services_resource,
+	&payments_get_resource,
 	NULL
 };
 

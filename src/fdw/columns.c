@@ -2,9 +2,9 @@
  *
  * columns.c
  *		  The column plan: for every column of a foreign table and every
- *		  endpoint of its resource, the Wix path the column reads, whether
- *		  that path is in the parent item, and the field Wix filters and
- *		  sorts it by.
+ *		  endpoint of its resource, the Wix path the column reads, how many
+ *		  levels above the row ("^") it is read, and the field Wix filters
+ *		  and sorts it by.
  *
  * The plan is built once, at planning time, from the column options (the
  * only catalog look-ups), and travels in the ForeignScan's fdw_private.
@@ -41,23 +41,77 @@ column_path_option(Oid relid, AttrNumber attnum)
 }
 
 /*
+ * wix_rows_depth
+ *		How many arrays down an endpoint's rows are: 0 when each item is a
+ *		row, 1 for "lineItems", 2 for "refunds.transactions".
+ */
+int
+wix_rows_depth(const WixEndpoint *endpoint)
+{
+	int			depth = 0;
+
+	if (endpoint->rows_path == NULL)
+		return 0;
+	for (const char *p = endpoint->rows_path; p != NULL; p = strchr(p + 1, '.'))
+		depth++;
+	return depth;
+}
+
+/*
+ * column_field
+ *		The field a column read "up" levels above the row filters and sorts
+ *		by.  Only the item's own fields are filterable; through a batch call
+ *		only the parent items' fields (the parent query takes the filter), and
+ *		the item's key as the parent's id.
+ */
+static const WixFieldDef *
+column_field(const WixEndpoint *endpoint, const char *path, int up)
+{
+	const WixBatch *batch = endpoint->batch;
+	int			item_level = wix_rows_depth(endpoint);
+
+	if (batch == NULL)
+		return up == item_level ? wix_endpoint_field(endpoint, path) : NULL;
+	if (up == item_level && strcmp(path, batch->key_field) == 0)
+		return wix_endpoint_field(batch->parent, batch->parent_id_key);
+	if (up == item_level + 1)
+		return wix_endpoint_field(batch->parent, path);
+	return NULL;
+}
+
+/*
  * set_column
- *		A column's entry for the path it reads on an endpoint.  On an
- *		endpoint with one row per element of an item's array, only the
- *		parent item's fields ("^id") can be filtered or sorted by.
+ *		A column's entry for the path it reads on an endpoint.
  */
 static void
 set_column(WixColumn *column, const WixEndpoint *endpoint, const char *path)
 {
-	const char *field_path = path;
-
 	column->path = path;
-	column->parent = (path != NULL && path[0] == '^');
-	if (column->parent)
-		field_path = path + 1;
-	else if (endpoint->rows_path != NULL)
-		field_path = NULL;
-	column->field = field_path ? wix_endpoint_field(endpoint, field_path) : NULL;
+	column->up = 0;
+	while (path != NULL && path[column->up] == '^')
+		column->up++;
+	column->field = path ? column_field(endpoint, path + column->up, column->up) : NULL;
+}
+
+/*
+ * wix_plan_needs_batch_parent
+ *		Does a batch call need its parent items for these columns (attnums)?
+ */
+bool
+wix_plan_needs_batch_parent(const WixColumnPlan *plan, List *attrs)
+{
+	ListCell   *lc;
+
+	if (plan->endpoint->batch == NULL)
+		return false;
+	foreach(lc, attrs)
+	{
+		const WixColumn *column = wix_plan_column(plan, lfirst_int(lc));
+
+		if (column->path != NULL && column->up > wix_rows_depth(plan->endpoint))
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -229,6 +229,26 @@ push_jsonb(JsonbParseState **state, json_object *value, JsonbIteratorToken token
 	return pushJsonbValue(state, token, &scalar);
 }
 
+/*
+ * epoch_ms_timestamp
+ *		Epoch milliseconds (a JSON number, or an int64 in a string), the form
+ *		of Coupons dates: true with the timestamp, false for any other text.
+ */
+static bool
+epoch_ms_timestamp(const char *text, TimestampTz *result)
+{
+	const char *digits = text[0] == '-' ? text + 1 : text;
+	size_t		n = strspn(digits, "0123456789");
+	int64		ms;
+
+	/* up to 15 digits: no overflow, years far beyond any date Wix sends */
+	if (n == 0 || n > 15 || digits[n] != '\0')
+		return false;
+	ms = strtoll(text, NULL, 10);
+	*result = (ms - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000) * 1000;
+	return IS_VALID_TIMESTAMP(*result);
+}
+
 /* The column's input function on a value's text, naming both on error. */
 static Datum
 convert_text(WixColumnConverter *conv, const char *text)
@@ -236,6 +256,10 @@ convert_text(WixColumnConverter *conv, const char *text)
 	ErrorContextCallback errcallback;
 	ConversionContext context;
 	Datum		result;
+	TimestampTz timestamp;
+
+	if (conv->typid == TIMESTAMPTZOID && epoch_ms_timestamp(text, &timestamp))
+		return TimestampTzGetDatum(timestamp);
 
 	context.conv = conv;
 	context.value = text;

@@ -362,8 +362,12 @@ leaf_pushable(WixLeaf *leaf, const WixColumnPlan *plan, bool *exact)
 	}
 	if ((field->ops & needed) != needed)
 		return false;
-	/* a call without a filter takes it as a path parameter or ids only */
-	if (!wix_endpoint_is_query(plan->endpoint))
+	/*
+	 * a call without a filter takes it as a path parameter or ids only; a
+	 * batch call's parent query takes it
+	 */
+	if (!wix_endpoint_is_query(plan->endpoint->batch ?
+							   plan->endpoint->batch->parent : plan->endpoint))
 		*exact = false;
 
 	/* only strings, enums and integers compare exactly; dates at ms */
@@ -937,25 +941,28 @@ wix_remote_count(WixConnection *conn, const WixEndpoint *endpoint,
 
 /*
  * wix_id_lookup
- *		Are the pushed conditions exactly "id = value", which the endpoint's
- *		Get call answers?  Sets *id to the value (NULL at EXPLAIN time, when
- *		it may not be known).
+ *		Are the pushed conditions exactly "column = value" on the field the
+ *		endpoint's Get call takes in its path?  Sets *id to the value (NULL
+ *		at EXPLAIN time, when it may not be known).  Not for a batch call
+ *		that needs its parent items, which only the parent query gives.
  */
 bool
 wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
 {
 	WixLeaf		leaf;
-	const char *path;
+	const WixFieldDef *field;
 	Datum		value;
 	Oid			type;
 
 	*id = NULL;
-	if (ctx->endpoint->get_path == NULL || list_length(conds) != 1 ||
+	if (ctx->endpoint->get_path == NULL || ctx->batch_parents ||
+		list_length(conds) != 1 ||
 		!condition_leaf(linitial(conds), ctx->relid_index, NULL, &leaf) ||
 		leaf.op != LEAF_EQ)
 		return false;
-	path = wix_plan_column(ctx->columns, leaf.column->varattno)->path;
-	if (path == NULL || strcmp(path, "id") != 0)
+	field = wix_plan_column(ctx->columns, leaf.column->varattno)->field;
+	if (field == NULL ||
+		strcmp(field->path, strVal(linitial(wix_path_params(ctx->endpoint->get_path)))) != 0)
 		return false;
 	if (ctx->explain_only && !IsA(leaf.value, Const))
 		return true;

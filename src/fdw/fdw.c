@@ -530,7 +530,7 @@ check_path_conditions(RelOptInfo *baserel, WixRelInfo *info, List *remote_exprs)
 		ctx.columns = info->plans[i];
 		ctx.relid_index = baserel->relid;
 		ctx.plan_time = true;
-		foreach(lc, wix_path_params(endpoint))
+		foreach(lc, wix_path_params(endpoint->query_path))
 		{
 			const char *field = strVal(lfirst(lc));
 			const char *column = column_of_field(info, info->plans[i], field);

@@ -587,13 +587,13 @@ wix_pager_advance(WixPager *pager, const WixPageOutline *outline)
 
 /*
  * wix_path_params
- *		The fields named by "{field}" in an endpoint's path, once each.
+ *		The fields named by "{field}" in a catalog path, once each.
  */
 List *
-wix_path_params(const WixEndpoint *endpoint)
+wix_path_params(const char *path)
 {
 	List	   *names = NIL;
-	const char *p = endpoint->query_path;
+	const char *p = path;
 
 	while ((p = strchr(p, '{')) != NULL)
 	{
@@ -602,7 +602,7 @@ wix_path_params(const WixEndpoint *endpoint)
 
 		if (close == NULL)
 			elog(ERROR, "wix_admin: unclosed parameter in catalog path %s",
-				 endpoint->query_path);
+				 path);
 		name = pnstrdup(p + 1, close - p - 1);
 		if (!list_member(names, makeString(name)))
 			names = lappend(names, makeString(name));
@@ -613,15 +613,15 @@ wix_path_params(const WixEndpoint *endpoint)
 
 /*
  * wix_fill_path
- *		The endpoint's path with each "{field}" replaced by the escaped value
- *		of the same position in values (a List of C strings parallel to
+ *		A catalog path with each "{field}" replaced by the escaped value of
+ *		the same position in values (a List of C strings parallel to
  *		wix_path_params); a NULL value keeps the placeholder, for EXPLAIN.
  */
 char *
-wix_fill_path(const WixEndpoint *endpoint, List *names, List *values)
+wix_fill_path(const char *path, List *names, List *values)
 {
 	StringInfoData buf;
-	const char *p = endpoint->query_path;
+	const char *p = path;
 	const char *open;
 
 	initStringInfo(&buf);

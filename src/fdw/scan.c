@@ -59,7 +59,15 @@ typedef struct WixScanState
 								 * NULL: a paged POST */
 	bool		get_done;
 	WixPager	parent_pager;	/* batch calls: the scan yielding parent ids */
-	json_object **parents;		/* rows inside items: each row's item */
+	List	   *parent_items;	/* ... its items, by id index, while needed */
+	int			batch_first;	/* index of the next batch answer's first id */
+	int			window_first;	/* the current batch answer's ids: from */
+	int			window_n;		/* ... and how many */
+	int			held_first;		/* parent items of the current page: from */
+	json_object **ancestors;	/* rows inside items: nlevels per row, the
+								 * element one level up first */
+	int			nlevels;
+	bool		keep_parents;	/* batch calls: rows read their parent items */
 	char	   *sent_filter;	/* for EXPLAIN ANALYZE */
 	char	   *sent_sort;
 	MemoryContext scan_cxt;		/* converters; lives as long as the scan */
@@ -79,6 +87,13 @@ typedef struct WixScanState
 	int			npending;
 	WixRequestStats stats;
 } WixScanState;
+
+/* Are an endpoint's rows inside its items, or batch answers with parents? */
+static bool
+has_rows_inside(const WixEndpoint *endpoint)
+{
+	return endpoint->rows_path != NULL || endpoint->batch != NULL;
+}
 
 /* The role whose user mapping a scan uses. */
 static Oid
@@ -170,11 +185,11 @@ init_converters(WixScanState *state, TupleDesc tupdesc)
 			continue;
 		conv = palloc(sizeof(WixColumnConverter));
 		wix_converter_init(conv, NameStr(attr->attname),
-						   column->path + (column->parent ? 1 : 0),
+						   column->path + column->up,
 						   attr->atttypid, attr->atttypmod);
-		conv->parent = column->parent;
+		conv->up = column->up;
 		state->converters[attr->attnum - 1] = conv;
-		if (state->whole_item_attr < 0 && !column->parent &&
+		if (state->whole_item_attr < 0 && column->up == 0 &&
 			strcmp(column->path, "$") == 0 && attr->atttypid == JSONBOID)
 			state->whole_item_attr = attr->attnum - 1;
 	}
@@ -212,6 +227,8 @@ deparse_context(ForeignScanState *node, WixScanState *state,
 	ctx->relid_index = state->varno;
 	ctx->param_exprs = state->param_exprs;
 	ctx->explain_only = explain_only;
+	ctx->batch_parents = wix_plan_needs_batch_parent(ctx->columns,
+													 state->retrieved_attrs);
 	if (explain_only || n == 0)
 		return;
 	ctx->param_values = palloc(sizeof(Datum) * n);
@@ -242,7 +259,7 @@ static char *
 request_path(WixScanState *state, WixDeparseContext *ctx,
 			 const WixEndpoint *endpoint)
 {
-	List	   *names = wix_path_params(endpoint);
+	List	   *names = wix_path_params(endpoint->query_path);
 	List	   *values = NIL;
 	ListCell   *lc;
 
@@ -258,7 +275,7 @@ request_path(WixScanState *state, WixDeparseContext *ctx,
 			return NULL;
 		values = lappend(values, value != NIL ? linitial(value) : NULL);
 	}
-	return names != NIL ? wix_fill_path(endpoint, names, values) :
+	return names != NIL ? wix_fill_path(endpoint->query_path, names, values) :
 		pstrdup(endpoint->query_path);
 }
 
@@ -278,9 +295,11 @@ plan_call(WixScanState *state, WixDeparseContext *ctx)
 	state->get_key = NULL;
 	if (wix_id_lookup(state->remote_conds, ctx, &id))
 	{
-		state->request_path = psprintf(endpoint->get_path, wix_escape_value(id));
+		state->request_path = wix_fill_path(endpoint->get_path,
+											wix_path_params(endpoint->get_path),
+											list_make1(id));
 		state->get_key = endpoint->get_item_key;
-		return true;
+		return id != NULL;
 	}
 	state->request_path = request_path(state, ctx, endpoint);
 	if (endpoint->method != NULL && strcmp(endpoint->method, "GET") == 0)
@@ -288,18 +307,37 @@ plan_call(WixScanState *state, WixDeparseContext *ctx)
 	return state->request_path != NULL;
 }
 
+/* Put back the parent items a batch scan still holds (a reset callback). */
+static void
+release_parent_items(void *arg)
+{
+	WixScanState *state = arg;
+	ListCell   *lc;
+
+	foreach(lc, state->parent_items)
+		json_object_put(lfirst(lc));
+	state->parent_items = NIL;
+}
+
 /*
  * begin_batch
- *		The parent ids of a batch call: from a pushed "= value" or "IN (...)"
- *		condition, else from a scan of the parent endpoint, page by page.
+ *		The parent ids of a batch call: the values of the only pushed
+ *		condition when it is "= value" or "IN (...)" on the key and the scan
+ *		needs no column of the parent items; else from a scan of the parent
+ *		endpoint, page by page, that takes the pushed filter.
  */
 static void
-begin_batch(WixScanState *state, WixDeparseContext *ctx)
+begin_batch(WixScanState *state, WixDeparseContext *ctx, json_object *filter)
 {
 	const WixBatch *batch = state->endpoint->batch;
 	List	   *ids;
+	MemoryContextCallback *callback;
 
-	if (wix_key_values(state->remote_conds, ctx, batch->key_field, true, &ids))
+	state->batch_first = state->held_first = state->window_n = 0;
+	state->parent_items = NIL;
+	state->keep_parents = ctx->batch_parents;
+	if (!ctx->batch_parents && list_length(state->remote_conds) == 1 &&
+		wix_key_values(state->remote_conds, ctx, batch->parent_id_key, true, &ids))
 	{
 		state->pager.ids = ids;
 		state->pager.ids_complete = true;
@@ -307,7 +345,12 @@ begin_batch(WixScanState *state, WixDeparseContext *ctx)
 		return;
 	}
 	wix_pager_init(&state->parent_pager, batch->parent, batch->max_ids);
+	state->parent_pager.filter = filter;
 	state->pager.ids_complete = state->pager.finished;
+	callback = palloc0(sizeof(MemoryContextCallback));
+	callback->func = release_parent_items;
+	callback->arg = state;
+	MemoryContextRegisterResetCallback(state->query_cxt, callback);
 }
 
 /*
@@ -349,7 +392,7 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	state->pager.sort = sort;
 	state->pager.finished = never_true || state->limit == 0;
 	if (state->endpoint->batch != NULL)
-		begin_batch(state, &ctx);
+		begin_batch(state, &ctx, filter);
 	if (state->sent_filter == NULL)
 	{
 		/* EXPLAIN ANALYZE shows the first run's request */
@@ -440,9 +483,13 @@ fetch_parent_page(WixScanState *state)
 												batch->parent_id_key,
 												json_type_string);
 
-			if (id != NULL)
-				state->pager.ids = lappend(state->pager.ids,
-										   pstrdup(json_object_get_string(id)));
+			if (id == NULL)
+				continue;
+			state->pager.ids = lappend(state->pager.ids,
+									   pstrdup(json_object_get_string(id)));
+			if (state->keep_parents)
+				state->parent_items = lappend(state->parent_items,
+											  json_object_get(json_object_array_get_idx(items, i)));
 		}
 	}
 	state->pager.ids_complete = parent->finished;
@@ -505,43 +552,155 @@ fetch_get(WixScanState *state)
 
 static json_object *json_item(WixScanState *state, size_t index);
 
+/* Arrays down to an endpoint's rows at most ("refunds.transactions": 2). */
+#define MAX_ROW_LEVELS 4
+
+/* The rows of one page being gathered (see flatten_rows). */
+typedef struct RowCollector
+{
+	WixScanState *state;
+	char	   *keys[MAX_ROW_LEVELS];	/* rows_path, split at dots */
+	int			depth;
+	json_object *chain[MAX_ROW_LEVELS + 1]; /* the item, then elements down */
+	json_object *parent;		/* the item's batch parent item, or NULL */
+	json_object *rows;
+	json_object **ancestors;
+	size_t		nrows;
+	size_t		allocated;
+} RowCollector;
+
+/* One row, with its ancestors: the element one level up first. */
+static void
+add_row(RowCollector *rc, json_object *row)
+{
+	int			nlevels = rc->state->nlevels;
+
+	if (rc->nrows == rc->allocated)
+	{
+		rc->allocated = Max(64, rc->allocated * 2);
+		rc->ancestors = rc->ancestors ?
+			repalloc(rc->ancestors, sizeof(json_object *) * rc->allocated * nlevels) :
+			palloc(sizeof(json_object *) * rc->allocated * nlevels);
+	}
+	json_object_array_add(rc->rows, json_object_get(row));
+	for (int up = 1; up <= nlevels; up++)
+		rc->ancestors[rc->nrows * nlevels + up - 1] =
+			up <= rc->depth ? rc->chain[rc->depth - up] : rc->parent;
+	rc->nrows++;
+}
+
+/*
+ * collect_rows
+ *		The rows under an element at a level of rows_path.  An array that is
+ *		missing or not an array of objects is an error: leaving its rows out
+ *		would return a short result that looks complete.
+ */
+static void
+collect_rows(RowCollector *rc, json_object *node, int level)
+{
+	const char *query_path = rc->state->endpoint->query_path;
+	json_object *elements = NULL;
+
+	rc->chain[level] = node;
+	if (level == rc->depth)
+	{
+		add_row(rc, node);
+		return;
+	}
+	if (!json_object_object_get_ex(node, rc->keys[level], &elements) ||
+		!json_object_is_type(elements, json_type_array))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Wix API response to %s has an item without the array \"%s\"",
+						query_path, rc->keys[level]),
+				 elements == NULL ?
+				 errdetail("The key \"%s\" is missing.", rc->keys[level]) :
+				 errdetail("Its value is a JSON %s.",
+						   json_type_to_name(json_object_get_type(elements)))));
+	for (size_t j = 0; j < json_object_array_length(elements); j++)
+	{
+		json_object *element = json_object_array_get_idx(elements, j);
+
+		if (!json_object_is_type(element, json_type_object))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("Wix API response to %s has a \"%s\" element that is not an object",
+							query_path, rc->keys[level])));
+		collect_rows(rc, element, level + 1);
+	}
+}
+
+/*
+ * batch_parent
+ *		The parent item of a batch answer's item, found by its key among the
+ *		ids of the request it answers; NULL when parent items are not kept.
+ */
+static json_object *
+batch_parent(WixScanState *state, json_object *item, int first, int n)
+{
+	json_object *key;
+
+	if (n == 0 || state->parent_items == NIL)
+		return NULL;
+	key = wix_json_get_type(item, state->endpoint->batch->key_field,
+							json_type_string);
+	if (key == NULL)
+		return NULL;
+	for (int i = first; i < first + n; i++)
+	{
+		if (strcmp(list_nth(state->pager.ids, i), json_object_get_string(key)) == 0)
+			return list_nth(state->parent_items, i);
+	}
+	return NULL;
+}
+
 /*
  * flatten_rows
- *		An endpoint with rows inside items: the current page's rows, each
- *		element of an item's rows_path array, with its item as parent.
+ *		An endpoint with rows inside items, or a batch call: the current
+ *		page's rows, each with its ancestors up to the item and, for a batch
+ *		call, the item's parent item.
  */
 static void
 flatten_rows(WixScanState *state)
 {
-	const char *rows_path = state->endpoint->rows_path;
+	const WixEndpoint *endpoint = state->endpoint;
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	json_object *rows = json_object_new_array();
-	json_object **parents = NULL;
-	size_t		nrows = 0;
+	RowCollector rc = {state};
+	char	   *path = endpoint->rows_path ? pstrdup(endpoint->rows_path) : NULL;
 
-	(void) wix_json_hold(state->page_cxt, rows);
+	for (char *key = path ? strtok(path, ".") : NULL; key != NULL; key = strtok(NULL, "."))
+	{
+		if (rc.depth == MAX_ROW_LEVELS)
+			elog(ERROR, "wix_admin: rows_path %s is too deep", endpoint->rows_path);
+		rc.keys[rc.depth++] = key;
+	}
+	state->nlevels = rc.depth + (endpoint->batch != NULL ? 1 : 0);
+	rc.rows = json_object_new_array();
+	(void) wix_json_hold(state->page_cxt, rc.rows);
 	for (size_t i = 0; i < state->nitems; i++)
 	{
 		json_object *item = json_item(state, i);
-		json_object *elements;
 
-		if (!json_object_object_get_ex(item, rows_path, &elements) ||
-			!json_object_is_type(elements, json_type_array))
-			continue;
-		parents = parents ?
-			repalloc(parents, sizeof(json_object *) * (nrows + json_object_array_length(elements) + 1)) :
-			palloc(sizeof(json_object *) * (json_object_array_length(elements) + 1));
-		for (size_t j = 0; j < json_object_array_length(elements); j++)
-		{
-			json_object_array_add(rows,
-								  json_object_get(json_object_array_get_idx(elements, j)));
-			parents[nrows++] = item;
-		}
+		rc.parent = batch_parent(state, item, state->window_first, state->window_n);
+		collect_rows(&rc, item, 0);
 	}
 	MemoryContextSwitchTo(oldcxt);
-	state->items = rows;
-	state->parents = parents;
-	state->nitems = nrows;
+	state->items = rc.rows;
+	state->ancestors = rc.ancestors;
+	state->nitems = rc.nrows;
+}
+
+/* Put back the parent items of the batch answer being left. */
+static void
+drop_held_parents(WixScanState *state)
+{
+	for (int i = state->held_first;
+		 i < state->batch_first && i < list_length(state->parent_items); i++)
+	{
+		json_object_put(list_nth(state->parent_items, i));
+		list_nth_cell(state->parent_items, i)->ptr_value = NULL;
+	}
+	state->held_first = state->batch_first;
 }
 
 /*
@@ -599,7 +758,7 @@ read_page(const char *body, size_t len, void *arg)
 	state->page_outlined = true;
 	state->fetched += outline.nitems;
 	issue_requests(state);
-	if (state->endpoint->rows_path != NULL)
+	if (has_rows_inside(state->endpoint))
 		return false;			/* rows come from the parsed items */
 	if (state->retrieved_attrs != NIL)
 		return state->whole_item_attr >= 0 &&
@@ -627,8 +786,9 @@ fetch_page(WixScanState *state)
 	MemoryContextReset(state->page_cxt);
 	state->items = NULL;
 	memset(&state->jsonb_page, 0, sizeof(state->jsonb_page));
-	state->parents = NULL;
+	state->ancestors = NULL;
 	state->nitems = state->next_item = 0;
+	drop_held_parents(state);
 
 	if (state->get_key != NULL)
 	{
@@ -637,7 +797,15 @@ fetch_page(WixScanState *state)
 	}
 	else if (!fetch_posted_page(state))
 		return false;
-	if (state->endpoint->rows_path != NULL && state->items != NULL)
+	else if (state->endpoint->batch != NULL)
+	{
+		/* batch answers come in request order, all but the last full */
+		state->window_first = state->batch_first;
+		state->window_n = Min(state->endpoint->batch->max_ids,
+							  list_length(state->pager.ids) - state->batch_first);
+		state->batch_first += state->window_n;
+	}
+	if (has_rows_inside(state->endpoint) && state->items != NULL)
 		flatten_rows(state);
 	return true;
 }
@@ -711,7 +879,7 @@ json_item(WixScanState *state, size_t index)
 	}
 	else
 		item = json_object_array_get_idx(state->items, index);
-	if (endpoint->item_root != NULL && state->parents == NULL &&
+	if (endpoint->item_root != NULL && state->ancestors == NULL &&
 		!json_object_object_get_ex(item, endpoint->item_root, &item))
 		item = NULL;
 	if (item == NULL || !json_object_is_type(item, json_type_object))
@@ -720,6 +888,17 @@ json_item(WixScanState *state, size_t index)
 				 errmsg("Wix API response to %s holds an item that is not an object",
 						endpoint->query_path)));
 	return item;
+}
+
+/* The row at index, or the element up levels above it (NULL: none). */
+static json_object *
+row_level(WixScanState *state, json_object *row, size_t index, int up)
+{
+	if (up == 0)
+		return row;
+	if (state->ancestors == NULL || up > state->nlevels)
+		return NULL;
+	return state->ancestors[index * state->nlevels + up - 1];
 }
 
 /* Fill the slot from the current page's item at index. */
@@ -771,7 +950,7 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 
 		if (conv == NULL || attr == state->whole_item_attr)
 			continue;
-		if (whole != NULL && !conv->parent)
+		if (whole != NULL && conv->up == 0)
 		{
 			if (!wix_jsonb_path_get(&whole->root, conv, &value))
 				continue;		/* absent: NULL */
@@ -783,8 +962,7 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 			item = json_item(state, index);
 		slot->tts_values[attr] =
 			wix_convert_value(conv,
-							  wix_json_path_get(conv->parent && state->parents ?
-												state->parents[index] : item,
+							  wix_json_path_get(row_level(state, item, index, conv->up),
 												conv->segments, conv->nsegments),
 							  &slot->tts_isnull[attr]);
 	}
@@ -859,72 +1037,30 @@ wixEndForeignScan(ForeignScanState *node)
 	}
 }
 
-/* EXPLAIN lines of a call that takes no query: its path, where ids come from. */
+/*
+ * explain_query
+ *		EXPLAIN lines of a query call: its path, the filter and sort sent,
+ *		page size and, with VERBOSE, the first request's body.  ctx gives the
+ *		columns the conditions are deparsed with; a batch call's parent query
+ *		(label " (parent)") takes the batch's pushed conditions.
+ */
 static void
-explain_call(ForeignScanState *node, WixScanState *state,
-			 const WixEndpoint *endpoint, const char *label, ExplainState *es)
+explain_query(WixScanState *state, WixDeparseContext *ctx,
+			  const WixEndpoint *endpoint, const char *label, bool ran,
+			  ExplainState *es)
 {
-	const WixBatch *batch = endpoint->batch;
-	WixDeparseContext ctx;
-	List	   *ids;
-
-	deparse_context(node, state, endpoint, true, &ctx);
-	ExplainPropertyText(psprintf("Wix request%s", label),
-						psprintf("%s %s", endpoint->method ? endpoint->method : "POST",
-								 request_path(state, &ctx, endpoint)),
-						es);
-	if (batch == NULL)
-		return;
-	if (wix_key_values(state->remote_conds, &ctx, batch->key_field, true, &ids))
-		ExplainPropertyText("Wix ids",
-							psprintf("from the condition on %s, up to %d a request",
-									 batch->key_field, batch->max_ids), es);
-	else
-		ExplainPropertyText("Wix ids",
-							psprintf("from POST %s, up to %d a request",
-									 batch->parent->query_path, batch->max_ids), es);
-}
-
-/* EXPLAIN lines of one endpoint's request. */
-static void
-explain_endpoint(ForeignScanState *node, WixScanState *state,
-				 const WixEndpoint *endpoint, const char *label,
-				 ExplainState *es)
-{
-	WixDeparseContext ctx;
-	json_object *filter;
-	json_object *sort;
-	char	   *get_id;
+	bool		parent = (endpoint != ctx->endpoint);
+	int			size = parent ? ctx->endpoint->batch->max_ids : page_size(state, endpoint);
 	bool		never_true = false;
-	bool		ran = (state->endpoint == endpoint && state->sent_filter != NULL) ||
-		(state->endpoint == endpoint && state->query_started);
+	json_object *filter = wix_deparse_filter(state->remote_conds, ctx, &never_true);
+	json_object *sort = parent ? NULL : wix_deparse_sort(state->sort_keys, ctx);
 
-	if (!wix_endpoint_is_query(endpoint))
-	{
-		explain_call(node, state, endpoint, label, es);
-		return;
-	}
-	deparse_context(node, state, endpoint, true, &ctx);
-	if (wix_id_lookup(state->remote_conds, &ctx, &get_id))
-	{
-		char	   *escaped = get_id ? wix_http_escape_path_segment(get_id) : NULL;
-
-		ExplainPropertyText(psprintf("Wix request%s", label),
-							psprintf("GET %s", psprintf(endpoint->get_path,
-														escaped ? escaped : "{id}")),
-							es);
-		free(escaped);
-		return;
-	}
-	ExplainPropertyText(psprintf("Wix request%s", label),
-						psprintf("POST %s", endpoint->query_path), es);
-	filter = wix_deparse_filter(state->remote_conds, &ctx, &never_true);
-	sort = wix_deparse_sort(state->sort_keys, &ctx);
 	if (filter != NULL)
 		(void) wix_json_hold(CurrentMemoryContext, filter);
 	if (sort != NULL)
 		(void) wix_json_hold(CurrentMemoryContext, sort);
-
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("POST %s", endpoint->query_path), es);
 	if (ran)
 	{
 		if (state->sent_filter != NULL)
@@ -943,10 +1079,10 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 			ExplainPropertyText("Wix sort",
 								json_object_to_json_string_ext(sort, JSON_C_TO_STRING_PLAIN), es);
 	}
-	ExplainPropertyInteger("Wix page size", NULL, page_size(state, endpoint), es);
-	if (state->limit >= 0)
+	ExplainPropertyInteger("Wix page size", NULL, size, es);
+	if (!parent && state->limit >= 0)
 		ExplainPropertyInteger("Wix limit", NULL, state->limit, es);
-	if (state->offset > 0)
+	if (!parent && state->offset > 0)
 		ExplainPropertyText("Wix offset",
 							psprintf("%d (rows skipped here)", state->offset), es);
 
@@ -954,7 +1090,7 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 	{
 		WixPager	pager;
 
-		wix_pager_init(&pager, endpoint, page_size(state, endpoint));
+		wix_pager_init(&pager, endpoint, size);
 		pager.filter = filter;
 		pager.sort = sort;
 		ExplainPropertyText(psprintf("Wix request body%s", label),
@@ -962,6 +1098,68 @@ explain_endpoint(ForeignScanState *node, WixScanState *state,
 														   JSON_C_TO_STRING_PLAIN),
 							es);
 	}
+}
+
+/*
+ * explain_call
+ *		EXPLAIN lines of a call that takes no query: its path and, for a batch
+ *		call, where the ids come from (the condition, or the parent query).
+ */
+static void
+explain_call(WixScanState *state, WixDeparseContext *ctx,
+			 const WixEndpoint *endpoint, const char *label, bool ran,
+			 ExplainState *es)
+{
+	const WixBatch *batch = endpoint->batch;
+	List	   *ids;
+
+	ExplainPropertyText(psprintf("Wix request%s", label),
+						psprintf("%s %s", endpoint->method ? endpoint->method : "POST",
+								 request_path(state, ctx, endpoint)),
+						es);
+	if (batch == NULL)
+		return;
+	if (!ctx->batch_parents && list_length(state->remote_conds) == 1 &&
+		wix_key_values(state->remote_conds, ctx, batch->parent_id_key, true, &ids))
+	{
+		ExplainPropertyText("Wix ids",
+							psprintf("from the condition on %s, up to %d a request",
+									 batch->key_field, batch->max_ids), es);
+		return;
+	}
+	ExplainPropertyText("Wix ids",
+						psprintf("from POST %s, up to %d a request",
+								 batch->parent->query_path, batch->max_ids), es);
+	explain_query(state, ctx, batch->parent, psprintf("%s (parent)", label),
+				  ran, es);
+}
+
+/* EXPLAIN lines of one endpoint's requests. */
+static void
+explain_endpoint(ForeignScanState *node, WixScanState *state,
+				 const WixEndpoint *endpoint, const char *label,
+				 ExplainState *es)
+{
+	WixDeparseContext ctx;
+	char	   *get_id;
+	bool		ran = state->endpoint == endpoint &&
+		(state->sent_filter != NULL || state->query_started);
+
+	deparse_context(node, state, endpoint, true, &ctx);
+	if (wix_id_lookup(state->remote_conds, &ctx, &get_id))
+	{
+		ExplainPropertyText(psprintf("Wix request%s", label),
+							psprintf("GET %s",
+									 wix_fill_path(endpoint->get_path,
+												   wix_path_params(endpoint->get_path),
+												   list_make1(get_id))),
+							es);
+		return;
+	}
+	if (wix_endpoint_is_query(endpoint))
+		explain_query(state, &ctx, endpoint, label, ran, es);
+	else
+		explain_call(state, &ctx, endpoint, label, ran, es);
 }
 
 void

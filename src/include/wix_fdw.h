@@ -78,16 +78,19 @@ typedef struct WixEndpoint WixEndpoint;
 
 /*
  * A call that reads the items of up to max_ids parents at once (WixEndpoint
- * .batch), such as list-by-ids.  The ids come from a pushed "= value" or
- * "IN (...)" condition on the column whose field is key_field; without one,
- * from a scan of the parent endpoint.
+ * .batch), such as list-by-ids.  The ids come from a scan of the parent
+ * endpoint, which takes the pushed conditions; a scan whose only pushed
+ * condition is "= value" or "IN (...)" on the key and that needs no column
+ * of the parent items sends those values instead.  Each item's parent item
+ * is one level above it (a column "^^number" of a row of an item's array
+ * reads the parent order), and the key column filters by parent_id_key.
  */
 typedef struct WixBatch
 {
 	const char *ids_key;		/* body key of the id array: "orderIds" */
 	int			max_ids;
-	const char *key_field;		/* field of the ids in this endpoint's items */
-	const WixEndpoint *parent;	/* scanned for ids when no condition names them */
+	const char *key_field;		/* key of the parent id in this endpoint's items */
+	const WixEndpoint *parent;	/* scanned for ids */
 	const char *parent_id_key;	/* key of the id in a parent item */
 } WixBatch;
 
@@ -113,8 +116,10 @@ struct WixEndpoint
 	bool		single_item;	/* ... or object holding the only item */
 	const char *item_root;		/* key of the entity inside an item, or NULL */
 	const char *rows_path;		/* one row per element of this array of an
-								 * item (columns "^key" read the item), or
-								 * NULL: one row per item */
+								 * item, or of arrays in its elements
+								 * ("refunds.transactions"); a column "^key"
+								 * reads the element one level up, "^^key"
+								 * two levels up; NULL: one row per item */
 	const WixBatch *batch;		/* reads items by parent ids, or NULL */
 	const char *metadata_key;	/* response object holding paging metadata */
 	const char *extra_body;		/* JSON object merged into every request */
@@ -123,8 +128,11 @@ struct WixEndpoint
 	const WixColumnDef *columns;	/* standard columns, NULL-name ended */
 	const WixFieldDef *fields;	/* filterable/sortable, NULL-path ended */
 	int			max_sort_keys;
-	/* the Get call answering "id = x" with the same object, or NULL */
-	const char *get_path;		/* with one %s for the escaped id */
+	/*
+	 * The Get call answering "column = x" with the same object, or NULL: its
+	 * path has one "{field}", the field the column filters by.
+	 */
+	const char *get_path;
 	const char *get_item_key;	/* the answer's key holding the item */
 	/* remote row counts: a count call taking {"filter"}, or a query's total */
 	const char *count_path;
@@ -163,7 +171,7 @@ extern bool wix_endpoint_is_query(const WixEndpoint *endpoint);
 typedef struct WixColumn
 {
 	const char *path;			/* Wix path, or NULL: the endpoint lacks it */
-	bool		parent;			/* "^key": read from the parent item */
+	int			up;				/* leading "^"s: levels above the row */
 	const WixFieldDef *field;	/* how Wix filters and sorts it, or NULL */
 } WixColumn;
 
@@ -190,6 +198,9 @@ extern const WixColumnPlan *wix_column_plan(const WixColumnPlans *plans,
 											const WixEndpoint *endpoint);
 extern const WixColumn *wix_plan_column(const WixColumnPlan *plan,
 										AttrNumber attnum);
+extern int	wix_rows_depth(const WixEndpoint *endpoint);
+extern bool wix_plan_needs_batch_parent(const WixColumnPlan *plan,
+										List *attrs);
 
 /*
  * Options of foreign tables and columns, and the wrapper's settings
@@ -235,10 +246,9 @@ extern void wix_pager_init(WixPager *pager, const WixEndpoint *endpoint,
 						   int page_size);
 extern bool wix_pager_can_issue(WixPager *pager);
 extern json_object *wix_pager_next_body(WixPager *pager);
-extern List *wix_path_params(const WixEndpoint *endpoint);
+extern List *wix_path_params(const char *path);
 extern char *wix_escape_value(const char *value);
-extern char *wix_fill_path(const WixEndpoint *endpoint, List *names,
-						   List *values);
+extern char *wix_fill_path(const char *path, List *names, List *values);
 
 /* What paging needs of a query answer, read from its raw body. */
 typedef struct WixPageOutline
@@ -288,6 +298,7 @@ typedef struct WixDeparseContext
 	bool	   *param_nulls;
 	bool		explain_only;	/* show placeholders for unknown values */
 	bool		plan_time;		/* leave out conditions on unknown values */
+	bool		batch_parents;	/* a batch call needs its parent items */
 } WixDeparseContext;
 
 extern bool wix_is_pushable_cond(PlannerInfo *root, RelOptInfo *baserel,
@@ -316,7 +327,7 @@ typedef struct WixColumnConverter
 	char	  **segments;		/* path split at dots */
 	int		   *segment_lengths;
 	int			nsegments;		/* 0 = the whole object */
-	bool		parent;			/* read from the parent item */
+	int			up;				/* levels above the row it is read from */
 	Oid			typid;
 	int32		typmod;
 	Oid			typioparam;
