@@ -316,17 +316,27 @@ class AnalystTablesTest(unittest.TestCase):
 
     def test_malformed_nested_array_is_an_error(self):
         order = sorted(self.by_id)[0]
-        for body, detail in (({"orderTransactions": [{"orderId": order}]},
-                              'The key "payments" is missing.'),
-                             ({"orderTransactions": [{"orderId": order, "payments": {}}]},
-                              "Its value is a JSON object.")):
+        # payments, refunds and fulfillments may be left out when empty
+        # (rows_path "payments?"): no rows, no error
+        for body in ({"orderTransactions": [{"orderId": order}]},
+                     {"orderTransactions": [{"orderId": order, "payments": None}]}):
             self.emu.fault(match="/ecom/v1/payments/list-by-ids", status=200,
                            body=json.dumps(body), times=1)
-            err = psql_error("SELECT * FROM wix.order_payments WHERE order_id IN ('%s', 'x')"
-                             % order, db=DB)
-            self.assertIn('Wix API response to /ecom/v1/payments/list-by-ids has an item '
-                          'without the array "payments"', err)
-            self.assertIn(detail, err)
+            self.assertEqual(query("SELECT count(*) FROM wix.order_payments "
+                                   "WHERE order_id IN ('%s', 'x')" % order), [["0"]])
+        self.emu.fault(match="/ecom/v1/payments/list-by-ids", status=200, times=1,
+                       body=json.dumps({"orderTransactions": [{"orderId": order, "payments": {}}]}))
+        err = psql_error("SELECT * FROM wix.order_payments WHERE order_id IN ('%s', 'x')"
+                         % order, db=DB)
+        self.assertIn('Wix API response to /ecom/v1/payments/list-by-ids has an item '
+                      'without the array "payments"', err)
+        self.assertIn("Its value is a JSON object.", err)
+        # an order's lineItems are never empty: missing is an error
+        self.emu.fault(match="/ecom/v1/orders/search", status=200, times=1,
+                       body=json.dumps({"orders": [{"id": "o", "number": "1"}], "metadata": {}}))
+        err = psql_error("SELECT * FROM wix.order_line_items", db=DB)
+        self.assertIn('without the array "lineItems"', err)
+        self.assertIn('The key "lineItems" is missing.', err)
         self.emu.fault(match="/ecom/v1/payments/list-by-ids", status=200, times=1,
                        body=json.dumps({"orderTransactions": [
                            {"orderId": order, "payments": [], "refunds": [{"id": "r"}]}]}))

@@ -413,7 +413,7 @@ static const WixColumnDef order_payment_columns[] = {
 
 static const WixEndpoint order_payments_by_ids = {
 	ORDER_BATCH_CALL("/ecom/v1/payments/list-by-ids", "orderTransactions"),
-	.rows_path = "payments",
+	.rows_path = "payments?",
 	.columns = order_payment_columns,
 	.get_path = "/ecom/v1/payments/orders/{id}",
 	.get_item_key = "orderTransactions",
@@ -437,7 +437,7 @@ static const WixColumnDef order_refund_columns[] = {
 
 static const WixEndpoint order_refunds_by_ids = {
 	ORDER_BATCH_CALL("/ecom/v1/payments/list-by-ids", "orderTransactions"),
-	.rows_path = "refunds.transactions",
+	.rows_path = "refunds?.transactions",
 	.columns = order_refund_columns,
 	.get_path = "/ecom/v1/payments/orders/{id}",
 	.get_item_key = "orderTransactions",
@@ -459,7 +459,7 @@ static const WixColumnDef order_fulfillment_columns[] = {
 
 static const WixEndpoint order_fulfillments_by_ids = {
 	ORDER_BATCH_CALL("/ecom/v1/fulfillments/list-by-ids", "ordersWithFulfillments"),
-	.rows_path = "fulfillments",
+	.rows_path = "fulfillments?",
 	.columns = order_fulfillment_columns,
 	.get_path = "/ecom/v1/fulfillments/orders/{id}",
 	.get_item_key = "orderWithFulfillments",
@@ -759,7 +759,7 @@ static const WixEndpoint order_payments_get = {
 	.max_page_size = 1,
 	.items_key = "orderTransactions",
 	.single_item = true,
-	.rows_path = "payments",
+	.rows_path = "payments?",
 	.columns = order_payment_by_order_columns,
 	.fields = order_payment_fields,
 };

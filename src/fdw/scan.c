@@ -560,6 +560,7 @@ typedef struct RowCollector
 {
 	WixScanState *state;
 	char	   *keys[MAX_ROW_LEVELS];	/* rows_path, split at dots */
+	bool		optional[MAX_ROW_LEVELS];	/* key marked "?": may be absent */
 	int			depth;
 	json_object *chain[MAX_ROW_LEVELS + 1]; /* the item, then elements down */
 	json_object *parent;		/* the item's batch parent item, or NULL */
@@ -591,9 +592,10 @@ add_row(RowCollector *rc, json_object *row)
 
 /*
  * collect_rows
- *		The rows under an element at a level of rows_path.  An array that is
- *		missing or not an array of objects is an error: leaving its rows out
- *		would return a short result that looks complete.
+ *		The rows under an element at a level of rows_path.  A value that is
+ *		not an array of objects is an error, and so is a missing one unless
+ *		rows_path marks it as one Wix may leave out when empty ("refunds?"):
+ *		leaving its rows out would return a short result that looks complete.
  */
 static void
 collect_rows(RowCollector *rc, json_object *node, int level)
@@ -607,6 +609,10 @@ collect_rows(RowCollector *rc, json_object *node, int level)
 		add_row(rc, node);
 		return;
 	}
+	if (rc->optional[level] &&
+		(!json_object_object_get_ex(node, rc->keys[level], &elements) ||
+		 elements == NULL))
+		return;					/* absent or null: empty */
 	if (!json_object_object_get_ex(node, rc->keys[level], &elements) ||
 		!json_object_is_type(elements, json_type_array))
 		ereport(ERROR,
@@ -670,8 +676,13 @@ flatten_rows(WixScanState *state)
 
 	for (char *key = path ? strtok(path, ".") : NULL; key != NULL; key = strtok(NULL, "."))
 	{
+		size_t		len = strlen(key);
+
 		if (rc.depth == MAX_ROW_LEVELS)
 			elog(ERROR, "wix_admin: rows_path %s is too deep", endpoint->rows_path);
+		rc.optional[rc.depth] = (len > 0 && key[len - 1] == '?');
+		if (rc.optional[rc.depth])
+			key[len - 1] = '\0';
 		rc.keys[rc.depth++] = key;
 	}
 	state->nlevels = rc.depth + (endpoint->batch != NULL ? 1 : 0);

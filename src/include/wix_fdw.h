@@ -117,9 +117,12 @@ struct WixEndpoint
 	const char *item_root;		/* key of the entity inside an item, or NULL */
 	const char *rows_path;		/* one row per element of this array of an
 								 * item, or of arrays in its elements
-								 * ("refunds.transactions"); a column "^key"
-								 * reads the element one level up, "^^key"
-								 * two levels up; NULL: one row per item */
+								 * ("refunds.transactions"); a key ending in
+								 * "?" may be absent (Wix may leave out an
+								 * empty array), any other must be there; a
+								 * column "^key" reads the element one level
+								 * up, "^^key" two levels up; NULL: one row
+								 * per item */
 	const WixBatch *batch;		/* reads items by parent ids, or NULL */
 	const char *metadata_key;	/* response object holding paging metadata */
 	const char *extra_body;		/* JSON object merged into every request */
