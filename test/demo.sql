@@ -35,6 +35,25 @@ SELECT name, price, currency, visible, inventory_status
 \echo '\n== Upcoming bookings'
 SELECT start_date, status, contact_email, total_participants
   FROM wix.bookings ORDER BY start_date DESC LIMIT 5;
+\echo '\n== Revenue by SKU per month (order_line_items: no request beyond the orders pages)'
+SELECT date_trunc('month', order_created_date)::date AS month, sku,
+       sum(quantity) AS units, sum(total_price_after_tax) AS revenue, currency
+  FROM wix.order_line_items
+ WHERE order_created_date >= '2026-01-01'
+ GROUP BY 1, 2, 5 ORDER BY 1 DESC, 4 DESC NULLS LAST LIMIT 8;
+\echo '\n== Refunds by reason (order_refunds: the orders pages + one list-by-ids per 100 orders)'
+SELECT coalesce(reason, '(no reason given)') AS reason, count(*) AS refunds,
+       sum(amount) AS refunded
+  FROM wix.order_refunds GROUP BY 1 ORDER BY 3 DESC NULLS LAST;
+\echo '\n== Repeat-customer rate (paid orders per buyer)'
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE paid_orders > 1) AS repeat_customers,
+       round(100.0 * count(*) FILTER (WHERE paid_orders > 1) / nullif(count(*), 0), 1)
+         AS repeat_rate_pct
+  FROM (SELECT buyer_email, count(*) AS paid_orders
+          FROM wix.orders
+         WHERE payment_status IN ('PAID', 'PARTIALLY_REFUNDED', 'FULLY_REFUNDED')
+         GROUP BY 1) AS buyers;
 \echo '\n== What a scan sends to Wix'
 EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT number, total FROM wix.orders;
