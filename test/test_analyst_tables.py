@@ -458,6 +458,25 @@ def ts_or(value, column):
         return json.loads(value) if value else None
     return value
 
+    # -- joins -------------------------------------------------------------------------
+
+    def test_join_orders_to_payments_is_batched(self):
+        """orders JOIN order_payments on the order id, filtered on the
+        orders' date: the payments come in batches of 100 orders, never one
+        request per order."""
+        since = "2025-06-01T00:00:00.000Z"
+        picked = {o["id"] for o in self.orders if o["createdDate"] >= since}
+        expected = sum(len(t.get("payments") or []) for t in self.transactions
+                       if t["orderId"] in picked)
+        self.assertGreater(len(picked), 100)
+        rows = query("SELECT count(*) FROM wix.orders o JOIN wix.order_payments p "
+                     "ON p.order_id = o.id WHERE o.created_date >= '%s'" % since)
+        self.assertEqual(int(rows[0][0]), expected)
+        self.assertEqual(self.sent("/ecom/v1/payments/orders/"), [])
+        self.assertLessEqual(len(self.sent("/ecom/v1/payments/list-by-ids")),
+                             self.orders_pages())
+        self.assertLessEqual(len(self.sent()), 3 * self.orders_pages())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
