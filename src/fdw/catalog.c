@@ -734,8 +734,8 @@ static const WixEndpoint services_query = {
 /*
  * Pricing-plan orders (§9): GET, limit and offset in the query string, up
  * to 50 a page; no WQL filter.  Wix sorts by createdDate DESC unless told.
- * The price is the first price of the pricing (priceDetails is deprecated
- * but still returned; the raw column keeps both).
+ * The price is the first price of the pricing, or the deprecated flat
+ * priceDetails (still returned) where an order has no pricing prices.
  */
 static const WixColumnDef plan_order_columns[] = {
 	{"id", "text", "id"},
@@ -747,8 +747,8 @@ static const WixColumnDef plan_order_columns[] = {
 	{"created_date", "timestamptz", "createdDate"},
 	{"start_date", "timestamptz", "startDate"},
 	{"end_date", "timestamptz", "endDate"},
-	{"price", "numeric", "pricing.prices.0.price.total"},
-	{"currency", "text", "pricing.prices.0.price.currency"},
+	{"price", "numeric", "pricing.prices.0.price.total|priceDetails.total"},
+	{"currency", "text", "pricing.prices.0.price.currency|priceDetails.currency"},
 	{"raw", "jsonb", "$"},
 	{NULL}
 };

@@ -980,8 +980,8 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 			item = json_item(state, index);
 		slot->tts_values[attr] =
 			wix_convert_value(conv,
-							  wix_json_path_get(row_level(state, item, index, conv->up),
-												conv->segments, conv->nsegments),
+							  wix_converter_json_get(conv,
+													 row_level(state, item, index, conv->up)),
 							  &slot->tts_isnull[attr]);
 	}
 	MemoryContextSwitchTo(oldcxt);

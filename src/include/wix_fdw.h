@@ -343,6 +343,8 @@ typedef struct WixColumnConverter
 	Oid			typioparam;
 	FmgrInfo	input;
 	char		category;		/* TYPCATEGORY_* of typid */
+	struct WixColumnConverter *fallback;	/* "a|b": b, read when a is
+											 * absent; or NULL */
 } WixColumnConverter;
 
 extern void wix_converter_init(WixColumnConverter *conv,
@@ -350,6 +352,8 @@ extern void wix_converter_init(WixColumnConverter *conv,
 							   Oid typid, int32 typmod);
 extern json_object *wix_json_path_get(json_object *obj,
 									  char *const *segments, int nsegments);
+extern json_object *wix_converter_json_get(const WixColumnConverter *conv,
+										   json_object *obj);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
 extern bool wix_jsonb_path_get(JsonbContainer *container,
