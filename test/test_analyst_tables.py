@@ -1,5 +1,6 @@
 """The tables of issue 13 (order line items, payments, refunds, fulfillments,
-abandoned checkouts, contacts, inventory items, coupons, booking services),
+abandoned checkouts, contacts, inventory items, coupons, booking services,
+pricing-plan orders),
 each a catalog entry: values against the emulator's JSON, the requests each
 scan costs (from the emulator's request log), pushdown of the parent order's
 columns into the orders search, LIMIT, EXPLAIN VERBOSE and the errors for a
@@ -18,7 +19,7 @@ DB = "wix_analyst_tables"
 VISIBLE = ("APPROVED", "CANCELED", "PENDING", "REJECTED")
 TABLES = ["abandoned_checkouts", "booking_services", "bookings", "contacts", "coupons",
           "inventory_items", "members", "order_fulfillments", "order_line_items",
-          "order_payments", "order_refunds", "orders", "products"]
+          "order_payments", "order_refunds", "orders", "pricing_plan_orders", "products"]
 
 
 def query(sql):
@@ -448,6 +449,69 @@ class AnalystTablesTest(unittest.TestCase):
         self.assertEqual(len(sent), math.ceil(len(data) / 100))
         self.assertEqual(sent[0]["body"]["query"]["sort"], '[{"numericId":"asc"}]')
 
+
+    # -- pricing_plan_orders: a GET paged in its query string -----------------------
+
+    def plan_orders(self):
+        return items_of(self.emu.data("plan-orders"), "plan-orders")
+
+    def test_pricing_plan_orders_values_and_query_string_pages(self):
+        data = self.plan_orders()
+        self.assertGreater(len(data), 100)
+        rows = query("SELECT id, plan_id, plan_name, buyer_member_id, buyer_contact_id, status, "
+                     "created_date, start_date, end_date, price, currency, raw "
+                     "FROM wix.pricing_plan_orders ORDER BY id")
+        expected = []
+        for o in sorted(data, key=lambda x: x["id"]):
+            price = o["pricing"]["prices"][0]["price"]
+            raw = json.loads(json.dumps(o))
+            raw["formData"].pop("submissionData", None)  # fieldSet BASIC
+            expected.append([o["id"], o["planId"], o["planName"], o["buyer"]["memberId"],
+                             o["buyer"]["contactId"], o["status"], ts(o["createdDate"]),
+                             ts(o["startDate"]), ts(o.get("endDate")), num(price["total"]),
+                             price["currency"], raw])
+        got = [r[:9] + [num(r[9]), r[10], json.loads(r[11])] for r in rows]
+        self.assertEqual(len(got), len(expected))
+        self.assertEqual(got, expected)
+        sent = self.sent()
+        pages = math.ceil(len(data) / 50)
+        self.assertEqual(len(sent), pages)
+        self.assertEqual(sorted(int(r["query"]["offset"][0]) for r in sent),
+                         [50 * i for i in range(pages)])
+        for r in sent:
+            self.assertEqual(r["method"], "GET")
+            self.assertEqual(r["path"], "/pricing-plans/v2/orders")
+            self.assertEqual(r["query"]["limit"], ["50"])
+            self.assertEqual(r["query"]["sorting.fieldName"], ["createdDate"])
+            self.assertEqual(r["query"]["sorting.order"], ["DESC"])
+            self.assertFalse(r.get("body"))
+
+    def test_pricing_plan_orders_limit_and_order_by(self):
+        data = self.plan_orders()
+        rows = query("SELECT id FROM wix.pricing_plan_orders LIMIT 10")
+        self.assertEqual(len(rows), 10)
+        sent = self.sent()
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent[0]["query"]["limit"], ["10"])
+        self.assertEqual(sent[0]["query"]["offset"], ["0"])
+        self.emu.reset_log()
+        sql = "SELECT id, created_date FROM wix.pricing_plan_orders ORDER BY created_date LIMIT 60"
+        rows = query(sql)
+        sent = self.sent()
+        self.assertEqual([r["query"]["sorting.order"] for r in sent], [["ASC"], ["ASC"]])
+        self.assertEqual([r["query"]["limit"] for r in sent], [["50"], ["50"]])
+        local = query("SET wix_admin.enable_order_by_pushdown = off;\n" + sql)
+        self.assertEqual(rows, local)
+        first = sorted(data, key=lambda o: o["createdDate"])[:60]
+        self.assertEqual(rows, [[o["id"], ts(o["createdDate"])] for o in first])
+
+    def test_pricing_plan_orders_explain_shows_query_string(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM wix.pricing_plan_orders"))
+        self.assertIn("Wix request: GET /pricing-plans/v2/orders", plan)
+        self.assertIn("Wix request path: /pricing-plans/v2/orders?limit=50&offset=0"
+                      "&sorting.fieldName=createdDate&sorting.order=DESC", plan)
+        self.assertEqual(self.sent(), [])
 
 def ts_or(value, column):
     """A row value in the form check_table's expected rows use."""

@@ -57,7 +57,7 @@ class CatalogFormsTest(unittest.TestCase):
         self.assertEqual(tables, [[t] for t in sorted([
             "abandoned_checkouts", "booking_services", "bookings", "contacts", "coupons",
             "inventory_items", "members", "order_fulfillments", "order_line_items",
-            "order_payments", "order_refunds", "orders", "products"])])
+            "order_payments", "order_refunds", "orders", "pricing_plan_orders", "products"])])
         err = psql_error("SELECT count(*) FROM payments_by_order", db=DB)
         self.assertIn("unknown Wix resource", err)
 

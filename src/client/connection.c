@@ -968,8 +968,9 @@ struct WixPendingRequest
 	WixConnection *conn;
 	WixHttpTransfer *transfer;	/* NULL once finished or cancelled */
 	WixHttpClient *http;		/* the client the transfer belongs to */
+	const char *method;			/* "POST", or "GET" without a body */
 	char	   *path;
-	char	   *body_text;
+	char	   *body_text;		/* NULL for a GET */
 	WixRequestStats *stats;
 	MemoryContextCallback cancel;
 };
@@ -987,7 +988,8 @@ cancel_pending(void *arg)
 
 /*
  * wix_request_start
- *		Start a read (POST with a JSON body) and return at once; its answer
+ *		Start a read (POST with a JSON body, or GET when body is NULL: its
+ *		parameters are in path's query string) and return at once; its answer
  *		is collected by wix_request_finish.  Meanwhile the caller works and
  *		the transfer progresses, so page k+1 is on its way while page k is
  *		read.  An unfinished request is abandoned when CurrentMemoryContext
@@ -1007,18 +1009,22 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
 	pending->conn = conn;
 	pending->http = conn->http;
 	pending->path = pstrdup(path);
-	pending->body_text = pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+	pending->method = body != NULL ? "POST" : "GET";
+	pending->body_text = body != NULL ?
+		pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN)) : NULL;
 	pending->stats = stats;
 	pending->cancel.func = cancel_pending;
 	pending->cancel.arg = pending;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &pending->cancel);
-	elog(DEBUG2, "wix_admin: request body %s", pending->body_text);
+	if (body != NULL)
+		elog(DEBUG2, "wix_admin: request body %s", pending->body_text);
 
 	rate_limit(conn);
-	auth_headers(conn, true, headers, &auth_header, &site_header);
-	url = request_for(conn, "POST", path, pending->body_text, headers, &request);
+	auth_headers(conn, body != NULL, headers, &auth_header, &site_header);
+	url = request_for(conn, pending->method, path, pending->body_text, headers,
+					  &request);
 
-	elog(DEBUG1, "wix_admin: POST %s (started)", path);
+	elog(DEBUG1, "wix_admin: %s %s (started)", pending->method, path);
 	pending->transfer = wix_http_start(conn->http, &request);
 	free_auth_headers(auth_header, site_header);
 	pfree(url);
@@ -1058,10 +1064,12 @@ wix_request_finish(WixPendingRequest *pending, WixPeekHook peek, void *peek_arg)
 		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling Wix API request POST %s", pending->path)));
+				 errmsg("canceling Wix API request %s %s", pending->method,
+						pending->path)));
 	}
 	/* retries, token renewal and errors as for wix_request */
-	return send_text(conn, "POST", pending->path, pstrdup(pending->body_text),
+	return send_text(conn, pending->method, pending->path,
+					 pending->body_text ? pstrdup(pending->body_text) : NULL,
 					 pending->stats, 0, true, &response, peek, peek_arg);
 }
 

@@ -732,6 +732,48 @@ static const WixEndpoint services_query = {
 };
 
 /*
+ * Pricing-plan orders (§9): GET, limit and offset in the query string, up
+ * to 50 a page; no WQL filter.  Wix sorts by createdDate DESC unless told.
+ * The price is the first price of the pricing, or the deprecated flat
+ * priceDetails (still returned) where an order has no pricing prices.
+ */
+static const WixColumnDef plan_order_columns[] = {
+	{"id", "text", "id"},
+	{"plan_id", "text", "planId"},
+	{"plan_name", "text", "planName"},
+	{"buyer_member_id", "text", "buyer.memberId"},
+	{"buyer_contact_id", "text", "buyer.contactId"},
+	{"status", "text", "status"},
+	{"created_date", "timestamptz", "createdDate"},
+	{"start_date", "timestamptz", "startDate"},
+	{"end_date", "timestamptz", "endDate"},
+	{"price", "numeric", "pricing.prices.0.price.total|priceDetails.total"},
+	{"currency", "text", "pricing.prices.0.price.currency|priceDetails.currency"},
+	{"raw", "jsonb", "$"},
+	{NULL}
+};
+
+static const WixFieldDef plan_order_fields[] = {
+	{"createdDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE | WIX_ALWAYS_SET},
+	{NULL}
+};
+
+static const WixEndpoint plan_orders_list = {
+	.catalog = WIX_CATALOG_ANY,
+	.method = "GET",
+	.query_path = "/pricing-plans/v2/orders",
+	.sort_key = "sorting",
+	.paging = WIX_PAGING_QUERY_STRING,
+	.max_page_size = 50,
+	.items_key = "orders",
+	.metadata_key = "pagingMetadata",
+	.default_sort = "[{\"fieldName\":\"createdDate\",\"order\":\"DESC\"}]",
+	.columns = plan_order_columns,
+	.fields = plan_order_fields,
+	.max_sort_keys = 1,
+};
+
+/*
  * Experimental resource: a form of endpoint no production table uses, for
  * tests.  Only wix_admin.enable_experimental_resources (superuser) makes it
  * valid, and IMPORT FOREIGN SCHEMA never creates it.
@@ -777,6 +819,7 @@ static const WixEndpoint *const contacts_endpoints[] = {&contacts_query, NULL};
 static const WixEndpoint *const inventory_endpoints[] = {&inventory_v3_query, &inventory_v1_query, NULL};
 static const WixEndpoint *const coupons_endpoints[] = {&coupons_query, NULL};
 static const WixEndpoint *const services_endpoints[] = {&services_query, NULL};
+static const WixEndpoint *const plan_orders_endpoints[] = {&plan_orders_list, NULL};
 static const WixEndpoint *const payments_get_endpoints[] = {&order_payments_get, NULL};
 
 static const WixResource orders_resource = {"orders", "eCommerce orders", orders_endpoints};
@@ -792,6 +835,7 @@ static const WixResource contacts_resource = {"contacts", "CRM contacts", contac
 static const WixResource inventory_resource = {"inventory_items", "Stores inventory, per variant (Catalog V1 or V3)", inventory_endpoints};
 static const WixResource coupons_resource = {"coupons", "coupons", coupons_endpoints};
 static const WixResource services_resource = {"booking_services", "Bookings services", services_endpoints};
+static const WixResource plan_orders_resource = {"pricing_plan_orders", "pricing-plan orders", plan_orders_endpoints};
 static const WixResource payments_get_resource = {"experimental_order_payments_by_order", "one order's payments", payments_get_endpoints, true};
 
 static const WixResource *const resources[] = {
@@ -808,6 +852,7 @@ static const WixResource *const resources[] = {
 	&inventory_resource,
 	&coupons_resource,
 	&services_resource,
+	&plan_orders_resource,
 	&payments_get_resource,
 	NULL
 };
@@ -849,7 +894,18 @@ wix_find_resource(const char *name)
 bool
 wix_endpoint_is_query(const WixEndpoint *endpoint)
 {
-	return endpoint->envelope != NULL;
+	return endpoint->envelope != NULL || wix_endpoint_in_query_string(endpoint);
+}
+
+/*
+ * wix_endpoint_in_query_string
+ *		Is the endpoint a GET query whose paging and sort are query string
+ *		parameters?
+ */
+bool
+wix_endpoint_in_query_string(const WixEndpoint *endpoint)
+{
+	return endpoint->paging == WIX_PAGING_QUERY_STRING;
 }
 
 /*

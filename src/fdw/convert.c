@@ -33,7 +33,8 @@ typedef struct ConversionContext
 /*
  * wix_converter_init
  *		Prepare to convert one column's values.  The path "$" is the whole
- *		object; any other path is split at its dots.
+ *		object; any other path is split at its dots.  "a|b" reads b where a
+ *		is absent (a field Wix has in two places).
  */
 void
 wix_converter_init(WixColumnConverter *conv, const char *column_name,
@@ -51,6 +52,14 @@ wix_converter_init(WixColumnConverter *conv, const char *column_name,
 	getTypeInputInfo(typid, &input_func, &conv->typioparam);
 	fmgr_info(input_func, &conv->input);
 
+	if (strchr(path, '|') != NULL)
+	{
+		const char *bar = strchr(path, '|');
+
+		conv->fallback = palloc(sizeof(WixColumnConverter));
+		wix_converter_init(conv->fallback, column_name, bar + 1, typid, typmod);
+		path = pnstrdup(path, bar - path);
+	}
 	if (strcmp(path, "$") != 0)
 	{
 		char	   *copy = pstrdup(path);
@@ -103,14 +112,44 @@ wix_json_path_get(json_object *obj, char *const *segments, int nsegments)
 }
 
 /*
+ * wix_converter_json_get
+ *		The column's value in obj, or in its fallback path; NULL when absent.
+ */
+json_object *
+wix_converter_json_get(const WixColumnConverter *conv, json_object *obj)
+{
+	json_object *value = wix_json_path_get(obj, conv->segments, conv->nsegments);
+
+	if (value == NULL && conv->fallback != NULL)
+		return wix_converter_json_get(conv->fallback, obj);
+	return value;
+}
+
+static bool jsonb_path_get(JsonbContainer *container,
+						   const WixColumnConverter *conv, JsonbValue *result);
+
+/*
  * wix_jsonb_path_get
- *		Follow the column's dotted path into a jsonb container, as
- *		wix_json_path_get does into a json-c object.  False when any step is
- *		missing.
+ *		Follow the column's dotted path (or its fallback) into a jsonb
+ *		container, as wix_converter_json_get does into a json-c object.
+ *		False when absent.
  */
 bool
 wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
 				   JsonbValue *result)
+{
+	for (; conv != NULL; conv = conv->fallback)
+	{
+		if (jsonb_path_get(container, conv, result))
+			return true;
+	}
+	return false;
+}
+
+/* Follow one dotted path into a jsonb container. */
+static bool
+jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
+			   JsonbValue *result)
 {
 	for (int i = 0; i < conv->nsegments; i++)
 	{

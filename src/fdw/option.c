@@ -133,7 +133,9 @@ check_path(const char *path)
 	if (strcmp(path, "$") == 0)
 		return;
 	if (len == 0 || path[0] == '.' || path[len - 1] == '.' ||
-		strstr(path, "..") != NULL)
+		strstr(path, "..") != NULL || path[0] == '|' || path[len - 1] == '|' ||
+		strstr(path, "||") != NULL || strstr(path, ".|") != NULL ||
+		strstr(path, "|.") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid path \"%s\"", path),

@@ -4,8 +4,9 @@
  *		  Requests and their pages: builds each page's request body from the
  *		  endpoint's catalog entry (cursor or offset paging, keyset past an
  *		  offset ceiling, filters and sorts as JSON or as JSON strings, no
- *		  paging, batches of parent ids), fills path parameters, and reads
- *		  the items and the paging metadata of each answer.
+ *		  paging, batches of parent ids, or a GET's query string), fills
+ *		  path parameters, and reads the items and the paging metadata of
+ *		  each answer.
  *
  *-------------------------------------------------------------------------
  */
@@ -180,6 +181,46 @@ batch_body(WixPager *pager, json_object *body)
 	return body;
 }
 
+/* The offset of the next page, which advances next_offset. */
+static json_object *
+next_offset_value(WixPager *pager)
+{
+	int			offset = pager->keyset_after ? 0 : pager->next_offset;
+
+	if (pager->keyset_after == NULL)
+		pager->next_offset += pager->page_size;
+	return json_object_new_int(offset);
+}
+
+/*
+ * query_string_request
+ *		A GET query's parameters, as the object wix_query_string_path
+ *		encodes: limit and offset at the top, then the sort as one object
+ *		(Wix takes a single sorting there), then extra_body's parameters.
+ */
+static json_object *
+query_string_request(WixPager *pager, json_object *extra)
+{
+	const WixEndpoint *endpoint = pager->endpoint;
+	json_object *request = json_object_new_object();
+	json_object *sort = pager->sort ? json_object_get(pager->sort) :
+		endpoint->default_sort ? constant_json(endpoint->default_sort) : NULL;
+
+	json_object_object_add(request, "limit", json_object_new_int(pager->page_size));
+	json_object_object_add(request, "offset", next_offset_value(pager));
+	if (json_object_is_type(sort, json_type_array) &&
+		json_object_array_length(sort) > 0)
+		json_object_object_add(request, endpoint->sort_key,
+							   json_object_get(json_object_array_get_idx(sort, 0)));
+	json_object_put(sort);
+	{
+		json_object_object_foreach(extra, key, value)
+			json_object_object_add(request, key, json_object_get(value));
+	}
+	json_object_put(extra);
+	return request;
+}
+
 /*
  * query_body
  *		A query call's body: filter, sort and paging in the envelope.
@@ -210,11 +251,8 @@ query_body(WixPager *pager, json_object *body)
 					   endpoint->query_as_strings);
 		if (endpoint->paging == WIX_PAGING_OFFSET)
 		{
-			json_object_object_add(paging, "offset",
-								   json_object_new_int(pager->keyset_after ? 0 : pager->next_offset));
+			json_object_object_add(paging, "offset", next_offset_value(pager));
 			json_object_object_add(envelope, "paging", paging);
-			if (pager->keyset_after == NULL)
-				pager->next_offset += pager->page_size;
 		}
 		else if (endpoint->paging == WIX_PAGING_CURSOR)
 			json_object_object_add(envelope, "cursorPaging", paging);
@@ -228,7 +266,8 @@ query_body(WixPager *pager, json_object *body)
 /*
  * wix_pager_next_body
  *		The request body for the next page, held by CurrentMemoryContext, or
- *		NULL when the last page has been read.
+ *		NULL when the last page has been read.  For an endpoint paged in the
+ *		query string, the parameters to encode with wix_query_string_path.
  */
 json_object *
 wix_pager_next_body(WixPager *pager)
@@ -248,6 +287,8 @@ wix_pager_next_body(WixPager *pager)
 		json_object_new_object();
 	if (endpoint->batch != NULL)
 		body = batch_body(pager, body);
+	else if (wix_endpoint_in_query_string(endpoint))
+		body = query_string_request(pager, body);
 	else if (wix_endpoint_is_query(endpoint))
 		body = query_body(pager, body);
 	pager->started = true;
@@ -504,7 +545,10 @@ advance_offset(WixPager *pager, const WixPageOutline *outline,
 
 	if (total == NULL && outline->total_results != NULL)
 		total = total_results = wix_json_parse_fragment(outline->total_results, outline->end);
-	if (json_object_is_type(total, json_type_int) && pager->keyset_after == NULL)
+	/* a total Wix gave up counting is no bound: read until a short page */
+	if (json_object_is_type(total, json_type_int) && pager->keyset_after == NULL &&
+		!json_object_get_boolean(wix_json_get_type(metadata, "tooManyToCount",
+												   json_type_boolean)))
 		pager->total = json_object_get_int64(total);
 	json_object_put(total_results);
 
@@ -648,5 +692,44 @@ wix_fill_path(const char *path, List *names, List *values)
 		p = close + 1;
 	}
 	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/* Append one parameter (arrays repeat the key, objects nest as key.sub). */
+static void
+append_query_param(StringInfo buf, const char *key, json_object *value)
+{
+	if (json_object_is_type(value, json_type_array))
+	{
+		for (size_t i = 0; i < json_object_array_length(value); i++)
+			append_query_param(buf, key, json_object_array_get_idx(value, i));
+	}
+	else if (json_object_is_type(value, json_type_object))
+	{
+		json_object_object_foreach(value, sub, subvalue)
+			append_query_param(buf, psprintf("%s.%s", key, sub), subvalue);
+	}
+	else if (value != NULL)
+		appendStringInfo(buf, "%c%s=%s", strchr(buf->data, '?') ? '&' : '?',
+						 key, wix_escape_value(json_object_get_string(value)));
+}
+
+/*
+ * wix_query_string_path
+ *		path with the parameters of request in its query string, encoded as
+ *		the Wix SDK does for GET calls: flat "key=value", an array repeats
+ *		its key, a nested object's keys are dotted ("sorting.order=DESC").
+ */
+char *
+wix_query_string_path(const char *path, json_object *request)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, path);
+	{
+		json_object_object_foreach(request, key, value)
+			append_query_param(&buf, key, value);
+	}
 	return buf.data;
 }

@@ -282,8 +282,8 @@ request_path(WixScanState *state, WixDeparseContext *ctx,
 /*
  * plan_call
  *		Which call this run makes: the endpoint's Get call for "id = x", a
- *		GET with its path filled, or the endpoint's POST.  False when no row
- *		can match.
+ *		GET with its path filled, or the endpoint's paged query (POST, or GET
+ *		paged in the query string).  False when no row can match.
  */
 static bool
 plan_call(WixScanState *state, WixDeparseContext *ctx)
@@ -302,7 +302,8 @@ plan_call(WixScanState *state, WixDeparseContext *ctx)
 		return id != NULL;
 	}
 	state->request_path = request_path(state, ctx, endpoint);
-	if (endpoint->method != NULL && strcmp(endpoint->method, "GET") == 0)
+	if (endpoint->method != NULL && strcmp(endpoint->method, "GET") == 0 &&
+		!wix_endpoint_in_query_string(endpoint))
 		state->get_key = endpoint->items_key;
 	return state->request_path != NULL;
 }
@@ -421,11 +422,17 @@ issue_requests(WixScanState *state)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
 		json_object *body = wix_pager_next_body(&state->pager);
+		const char *path = state->request_path;
 
+		if (wix_endpoint_in_query_string(state->endpoint))
+		{
+			/* a GET: the page's parameters go in the query string */
+			path = wix_query_string_path(path, body);
+			body = NULL;
+		}
 		MemoryContextSwitchTo(state->query_cxt);
 		state->pending[state->npending++] =
-			wix_request_start(state->conn, state->request_path, body,
-							  &state->stats);
+			wix_request_start(state->conn, path, body, &state->stats);
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
@@ -973,8 +980,8 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 			item = json_item(state, index);
 		slot->tts_values[attr] =
 			wix_convert_value(conv,
-							  wix_json_path_get(row_level(state, item, index, conv->up),
-												conv->segments, conv->nsegments),
+							  wix_converter_json_get(conv,
+													 row_level(state, item, index, conv->up)),
 							  &slot->tts_isnull[attr]);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -1071,7 +1078,8 @@ explain_query(WixScanState *state, WixDeparseContext *ctx,
 	if (sort != NULL)
 		(void) wix_json_hold(CurrentMemoryContext, sort);
 	ExplainPropertyText(psprintf("Wix request%s", label),
-						psprintf("POST %s", endpoint->query_path), es);
+						psprintf("%s %s", endpoint->method ? endpoint->method : "POST",
+								 endpoint->query_path), es);
 	if (ran)
 	{
 		if (state->sent_filter != NULL)
@@ -1100,14 +1108,21 @@ explain_query(WixScanState *state, WixDeparseContext *ctx,
 	if (es->verbose && !ran)
 	{
 		WixPager	pager;
+		json_object *body;
 
 		wix_pager_init(&pager, endpoint, size);
 		pager.filter = filter;
 		pager.sort = sort;
-		ExplainPropertyText(psprintf("Wix request body%s", label),
-							json_object_to_json_string_ext(wix_pager_next_body(&pager),
-														   JSON_C_TO_STRING_PLAIN),
-							es);
+		body = wix_pager_next_body(&pager);
+		if (wix_endpoint_in_query_string(endpoint))
+			ExplainPropertyText(psprintf("Wix request path%s", label),
+								wix_query_string_path(endpoint->query_path, body),
+								es);
+		else
+			ExplainPropertyText(psprintf("Wix request body%s", label),
+								json_object_to_json_string_ext(body,
+															   JSON_C_TO_STRING_PLAIN),
+								es);
 	}
 }
 

@@ -31,7 +31,11 @@ typedef enum WixPaging
 {
 	WIX_PAGING_CURSOR,			/* cursorPaging {limit, cursor} */
 	WIX_PAGING_OFFSET,			/* paging {limit, offset} */
-	WIX_PAGING_NONE				/* one answer holds every item */
+	WIX_PAGING_NONE,			/* one answer holds every item */
+	WIX_PAGING_QUERY_STRING		/* GET: top-level limit and offset, the sort
+								 * (one object under sort_key) and extra_body
+								 * in the query string, no body; offset
+								 * metadata ("total", "tooManyToCount") */
 } WixPaging;
 
 /* How Wix encodes and compares a filterable field's values. */
@@ -105,7 +109,8 @@ struct WixEndpoint
 	 */
 	const char *query_path;
 	const char *envelope;		/* body key holding filter/sort/paging, or
-								 * NULL: the call takes no filter */
+								 * NULL: the call takes no filter (unless
+								 * paged in the query string) */
 	const char *sort_key;		/* "sort" or "sorting" */
 	bool		query_as_strings;	/* filter and sort sent as JSON strings */
 	WixPaging	paging;
@@ -166,6 +171,7 @@ extern const WixFieldDef *wix_endpoint_field(const WixEndpoint *endpoint,
 extern List *wix_import_statements(const char *server_name,
 								   ImportForeignSchemaStmt *stmt);
 extern bool wix_endpoint_is_query(const WixEndpoint *endpoint);
+extern bool wix_endpoint_in_query_string(const WixEndpoint *endpoint);
 
 /*
  * The column plan (columns.c): built at planning time, carried in
@@ -252,6 +258,7 @@ extern json_object *wix_pager_next_body(WixPager *pager);
 extern List *wix_path_params(const char *path);
 extern char *wix_escape_value(const char *value);
 extern char *wix_fill_path(const char *path, List *names, List *values);
+extern char *wix_query_string_path(const char *path, json_object *request);
 
 /* What paging needs of a query answer, read from its raw body. */
 typedef struct WixPageOutline
@@ -336,6 +343,8 @@ typedef struct WixColumnConverter
 	Oid			typioparam;
 	FmgrInfo	input;
 	char		category;		/* TYPCATEGORY_* of typid */
+	struct WixColumnConverter *fallback;	/* "a|b": b, read when a is
+											 * absent; or NULL */
 } WixColumnConverter;
 
 extern void wix_converter_init(WixColumnConverter *conv,
@@ -343,6 +352,8 @@ extern void wix_converter_init(WixColumnConverter *conv,
 							   Oid typid, int32 typmod);
 extern json_object *wix_json_path_get(json_object *obj,
 									  char *const *segments, int nsegments);
+extern json_object *wix_converter_json_get(const WixColumnConverter *conv,
+										   json_object *obj);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
 extern bool wix_jsonb_path_get(JsonbContainer *container,
