@@ -513,15 +513,6 @@ class AnalystTablesTest(unittest.TestCase):
                       "&sorting.fieldName=createdDate&sorting.order=DESC", plan)
         self.assertEqual(self.sent(), [])
 
-def ts_or(value, column):
-    """A row value in the form check_table's expected rows use."""
-    kind = column[2]
-    if kind == "num":
-        return num(value)
-    if kind == "json":
-        return json.loads(value) if value else None
-    return value
-
     # -- joins -------------------------------------------------------------------------
 
     def test_join_orders_to_payments_is_batched(self):
@@ -540,6 +531,16 @@ def ts_or(value, column):
         self.assertLessEqual(len(self.sent("/ecom/v1/payments/list-by-ids")),
                              self.orders_pages())
         self.assertLessEqual(len(self.sent()), 3 * self.orders_pages())
+
+
+def ts_or(value, column):
+    """A row value in the form check_table's expected rows use."""
+    kind = column[2]
+    if kind == "num":
+        return num(value)
+    if kind == "json":
+        return json.loads(value) if value else None
+    return value
 
 
 if __name__ == "__main__":
