@@ -237,6 +237,31 @@ def run_python(table, query, tok):
     return r
 
 
+# ---------------------------------------------------------------- analyst tables (issue 13)
+def visible_orders():
+    """The orders a search shows (Wix hides INITIALIZED ones)."""
+    data = emu.data("orders")
+    items = data["orders"] if isinstance(data, dict) else data
+    return sum(1 for o in items if o["status"] != "INITIALIZED")
+
+
+def run_analyst(be, ms):
+    """order_line_items against the orders scan it reads (alternating, REPS
+    each), and one count over order_payments; requests from the log."""
+    set_latency(ms)
+    runs = {"orders": [], "order_line_items": []}
+    for _ in range(REPS):
+        for table in runs:
+            runs[table].append(run_wix(be, table, "star"))
+    payments = run_wix(be, "order_payments", "count")
+    log("  %2d ms orders star %.2fs (%d requests); order_line_items star %.2fs (%d requests);"
+        " order_payments count %.2fs (%d requests)" % (
+            ms, med(runs["orders"], "wall"), runs["orders"][0]["requests"],
+            med(runs["order_line_items"], "wall"), runs["order_line_items"][0]["requests"],
+            payments["wall"], payments["requests"]))
+    return runs, payments
+
+
 # ---------------------------------------------------------------- setup
 def setup():
     # the benchmark's session sets requests_per_minute itself
@@ -400,9 +425,15 @@ def main():
     log("backend peak RSS growth scanning %d rows: %.1f MB (median of %d)"
         % (rss[0]["rows"], growth, len(rss)))
 
+    log("")
+    visible = visible_orders()
+    log("analyst tables (issue 13), %d orders visible:" % visible)
+    analyst = {ms: run_analyst(be, ms) for ms in LATENCIES}
+    set_latency(0)
+
     # ------------------------------------------------------------ targets
     log("")
-    log("Targets (issue 6 §5):")
+    log("Targets (issue 6 §5, issue 13):")
     verdicts = []
 
     def target(ok, text):
@@ -434,6 +465,17 @@ def main():
                    % (table, query, s["wix"], s["wix"] / s["py"], s["py"]))
     target(growth < 30, "backend peak RSS growth %.1f MB scanning %d rows (< 30 MB)"
            % (growth, rss[0]["rows"]))
+    pages = -(-visible // 100)
+    for ms, (runs, payments) in sorted(analyst.items()):
+        o, li = runs["orders"], runs["order_line_items"]
+        target(li[0]["requests"] == o[0]["requests"] and
+               med(li, "wall") <= 1.2 * med(o, "wall"),
+               "order_line_items at %d ms: %d requests = the orders scan's %d; %.2fs = %.2f x"
+               " its %.2fs (<= 1.20)" % (ms, li[0]["requests"], o[0]["requests"], med(li, "wall"),
+                                         med(li, "wall") / med(o, "wall"), med(o, "wall")))
+        target(payments["requests"] == 2 * pages,
+               "order_payments at %d ms: %d requests = %d orders pages + %d list-by-ids"
+               % (ms, payments["requests"], pages, pages))
     log("")
     log("%d of %d targets met; load average at end: %s; took %.0f s" % (
         sum(verdicts), len(verdicts), open("/proc/loadavg").read().strip(),
