@@ -428,7 +428,9 @@ def main():
     log("")
     visible = visible_orders()
     log("analyst tables (issue 13), %d orders visible:" % visible)
+    be = warm_backend()
     analyst = {ms: run_analyst(be, ms) for ms in LATENCIES}
+    be.close()
     set_latency(0)
 
     # ------------------------------------------------------------ targets
