@@ -332,6 +332,13 @@ class AnalystTablesTest(unittest.TestCase):
         self.assertIn('Wix API response to /ecom/v1/payments/list-by-ids has an item '
                       'without the array "payments"', err)
         self.assertIn("Its value is a JSON object.", err)
+        # an order without its id would lose its payments silently: an error
+        self.emu.fault(match="/ecom/v1/orders/search", status=200, times=1,
+                       body=json.dumps({"orders": [{"number": "1", "lineItems": []}],
+                                        "metadata": {}}))
+        err = psql_error("SELECT * FROM wix.order_payments", db=DB)
+        self.assertIn('Wix API response to /ecom/v1/orders/search holds an item without '
+                      'a string "id"', err)
         # an order's lineItems are never empty: missing is an error
         self.emu.fault(match="/ecom/v1/orders/search", status=200, times=1,
                        body=json.dumps({"orders": [{"id": "o", "number": "1"}], "metadata": {}}))

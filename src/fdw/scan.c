@@ -490,8 +490,12 @@ fetch_parent_page(WixScanState *state)
 												batch->parent_id_key,
 												json_type_string);
 
+			/* an item without its key would drop its rows silently */
 			if (id == NULL)
-				continue;
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("Wix API response to %s holds an item without a string \"%s\"",
+								batch->parent->query_path, batch->parent_id_key)));
 			state->pager.ids = lappend(state->pager.ids,
 									   pstrdup(json_object_get_string(id)));
 			if (state->keep_parents)
