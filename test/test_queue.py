@@ -95,6 +95,18 @@ def wait_state(action_id, states=("done", "failed"), db=DB, timeout=30):
         time.sleep(0.1)
 
 
+def deliver_after_late_answer(path, sql):
+    """Queue sql (in the SLOW database, whose requests time out after 1 s);
+    the first answer to path comes 2.5 s after the change was made.  Wait
+    until the queue is done with the action; return it."""
+    emu.fault(match=path, times=1, delay_after_apply_ms=2500)
+    try:
+        queued = enqueue(sql, db=SLOW)[0]
+        return wait_state(queued["id"], db=SLOW, timeout=60)
+    finally:
+        emu.clear_faults()
+
+
 def process_queue(db=MANUAL, settings=""):
     q("%sCALL wix_admin.process_queue();" % settings, db)
 
@@ -276,12 +288,7 @@ class Delivery(unittest.TestCase):
     def test_refund_timeout_after_apply_not_repeated(self):
         o = paid_order()
         path = "/ecom/v1/order-billing/refund-payments"
-        emu.fault(match=path, times=1, delay_after_apply_ms=2500)
-        try:
-            queued = enqueue("SELECT wix_refund('%s')" % o["id"], db=SLOW)[0]
-            done = wait_state(queued["id"], db=SLOW, timeout=60)
-        finally:
-            emu.clear_faults()
+        done = deliver_after_late_answer(path, "SELECT wix_refund('%s')" % o["id"])
         self.assertEqual(done["state"], "done", done)
         self.assertEqual(done["attempts"], 2)
         self.assertTrue(done["result"]["alreadyRefunded"])
@@ -296,12 +303,7 @@ class Delivery(unittest.TestCase):
         records no second one."""
         o = orders(1, lambda o: o["status"] == "APPROVED" and o["paymentStatus"] == "NOT_PAID")[0]
         path = "/ecom/v1/payments/orders/%s/add-payment" % o["id"]
-        emu.fault(match=path, times=1, delay_after_apply_ms=2500)
-        try:
-            queued = enqueue("SELECT wix_mark_order_paid('%s')" % o["id"], db=SLOW)[0]
-            done = wait_state(queued["id"], db=SLOW, timeout=60)
-        finally:
-            emu.clear_faults()
+        done = deliver_after_late_answer(path, "SELECT wix_mark_order_paid('%s')" % o["id"])
         self.assertEqual(done["state"], "done", done)
         self.assertEqual(done["attempts"], 2)
         self.assertTrue(done["result"]["alreadyPaid"])
@@ -315,12 +317,7 @@ class Delivery(unittest.TestCase):
                        if b.get("status") == "PENDING" and b["id"] not in taken)
         taken.add(booking["id"])
         path = "/_api/bookings-service/v2/bookings/%s/confirm" % booking["id"]
-        emu.fault(match=path, times=1, delay_after_apply_ms=2500)
-        try:
-            queued = enqueue("SELECT wix_confirm_booking('%s')" % booking["id"], db=SLOW)[0]
-            done = wait_state(queued["id"], db=SLOW, timeout=60)
-        finally:
-            emu.clear_faults()
+        done = deliver_after_late_answer(path, "SELECT wix_confirm_booking('%s')" % booking["id"])
         self.assertEqual(done["state"], "done", done)
         self.assertEqual(done["attempts"], 2)
         self.assertEqual(done["result"]["status"], "CONFIRMED")
