@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The body of run_all.sh, run inside pg_virtualenv (PGHOST/PGPORT/PGUSER set):
 # starts the emulators, runs pg_regress and the Python suites, prints a total.
+# With arguments, runs only those: "regress" and/or test/test_*.py files, e.g.
+#   pg_virtualenv -t -v 15 -o shared_preload_libraries=wix_admin \
+#       bash test/run_in_cluster.sh regress test/test_pushdown.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source test/lib.sh
@@ -14,18 +17,24 @@ start_emulator WIX_EMULATOR_BIG_V1_URL --catalog V1 --products 10150 --orders 5 
 passed=0
 failed=0
 
-echo "== pg_regress"
-make -s installcheck | tee regress.log
-# one count per regression file: "test x ... ok" (PG 15) or TAP "ok 1 - x"
-ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' regress.log || true)
-bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' regress.log || true)
-[ "$ok" -gt 0 ] || bad=$((bad + 1))
-passed=$((passed + ok))
-failed=$((failed + bad))
-if [ "$bad" -gt 0 ] && [ -f regression.diffs ]; then head -200 regression.diffs; fi
-rm -f regress.log
+if [ $# -gt 0 ]; then selected=" $* "; else selected=" regress $(echo test/test_*.py) "; fi
+wanted() { [[ "$selected" == *" $1 "* ]]; }
+
+if wanted regress; then
+  echo "== pg_regress"
+  make -s installcheck | tee regress.log
+  # one count per regression file: "test x ... ok" (PG 15) or TAP "ok 1 - x"
+  ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' regress.log || true)
+  bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' regress.log || true)
+  [ "$ok" -gt 0 ] || bad=$((bad + 1))
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  if [ "$bad" -gt 0 ] && [ -f regression.diffs ]; then head -200 regression.diffs; fi
+  rm -f regress.log
+fi
 
 for suite in test/test_*.py; do
+  wanted "$suite" || continue
   echo "== $suite"
   out=$(mktemp)
   python3 "$suite" 2>&1 | tee "$out"
