@@ -58,6 +58,35 @@ wix_rows_depth(const WixEndpoint *endpoint)
 }
 
 /*
+ * wix_rows_path_split
+ *		An endpoint's rows_path as its keys, each marked optional when it
+ *		ends in "?"; depth 0 when each item is a row.
+ */
+void
+wix_rows_path_split(const WixEndpoint *endpoint, WixRowsPath *path)
+{
+	char	   *copy;
+	char	   *saveptr;
+
+	memset(path, 0, sizeof(*path));
+	if (endpoint->rows_path == NULL)
+		return;
+	copy = pstrdup(endpoint->rows_path);
+	for (char *key = strtok_r(copy, ".", &saveptr); key != NULL;
+		 key = strtok_r(NULL, ".", &saveptr))
+	{
+		size_t		len = strlen(key);
+
+		if (path->depth == WIX_MAX_ROW_LEVELS)
+			elog(ERROR, "wix_admin: rows_path %s is too deep", endpoint->rows_path);
+		path->optional[path->depth] = (len > 0 && key[len - 1] == '?');
+		if (path->optional[path->depth])
+			key[len - 1] = '\0';
+		path->keys[path->depth++] = key;
+	}
+}
+
+/*
  * column_field
  *		The field a column read "up" levels above the row filters and sorts
  *		by.  Only the item's own fields are filterable; through a batch call

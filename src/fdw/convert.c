@@ -127,6 +127,8 @@ wix_converter_json_get(const WixColumnConverter *conv, json_object *obj)
 
 static bool jsonb_path_get(JsonbContainer *container,
 						   const WixColumnConverter *conv, JsonbValue *result);
+static bool tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
+						  JsonbValue *result);
 
 /*
  * wix_jsonb_path_get
@@ -144,6 +146,62 @@ wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
 			return true;
 	}
 	return false;
+}
+
+/*
+ * wix_jsonb_tree_path_get
+ *		As wix_jsonb_path_get, into a JsonbValue tree that jsonb_text.c
+ *		parsed (objects and arrays not converted to jsonb).
+ */
+bool
+wix_jsonb_tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
+						JsonbValue *result)
+{
+	for (; conv != NULL; conv = conv->fallback)
+	{
+		if (tree_path_get(tree, conv, result))
+			return true;
+	}
+	return false;
+}
+
+/* A path segment as an array index (json-c's reading of it), or false. */
+static bool
+array_index(const char *segment, uint32 *index)
+{
+	char	   *end;
+	long		value = strtol(segment, &end, 10);
+
+	if (*end != '\0' || end == segment || value < 0 || value > PG_UINT32_MAX)
+		return false;
+	*index = (uint32) value;
+	return true;
+}
+
+/* Follow one dotted path into a JsonbValue tree. */
+static bool
+tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
+			  JsonbValue *result)
+{
+	JsonbValue *value = tree;
+
+	for (int i = 0; i < conv->nsegments && value != NULL; i++)
+	{
+		uint32		index;
+
+		if (value->type == jbvObject)
+			value = wix_jsonb_tree_member(value, conv->segments[i],
+										  conv->segment_lengths[i]);
+		else if (value->type == jbvArray && array_index(conv->segments[i], &index))
+			value = index < (uint32) value->val.array.nElems ?
+				&value->val.array.elems[index] : NULL;
+		else
+			return false;
+	}
+	if (value == NULL)
+		return false;
+	*result = *value;
+	return true;
 }
 
 /* Follow one dotted path into a jsonb container. */
@@ -168,13 +226,11 @@ jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
 		}
 		else if (JsonContainerIsArray(container) && !JsonContainerIsScalar(container))
 		{
-			char	   *end;
-			long		index = strtol(conv->segments[i], &end, 10);
+			uint32		index;
 			JsonbValue *element;
 
-			if (*end != '\0' || end == conv->segments[i] || index < 0 ||
-				index > PG_UINT32_MAX ||
-				(element = getIthJsonbValueFromContainer(container, (uint32) index)) == NULL)
+			if (!array_index(conv->segments[i], &index) ||
+				(element = getIthJsonbValueFromContainer(container, index)) == NULL)
 				return false;
 			*result = *element;
 		}
@@ -446,7 +502,8 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 /*
  * wix_convert_jsonb_value
  *		Convert a value found in an item's jsonb (the whole-item column,
- *		already built) when that gives exactly what wix_convert_value gives
+ *		already built) or in a parsed tree (wix_jsonb_tree_path_get) when
+ *		that gives exactly what wix_convert_value gives
  *		for the same JSON value: jsonb values, strings, and numbers and
  *		booleans into types that are not text.  False otherwise (a number,
  *		boolean, object or array for a text or json column, spelled by json-c,
@@ -465,7 +522,10 @@ wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 	}
 	if (conv->typid == JSONBOID)
 	{
-		/* a container is copied as it is; a scalar becomes a scalar jsonb */
+		/*
+		 * a container is copied as it is, a tree converted; a scalar becomes
+		 * a scalar jsonb
+		 */
 		*result = JsonbPGetDatum(JsonbValueToJsonb(value));
 		return true;
 	}

@@ -2,16 +2,20 @@
  *
  * jsonb_text.c
  *		  Wix JSON text straight to jsonb, without json-c: the fast path for
- *		  the pages of a scan that selects whole items.
+ *		  the pages of a scan that selects whole items (or whole rows).
  *
  * Each item of a page is parsed into a JsonbValue tree and converted to
- * jsonb at once; the rest of the answer is checked and dropped.  The
+ * jsonb at once; the rest of the answer is checked and dropped.  An
+ * endpoint with rows inside its items (rows_path, "lineItems") has each
+ * element of that array converted instead, and keeps the trees of the
+ * elements above it for the columns read from there ("^number").  The
  * parser takes strict JSON (RFC 8259) and only what it keeps exactly as
  * the json-c path would.  For anything else (a NUL byte or escaped NUL, a
  * lone surrogate, an integer beyond int64, nesting deeper than json-c's
- * limit, an item that is not an object, a malformed text) it declines, and
- * the caller parses the page with json-c, which accepts it or reports what
- * is wrong exactly as before.
+ * limit, an item or row that is not an object, a rows_path array missing
+ * or not an array, a malformed text) it declines, and the caller parses
+ * the page with json-c, which accepts it or reports what is wrong exactly
+ * as before.
  *
  *-------------------------------------------------------------------------
  */
@@ -459,69 +463,155 @@ parse_value(JsonText *text, JsonbValue *value)
 	}
 }
 
-/* The value of key in a parsed object, or NULL. */
-static JsonbValue *
-object_member(JsonbValue *object, const char *key)
+/*
+ * wix_jsonb_tree_member
+ *		The value of key (len bytes) in an object this parser built (its
+ *		keys in jsonb's order, without duplicates), or NULL.
+ */
+JsonbValue *
+wix_jsonb_tree_member(JsonbValue *object, const char *key, int len)
 {
-	size_t		len = strlen(key);
+	int			low = 0;
+	int			high = object->val.object.nPairs;
 
-	for (int i = 0; i < object->val.object.nPairs; i++)
+	while (low < high)
 	{
-		JsonbPair  *pair = &object->val.object.pairs[i];
+		int			middle = low + (high - low) / 2;
+		JsonbPair  *pair = &object->val.object.pairs[middle];
+		int			result;
 
-		if (pair->key.val.string.len == len &&
-			memcmp(pair->key.val.string.val, key, len) == 0)
+		if (pair->key.val.string.len != len)
+			result = pair->key.val.string.len < len ? -1 : 1;
+		else
+			result = memcmp(pair->key.val.string.val, key, len);
+		if (result == 0)
 			return &pair->value;
+		if (result < 0)
+			low = middle + 1;
+		else
+			high = middle;
 	}
 	return NULL;
+}
+
+/* The rows of a page being gathered. */
+typedef struct PageRows
+{
+	const WixRowsPath *path;	/* depth 0: the items are the rows */
+	WixJsonbPage *page;
+	int			capacity;		/* of page->rows */
+	JsonbValue *chain[WIX_MAX_ROW_LEVELS + 1];	/* the item, then elements
+												 * down */
+	int			place[WIX_MAX_ROW_LEVELS + 1];	/* the item's index, then the
+												 * elements' */
+} PageRows;
+
+/* One row: node as jsonb, with the chain above it and its place. */
+static void
+add_row(PageRows *rows, JsonbValue *node)
+{
+	int			depth = rows->path->depth;
+	WixJsonbRow *row;
+
+	rows->page->rows = room_for_one(rows->page->rows, rows->page->nrows,
+									&rows->capacity, sizeof(WixJsonbRow));
+	row = &rows->page->rows[rows->page->nrows++];
+	row->jsonb = JsonbValueToJsonb(node);
+	for (int up = 1; up <= depth; up++)
+		row->ancestors[up - 1] = rows->chain[depth - up];
+	memcpy(row->place, rows->place, sizeof(int) * (depth + 1));
+}
+
+/*
+ * collect_rows
+ *		The rows under a node at a level of rows_path, found as scan.c finds
+ *		them in json-c; false to decline where that reports an error (the
+ *		array missing or not an array, an element that is not an object).
+ */
+static bool
+collect_rows(PageRows *rows, JsonbValue *node, int level)
+{
+	const WixRowsPath *path = rows->path;
+	JsonbValue *elements;
+
+	rows->chain[level] = node;
+	if (level == path->depth)
+	{
+		add_row(rows, node);
+		return true;
+	}
+	elements = wix_jsonb_tree_member(node, path->keys[level],
+									 strlen(path->keys[level]));
+	if (path->optional[level] && (elements == NULL || elements->type == jbvNull))
+		return true;
+	if (elements == NULL || elements->type != jbvArray)
+		return false;
+	for (int i = 0; i < elements->val.array.nElems; i++)
+	{
+		if (elements->val.array.elems[i].type != jbvObject)
+			return false;
+		rows->place[level + 1] = i;
+		if (!collect_rows(rows, &elements->val.array.elems[i], level + 1))
+			return false;
+	}
+	return true;
 }
 
 /*
  * parse_items
  *		The items array at text->p: each element an object (item_root's
- *		value, when given, an object too), converted to jsonb in result_cxt,
- *		the trees built in scratch_cxt.
+ *		value, when given, an object too), its rows converted to jsonb in
+ *		result_cxt.  An item's tree is built in scratch_cxt when the item is
+ *		the row; rows inside items keep their ancestors' trees, so those are
+ *		built in result_cxt.
  */
 static bool
-parse_items(JsonText *text, const char *item_root, MemoryContext result_cxt,
-			MemoryContext scratch_cxt, WixJsonbPage *page)
+parse_items(JsonText *text, const char *item_root, const WixRowsPath *path,
+			MemoryContext result_cxt, MemoryContext scratch_cxt,
+			WixJsonbPage *page)
 {
+	MemoryContext tree_cxt = path->depth > 0 ? result_cxt : scratch_cxt;
 	int			capacity = 128;
+	PageRows	rows = {path, page, capacity};
 	MemberFollows follows;
 
-	page->nitems = 0;
-	page->items = MemoryContextAlloc(result_cxt, sizeof(Jsonb *) * capacity);
+	page->nitems = page->nrows = 0;
 	page->texts = MemoryContextAlloc(result_cxt, sizeof(const char *) * capacity);
 	page->lengths = MemoryContextAlloc(result_cxt, sizeof(int) * capacity);
+	page->rows = MemoryContextAlloc(result_cxt, sizeof(WixJsonbRow) * capacity);
 
 	text->depth++;				/* the items array */
 	for (follows = open_container(text, ']'); follows == MEMBER_NEXT;
 		 follows = next_member(text, ']'))
 	{
 		const char *start = text->p;
-		JsonbValue	item;
-		JsonbValue *object = &item;
+		JsonbValue *object;
+		bool		ok;
 
-		if (*start != '{' || !parse_value(text, &item))
+		MemoryContextSwitchTo(tree_cxt);
+		object = palloc(sizeof(JsonbValue));
+		if (*start != '{' || !parse_value(text, object))
 			return false;
 		if (item_root != NULL &&
-			((object = object_member(&item, item_root)) == NULL ||
+			((object = wix_jsonb_tree_member(object, item_root,
+											 strlen(item_root))) == NULL ||
 			 object->type != jbvObject))
 			return false;
 		if (page->nitems == capacity)
 		{
 			capacity *= 2;
-			page->items = repalloc(page->items, sizeof(Jsonb *) * capacity);
 			page->texts = repalloc(page->texts, sizeof(const char *) * capacity);
 			page->lengths = repalloc(page->lengths, sizeof(int) * capacity);
 		}
-		MemoryContextSwitchTo(result_cxt);
-		page->items[page->nitems] = JsonbValueToJsonb(object);
-		MemoryContextSwitchTo(scratch_cxt);
 		page->texts[page->nitems] = start;
 		page->lengths[page->nitems] = text->p - start;
-		page->nitems++;
+		MemoryContextSwitchTo(result_cxt);
+		rows.place[0] = page->nitems++;
+		ok = collect_rows(&rows, object, 0);
+		MemoryContextSwitchTo(scratch_cxt);
 		MemoryContextReset(scratch_cxt);
+		if (!ok)
+			return false;
 	}
 	text->depth--;
 	return follows == MEMBER_END;
@@ -534,8 +624,8 @@ parse_items(JsonText *text, const char *item_root, MemoryContext result_cxt,
  */
 static bool
 parse_answer(JsonText *text, const char *items_key, const char *item_root,
-			 MemoryContext result_cxt, MemoryContext scratch_cxt,
-			 WixJsonbPage *page)
+			 const WixRowsPath *path, MemoryContext result_cxt,
+			 MemoryContext scratch_cxt, WixJsonbPage *page)
 {
 	size_t		key_len = strlen(items_key);
 	MemberFollows follows;
@@ -555,7 +645,8 @@ parse_answer(JsonText *text, const char *items_key, const char *item_root,
 			memcmp(key.val.string.val, items_key, key_len) == 0)
 		{
 			if (*text->p != '[' ||
-				!parse_items(text, item_root, result_cxt, scratch_cxt, page))
+				!parse_items(text, item_root, path, result_cxt, scratch_cxt,
+							 page))
 				return false;
 		}
 		else if (!parse_value(text, &value))
@@ -568,14 +659,16 @@ parse_answer(JsonText *text, const char *items_key, const char *item_root,
 
 /*
  * wix_jsonb_page_parse
- *		Every item of a query answer (body, len bytes, NUL-terminated) as
- *		jsonb in CurrentMemoryContext, with where each item's text lies in
- *		body.  False when the parser declines the body: the page then goes
- *		to json-c.  An answer without the items array has no items.
+ *		Every row of a query answer (body, len bytes, NUL-terminated) as
+ *		jsonb in CurrentMemoryContext: each item, or each element the
+ *		endpoint's rows_path (path) reaches in it, with where each item's
+ *		text lies in body.  False when the parser declines the body: the page
+ *		then goes to json-c.  An answer without the items array has no rows.
  */
 bool
 wix_jsonb_page_parse(const char *body, size_t len, const char *items_key,
-					 const char *item_root, WixJsonbPage *page)
+					 const char *item_root, const WixRowsPath *path,
+					 WixJsonbPage *page)
 {
 	MemoryContext result_cxt = CurrentMemoryContext;
 	MemoryContext scratch_cxt;
@@ -591,7 +684,8 @@ wix_jsonb_page_parse(const char *body, size_t len, const char *items_key,
 	text.p = body;
 	text.end = body + len;
 	text.depth = 1;				/* the answer object */
-	ok = parse_answer(&text, items_key, item_root, result_cxt, scratch_cxt, page);
+	ok = parse_answer(&text, items_key, item_root, path, result_cxt,
+					  scratch_cxt, page);
 	MemoryContextSwitchTo(result_cxt);
 	MemoryContextDelete(scratch_cxt);
 	if (!ok)

@@ -64,6 +64,7 @@ typedef struct WixScanState
 	int			window_first;	/* the current batch answer's ids: from */
 	int			window_n;		/* ... and how many */
 	int			held_first;		/* parent items of the current page: from */
+	WixRowsPath rows_path;		/* the endpoint's, split */
 	json_object **ancestors;	/* rows inside items: nlevels per row, the
 								 * element one level up first */
 	int			nlevels;
@@ -209,6 +210,9 @@ start_scan(ForeignScanState *node, WixScanState *state)
 	if (wix_resource_needs_catalog(state->resource))
 		catalog = wix_catalog_version(state->conn);
 	state->endpoint = wix_resource_endpoint(state->resource, catalog);
+	wix_rows_path_split(state->endpoint, &state->rows_path);
+	state->nlevels = state->rows_path.depth +
+		(state->endpoint->batch != NULL ? 1 : 0);
 	init_converters(state, RelationGetDescr(node->ss.ss_currentRelation));
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -563,17 +567,13 @@ fetch_get(WixScanState *state)
 
 static json_object *json_item(WixScanState *state, size_t index);
 
-/* Arrays down to an endpoint's rows at most ("refunds.transactions": 2). */
-#define MAX_ROW_LEVELS 4
-
 /* The rows of one page being gathered (see flatten_rows). */
 typedef struct RowCollector
 {
 	WixScanState *state;
-	char	   *keys[MAX_ROW_LEVELS];	/* rows_path, split at dots */
-	bool		optional[MAX_ROW_LEVELS];	/* key marked "?": may be absent */
-	int			depth;
-	json_object *chain[MAX_ROW_LEVELS + 1]; /* the item, then elements down */
+	const WixRowsPath *path;
+	json_object *chain[WIX_MAX_ROW_LEVELS + 1];	/* the item, then elements
+												 * down */
 	json_object *parent;		/* the item's batch parent item, or NULL */
 	json_object *rows;
 	json_object **ancestors;
@@ -597,7 +597,7 @@ add_row(RowCollector *rc, json_object *row)
 	json_object_array_add(rc->rows, json_object_get(row));
 	for (int up = 1; up <= nlevels; up++)
 		rc->ancestors[rc->nrows * nlevels + up - 1] =
-			up <= rc->depth ? rc->chain[rc->depth - up] : rc->parent;
+			up <= rc->path->depth ? rc->chain[rc->path->depth - up] : rc->parent;
 	rc->nrows++;
 }
 
@@ -612,26 +612,26 @@ static void
 collect_rows(RowCollector *rc, json_object *node, int level)
 {
 	const char *query_path = rc->state->endpoint->query_path;
+	const char *key = rc->path->keys[level];
 	json_object *elements = NULL;
 
 	rc->chain[level] = node;
-	if (level == rc->depth)
+	if (level == rc->path->depth)
 	{
 		add_row(rc, node);
 		return;
 	}
-	if (rc->optional[level] &&
-		(!json_object_object_get_ex(node, rc->keys[level], &elements) ||
-		 elements == NULL))
+	if (rc->path->optional[level] &&
+		(!json_object_object_get_ex(node, key, &elements) || elements == NULL))
 		return;					/* absent or null: empty */
-	if (!json_object_object_get_ex(node, rc->keys[level], &elements) ||
+	if (!json_object_object_get_ex(node, key, &elements) ||
 		!json_object_is_type(elements, json_type_array))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Wix API response to %s has an item without the array \"%s\"",
-						query_path, rc->keys[level]),
+						query_path, key),
 				 elements == NULL ?
-				 errdetail("The key \"%s\" is missing.", rc->keys[level]) :
+				 errdetail("The key \"%s\" is missing.", key) :
 				 errdetail("Its value is a JSON %s.",
 						   json_type_to_name(json_object_get_type(elements)))));
 	for (size_t j = 0; j < json_object_array_length(elements); j++)
@@ -642,7 +642,7 @@ collect_rows(RowCollector *rc, json_object *node, int level)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("Wix API response to %s has a \"%s\" element that is not an object",
-							query_path, rc->keys[level])));
+							query_path, key)));
 		collect_rows(rc, element, level + 1);
 	}
 }
@@ -680,23 +680,9 @@ batch_parent(WixScanState *state, json_object *item, int first, int n)
 static void
 flatten_rows(WixScanState *state)
 {
-	const WixEndpoint *endpoint = state->endpoint;
 	MemoryContext oldcxt = MemoryContextSwitchTo(state->page_cxt);
-	RowCollector rc = {state};
-	char	   *path = endpoint->rows_path ? pstrdup(endpoint->rows_path) : NULL;
+	RowCollector rc = {state, &state->rows_path};
 
-	for (char *key = path ? strtok(path, ".") : NULL; key != NULL; key = strtok(NULL, "."))
-	{
-		size_t		len = strlen(key);
-
-		if (rc.depth == MAX_ROW_LEVELS)
-			elog(ERROR, "wix_admin: rows_path %s is too deep", endpoint->rows_path);
-		rc.optional[rc.depth] = (len > 0 && key[len - 1] == '?');
-		if (rc.optional[rc.depth])
-			key[len - 1] = '\0';
-		rc.keys[rc.depth++] = key;
-	}
-	state->nlevels = rc.depth + (endpoint->batch != NULL ? 1 : 0);
 	rc.rows = json_object_new_array();
 	(void) wix_json_hold(state->page_cxt, rc.rows);
 	for (size_t i = 0; i < state->nitems; i++)
@@ -742,10 +728,11 @@ read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
 	memcpy(copy, body, len);
 	copy[len] = '\0';
 	parsed = wix_jsonb_page_parse(copy, len, state->endpoint->items_key,
-								  state->endpoint->item_root, &state->jsonb_page);
+								  state->endpoint->item_root, &state->rows_path,
+								  &state->jsonb_page);
 	if (parsed)
-		elog(DEBUG2, "wix_admin: %d items read straight into jsonb",
-			 state->jsonb_page.nitems);
+		elog(DEBUG2, "wix_admin: %d items read straight into jsonb, %d rows",
+			 state->jsonb_page.nitems, state->jsonb_page.nrows);
 	else
 	{
 		elog(DEBUG2, "wix_admin: page left to json-c");
@@ -760,9 +747,10 @@ read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
  *		A page has arrived: work out the next page from the paging metadata
  *		in its raw body and request it, so that the round trip overlaps
  *		parsing and reading this page.  A scan that needs no column
- *		(count(*)) only counts the items: true then, and the page is never
- *		parsed.  One that selects whole items parses it straight into
- *		jsonb when it can (true then too).
+ *		(count(*)) of items that are its rows only counts them: true then,
+ *		and the page is never parsed.  One that selects whole rows parses it
+ *		straight into jsonb when it can (true then too), unless it is a
+ *		batch call (its rows read their parent items from json-c).
  */
 static bool
 read_page(const char *body, size_t len, void *arg)
@@ -780,11 +768,13 @@ read_page(const char *body, size_t len, void *arg)
 	state->page_outlined = true;
 	state->fetched += outline.nitems;
 	issue_requests(state);
-	if (has_rows_inside(state->endpoint))
-		return false;			/* rows come from the parsed items */
+	if (state->endpoint->batch != NULL)
+		return false;			/* rows and parents come from json-c */
 	if (state->retrieved_attrs != NIL)
 		return state->whole_item_attr >= 0 &&
 			read_page_as_jsonb(state, body, len);
+	if (state->endpoint->rows_path != NULL)
+		return false;			/* counting rows inside items parses them */
 	if (outline.scalar_items)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -866,8 +856,8 @@ fetch_posted_page(WixScanState *state)
 				 errmsg("invalid JSON in Wix API response to %s",
 						state->endpoint->query_path)));
 
-	if (state->jsonb_page.items != NULL)
-		state->nitems = state->jsonb_page.nitems;
+	if (state->jsonb_page.rows != NULL)
+		state->nitems = state->jsonb_page.nrows;
 	else if (answer->obj == NULL)
 		state->nitems = state->counted; /* counted, not parsed */
 	else if (json_object_object_get_ex(answer->obj, state->endpoint->items_key, &items) &&
@@ -892,7 +882,7 @@ json_item(WixScanState *state, size_t index)
 	const WixEndpoint *endpoint = state->endpoint;
 	json_object *item;
 
-	if (state->jsonb_page.items != NULL)
+	if (state->jsonb_page.rows != NULL)
 	{
 		item = wix_json_parse(state->jsonb_page.texts[index],
 							  state->jsonb_page.lengths[index],
@@ -912,18 +902,69 @@ json_item(WixScanState *state, size_t index)
 	return item;
 }
 
-/* The row at index, or the element up levels above it (NULL: none). */
+/*
+ * json_row
+ *		The row at index as json-c, with its ancestors (NULL: none).  A row
+ *		read straight into jsonb is found again in its item, parsed by
+ *		json_item.
+ */
 static json_object *
-row_level(WixScanState *state, json_object *row, size_t index, int up)
+json_row(WixScanState *state, size_t index, json_object ***ancestors)
+{
+	const WixRowsPath *path = &state->rows_path;
+	json_object *chain[WIX_MAX_ROW_LEVELS + 1];
+	const int  *place;
+
+	if (state->jsonb_page.rows == NULL)
+	{
+		*ancestors = state->ancestors != NULL ?
+			&state->ancestors[index * state->nlevels] : NULL;
+		return json_item(state, index);
+	}
+	place = state->jsonb_page.rows[index].place;
+	chain[0] = json_item(state, place[0]);
+	for (int level = 0; level < path->depth; level++)
+	{
+		json_object *elements;
+
+		if (!json_object_object_get_ex(chain[level], path->keys[level], &elements) ||
+			!json_object_is_type(elements, json_type_array) ||
+			(chain[level + 1] = json_object_array_get_idx(elements,
+														  place[level + 1])) == NULL)
+			elog(ERROR, "wix_admin: json-c does not find row %zu of a page", index);
+	}
+	*ancestors = palloc(sizeof(json_object *) * WIX_MAX_ROW_LEVELS);
+	for (int up = 1; up <= path->depth; up++)
+		(*ancestors)[up - 1] = chain[path->depth - up];
+	return chain[path->depth];
+}
+
+/* The row, or the element up levels above it (NULL: none). */
+static json_object *
+row_level(WixScanState *state, json_object *row, json_object **ancestors, int up)
 {
 	if (up == 0)
 		return row;
-	if (state->ancestors == NULL || up > state->nlevels)
+	if (ancestors == NULL || up > state->nlevels)
 		return NULL;
-	return state->ancestors[index * state->nlevels + up - 1];
+	return ancestors[up - 1];
 }
 
-/* Fill the slot from the current page's item at index. */
+/*
+ * ancestor_jsonb_value
+ *		A column read above a row read straight into jsonb: its value in the
+ *		tree of the element up levels above.  False when absent.
+ */
+static bool
+ancestor_jsonb_value(WixScanState *state, WixJsonbRow *row,
+					 const WixColumnConverter *conv, JsonbValue *value)
+{
+	if (conv->up > state->nlevels)
+		return false;
+	return wix_jsonb_tree_path_get(row->ancestors[conv->up - 1], conv, value);
+}
+
+/* Fill the slot from the current page's row at index. */
 static void
 store_item(ForeignScanState *node, WixScanState *state, size_t index)
 {
@@ -931,7 +972,9 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
 	MemoryContext oldcxt;
 	ListCell   *lc;
-	json_object *item = NULL;
+	WixJsonbRow *jsonb_row = NULL;
+	json_object *row = NULL;
+	json_object **ancestors = NULL;
 	Jsonb	   *whole = NULL;
 
 	ExecClearTuple(slot);
@@ -940,21 +983,25 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
 
 	/*
-	 * The whole item as jsonb, when selected, comes first: the other columns
-	 * are then read from it, and nested objects are copied from it rather
-	 * than built again.
+	 * The whole row as jsonb, when selected, comes first: the other columns
+	 * are then read from it (or, a row read straight into jsonb, from the
+	 * trees above it), and nested objects are copied from it rather than
+	 * built again.
 	 */
-	if (state->jsonb_page.items != NULL)
-		whole = state->jsonb_page.items[index];
+	if (state->jsonb_page.rows != NULL)
+	{
+		jsonb_row = &state->jsonb_page.rows[index];
+		whole = jsonb_row->jsonb;
+	}
 	else
-		item = json_item(state, index);
+		row = json_row(state, index, &ancestors);
 	if (state->whole_item_attr >= 0)
 	{
 		int			attr = state->whole_item_attr;
 
 		if (whole == NULL)
 		{
-			slot->tts_values[attr] = wix_convert_value(state->converters[attr], item,
+			slot->tts_values[attr] = wix_convert_value(state->converters[attr], row,
 													   &slot->tts_isnull[attr]);
 			whole = DatumGetJsonbP(slot->tts_values[attr]);
 		}
@@ -972,20 +1019,24 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 
 		if (conv == NULL || attr == state->whole_item_attr)
 			continue;
-		if (whole != NULL && conv->up == 0)
+		if (conv->up == 0 ? whole != NULL : jsonb_row != NULL)
 		{
-			if (!wix_jsonb_path_get(&whole->root, conv, &value))
+			bool		found = conv->up == 0 ?
+				wix_jsonb_path_get(&whole->root, conv, &value) :
+				ancestor_jsonb_value(state, jsonb_row, conv, &value);
+
+			if (!found)
 				continue;		/* absent: NULL */
 			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[attr],
 										&slot->tts_isnull[attr]))
 				continue;
 		}
-		if (item == NULL)
-			item = json_item(state, index);
+		if (row == NULL)
+			row = json_row(state, index, &ancestors);
 		slot->tts_values[attr] =
 			wix_convert_value(conv,
 							  wix_converter_json_get(conv,
-													 row_level(state, item, index, conv->up)),
+													 row_level(state, row, ancestors, conv->up)),
 							  &slot->tts_isnull[attr]);
 	}
 	MemoryContextSwitchTo(oldcxt);
@@ -1021,7 +1072,7 @@ wixIterateForeignScan(ForeignScanState *node)
 			state->skipped++;
 			continue;
 		}
-		if (state->items == NULL && state->jsonb_page.items == NULL)
+		if (state->items == NULL && state->jsonb_page.rows == NULL)
 		{
 			/* a counted page: no column is needed */
 			ExecStoreAllNullTuple(node->ss.ss_ScanTupleSlot);

@@ -211,6 +211,21 @@ extern int	wix_rows_depth(const WixEndpoint *endpoint);
 extern bool wix_plan_needs_batch_parent(const WixColumnPlan *plan,
 										List *attrs);
 
+/* Arrays down to an endpoint's rows at most ("refunds.transactions": 2). */
+#define WIX_MAX_ROW_LEVELS 4
+
+/* An endpoint's rows_path, split at its dots. */
+typedef struct WixRowsPath
+{
+	int			depth;			/* 0: each item is a row */
+	char	   *keys[WIX_MAX_ROW_LEVELS];
+	bool		optional[WIX_MAX_ROW_LEVELS];	/* "key?": absent or null is
+												 * empty */
+} WixRowsPath;
+
+extern void wix_rows_path_split(const WixEndpoint *endpoint,
+								WixRowsPath *path);
+
 /*
  * Options of foreign tables and columns, and the wrapper's settings
  * (option.c)
@@ -359,23 +374,42 @@ extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 extern bool wix_jsonb_path_get(JsonbContainer *container,
 							   const WixColumnConverter *conv,
 							   JsonbValue *result);
+extern bool wix_jsonb_tree_path_get(JsonbValue *tree,
+									const WixColumnConverter *conv,
+									JsonbValue *result);
 extern bool wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 									Datum *result, bool *isnull);
 
 /*
  * Query answers straight to jsonb, without json-c (jsonb_text.c)
  */
+
+/* A row of a page read straight into jsonb. */
+typedef struct WixJsonbRow
+{
+	Jsonb	   *jsonb;			/* the item (its item_root value), or the
+								 * element of rows_path */
+	/* rows inside items: the trees above, one level up first */
+	JsonbValue *ancestors[WIX_MAX_ROW_LEVELS];
+	/* where it is: its item's index, then its index in each array down */
+	int			place[WIX_MAX_ROW_LEVELS + 1];
+} WixJsonbRow;
+
 typedef struct WixJsonbPage
 {
 	int			nitems;
-	Jsonb	  **items;			/* each item (its item_root value) as jsonb */
 	const char **texts;			/* each item's JSON text in the body */
 	int		   *lengths;
+	int			nrows;
+	WixJsonbRow *rows;
 } WixJsonbPage;
 
 extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 const char *items_key, const char *item_root,
+								 const WixRowsPath *rows_path,
 								 WixJsonbPage *page);
+extern JsonbValue *wix_jsonb_tree_member(JsonbValue *object, const char *key,
+										 int len);
 
 /*
  * Planning and the scan (fdw.c, scan.c)
