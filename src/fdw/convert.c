@@ -134,7 +134,8 @@ static bool tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
  * wix_jsonb_path_get
  *		Follow the column's dotted path (or its fallback) into a jsonb
  *		container, as wix_converter_json_get does into a json-c object.
- *		False when absent.
+ *		False when absent or null (json-c does not tell them apart, so a
+ *		null reads the fallback too).
  */
 bool
 wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
@@ -142,7 +143,7 @@ wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
 {
 	for (; conv != NULL; conv = conv->fallback)
 	{
-		if (jsonb_path_get(container, conv, result))
+		if (jsonb_path_get(container, conv, result) && result->type != jbvNull)
 			return true;
 	}
 	return false;
@@ -159,7 +160,7 @@ wix_jsonb_tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
 {
 	for (; conv != NULL; conv = conv->fallback)
 	{
-		if (tree_path_get(tree, conv, result))
+		if (tree_path_get(tree, conv, result) && result->type != jbvNull)
 			return true;
 	}
 	return false;

@@ -1026,7 +1026,7 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 				ancestor_jsonb_value(state, jsonb_row, conv, &value);
 
 			if (!found)
-				continue;		/* absent: NULL */
+				continue;		/* absent or null: NULL */
 			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[attr],
 										&slot->tts_isnull[attr]))
 				continue;
