@@ -891,6 +891,193 @@ class WholeItemPathTest(FaultTestCase):
                 self.assertError(self.s.run(sql), "HV000", "holds an item that is not an object")
 
 
+LINE_ITEM_COLUMNS = ("order_id, line_item_id, order_number, order_created_date, product_name, "
+                     "quantity, unit_price, currency, number_text, quantity_text, extra, "
+                     "extra_text, options, options_text, options_json, order_total, "
+                     "first_item_id, archived, archived_text, buyer, buyer_text, contact, "
+                     "variant_or_id, order_raw, above_order")
+
+
+class WholeRowPathTest(FaultTestCase):
+    """Rows inside items (order_line_items): a scan that selects raw reads
+    each page straight into jsonb too, one jsonb per line item, the order's
+    columns read from its parsed tree.  Both paths give the same values, raw
+    is what jsonb input makes of the line item's text, and what the fast
+    parser declines (or reports as an error) goes to json-c."""
+
+    # orders as Wix could send them, spelled out by hand: escapes, numbers
+    # as written, nested and duplicate keys, many keys, an order without
+    # line items, the order's number as a JSON number and as a string
+    ORDERS = [
+        '{"id":"a-\\u00e9sc\\"apes","number":1,"createdDate":"2024-05-01T10:20:30.123Z",'
+        '"currency":"EU\\u0052","status":"APPROVED","archived":false,'
+        '"buyerInfo":{"email":"x@y","contactId":null},"priceSummary":{"total":{"amount":"1.50"}},'
+        '"lineItems":[{"id":"a1","productName":{"original":"q\\"b\\\\s\\/ \\b\\f\\n\\r\\t '
+        '\\u00e9\\u20AC\\ud83d\\ude00 \u00e9\u20ac"},"quantity":2,"price":{"amount":"10.50"},'
+        '"catalogReference":{"catalogItemId":"c1","options":{"variantId":"v1","a":[[[]]],'
+        '"b":{"c":[true,false,null,{}]}}},"extra":-12.5e3},'
+        '{"id":"a2-first","quantity":3,"extra":123456789012345678,"id":"a2"}]}',
+        '{ "id" : "b-space" ,\n\t"number" : "2" , "createdDate":"2024-05-02T00:00:00Z",\r\n'
+        ' "currency":"USD", "archived" : true, "buyerInfo":{"contactId":"ct-9"},'
+        ' "lineItems" : [ { "id" : "b1" , "extra" : -0 } , {"id":"b2","extra":1E+2,'
+        '"catalogReference":{"options":{"variantId":null}}},'
+        ' {"id":"b3","extra":0.1,"quantity":null,"catalogReference":{"options":[1,2.50]}} ] }',
+        '{"id":"c-none","number":"3","status":"APPROVED","lineItems":[]}',
+        '{"id":"d-many-keys","number":"4","lineItems":[{"id":"d1",'
+        + ",".join('"k%02d":%d' % (39 - i, i) for i in range(40))
+        + ',"":"empty key","k05":"again","extra":2.5E-3}]}',
+    ]
+    ROWS = 6
+    # a line item the fast parser leaves to json-c: an escaped NUL
+    DECLINED = ('{"id":"e-nul","number":"5","lineItems":[{"id":"e1","productName":'
+                '{"original":"x\\u0000y"}},'
+                '{"id":"e2","extra":12345678901234567890}]}')
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Session(DB)
+        cls.s.run(settings_sql(FAST))
+        psql("""
+            DROP FOREIGN TABLE IF EXISTS wix.line_items_spelled;
+            CREATE FOREIGN TABLE wix.line_items_spelled (
+              order_id text, line_item_id text, order_number bigint,
+              order_created_date timestamptz, product_name text, quantity integer,
+              unit_price numeric, currency text,
+              number_text text OPTIONS (path '^number'),
+              quantity_text text OPTIONS (path 'quantity'),
+              extra numeric OPTIONS (path 'extra'),
+              extra_text text OPTIONS (path 'extra'),
+              options jsonb OPTIONS (path 'catalogReference.options'),
+              options_text text OPTIONS (path 'catalogReference.options'),
+              options_json json OPTIONS (path 'catalogReference.options'),
+              order_total numeric OPTIONS (path '^priceSummary.total.amount'),
+              first_item_id text OPTIONS (path '^lineItems.0.id'),
+              archived boolean OPTIONS (path '^archived'),
+              archived_text text OPTIONS (path '^archived'),
+              buyer jsonb OPTIONS (path '^buyerInfo'),
+              buyer_text text OPTIONS (path '^buyerInfo'),
+              contact text OPTIONS (path '^buyerInfo.contactId|buyerInfo.email'),
+              variant_or_id text OPTIONS (path 'catalogReference.options.variantId|id'),
+              order_raw jsonb OPTIONS (path '^$'),
+              above_order text OPTIONS (path '^^id'),
+              raw jsonb OPTIONS (path '$')
+            ) SERVER wix OPTIONS (resource 'order_line_items');""", db=DB)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def page(self, orders):
+        return '{"orders":[%s],"metadata":{"count":%d,"hasNext":false}}' % (
+            ",".join(orders), len(orders))
+
+    def scan(self, orders, sql, debug=False):
+        """Rows of sql over a page of orders, and what the scan logged."""
+        E.fault(match=SEARCH, status=200, body=self.page(orders), times=1)
+        if debug:
+            sql = "SET client_min_messages = debug2; %s; RESET client_min_messages" % sql
+        res = self.s.run(sql)
+        self.assertIsNone(res.error, res.stderr)
+        return res.rows, res.stderr
+
+    def both_paths(self, orders):
+        """The rows of the json-c path and of the scan selecting raw (its raw
+        left out), and what the latter logged."""
+        json_c, _ = self.scan(orders, "SELECT to_jsonb(t) FROM (SELECT %s FROM "
+                                      "wix.line_items_spelled) t ORDER BY t.line_item_id"
+                              % LINE_ITEM_COLUMNS)
+        whole, log = self.scan(orders, "SELECT to_jsonb(t) - 'raw' FROM (SELECT %s, raw FROM "
+                                       "wix.line_items_spelled) t ORDER BY t.line_item_id"
+                               % LINE_ITEM_COLUMNS, debug=True)
+        return json_c, whole, log
+
+    def test_both_paths_give_the_same_columns(self):
+        json_c, whole, log = self.both_paths(self.ORDERS)
+        self.assertIn("%d items read straight into jsonb, %d rows"
+                      % (len(self.ORDERS), self.ROWS), log)
+        self.assertEqual(len(json_c), self.ROWS)
+        self.assertEqual(whole, json_c)
+        # spot checks: strings unescaped, numbers as written, json-c's
+        # spelling in text columns, the order's columns from its level
+        rows = {r["line_item_id"]: r for r in (json.loads(w[0], parse_float=str) for w in whole)}
+        self.assertEqual(sorted(rows), ["a1", "a2", "b1", "b2", "b3", "d1"])
+        a1, a2, b1, b3 = rows["a1"], rows["a2"], rows["b1"], rows["b3"]
+        self.assertEqual(a1["order_id"], 'a-\u00e9sc"apes')
+        self.assertEqual(a1["product_name"],
+                         'q"b\\s/ \b\f\n\r\t \u00e9\u20ac\U0001F600 \u00e9\u20ac')
+        self.assertEqual(a1["currency"], "EUR")
+        self.assertEqual((a1["order_number"], a1["number_text"], b1["number_text"]), (1, "1", "2"))
+        self.assertEqual((a1["extra"], a1["extra_text"]), (-12500, "-12.5e3"))
+        self.assertEqual((a2["extra"], a2["quantity_text"]), (123456789012345678, "3"))
+        self.assertEqual((b1["extra"], rows["b2"]["extra_text"], b3["extra"]), (0, "1E+2", "0.1"))
+        self.assertEqual(rows["d1"]["extra"], "0.0025")
+        self.assertEqual(a1["options"], {"variantId": "v1", "a": [[[]]],
+                                         "b": {"c": [True, False, None, {}]}})
+        self.assertEqual(b3["options_text"], "[1,2.50]")
+        self.assertEqual((a1["order_total"], a1["first_item_id"], b3["first_item_id"]),
+                         ("1.50", "a1", "b1"))
+        self.assertEqual((a1["archived"], a1["archived_text"], b1["archived_text"]),
+                         (False, "false", "true"))
+        # a null is absent to json-c: "a|b" reads b
+        self.assertEqual((a1["contact"], b1["contact"]), ("x@y", "ct-9"))
+        self.assertEqual([rows[i]["variant_or_id"] for i in ("a1", "b2", "b3")],
+                         ["v1", "b2", "b3"])
+        self.assertEqual(a1["buyer"], {"email": "x@y", "contactId": None})
+        self.assertEqual(a1["order_raw"]["lineItems"][1]["id"], "a2")
+        self.assertIsNone(a1["above_order"])
+        self.assertIsNone(b3["quantity"])
+
+    def test_raw_is_what_jsonb_input_makes_of_the_line_item(self):
+        rows, _ = self.scan(self.ORDERS, "SELECT line_item_id, raw FROM wix.line_items_spelled "
+                                         "ORDER BY line_item_id")
+        self.assertEqual(len(rows), self.ROWS)
+        for line_item_id, raw in rows:
+            with self.subTest(id=line_item_id):
+                order = next(o for o in self.ORDERS if ('"%s"' % line_item_id) in o)
+                expected = self.s.value("SELECT elem FROM jsonb_array_elements(%s::jsonb -> "
+                                        "'lineItems') elem WHERE elem ->> 'id' = %s"
+                                        % (quote(order), quote(line_item_id)))
+                self.assertEqual(raw, expected)
+
+    def test_a_declined_page_reads_as_json_c_reads_it(self):
+        orders = self.ORDERS[:2] + [self.DECLINED]
+        json_c, whole, log = self.both_paths(orders)
+        self.assertIn("page left to json-c", log)
+        self.assertNotIn("read straight into jsonb", log)
+        self.assertEqual(len(json_c), 7)
+        self.assertEqual(whole, json_c)
+        rows = {r["line_item_id"]: r for r in (json.loads(w[0]) for w in whole)}
+        self.assertEqual(rows["e1"]["product_name"], "x")    # json-c ends it at the NUL
+        self.assertEqual(rows["e2"]["extra_text"], "12345678901234567890")
+
+    def test_malformed_line_items_are_the_json_c_errors(self):
+        """What collect_rows reports, the fast parser leaves to json-c: the
+        same error whether raw is selected or not."""
+        for line_items, message, detail in (
+                ("", 'has an item without the array "lineItems"',
+                 'The key "lineItems" is missing.'),
+                (',"lineItems":null', 'has an item without the array "lineItems"',
+                 'The key "lineItems" is missing.'),
+                (',"lineItems":{"id":"x"}', 'has an item without the array "lineItems"',
+                 "Its value is a JSON object."),
+                (',"lineItems":[{"id":"x"},"y"]',
+                 'has a "lineItems" element that is not an object', None)):
+            order = '{"id":"o","number":"1"%s}' % line_items
+            errors = []
+            for sql in ("SELECT line_item_id FROM wix.line_items_spelled",
+                        "SELECT raw FROM wix.line_items_spelled"):
+                with self.subTest(sql=sql, line_items=line_items):
+                    E.fault(match=SEARCH, status=200, body=self.page(self.ORDERS[:1] + [order]),
+                            times=1)
+                    res = self.s.run(sql)
+                    self.assertError(res, "HV000", "Wix API response to %s %s" % (SEARCH, message))
+                    if detail:
+                        self.assertIn("DETAIL:  " + detail, res.stderr)
+                    errors.append([l for l in res.stderr.splitlines()
+                                   if l.startswith(("ERROR:", "DETAIL:"))])
+            self.assertEqual(errors[0], errors[1])
+
+
 def quote(text):
     return "'" + text.replace("'", "''") + "'"
 
