@@ -857,14 +857,17 @@ class WholeItemPathTest(FaultTestCase):
               id text, number text, archived text,
               line_items text OPTIONS (path 'lineItems'),
               items_json json OPTIONS (path 'lineItems'),
+              whole jsonb OPTIONS (path '$'),
               raw jsonb OPTIONS (path '$')
             ) SERVER wix OPTIONS (resource 'orders');""", db=DB)
         items = self.TRICKY[2:3] + self.TRICKY[5:6]
         json_c = self.scan(items, "SELECT id, number, archived, line_items, items_json "
                                   "FROM wix.orders_spelled ORDER BY id")
-        whole = self.scan(items, "SELECT id, number, archived, line_items, items_json, raw "
-                                 "FROM wix.orders_spelled ORDER BY id")
-        self.assertEqual([r[:-1] for r in whole], json_c)
+        whole = self.scan(items, "SELECT id, number, archived, line_items, items_json, whole, "
+                                 "raw FROM wix.orders_spelled ORDER BY id")
+        self.assertEqual([r[:-2] for r in whole], json_c)
+        # a second "$" column is the whole item too
+        self.assertEqual([r[-1] for r in whole], [r[-2] for r in whole])
         self.assertEqual(json_c[0][1:3], ["3", "false"])
         self.assertTrue(json_c[0][3].startswith("[0,0,1.50,-12.5e3,1E+2,"), json_c[0][3])
 

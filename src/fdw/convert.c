@@ -127,82 +127,31 @@ wix_converter_json_get(const WixColumnConverter *conv, json_object *obj)
 
 static bool jsonb_path_get(JsonbContainer *container,
 						   const WixColumnConverter *conv, JsonbValue *result);
-static bool tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
-						  JsonbValue *result);
 
 /*
  * wix_jsonb_path_get
  *		Follow the column's dotted path (or its fallback) into a jsonb
- *		container, as wix_converter_json_get does into a json-c object.
- *		False when absent or null (json-c does not tell them apart, so a
- *		null reads the fallback too).
+ *		object, as wix_converter_json_get does into a json-c object; the
+ *		path "$" is the whole object.  False when absent or null (json-c
+ *		does not tell them apart, so a null reads the fallback too).
  */
 bool
-wix_jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
+wix_jsonb_path_get(Jsonb *jsonb, const WixColumnConverter *conv,
 				   JsonbValue *result)
 {
+	if (conv->nsegments == 0)
+	{
+		result->type = jbvBinary;
+		result->val.binary.data = &jsonb->root;
+		result->val.binary.len = VARSIZE(jsonb) - VARHDRSZ;
+		return true;
+	}
 	for (; conv != NULL; conv = conv->fallback)
 	{
-		if (jsonb_path_get(container, conv, result) && result->type != jbvNull)
+		if (jsonb_path_get(&jsonb->root, conv, result) && result->type != jbvNull)
 			return true;
 	}
 	return false;
-}
-
-/*
- * wix_jsonb_tree_path_get
- *		As wix_jsonb_path_get, into a JsonbValue tree that jsonb_text.c
- *		parsed (objects and arrays not converted to jsonb).
- */
-bool
-wix_jsonb_tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
-						JsonbValue *result)
-{
-	for (; conv != NULL; conv = conv->fallback)
-	{
-		if (tree_path_get(tree, conv, result) && result->type != jbvNull)
-			return true;
-	}
-	return false;
-}
-
-/* A path segment as an array index (json-c's reading of it), or false. */
-static bool
-array_index(const char *segment, uint32 *index)
-{
-	char	   *end;
-	long		value = strtol(segment, &end, 10);
-
-	if (*end != '\0' || end == segment || value < 0 || value > PG_UINT32_MAX)
-		return false;
-	*index = (uint32) value;
-	return true;
-}
-
-/* Follow one dotted path into a JsonbValue tree. */
-static bool
-tree_path_get(JsonbValue *tree, const WixColumnConverter *conv,
-			  JsonbValue *result)
-{
-	JsonbValue *value = tree;
-
-	for (int i = 0; i < conv->nsegments && value != NULL; i++)
-	{
-		uint32		index;
-
-		if (value->type == jbvObject)
-			value = wix_jsonb_tree_member(value, conv->segments[i],
-										  conv->segment_lengths[i]);
-		else if (value->type == jbvArray && array_index(conv->segments[i], &index))
-			value = index < (uint32) value->val.array.nElems ?
-				&value->val.array.elems[index] : NULL;
-		else
-			return false;
-	}
-	if (value == NULL)
-		return false;
-	*result = *value;
-	return true;
 }
 
 /* Follow one dotted path into a jsonb container. */
@@ -227,11 +176,13 @@ jsonb_path_get(JsonbContainer *container, const WixColumnConverter *conv,
 		}
 		else if (JsonContainerIsArray(container) && !JsonContainerIsScalar(container))
 		{
-			uint32		index;
+			char	   *end;
+			long		index = strtol(conv->segments[i], &end, 10);
 			JsonbValue *element;
 
-			if (!array_index(conv->segments[i], &index) ||
-				(element = getIthJsonbValueFromContainer(container, index)) == NULL)
+			if (*end != '\0' || end == conv->segments[i] || index < 0 ||
+				index > PG_UINT32_MAX ||
+				(element = getIthJsonbValueFromContainer(container, (uint32) index)) == NULL)
 				return false;
 			*result = *element;
 		}
@@ -503,8 +454,7 @@ wix_convert_value(WixColumnConverter *conv, json_object *value, bool *isnull)
 /*
  * wix_convert_jsonb_value
  *		Convert a value found in an item's jsonb (the whole-item column,
- *		already built) or in a parsed tree (wix_jsonb_tree_path_get) when
- *		that gives exactly what wix_convert_value gives
+ *		already built) when that gives exactly what wix_convert_value gives
  *		for the same JSON value: jsonb values, strings, and numbers and
  *		booleans into types that are not text.  False otherwise (a number,
  *		boolean, object or array for a text or json column, spelled by json-c,
@@ -523,10 +473,7 @@ wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 	}
 	if (conv->typid == JSONBOID)
 	{
-		/*
-		 * a container is copied as it is, a tree converted; a scalar becomes
-		 * a scalar jsonb
-		 */
+		/* a container is copied as it is; a scalar becomes a scalar jsonb */
 		*result = JsonbPGetDatum(JsonbValueToJsonb(value));
 		return true;
 	}

@@ -7,8 +7,8 @@
  * Each item of a page is parsed into a JsonbValue tree and converted to
  * jsonb at once; the rest of the answer is checked and dropped.  An
  * endpoint with rows inside its items (rows_path, "lineItems") has each
- * element of that array converted instead, and keeps the trees of the
- * elements above it for the columns read from there ("^number").  The
+ * element of that array converted instead, and the item (and any element
+ * between) once, for the columns read from there ("^number").  The
  * parser takes strict JSON (RFC 8259) and only what it keeps exactly as
  * the json-c path would.  For anything else (a NUL byte or escaped NUL, a
  * lone surrogate, an integer beyond int64, nesting deeper than json-c's
@@ -463,33 +463,19 @@ parse_value(JsonText *text, JsonbValue *value)
 	}
 }
 
-/*
- * wix_jsonb_tree_member
- *		The value of key (len bytes) in an object this parser built (its
- *		keys in jsonb's order, without duplicates), or NULL.
- */
-JsonbValue *
-wix_jsonb_tree_member(JsonbValue *object, const char *key, int len)
+/* The value of key in a parsed object, or NULL. */
+static JsonbValue *
+object_member(JsonbValue *object, const char *key)
 {
-	int			low = 0;
-	int			high = object->val.object.nPairs;
+	size_t		len = strlen(key);
 
-	while (low < high)
+	for (int i = 0; i < object->val.object.nPairs; i++)
 	{
-		int			middle = low + (high - low) / 2;
-		JsonbPair  *pair = &object->val.object.pairs[middle];
-		int			result;
+		JsonbPair  *pair = &object->val.object.pairs[i];
 
-		if (pair->key.val.string.len != len)
-			result = pair->key.val.string.len < len ? -1 : 1;
-		else
-			result = memcmp(pair->key.val.string.val, key, len);
-		if (result == 0)
+		if (pair->key.val.string.len == len &&
+			memcmp(pair->key.val.string.val, key, len) == 0)
 			return &pair->value;
-		if (result < 0)
-			low = middle + 1;
-		else
-			high = middle;
 	}
 	return NULL;
 }
@@ -502,11 +488,17 @@ typedef struct PageRows
 	int			capacity;		/* of page->rows */
 	JsonbValue *chain[WIX_MAX_ROW_LEVELS + 1];	/* the item, then elements
 												 * down */
+	Jsonb	   *chain_jsonb[WIX_MAX_ROW_LEVELS];	/* ... as jsonb, once a row
+													 * below needs it */
 	int			place[WIX_MAX_ROW_LEVELS + 1];	/* the item's index, then the
 												 * elements' */
 } PageRows;
 
-/* One row: node as jsonb, with the chain above it and its place. */
+/*
+ * add_row
+ *		One row: node as jsonb, with its place and the elements above it as
+ *		jsonb (each converted once, for the first row below it).
+ */
 static void
 add_row(PageRows *rows, JsonbValue *node)
 {
@@ -518,7 +510,13 @@ add_row(PageRows *rows, JsonbValue *node)
 	row = &rows->page->rows[rows->page->nrows++];
 	row->jsonb = JsonbValueToJsonb(node);
 	for (int up = 1; up <= depth; up++)
-		row->ancestors[up - 1] = rows->chain[depth - up];
+	{
+		int			level = depth - up;
+
+		if (rows->chain_jsonb[level] == NULL)
+			rows->chain_jsonb[level] = JsonbValueToJsonb(rows->chain[level]);
+		row->ancestors[up - 1] = rows->chain_jsonb[level];
+	}
 	memcpy(row->place, rows->place, sizeof(int) * (depth + 1));
 }
 
@@ -540,8 +538,8 @@ collect_rows(PageRows *rows, JsonbValue *node, int level)
 		add_row(rows, node);
 		return true;
 	}
-	elements = wix_jsonb_tree_member(node, path->keys[level],
-									 strlen(path->keys[level]));
+	rows->chain_jsonb[level] = NULL;
+	elements = object_member(node, path->keys[level]);
 	if (path->optional[level] && (elements == NULL || elements->type == jbvNull))
 		return true;
 	if (elements == NULL || elements->type != jbvArray)
@@ -561,16 +559,13 @@ collect_rows(PageRows *rows, JsonbValue *node, int level)
  * parse_items
  *		The items array at text->p: each element an object (item_root's
  *		value, when given, an object too), its rows converted to jsonb in
- *		result_cxt.  An item's tree is built in scratch_cxt when the item is
- *		the row; rows inside items keep their ancestors' trees, so those are
- *		built in result_cxt.
+ *		result_cxt, the trees built in scratch_cxt.
  */
 static bool
 parse_items(JsonText *text, const char *item_root, const WixRowsPath *path,
 			MemoryContext result_cxt, MemoryContext scratch_cxt,
 			WixJsonbPage *page)
 {
-	MemoryContext tree_cxt = path->depth > 0 ? result_cxt : scratch_cxt;
 	int			capacity = 128;
 	PageRows	rows = {path, page, capacity};
 	MemberFollows follows;
@@ -585,16 +580,14 @@ parse_items(JsonText *text, const char *item_root, const WixRowsPath *path,
 		 follows = next_member(text, ']'))
 	{
 		const char *start = text->p;
-		JsonbValue *object;
+		JsonbValue	item;
+		JsonbValue *object = &item;
 		bool		ok;
 
-		MemoryContextSwitchTo(tree_cxt);
-		object = palloc(sizeof(JsonbValue));
-		if (*start != '{' || !parse_value(text, object))
+		if (*start != '{' || !parse_value(text, &item))
 			return false;
 		if (item_root != NULL &&
-			((object = wix_jsonb_tree_member(object, item_root,
-											 strlen(item_root))) == NULL ||
+			((object = object_member(&item, item_root)) == NULL ||
 			 object->type != jbvObject))
 			return false;
 		if (page->nitems == capacity)

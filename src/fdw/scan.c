@@ -951,17 +951,18 @@ row_level(WixScanState *state, json_object *row, json_object **ancestors, int up
 }
 
 /*
- * ancestor_jsonb_value
- *		A column read above a row read straight into jsonb: its value in the
- *		tree of the element up levels above.  False when absent.
+ * jsonb_level
+ *		A row read straight into jsonb, or the element up levels above it
+ *		(NULL: none).
  */
-static bool
-ancestor_jsonb_value(WixScanState *state, WixJsonbRow *row,
-					 const WixColumnConverter *conv, JsonbValue *value)
+static Jsonb *
+jsonb_level(WixScanState *state, WixJsonbRow *row, int up)
 {
-	if (conv->up > state->nlevels)
-		return false;
-	return wix_jsonb_tree_path_get(row->ancestors[conv->up - 1], conv, value);
+	if (up == 0)
+		return row->jsonb;
+	if (up > state->nlevels)
+		return NULL;
+	return row->ancestors[up - 1];
 }
 
 /* Fill the slot from the current page's row at index. */
@@ -984,9 +985,9 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 
 	/*
 	 * The whole row as jsonb, when selected, comes first: the other columns
-	 * are then read from it (or, a row read straight into jsonb, from the
-	 * trees above it), and nested objects are copied from it rather than
-	 * built again.
+	 * are then read from it (a row read straight into jsonb: from it or the
+	 * elements above it, as jsonb too), and nested objects are copied rather
+	 * than built again.
 	 */
 	if (state->jsonb_page.rows != NULL)
 	{
@@ -1019,13 +1020,12 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 
 		if (conv == NULL || attr == state->whole_item_attr)
 			continue;
-		if (conv->up == 0 ? whole != NULL : jsonb_row != NULL)
+		if (jsonb_row != NULL || (whole != NULL && conv->up == 0))
 		{
-			bool		found = conv->up == 0 ?
-				wix_jsonb_path_get(&whole->root, conv, &value) :
-				ancestor_jsonb_value(state, jsonb_row, conv, &value);
+			Jsonb	   *level = jsonb_row != NULL ?
+				jsonb_level(state, jsonb_row, conv->up) : whole;
 
-			if (!found)
+			if (level == NULL || !wix_jsonb_path_get(level, conv, &value))
 				continue;		/* absent or null: NULL */
 			if (wix_convert_jsonb_value(conv, &value, &slot->tts_values[attr],
 										&slot->tts_isnull[attr]))

@@ -371,12 +371,8 @@ extern json_object *wix_converter_json_get(const WixColumnConverter *conv,
 										   json_object *obj);
 extern Datum wix_convert_value(WixColumnConverter *conv, json_object *value,
 							   bool *isnull);
-extern bool wix_jsonb_path_get(JsonbContainer *container,
-							   const WixColumnConverter *conv,
+extern bool wix_jsonb_path_get(Jsonb *jsonb, const WixColumnConverter *conv,
 							   JsonbValue *result);
-extern bool wix_jsonb_tree_path_get(JsonbValue *tree,
-									const WixColumnConverter *conv,
-									JsonbValue *result);
 extern bool wix_convert_jsonb_value(WixColumnConverter *conv, JsonbValue *value,
 									Datum *result, bool *isnull);
 
@@ -389,8 +385,8 @@ typedef struct WixJsonbRow
 {
 	Jsonb	   *jsonb;			/* the item (its item_root value), or the
 								 * element of rows_path */
-	/* rows inside items: the trees above, one level up first */
-	JsonbValue *ancestors[WIX_MAX_ROW_LEVELS];
+	/* rows inside items: the elements above, one level up first */
+	Jsonb	   *ancestors[WIX_MAX_ROW_LEVELS];
 	/* where it is: its item's index, then its index in each array down */
 	int			place[WIX_MAX_ROW_LEVELS + 1];
 } WixJsonbRow;
@@ -408,8 +404,6 @@ extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 const char *items_key, const char *item_root,
 								 const WixRowsPath *rows_path,
 								 WixJsonbPage *page);
-extern JsonbValue *wix_jsonb_tree_member(JsonbValue *object, const char *key,
-										 int len);
 
 /*
  * Planning and the scan (fdw.c, scan.c)
