@@ -12,10 +12,10 @@
  * parser takes strict JSON (RFC 8259) and only what it keeps exactly as
  * the json-c path would.  For anything else (a NUL byte or escaped NUL, a
  * lone surrogate, an integer beyond int64, nesting deeper than json-c's
- * limit, an item or row that is not an object, a rows_path array missing
- * or not an array, a malformed text) it declines, and the caller parses
- * the page with json-c, which accepts it or reports what is wrong exactly
- * as before.
+ * limit, an item or row that is not an object, an array of rows_path that
+ * is not one or is missing where it must be there, a malformed text) it
+ * declines, and the caller parses the page with json-c, which accepts it
+ * or reports what is wrong exactly as before.
  *
  *-------------------------------------------------------------------------
  */

@@ -402,7 +402,7 @@ typedef struct WixJsonbPage
 
 extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 const char *items_key, const char *item_root,
-								 const WixRowsPath *rows_path,
+								 const WixRowsPath *path,
 								 WixJsonbPage *page);
 
 /*
