@@ -123,13 +123,12 @@ class AnalystTablesTest(unittest.TestCase):
 
     # -- order_line_items ------------------------------------------------------------
 
+    LINE_ITEM_COLUMNS = ("order_id, line_item_id, order_number, order_created_date, "
+                         "product_name, catalog_item_id, variant_id, sku, item_type, quantity, "
+                         "unit_price, total_price_before_tax, total_price_after_tax, "
+                         "total_discount, tax_amount, currency")
+
     def test_line_items_values_cost_only_the_orders_pages(self):
-        rows = query("SELECT order_id, line_item_id, order_number, order_created_date, "
-                     "product_name, catalog_item_id, variant_id, sku, item_type, quantity, "
-                     "unit_price, total_price_before_tax, total_price_after_tax, total_discount, "
-                     "tax_amount, currency FROM wix.order_line_items")
-        self.assertEqual(len(self.sent()), self.orders_pages())
-        self.assertEqual(len(self.sent("/ecom/v1/orders/search")), self.orders_pages())
         expected = []
         for o in self.orders:
             for li in o["lineItems"]:
@@ -144,10 +143,19 @@ class AnalystTablesTest(unittest.TestCase):
                                  num(get(li, "totalPriceAfterTax.amount")),
                                  num(get(li, "totalDiscount.amount")),
                                  num(get(li, "taxInfo.taxAmount.amount")), o["currency"]])
-        got = [r[:10] + [num(v) for v in r[10:15]] + r[15:] for r in rows]
         key = lambda r: (r[0], r[1])
-        self.assertEqual(sorted(got, key=key), sorted(expected, key=key))
-        self.assertGreater(len(rows), len(self.orders))
+        # json-c reads the pages; with raw they go straight into jsonb
+        for select in (self.LINE_ITEM_COLUMNS, self.LINE_ITEM_COLUMNS + ", raw"):
+            with self.subTest(select=select):
+                self.emu.reset_log()
+                rows = query("SELECT %s FROM wix.order_line_items" % select)
+                self.assertEqual(len(self.sent()), self.orders_pages())
+                self.assertEqual(len(self.sent("/ecom/v1/orders/search")), self.orders_pages())
+                got = [r[:10] + [num(v) for v in r[10:15]] + r[15:16] for r in rows]
+                self.assertEqual(sorted(got, key=key), sorted(expected, key=key))
+                self.assertGreater(len(rows), len(self.orders))
+        raw = {(r[0], r[1]): json.loads(r[16]) for r in rows}
+        self.assertEqual(raw, {(o["id"], li["id"]): li for o in self.orders for li in o["lineItems"]})
 
     def test_line_items_limit_counts_rows(self):
         rows = query("SELECT order_id, line_item_id FROM wix.order_line_items LIMIT 3")
@@ -445,16 +453,23 @@ class AnalystTablesTest(unittest.TestCase):
 
     def test_inventory_items_v1_one_row_per_variant(self):
         data = items_of(self.emu_v1.data("inventory"), "inventory")
-        self.emu_v1.reset_log()
-        rows = query("SELECT id, product_id, variant_id, track_quantity, quantity, in_stock, "
-                     "availability_status, updated_date FROM wix_v1.inventory_items")
         expected = [[i["id"], i["productId"], v["variantId"], text(i.get("trackQuantity")),
                      text(v.get("quantity")), text(v.get("inStock")), "", ts(i.get("lastUpdated"))]
                     for i in data for v in i["variants"]]
-        self.assertEqual(sorted(rows), sorted(expected))
-        sent = [r for r in self.emu_v1.requests("/stores-reader/v2/inventoryItems/query")]
-        self.assertEqual(len(sent), math.ceil(len(data) / 100))
-        self.assertEqual(sent[0]["body"]["query"]["sort"], '[{"numericId":"asc"}]')
+        # json-c reads the pages; with raw they go straight into jsonb
+        for raw in ("", ", raw"):
+            with self.subTest(raw=raw):
+                self.emu_v1.reset_log()
+                rows = query("SELECT id, product_id, variant_id, track_quantity, quantity, "
+                             "in_stock, availability_status, updated_date%s "
+                             "FROM wix_v1.inventory_items" % raw)
+                self.assertEqual(sorted(r[:8] for r in rows), sorted(expected))
+                sent = [r for r in self.emu_v1.requests("/stores-reader/v2/inventoryItems/query")]
+                self.assertEqual(len(sent), math.ceil(len(data) / 100))
+                self.assertEqual(sent[0]["body"]["query"]["sort"], '[{"numericId":"asc"}]')
+        raw = {(r[0], r[2]): json.loads(r[8]) for r in rows}
+        self.assertEqual(raw, {(i["id"], v["variantId"]): v for i in data for v in i["variants"]})
+        self.assertEqual(len(raw), len(expected))
 
 
     # -- pricing_plan_orders: a GET paged in its query string -----------------------
