@@ -735,7 +735,24 @@ ORDER_COLUMNS = ("id, number, created_date, updated_date, purchased_date, status
                  "total, balance, channel_type, line_items, billing_info, shipping_info")
 
 
-class WholeItemPathTest(FaultTestCase):
+class OrdersPageTestCase(FaultTestCase):
+    """A session of its own, and orders search answers of one page."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Session(DB)
+        cls.s.run(settings_sql(FAST))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def page(self, orders):
+        return '{"orders":[%s],"metadata":{"count":%d,"hasNext":false}}' % (
+            ",".join(orders), len(orders))
+
+
+class WholeItemPathTest(OrdersPageTestCase):
     """A scan that selects raw reads each page straight into jsonb (its own
     parser, no json-c); every other scan goes through json-c.  Both give the
     same values, and raw is exactly what PostgreSQL's jsonb input makes of
@@ -768,19 +785,6 @@ class WholeItemPathTest(FaultTestCase):
         '{"id":"i-surrogate","number":"9","status":"APPROVED","lineItems":["\\ud800x"]}',
         '{"id":"j-bigint","number":"10","status":"APPROVED","lineItems":[12345678901234567890]}',
     ]
-
-    @classmethod
-    def setUpClass(cls):
-        cls.s = Session(DB)
-        cls.s.run(settings_sql(FAST))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
-
-    def page(self, items):
-        return '{"orders":[%s],"metadata":{"count":%d,"hasNext":false}}' % (
-            ",".join(items), len(items))
 
     def scan(self, items, sql):
         E.fault(match=SEARCH, status=200, body=self.page(items), times=1)
@@ -901,7 +905,7 @@ LINE_ITEM_COLUMNS = ("order_id, line_item_id, order_number, order_created_date, 
                      "variant_or_id, order_raw, above_order")
 
 
-class WholeRowPathTest(FaultTestCase):
+class WholeRowPathTest(OrdersPageTestCase):
     """Rows inside items (order_line_items): a scan that selects raw reads
     each page straight into jsonb too, one jsonb per line item, the order's
     columns read from its parsed tree.  Both paths give the same values, raw
@@ -938,8 +942,7 @@ class WholeRowPathTest(FaultTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.s = Session(DB)
-        cls.s.run(settings_sql(FAST))
+        super().setUpClass()
         psql("""
             DROP FOREIGN TABLE IF EXISTS wix.line_items_spelled;
             CREATE FOREIGN TABLE wix.line_items_spelled (
@@ -965,14 +968,6 @@ class WholeRowPathTest(FaultTestCase):
               above_order text OPTIONS (path '^^id'),
               raw jsonb OPTIONS (path '$')
             ) SERVER wix OPTIONS (resource 'order_line_items');""", db=DB)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
-
-    def page(self, orders):
-        return '{"orders":[%s],"metadata":{"count":%d,"hasNext":false}}' % (
-            ",".join(orders), len(orders))
 
     def scan(self, orders, sql, debug=False):
         """Rows of sql over a page of orders, and what the scan logged."""
