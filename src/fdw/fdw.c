@@ -304,7 +304,8 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static double
 requests_for(WixRelInfo *info, double fetched)
 {
-	return Max(1.0, ceil(fetched / info->rows_per_request));
+	/* rows_per_request may come from a division: 29.000000001 is 29 */
+	return Max(1.0, ceil(fetched / info->rows_per_request - 1e-6));
 }
 
 /*

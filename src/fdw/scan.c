@@ -1159,8 +1159,14 @@ read_table_copy(ForeignScanState *node, WixScanState *state)
 	PG_TRY();
 	{
 		begin_query(node, state);
-		while (!TupIsNull(slot = next_remote_row(node, state)))
+		for (;;)
+		{
+			/* TupIsNull evaluates its argument twice */
+			slot = next_remote_row(node, state);
+			if (TupIsNull(slot))
+				break;
 			tuplestore_puttupleslot(state->table_copy, slot);
+		}
 	}
 	PG_FINALLY();
 	{
