@@ -159,16 +159,17 @@ class AnalystTablesTest(unittest.TestCase):
         self.assertLessEqual(len(sent), 2)
         self.assertEqual(sent[0]["body"]["search"]["cursorPaging"], {"limit": 100})
 
-    LINE_ITEM_COLUMNS = "order_id, line_item_id, product_name, catalog_item_id"
-
-    def line_items(self, where):
-        """The rows of order_line_items WHERE where, with pushdown, and with
-        every condition evaluated here; the request log holds the first."""
-        sql = ("SELECT %s FROM wix.order_line_items WHERE %s ORDER BY 1, 2"
-               % (self.LINE_ITEM_COLUMNS, where))
+    def pushed_and_local(self, sql):
+        """The rows of sql with pushdown, and with every condition evaluated
+        here; the request log holds the first run's requests only."""
         local = query("SET wix_admin.enable_where_pushdown = off;\n" + sql)
         self.emu.reset_log()
         return query(sql), local
+
+    def line_items(self, where):
+        return self.pushed_and_local(
+            "SELECT order_id, line_item_id, product_name, catalog_item_id "
+            "FROM wix.order_line_items WHERE %s ORDER BY 1, 2" % where)
 
     def line_items_expected(self, keep):
         return sorted([o["id"], li["id"], text(get(li, "productName.original")),
@@ -617,16 +618,10 @@ class AnalystTablesTest(unittest.TestCase):
                       "&sorting.fieldName=createdDate&sorting.order=DESC", plan)
         self.assertEqual(self.sent(), [])
 
-    PLAN_ORDER_COLUMNS = "id, plan_id, buyer_member_id, status"
-
     def plan_order_rows(self, where):
-        """pricing_plan_orders WHERE where: (rows with pushdown, rows with
-        every condition evaluated here); the request log holds the first."""
-        sql = ("SELECT %s FROM wix.pricing_plan_orders WHERE %s ORDER BY id"
-               % (self.PLAN_ORDER_COLUMNS, where))
-        local = query("SET wix_admin.enable_where_pushdown = off;\n" + sql)
-        self.emu.reset_log()
-        return query(sql), local
+        return self.pushed_and_local(
+            "SELECT id, plan_id, buyer_member_id, status FROM wix.pricing_plan_orders "
+            "WHERE %s ORDER BY id" % where)
 
     def plan_orders_expected(self, keep):
         return sorted([o["id"], o["planId"], o["buyer"]["memberId"], o["status"]]
