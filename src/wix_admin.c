@@ -38,6 +38,7 @@ _PG_init(void)
 	EmitWarningsOnPlaceholders("wix_admin");
 #endif
 	wix_queue_init();
+	wix_sizes_init();
 	wix_actions_init();
 }
 

@@ -369,6 +369,21 @@ parse_count(const char *name, const char *value)
 	return (int) n;
 }
 
+/* Parse a non-negative cost option. */
+static double
+parse_cost(const char *name, const char *value)
+{
+	char	   *end;
+	double		cost = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !(cost >= 0) || cost > 1e9)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give a number from 0 to 1e9, such as '1000'.")));
+	return cost;
+}
+
 static WixCatalogVersion
 parse_catalog_version(const char *value)
 {
@@ -438,6 +453,8 @@ apply_server_option(WixServerOptions *opts, DefElem *def)
 		opts->max_response_size = parse_count(name, defGetString(def));
 	else if (strcmp(name, "max_concurrent_requests") == 0)
 		opts->max_concurrent_requests = parse_count(name, defGetString(def));
+	else if (strcmp(name, "request_cost") == 0)
+		opts->request_cost = parse_cost(name, defGetString(def));
 	else
 		return false;
 	return true;
@@ -486,6 +503,7 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 	opts->requests_per_minute = -1;
 	opts->max_response_size = -1;
 	opts->max_concurrent_requests = -1;
+	opts->request_cost = -1;
 
 	foreach(cell, server->options)
 		(void) apply_server_option(opts, lfirst_node(DefElem, cell));

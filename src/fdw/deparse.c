@@ -1240,3 +1240,49 @@ wix_key_values(List *conds, WixDeparseContext *ctx, const char *field_path,
 	}
 	return false;
 }
+
+/*
+ * wix_enum_selectivity
+ *		The share of rows a condition keeps when it compares an enum field
+ *		(status, type...) with constants and the table has no statistics:
+ *		PostgreSQL's default guess for "= value" is 1 row in 200, right for
+ *		ids but far too low for a field with a handful of values, and a guess
+ *		that low makes a join look cheap as one look-up per row.  An enum is
+ *		taken to have WIX_ENUM_VALUES values, equally common.  -1 when the
+ *		condition is not such a comparison.
+ */
+double
+wix_enum_selectivity(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
+					 Expr *expr)
+{
+	WixLeaf		leaf;
+	const WixFieldDef *field;
+	double		share;
+
+	if (!condition_leaf(expr, baserel->relid, root, &leaf) ||
+		leaf.value == NULL || !IsA(leaf.value, Const) ||
+		((Const *) leaf.value)->constisnull)
+		return -1;
+	field = wix_plan_column(info->plans[0], leaf.column->varattno)->field;
+	if (field == NULL || field->type != WIX_WIRE_ENUM)
+		return -1;
+	share = 1.0 / WIX_ENUM_VALUES;
+	switch (leaf.op)
+	{
+		case LEAF_EQ:
+			return share;
+		case LEAF_NE:
+			return 1.0 - share;
+		case LEAF_IN:
+		case LEAF_NIN:
+			{
+				ArrayType  *values = DatumGetArrayTypeP(((Const *) leaf.value)->constvalue);
+				double		in = Min(1.0, share * ArrayGetNItems(ARR_NDIM(values),
+																 ARR_DIMS(values)));
+
+				return leaf.op == LEAF_IN ? in : 1.0 - in;
+			}
+		default:
+			return -1;
+	}
+}

@@ -51,6 +51,7 @@ typedef struct WixServerOptions
 	int			max_response_size;
 	int			max_concurrent_requests;
 	bool		use_remote_estimate;
+	double		request_cost;	/* planner's cost of a request; -1: GUC */
 } WixServerOptions;
 
 typedef struct WixUserOptions

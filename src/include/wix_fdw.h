@@ -239,6 +239,8 @@ extern bool wix_enable_limit_pushdown;
 extern bool wix_enable_experimental_resources;
 extern int	wix_max_pages;
 
+extern double wix_request_cost;
+
 extern void wix_fdw_define_gucs(void);
 extern char *wix_table_resource(Oid foreigntableid);
 extern void wix_table_estimate_options(Oid foreigntableid, double *rows,
@@ -311,6 +313,9 @@ typedef struct WixRelInfo
 	WixCatalogVersion catalog;	/* forced by the server, or ANY */
 	List	   *remote_conds;	/* RestrictInfos sent to Wix */
 	List	   *local_conds;	/* RestrictInfos checked here (incl. rechecks) */
+	double		table_rows;		/* rows the whole table holds (estimated) */
+	double		rows_per_request;	/* rows a request brings (estimated) */
+	double		request_cost;	/* the planner's price of a request */
 	/* set on the ORDERED upper rel: the base rel below it */
 	struct RelOptInfo *ordered_input;
 } WixRelInfo;
@@ -331,6 +336,11 @@ typedef struct WixDeparseContext
 
 extern bool wix_is_pushable_cond(PlannerInfo *root, RelOptInfo *baserel,
 								 WixRelInfo *info, Expr *expr, bool *exact);
+
+/* Values an enum field is taken to have, for estimates without statistics */
+#define WIX_ENUM_VALUES 5
+extern double wix_enum_selectivity(PlannerInfo *root, RelOptInfo *baserel,
+								   WixRelInfo *info, Expr *expr);
 extern List *wix_collect_param_values(PlannerInfo *root, Index relid,
 									  List *conds);
 extern bool wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel,
@@ -396,6 +406,15 @@ extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 WixJsonbPage *page);
 
 /*
+ * Remembered table sizes (sizes.c)
+ */
+extern void wix_sizes_init(void);
+extern void wix_size_remember(Oid serverid, Oid umid, const char *resource,
+							  double rows, double requests);
+extern bool wix_size_recall(Oid serverid, Oid umid, const char *resource,
+							double *rows, double *requests);
+
+/*
  * Planning and the scan (fdw.c, scan.c)
  */
 /* Indexes of the fdw_private list of a ForeignScan. */
@@ -410,7 +429,9 @@ enum WixScanPrivate
 	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
 	WixPrivateOffset,			/* Integer: rows to skip first */
 	WixPrivateBounded,			/* Integer: a LIMIT may stop the scan early */
-	WixPrivateColumns			/* List: the column plans (columns.c) */
+	WixPrivateColumns,			/* List: the column plans (columns.c) */
+	WixPrivateEstimatedRequests,	/* Integer: requests a run should make */
+	WixPrivateFullReadRequests	/* Integer: ... a read of the whole table */
 };
 
 extern void wixBeginForeignScan(ForeignScanState *node, int eflags);
