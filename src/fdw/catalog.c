@@ -71,6 +71,9 @@ static const WixFieldDef order_fields[] = {
 	{"purchasedDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE},
 	{"billingInfo.contactDetails.firstName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
 	{"billingInfo.contactDetails.lastName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	/* array fields: they filter order_line_items' rows */
+	{"lineItems.productName.original", NULL, WIX_WIRE_STRING, WIX_OP_HAS_SOME},
+	{"lineItems.catalogReference.catalogItemId", NULL, WIX_WIRE_STRING, WIX_OP_HAS_SOME},
 	{NULL}
 };
 
@@ -733,7 +736,8 @@ static const WixEndpoint services_query = {
 
 /*
  * Pricing-plan orders (§9): GET, limit and offset in the query string, up
- * to 50 a page; no WQL filter.  Wix sorts by createdDate DESC unless told.
+ * to 50 a page; no WQL filter, only flat parameters (status, plan and
+ * buyer).  Wix sorts by createdDate DESC unless told.
  * The price is the first price of the pricing, or the deprecated flat
  * priceDetails (still returned) where an order has no pricing prices.
  */
@@ -753,7 +757,16 @@ static const WixColumnDef plan_order_columns[] = {
 	{NULL}
 };
 
+/* The statuses orderStatuses takes: the enum but its UNDEFINED placeholder */
+static const char *const plan_order_statuses[] = {
+	"DRAFT", "PENDING", "ACTIVE", "PAUSED", "ENDED", "CANCELED", NULL
+};
+
+/* Filters are the flat parameters of §9: one list of values each. */
 static const WixFieldDef plan_order_fields[] = {
+	{"status", "orderStatuses", WIX_WIRE_ENUM, WIX_OP_EQ | WIX_OP_IN, plan_order_statuses},
+	{"planId", "planIds", WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_IN},
+	{"buyer.memberId", "buyerIds", WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_IN},
 	{"createdDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE | WIX_ALWAYS_SET},
 	{NULL}
 };

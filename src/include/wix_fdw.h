@@ -33,9 +33,11 @@ typedef enum WixPaging
 	WIX_PAGING_OFFSET,			/* paging {limit, offset} */
 	WIX_PAGING_NONE,			/* one answer holds every item */
 	WIX_PAGING_QUERY_STRING		/* GET: top-level limit and offset, the sort
-								 * (one object under sort_key) and extra_body
-								 * in the query string, no body; offset
-								 * metadata ("total", "tooManyToCount") */
+								 * (one object under sort_key), the filter
+								 * (flat parameters, see WixFieldDef) and
+								 * extra_body in the query string, no body;
+								 * offset metadata ("total",
+								 * "tooManyToCount") */
 } WixPaging;
 
 /* How Wix encodes and compares a filterable field's values. */
@@ -58,16 +60,32 @@ typedef enum WixWireType
 #define WIX_OP_NIN			0x0010	/* $nin */
 #define WIX_OP_EXISTS		0x0020	/* $exists */
 #define WIX_OP_STARTS		0x0040	/* $startsWith (case-insensitive) */
+#define WIX_OP_HAS_SOME		0x0080	/* $hasSome: an array field, see below */
 #define WIX_SORTABLE		0x0100	/* may be a sort key */
 #define WIX_ALWAYS_SET		0x0200	/* never absent: NULL ordering is moot */
 
-/* A field an endpoint can filter or sort by. */
+/*
+ * A field an endpoint can filter or sort by.
+ *
+ * An array field (WIX_OP_HAS_SOME) has a path through an array of the item
+ * ("lineItems.productName.original"): it filters the rows read from that
+ * array's elements (WixEndpoint.rows_path), "= x" and "IN (...)" becoming
+ * $hasSome, which selects the items having at least one such element; the
+ * rows are rechecked here, since the other elements of those items need
+ * not match.
+ *
+ * An endpoint paged in the query string takes its filter as flat
+ * parameters instead: each pushed condition is "= x" or "IN (...)" on one
+ * field, sent as the repeated parameter filter_path ("orderStatuses").
+ */
 typedef struct WixFieldDef
 {
 	const char *path;			/* where it is in the returned object */
 	const char *filter_path;	/* its name in filters, when it differs */
 	WixWireType type;
 	int			ops;
+	const char *const *values;	/* the only values Wix accepts in a filter
+								 * (it rejects others), NULL-ended; or NULL */
 } WixFieldDef;
 
 /* One standard column: its name, SQL type and Wix JSON path. */
