@@ -39,6 +39,7 @@ _PG_init(void)
 #endif
 	wix_queue_init();
 	wix_actions_init();
+	wix_import_init();
 }
 
 /* Define each integer setting of a subsystem's table. */
