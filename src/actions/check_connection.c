@@ -18,13 +18,11 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_actions.h"
+#include "wix_admin.h"
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/jsonb.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 
 PG_FUNCTION_INFO_V1(wix_check_connection);
 
@@ -42,24 +40,32 @@ catalog_name(WixCatalogVersion catalog)
 	}
 }
 
+/* What call_wix works on. */
+typedef struct CallWixArgs
+{
+	ForeignServer *server;
+	json_object *report;
+} CallWixArgs;
+
 /*
  * call_wix
- *		The checks that may fail without failing the call: connect with the
- *		caller's user mapping and send the one request.  Adds "auth" and
- *		"catalog" to report.
+ *		The checks that may fail without failing the call: connect to the
+ *		server with the caller's user mapping and send the one request.  Adds
+ *		"auth" and "catalog" to the report.
  */
 static void
-call_wix(ForeignServer *server, json_object *report)
+call_wix(void *arg)
 {
+	CallWixArgs *args = arg;
 	WixConnection *conn = wix_get_connection(wix_user_mapping(GetUserId(),
-															  server->serverid));
+															  args->server->serverid));
 	WixCatalogVersion catalog;
 
-	wix_jset_string(report, "auth",
+	wix_jset_string(args->report, "auth",
 					wix_connection_auth_mode(conn) == WIX_AUTH_API_KEY ?
 					"api_key" : "oauth");
 	catalog = wix_site_catalog_version(conn, NULL);
-	wix_jset_string(report, "catalog", catalog_name(catalog));
+	wix_jset_string(args->report, "catalog", catalog_name(catalog));
 }
 
 /* Add an error's message, SQLSTATE, detail and hint to report. */
@@ -83,12 +89,12 @@ report_error(json_object *report, ErrorData *edata)
 Datum
 wix_check_connection(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	ForeignServer *server;
 	WixServerOptions options;
 	AclResult	aclresult;
 	json_object *report;
+	CallWixArgs args;
+	ErrorData  *edata;
 
 	server = wix_choose_server(PG_ARGISNULL(0) ? NULL :
 							   NameStr(*PG_GETARG_NAME(0)));
@@ -99,7 +105,7 @@ wix_check_connection(PG_FUNCTION_ARGS)
 	wix_server_options(server, &options);
 
 	report = json_object_new_object();
-	(void) wix_json_hold(cxt, report);
+	(void) wix_json_hold(CurrentMemoryContext, report);
 	wix_jset(report, "ok", json_object_new_boolean(true));
 	wix_jset_string(report, "server", server->servername);
 	wix_jset_string(report, "base_url", options.base_url);
@@ -109,31 +115,16 @@ wix_check_connection(PG_FUNCTION_ARGS)
 		wix_jset_string(report, "account_id", options.account_id);
 
 	/* a subtransaction, so that a failure can be reported and not raised */
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	args.server = server;
+	args.report = report;
+	edata = wix_in_subtransaction(call_wix, &args);
+	if (edata != NULL)
 	{
-		call_wix(server, report);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		report_error(report, edata);
 		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
 										CStringGetDatum(json_object_to_json_string_ext(report,

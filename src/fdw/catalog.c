@@ -482,13 +482,17 @@ static const WixFieldDef no_fields[] = {{NULL}};
 	.batch = &order_ids_batch, \
 	.fields = no_fields
 
+/* The order a row of a list-by-ids item belongs to, as the first columns. */
+#define ORDER_BATCH_COLUMNS \
+	{"order_id", "text", "^orderId", \
+	 "the order's ID (orders.id)"}, \
+	{"order_number", "bigint", "^^number", \
+	 "the order's number"}, \
+	{"order_created_date", "timestamptz", "^^createdDate", \
+	 "when the order was created"}
+
 static const WixColumnDef order_payment_columns[] = {
-	{"order_id", "text", "^orderId",
-	 "the order's ID (orders.id)"},
-	{"order_number", "bigint", "^^number",
-	 "the order's number"},
-	{"order_created_date", "timestamptz", "^^createdDate",
-	 "when the order was created"},
+	ORDER_BATCH_COLUMNS,
 	{"payment_id", "text", "id",
 	 "the payment's ID"},
 	{"created_date", "timestamptz", "createdDate",
@@ -556,12 +560,7 @@ static const WixEndpoint order_refunds_by_ids = {
 };
 
 static const WixColumnDef order_fulfillment_columns[] = {
-	{"order_id", "text", "^orderId",
-	 "the order's ID (orders.id)"},
-	{"order_number", "bigint", "^^number",
-	 "the order's number"},
-	{"order_created_date", "timestamptz", "^^createdDate",
-	 "when the order was created"},
+	ORDER_BATCH_COLUMNS,
 	{"fulfillment_id", "text", "id",
 	 "the fulfillment's ID"},
 	{"created_date", "timestamptz", "createdDate",
