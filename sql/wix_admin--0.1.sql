@@ -187,6 +187,21 @@ REVOKE EXECUTE ON FUNCTION
   wix_api(text, text, jsonb, name)
 FROM PUBLIC;
 
+-- Test connection ----------------------------------------------------------
+--
+-- One authenticated request to Wix with the caller's user mapping; returns
+-- {"ok", "server", "base_url", "site_id", "auth", "catalog"}, or on failure
+-- "ok": false with "error", "sqlstate", "detail" and "hint" instead of
+-- raising.  It only reads, so EXECUTE stays with PUBLIC: a caller needs
+-- USAGE on the server (checked by the function), and on the schema
+-- wix_admin, which is not granted to PUBLIC.
+
+CREATE FUNCTION wix_admin.check_connection(server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_check_connection'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION wix_admin.check_connection(name) IS
+  'One authenticated Wix request with the caller''s user mapping: auth mode, site, Stores catalog, or the error';
+
 -- Deferred admin actions ---------------------------------------------------
 --
 -- With wix_admin.defer_actions on (or through wix_enqueue), an admin

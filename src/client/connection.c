@@ -15,6 +15,7 @@
  */
 #include "wix_client.h"
 
+#include "wix_compat.h"
 #include "wix_http.h"
 
 #include <math.h>
@@ -166,6 +167,12 @@ const char *
 wix_connection_server_name(WixConnection *conn)
 {
 	return conn->server_name;
+}
+
+WixAuthMode
+wix_connection_auth_mode(WixConnection *conn)
+{
+	return conn->user.mode;
 }
 
 /*
@@ -377,10 +384,11 @@ setting(int server_value, int guc_value)
 
 /*
  * wait_ms
- *		Sleep on the latch, so that a cancel or a shutdown interrupts the wait.
+ *		Sleep on the latch, so that a cancel or a shutdown interrupts the wait,
+ *		showing event in pg_stat_activity.
  */
 static void
-wait_ms(long ms)
+wait_ms(long ms, WixWaitEvent event)
 {
 	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
 
@@ -391,7 +399,7 @@ wait_ms(long ms)
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, wix_wait_event_info(event));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -401,10 +409,11 @@ wait_ms(long ms)
  * rate_limit
  *		A token bucket per connection: at most requests_per_minute requests in
  *		any 60 seconds, RATE_BURST of them at once, so that a long scan stays
- *		under Wix's limit instead of bouncing off 429s.
+ *		under Wix's limit instead of bouncing off 429s.  The time spent
+ *		waiting is added to stats (when given), for EXPLAIN ANALYZE.
  */
 static void
-rate_limit(WixConnection *conn)
+rate_limit(WixConnection *conn, WixRequestStats *stats)
 {
 	int			per_minute = setting(conn->server.requests_per_minute,
 									 wix_requests_per_minute);
@@ -431,9 +440,11 @@ rate_limit(WixConnection *conn)
 		long		ms = (long) ceil((1 - conn->bucket_tokens) / per_second * 1000.0);
 
 		elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
-		wait_ms(ms);
+		wait_ms(ms, WIX_WAIT_RATE_LIMIT);
 		conn->bucket_tokens = 1;
 		conn->bucket_at = GetCurrentTimestamp();
+		if (stats != NULL)
+			stats->rate_limit_wait_ms += (conn->bucket_at - now) / 1000.0;
 	}
 	conn->bucket_tokens -= 1;
 }
@@ -544,7 +555,9 @@ perform_once(WixConnection *conn, const char *method, const char *path,
 	elog(DEBUG1, "wix_admin: %s %s", method, path);
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
+	pgstat_report_wait_start(wix_wait_event_info(WIX_WAIT_REQUEST));
 	wix_http_perform(conn->http, &request, response);
+	pgstat_report_wait_end();
 	pfree(url);
 	conn->last_status = response->status;
 	strlcpy(conn->last_request_id, response->request_id,
@@ -624,7 +637,7 @@ exchange(WixConnection *conn, const char *method, const char *path,
 		/* the first answer may have come from a request started earlier */
 		if (!answered)
 		{
-			rate_limit(conn);
+			rate_limit(conn, stats);
 			perform_once(conn, method, path, body, headers, response);
 			if (stats != NULL)
 				stats->requests++;
@@ -659,7 +672,7 @@ exchange(WixConnection *conn, const char *method, const char *path,
 			 psprintf("HTTP %ld", response->status),
 			 *attempts, max_retries, delay);
 		wix_http_response_free(response);
-		wait_ms(delay);
+		wait_ms(delay, WIX_WAIT_REQUEST);
 	}
 }
 
@@ -1019,7 +1032,7 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
 	if (body != NULL)
 		elog(DEBUG2, "wix_admin: request body %s", pending->body_text);
 
-	rate_limit(conn);
+	rate_limit(conn, stats);
 	auth_headers(conn, body != NULL, headers, &auth_header, &site_header);
 	url = request_for(conn, pending->method, path, pending->body_text, headers,
 					  &request);
@@ -1052,7 +1065,9 @@ wix_request_finish(WixPendingRequest *pending, WixPeekHook peek, void *peek_arg)
 	WixConnection *conn = pending->conn;
 	WixHttpResponse response;
 
+	pgstat_report_wait_start(wix_wait_event_info(WIX_WAIT_REQUEST));
 	wix_http_finish(pending->http, pending->transfer, &response);
+	pgstat_report_wait_end();
 	pending->transfer = NULL;
 	conn->last_status = response.status;
 	strlcpy(conn->last_request_id, response.request_id,
@@ -1095,27 +1110,19 @@ wix_connection_poll(WixConnection *conn)
 }
 
 /*
- * wix_catalog_version
- *		The site's Stores catalog (V1 or V3): the server option when set,
- *		otherwise asked of Wix once per server per backend.
+ * wix_site_catalog_version
+ *		Ask Wix now which Stores catalog the site runs (Get Catalog Version,
+ *		one GET without parameters): V1, V3, or WIX_CATALOG_ANY when Wix
+ *		Stores is not installed.
  */
 WixCatalogVersion
-wix_catalog_version(WixConnection *conn)
+wix_site_catalog_version(WixConnection *conn, WixRequestStats *stats)
 {
-	CatalogCacheEntry *entry;
 	WixJsonHolder *answer;
 	json_object *version;
-	WixCatalogVersion catalog;
-	bool		found;
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
 
-	if (conn->server.catalog != WIX_CATALOG_ANY)
-		return conn->server.catalog;
-
-	entry = hash_search(catalog_cache, &conn->serverid, HASH_FIND, &found);
-	if (found)
-		return entry->catalog;
-
-	answer = wix_request(conn, "GET", "/stores/v3/provision/version", NULL, NULL);
+	answer = wix_request(conn, "GET", "/stores/v3/provision/version", NULL, stats);
 	version = answer->obj;
 	if (json_object_is_type(version, json_type_object) &&
 		json_object_object_get_ex(version, "catalogVersion", &version) &&
@@ -1127,13 +1134,7 @@ wix_catalog_version(WixConnection *conn)
 			catalog = WIX_CATALOG_V1;
 		else if (strcmp(name, "V3_CATALOG") == 0)
 			catalog = WIX_CATALOG_V3;
-		else if (strcmp(name, "STORES_NOT_INSTALLED") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-					 errmsg("Wix Stores is not installed on the site of server \"%s\"",
-							conn->server_name),
-					 errhint("Add the Wix Stores app to the site to query its products.")));
-		else
+		else if (strcmp(name, "STORES_NOT_INSTALLED") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("unknown Wix Stores catalog version \"%s\"", name),
@@ -1145,6 +1146,35 @@ wix_catalog_version(WixConnection *conn)
 				 errmsg("Wix catalog version response has no catalogVersion"),
 				 errhint("Set the server option catalog_version to V1 or V3.")));
 	wix_json_release(answer);
+	return catalog;
+}
+
+/*
+ * wix_catalog_version
+ *		The site's Stores catalog (V1 or V3): the server option when set,
+ *		otherwise asked of Wix once per server per backend.
+ */
+WixCatalogVersion
+wix_catalog_version(WixConnection *conn)
+{
+	CatalogCacheEntry *entry;
+	WixCatalogVersion catalog;
+	bool		found;
+
+	if (conn->server.catalog != WIX_CATALOG_ANY)
+		return conn->server.catalog;
+
+	entry = hash_search(catalog_cache, &conn->serverid, HASH_FIND, &found);
+	if (found)
+		return entry->catalog;
+
+	catalog = wix_site_catalog_version(conn, NULL);
+	if (catalog == WIX_CATALOG_ANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("Wix Stores is not installed on the site of server \"%s\"",
+						conn->server_name),
+				 errhint("Add the Wix Stores app to the site to query its products.")));
 
 	entry = hash_search(catalog_cache, &conn->serverid, HASH_ENTER, &found);
 	entry->catalog = catalog;

@@ -3,8 +3,8 @@
  * settings.c
  *		  What a connection to Wix is configured by: the request settings
  *		  (GUCs, which server options override), the options of servers and
- *		  user mappings as typed structs, and which base URLs a server may
- *		  send requests to.
+ *		  user mappings as typed structs, which user mapping a role uses, and
+ *		  which base URLs a server may send requests to.
  *
  * A server's base_url may lead away from https://www.wixapis.com only when
  * a superuser owns the server or the URL is under a prefix of the
@@ -23,7 +23,9 @@
 
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 /* GUC defaults of the request settings a server option may override */
@@ -534,4 +536,32 @@ wix_user_options(UserMapping *user, WixUserOptions *opts)
 			opts->api_key = value;
 	}
 	opts->mode = opts->api_key != NULL ? WIX_AUTH_API_KEY : WIX_AUTH_OAUTH;
+}
+
+/*
+ * wix_user_mapping
+ *		The user mapping whose credentials a role uses on a server: its own,
+ *		else the PUBLIC one.  Without either, an error whose hint is the
+ *		statement that creates one (PostgreSQL's own error has no hint).
+ */
+UserMapping *
+wix_user_mapping(Oid userid, Oid serverid)
+{
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(serverid)))
+	{
+		char	   *role = GetUserNameFromId(userid, false);
+		char	   *server = GetForeignServer(serverid)->servername;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" has no user mapping for server \"%s\"",
+						role, server),
+				 errdetail("wix_admin calls Wix with the credentials of the role's user mapping for the server, or of the PUBLIC one."),
+				 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...'), or OPTIONS (client_id '...', client_secret '...').",
+						 quote_identifier(role), quote_identifier(server))));
+	}
+	return GetUserMapping(userid, serverid);
 }

@@ -96,7 +96,7 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 				Oid serverid)
 {
 	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-	WixConnection *conn = wix_get_connection(GetUserMapping(userid, serverid));
+	WixConnection *conn = wix_get_connection(wix_user_mapping(userid, serverid));
 	WixCatalogVersion catalog = WIX_CATALOG_ANY;
 	WixDeparseContext ctx;
 	json_object *filter;

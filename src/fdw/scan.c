@@ -52,6 +52,7 @@ typedef struct WixScanState
 	int			limit;			/* -1: no pushed LIMIT */
 	int			offset;
 	int			depth;			/* pages to keep in flight */
+	bool		fetch_ahead;	/* request a page before its rows are wanted */
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
 	int			whole_item_attr;	/* attnum - 1 of a selected jsonb "$"; or -1 */
 	WixPager	pager;
@@ -214,12 +215,20 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 		return;
 
 	state->param_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
-	user = GetUserMapping(scan_user_id(node), table->serverid);
+	user = wix_user_mapping(scan_user_id(node), table->serverid);
 	state->conn = wix_get_connection(user);
 	state->serverid = table->serverid;
 	state->umid = user->umid;
 	state->depth = intVal(list_nth(fdw_private, WixPrivateBounded)) ? 1 :
 		Min(MAX_INFLIGHT, wix_connection_concurrency(state->conn));
+
+	/*
+	 * Under a LIMIT that Wix does not see (min/max, a filter checked here),
+	 * the next page could be one nobody reads: ask for it only when a row of
+	 * it is wanted.  A pushed LIMIT's pages are all wanted.
+	 */
+	state->fetch_ahead = !intVal(list_nth(fdw_private, WixPrivateBounded)) ||
+		state->limit >= 0;
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"wix_admin scan",
 											ALLOCSET_DEFAULT_SIZES);
@@ -833,8 +842,8 @@ read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
 /*
  * read_page
  *		A page has arrived: work out the next page from the paging metadata
- *		in its raw body and request it, so that the round trip overlaps
- *		parsing and reading this page.  A scan that needs no column
+ *		in its raw body and, when the scan fetches ahead, request it, so that
+ *		the round trip overlaps parsing and reading this page.  A scan that needs no column
  *		(count(*)) only counts the items: true then, and the page is never
  *		parsed.  One that selects whole items parses it straight into
  *		jsonb when it can (true then too).
@@ -854,7 +863,8 @@ read_page(const char *body, size_t len, void *arg)
 	MemoryContextSwitchTo(oldcxt);
 	state->page_outlined = true;
 	state->fetched += outline.nitems;
-	issue_requests(state);
+	if (state->fetch_ahead)
+		issue_requests(state);
 	if (has_rows_inside(state->endpoint))
 		return false;			/* rows come from the parsed items */
 	if (state->retrieved_attrs != NIL)
@@ -1423,5 +1433,10 @@ wixExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Wix requests", NULL, state->stats.requests, es);
 		ExplainPropertyInteger("Wix pages", NULL, state->stats.pages, es);
 		ExplainPropertyInteger("Wix rows", NULL, state->stats.rows, es);
+		/* a time, so only with TIMING; in text only when the limiter held it */
+		if (es->timing &&
+			(state->stats.rate_limit_wait_ms > 0 || es->format != EXPLAIN_FORMAT_TEXT))
+			ExplainPropertyFloat("Wix rate limit wait", "ms",
+								 state->stats.rate_limit_wait_ms, 3, es);
 	}
 }

@@ -76,6 +76,7 @@ extern char *wix_allowed_base_urls;
 extern void wix_client_define_gucs(void);
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
+extern UserMapping *wix_user_mapping(Oid userid, Oid serverid);
 extern void wix_check_server_option(DefElem *def);
 extern void wix_check_base_url(const char *url);
 extern bool wix_url_is_loopback(const char *url);
@@ -94,6 +95,7 @@ typedef struct WixRequestStats
 	int64		requests;
 	int64		pages;
 	int64		rows;
+	double		rate_limit_wait_ms; /* time spent waiting for the rate limiter */
 } WixRequestStats;
 
 extern WixConnection *wix_get_connection(UserMapping *user);
@@ -107,6 +109,8 @@ extern WixJsonHolder *wix_request_ext(WixConnection *conn, const char *method,
 extern void wix_connection_last_call(WixConnection *conn, long *status,
 									 const char **request_id);
 extern WixCatalogVersion wix_catalog_version(WixConnection *conn);
+extern WixCatalogVersion wix_site_catalog_version(WixConnection *conn,
+												  WixRequestStats *stats);
 
 typedef struct WixPendingRequest WixPendingRequest;
 
@@ -122,5 +126,6 @@ extern WixJsonHolder *wix_request_finish(WixPendingRequest *pending,
 extern void wix_connection_poll(WixConnection *conn);
 extern int	wix_connection_concurrency(WixConnection *conn);
 extern const char *wix_connection_server_name(WixConnection *conn);
+extern WixAuthMode wix_connection_auth_mode(WixConnection *conn);
 
 #endif							/* WIX_CLIENT_H */

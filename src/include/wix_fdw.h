@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * wix_fdw.h
- *		  The foreign data wrapper: the resource catalog (catalog.c), table
- *		  and column options (option.c), the column plan (columns.c),
- *		  pushdown (deparse.c), paging (pager.c), value conversion
- *		  (convert.c, jsonb_text.c) and the callbacks (fdw.c).
+ *		  The foreign data wrapper: the resource catalog (catalog.c), IMPORT
+ *		  FOREIGN SCHEMA (import.c), table and column options (option.c),
+ *		  the column plan (columns.c), pushdown (deparse.c), paging
+ *		  (pager.c), value conversion (convert.c, jsonb_text.c) and the
+ *		  callbacks (fdw.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -94,6 +95,8 @@ typedef struct WixColumnDef
 	const char *name;
 	const char *sql_type;
 	const char *path;			/* NULL: this endpoint does not have it */
+	const char *description;	/* what it holds, for its COMMENT; given in
+								 * the resource's first endpoint only */
 } WixColumnDef;
 
 typedef struct WixEndpoint WixEndpoint;
@@ -186,10 +189,16 @@ extern const char *wix_endpoint_column_path(const WixEndpoint *endpoint,
 extern char *wix_default_path(const char *column_name);
 extern const WixFieldDef *wix_endpoint_field(const WixEndpoint *endpoint,
 											 const char *path);
-extern List *wix_import_statements(const char *server_name,
-								   ImportForeignSchemaStmt *stmt);
 extern bool wix_endpoint_is_query(const WixEndpoint *endpoint);
 extern bool wix_endpoint_in_query_string(const WixEndpoint *endpoint);
+
+/*
+ * IMPORT FOREIGN SCHEMA (import.c): the CREATE FOREIGN TABLE statements, and
+ * the comments on the tables they create
+ */
+extern void wix_import_init(void);
+extern List *wix_import_statements(const char *server_name,
+								   ImportForeignSchemaStmt *stmt);
 
 /*
  * The column plan (columns.c): built at planning time, carried in
