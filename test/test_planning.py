@@ -3,9 +3,11 @@
 ANALYZE (AnalyzeTest): reltuples and the MCVs it stores against the
 emulators' data, the estimates that follow from them, the requests it costs
 (the emulator's request log: exactly those of SELECT *, every time), the
-reservoir when the table is larger than the sample, every production table
-on both catalogs, the skipped table that needs a condition, progress in
-pg_stat_progress_analyze and the NOTICE of a long read, and cancellation.
+reservoir when the table is larger than the sample, memory that holds only
+the sample, every production table on both catalogs, the skipped table that
+needs a condition, database-wide ANALYZE (which leaves foreign tables
+alone), progress in pg_stat_progress_analyze and the NOTICE of a long read,
+and cancellation.
 
 Uses the shared emulators (the BIG one: 5000 orders) and a private one for
 the slowed and hung requests, whose faults and late log entries must not
@@ -53,6 +55,15 @@ def mcv(table, column):
 
 def plan_rows(sql):
     return json.loads("".join(r[0] for r in query("EXPLAIN (FORMAT JSON) " + sql)))[0]["Plan"]["Plan Rows"]
+
+
+def peak_kb(pid):
+    """The peak resident memory of process pid (VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM for %d" % pid)
 
 
 def requests(em):
@@ -188,6 +199,20 @@ class AnalyzeTest(unittest.TestCase):
         numbers = sorted(int(o["number"]) for o in self.orders)
         self.assertLessEqual(bounds[0], numbers[len(numbers) // 50])
         self.assertGreaterEqual(bounds[-1], numbers[-len(numbers) // 50])
+
+    def test_memory_holds_only_the_sample(self):
+        # statistics target 1: a 300-row sample of ~5000 rows of ~10 kB
+        s = Session(DB)
+        self.addCleanup(s.close)
+        before = peak_kb(s.pid)
+        res = s.run("SET default_statistics_target = 1; ANALYZE big.orders")
+        self.assertIsNone(res.error, res.stderr)
+        self.assertEqual(reltuples("big.orders"), len(self.orders))
+        self.assertLess(peak_kb(s.pid) - before, 25 * 1024)
+
+    def test_database_wide_analyze_leaves_wix_alone(self):
+        query("ANALYZE")
+        self.assertEqual(big.requests(), [])
 
     def test_table_read_only_with_a_condition_is_skipped(self):
         s = Session(DB)
