@@ -73,8 +73,11 @@ needs_path_condition(const WixResource *resource)
 	return false;
 }
 
-/* The rows a full read is expected to give: as last analyzed, else the
- * "rows" option, else -1. */
+/*
+ * expected_rows
+ *		The rows a full read is expected to give: as many as the last ANALYZE
+ *		read, else the table's "rows" option, else -1 (unknown).
+ */
 static double
 expected_rows(Relation rel)
 {
@@ -151,8 +154,10 @@ sample_tuple(SampleReceiver *receiver, TupleTableSlot *slot)
 static void
 report_progress(SampleReceiver *receiver)
 {
-	const int	index[] = {PROGRESS_ANALYZE_BLOCKS_TOTAL,
-	PROGRESS_ANALYZE_BLOCKS_DONE};
+	const int	index[] = {
+		PROGRESS_ANALYZE_BLOCKS_TOTAL,
+		PROGRESS_ANALYZE_BLOCKS_DONE
+	};
 	int64		values[2];
 	TimestampTz now;
 
@@ -270,9 +275,10 @@ acquire_sample_rows(Relation rel, int elevel, HeapTuple *rows, int targrows,
 
 /*
  * wixAnalyzeForeignTable
- *		Every table Wix can list is analyzable; *totalpages estimates the
- *		pages of a full read (at least 1: an inheritance parent's ANALYZE
- *		samples children in proportion to it).  A table read only with a
+ *		Every table Wix can list is analyzable.  *totalpages, which becomes
+ *		pg_class.relpages, estimates the pages (requests) of a full read: at
+ *		least 1, since an inheritance parent's ANALYZE samples its children
+ *		in proportion to it.  A table read only with a
  *		condition is skipped, with PostgreSQL's own warning.  An unknown
  *		resource is left to the read, which reports it as a SELECT would.
  */
