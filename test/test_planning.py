@@ -22,7 +22,7 @@ import unittest
 
 from fixtures import (EMULATOR_BIG_URL, Emulator, create_database, items_of, psql,
                       server_sql, standard_servers)
-from wixfault import EmulatorProcess, Session
+from wixfault import EmulatorProcess, Session, proc_status_kb
 
 DB = "wix_planning"
 VISIBLE = ("APPROVED", "CANCELED", "PENDING", "REJECTED")
@@ -55,15 +55,6 @@ def mcv(table, column):
 
 def plan_rows(sql):
     return json.loads("".join(r[0] for r in query("EXPLAIN (FORMAT JSON) " + sql)))[0]["Plan"]["Plan Rows"]
-
-
-def peak_kb(pid):
-    """The peak resident memory of process pid (VmHWM)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM for %d" % pid)
 
 
 def requests(em):
@@ -204,11 +195,11 @@ class AnalyzeTest(unittest.TestCase):
         # statistics target 1: a 300-row sample of ~5000 rows of ~10 kB
         s = Session(DB)
         self.addCleanup(s.close)
-        before = peak_kb(s.pid)
+        before = proc_status_kb(s.pid, "VmHWM")
         res = s.run("SET default_statistics_target = 1; ANALYZE big.orders")
         self.assertIsNone(res.error, res.stderr)
         self.assertEqual(reltuples("big.orders"), len(self.orders))
-        self.assertLess(peak_kb(s.pid) - before, 25 * 1024)
+        self.assertLess(proc_status_kb(s.pid, "VmHWM") - before, 25 * 1024)
 
     def test_database_wide_analyze_leaves_wix_alone(self):
         query("ANALYZE")
