@@ -774,6 +774,7 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = wixReScanForeignScan;
 	routine->EndForeignScan = wixEndForeignScan;
 	routine->ExplainForeignScan = wixExplainForeignScan;
+	routine->AnalyzeForeignTable = wixAnalyzeForeignTable;
 	routine->ImportForeignSchema = wixImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);

@@ -16,6 +16,7 @@
 
 #include "commands/explain.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "nodes/execnodes.h"
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
@@ -448,5 +449,11 @@ extern TupleTableSlot *wixIterateForeignScan(ForeignScanState *node);
 extern void wixReScanForeignScan(ForeignScanState *node);
 extern void wixEndForeignScan(ForeignScanState *node);
 extern void wixExplainForeignScan(ForeignScanState *node, ExplainState *es);
+
+/*
+ * ANALYZE: one full read of the table, sampled (analyze.c)
+ */
+extern bool wixAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func,
+								   BlockNumber *totalpages);
 
 #endif							/* WIX_FDW_H */
