@@ -18,7 +18,12 @@ ORDERS_BY_PAID = ("SELECT count(*) FROM wix.orders o JOIN wix.members m "
                   "ON m.id = o.buyer_member_id WHERE o.payment_status = 'PAID'")
 MEMBERS_BY_APPROVED = ("SELECT count(*) FROM wix.members m JOIN wix.orders o "
                        "ON o.buyer_member_id = m.id WHERE m.status = 'APPROVED'")
-JOINS = (ORDERS_BY_PAID, MEMBERS_BY_APPROVED)
+# ... and their mirror images: the filter on the other side of the join
+ORDERS_BY_APPROVED = ("SELECT count(*) FROM wix.orders o JOIN wix.members m "
+                      "ON m.id = o.buyer_member_id WHERE m.status = 'APPROVED'")
+MEMBERS_BY_PAID = ("SELECT count(*) FROM wix.members m JOIN wix.orders o "
+                   "ON o.buyer_member_id = m.id WHERE o.payment_status = 'PAID'")
+JOINS = (ORDERS_BY_PAID, MEMBERS_BY_APPROVED, ORDERS_BY_APPROVED, MEMBERS_BY_PAID)
 
 
 def query(sql):
@@ -134,6 +139,19 @@ class PlanningCosts(unittest.TestCase):
                          200)
         self.assertEqual(estimated_rows(
             "SELECT * FROM wix.members WHERE status IN ('APPROVED', 'BLOCKED')"), 400)
+        for sql in JOINS:
+            self.assert_join_costs_full_scans(sql, orders_requests + members_requests)
+
+    def test_joins_with_analyze(self):
+        _, orders_requests = self.full_read("orders")
+        _, members_requests = self.full_read("members")
+        create_database(DB, servers=server_sql("emu", self.proc.url, schema="wix"))
+        # ANALYZE reads each table once, like a scan
+        _, n = self.requests("ANALYZE wix.orders;\nANALYZE wix.members;")
+        self.assertEqual(n, orders_requests + members_requests)
+        paid = int(query("SELECT count(*) FROM wix.orders WHERE payment_status = 'PAID'"))
+        estimate = estimated_rows("SELECT * FROM wix.orders WHERE payment_status = 'PAID'")
+        self.assertLess(abs(estimate - paid), 0.03 * paid)
         for sql in JOINS:
             self.assert_join_costs_full_scans(sql, orders_requests + members_requests)
 

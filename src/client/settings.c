@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <math.h>
 
+#include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -539,18 +540,36 @@ wix_user_options(UserMapping *user, WixUserOptions *opts)
 }
 
 /*
+ * wix_user_mapping_id
+ *		The user mapping a role uses on a server (its own, else the PUBLIC
+ *		one), or InvalidOid; unlike GetUserMapping it raises nothing, so
+ *		planning works before the mapping exists.
+ */
+Oid
+wix_user_mapping_id(Oid userid, Oid serverid)
+{
+	Oid			umid = GetSysCacheOid2(USERMAPPINGUSERSERVER,
+									   Anum_pg_user_mapping_oid,
+									   ObjectIdGetDatum(userid),
+									   ObjectIdGetDatum(serverid));
+
+	if (!OidIsValid(umid))
+		umid = GetSysCacheOid2(USERMAPPINGUSERSERVER, Anum_pg_user_mapping_oid,
+							   ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(serverid));
+	return umid;
+}
+
+/*
  * wix_user_mapping
- *		The user mapping whose credentials a role uses on a server: its own,
- *		else the PUBLIC one.  Without either, an error whose hint is the
- *		statement that creates one (PostgreSQL's own error has no hint).
+ *		The user mapping whose credentials a role uses on a server.  Without
+ *		one, an error whose hint is the statement that creates one
+ *		(PostgreSQL's own error has no hint).
  */
 UserMapping *
 wix_user_mapping(Oid userid, Oid serverid)
 {
-	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
-							   ObjectIdGetDatum(serverid)) &&
-		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
-							   ObjectIdGetDatum(serverid)))
+	if (!OidIsValid(wix_user_mapping_id(userid, serverid)))
 	{
 		char	   *role = GetUserNameFromId(userid, false);
 		char	   *server = GetForeignServer(serverid)->servername;

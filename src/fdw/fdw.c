@@ -14,7 +14,6 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/pg_user_mapping.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -28,7 +27,6 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 
 
 /* Rows of a table nothing tells the size of. */
@@ -122,27 +120,6 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 }
 
 /*
- * user_mapping_id
- *		The user mapping a scan by this role would use (the role's own, else
- *		PUBLIC's), or InvalidOid; unlike GetUserMapping it raises nothing, so
- *		planning works before the mapping exists.
- */
-static Oid
-user_mapping_id(Oid userid, Oid serverid)
-{
-	Oid			umid = GetSysCacheOid2(USERMAPPINGUSERSERVER,
-									   Anum_pg_user_mapping_oid,
-									   ObjectIdGetDatum(userid),
-									   ObjectIdGetDatum(serverid));
-
-	if (!OidIsValid(umid))
-		umid = GetSysCacheOid2(USERMAPPINGUSERSERVER, Anum_pg_user_mapping_oid,
-							   ObjectIdGetDatum(InvalidOid),
-							   ObjectIdGetDatum(serverid));
-	return umid;
-}
-
-/*
  * rows_per_request
  *		Rows a request brings, when no read of the table was remembered: a
  *		full page of the smallest of the endpoints' pages; half that for a
@@ -183,7 +160,7 @@ table_size(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 
 	*counted = false;
 	wix_table_estimate_options(info->relid, &option_rows, &use_remote_estimate);
-	remembered = wix_size_recall(serverid, user_mapping_id(userid, serverid),
+	remembered = wix_size_recall(serverid, wix_user_mapping_id(userid, serverid),
 								 info->resource->name, &remembered_rows,
 								 &remembered_requests);
 	info->rows_per_request = remembered && remembered_requests > 0 ?

@@ -76,6 +76,7 @@ extern char *wix_allowed_base_urls;
 extern void wix_client_define_gucs(void);
 extern void wix_server_options(ForeignServer *server, WixServerOptions *opts);
 extern void wix_user_options(UserMapping *user, WixUserOptions *opts);
+extern Oid	wix_user_mapping_id(Oid userid, Oid serverid);
 extern UserMapping *wix_user_mapping(Oid userid, Oid serverid);
 extern void wix_check_server_option(DefElem *def);
 extern void wix_check_base_url(const char *url);
