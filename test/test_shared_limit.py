@@ -130,6 +130,8 @@ class SharedRateLimitTest(SharedTestCase):
         # a minute): 10 at once, then 50 a minute
         self.assertGreaterEqual(busiest, PER_MINUTE - 5)
         span = arrivals[-1] - arrivals[0]
+        print("\n  %d requests in %.1f s, %d in the busiest minute, scans per session %r"
+              % (len(arrivals), span, busiest, scans))
         self.assertLessEqual(len(arrivals), 10 + span * 50 / 60 + 1)
         self.assertEqual([r for r in E.requests() if r["status"] != 200], [])
 
