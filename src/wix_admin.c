@@ -43,6 +43,7 @@ _PG_init(void)
 #endif
 	wix_queue_init();
 	wix_sizes_init();
+	wix_client_shared_init();
 	wix_actions_init();
 	wix_import_init();
 }

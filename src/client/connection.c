@@ -11,6 +11,10 @@
  * the next query.  No error, log line or EXPLAIN output built here contains a
  * credential or a token.
  *
+ * When the library is preloaded, the rate limiter's bucket is the site's,
+ * shared by every backend, and the token the user mapping's, fetched by one
+ * backend for all (shared.c); otherwise both are the connection's own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "wix_client.h"
@@ -24,7 +28,9 @@
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
 #endif
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 #include "utils/hsearch.h"
@@ -34,9 +40,6 @@
 
 /* Wix answers 401 once a token has expired; renew it a little before. */
 #define TOKEN_RENEW_MARGIN_SECS 300
-
-/* Requests the rate limiter lets through at once after a quiet spell. */
-#define RATE_BURST				10
 
 struct WixConnection
 {
@@ -52,10 +55,13 @@ struct WixConnection
 	WixUserOptions user;
 	bool		plain_http_ok;
 	WixHttpClient *http;
-	double		bucket_tokens;	/* rate limiter: requests it may send now */
-	TimestampTz bucket_at;		/* when bucket_tokens was computed; 0: new */
+	char	   *site_key;		/* whose rate limit: see wix_site_key */
+	WixRateBucket bucket;		/* the limiter's, when not the site's */
+	WixTokenOwner token_owner;	/* whose shared token */
+	uint64		credentials;	/* fingerprint of what a token is issued for */
 	char	   *token;			/* OAuth access token, or NULL */
 	TimestampTz token_renew_at;
+	uint64		token_generation;	/* of the shared token; 0: our own */
 	long		last_status;	/* HTTP status of the last exchange, 0 if none */
 	char		last_request_id[128];	/* its X-Wix-Request-Id, or "" */
 };
@@ -81,6 +87,29 @@ static WixJsonHolder *send_text(WixConnection *conn, const char *method,
 								bool may_repeat, WixHttpResponse *answer,
 								WixPeekHook peek, void *peek_arg);
 static void connection_release(WixConnection *conn);
+
+/*
+ * credentials_fingerprint
+ *		A hash of what an OAuth token is issued for: the credentials and the
+ *		base_url.  A shared token with another fingerprint is not used.
+ */
+static uint64
+credentials_fingerprint(const WixServerOptions *server,
+						const WixUserOptions *user)
+{
+	const char *parts[] = {server->base_url, user->client_id,
+	user->client_secret, user->instance_id};
+	uint64		hash = 0;
+
+	for (int i = 0; i < lengthof(parts); i++)
+	{
+		const char *part = parts[i] != NULL ? parts[i] : "";
+
+		hash = hash_bytes_extended((const unsigned char *) part,
+								   (int) strlen(part), hash);
+	}
+	return hash;
+}
 
 /*
  * wix_get_connection
@@ -128,7 +157,8 @@ wix_get_connection(UserMapping *user)
 	conn->valid = false;
 	conn->http = NULL;
 	conn->token = NULL;
-	conn->bucket_at = 0;
+	conn->token_generation = 0;
+	conn->bucket.at = 0;
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
 	conn->cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -141,7 +171,11 @@ wix_get_connection(UserMapping *user)
 	conn->server_name = pstrdup(server->servername);
 	wix_server_options(server, &conn->server);
 	wix_user_options(user, &conn->user);
+	conn->site_key = wix_site_key(&conn->server);
 	MemoryContextSwitchTo(oldcxt);
+	conn->token_owner.dbid = MyDatabaseId;
+	conn->token_owner.umid = user->umid;
+	conn->credentials = credentials_fingerprint(&conn->server, &conn->user);
 
 	conn->plain_http_ok = wix_url_is_loopback(conn->server.base_url);
 	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
@@ -407,46 +441,31 @@ wait_ms(long ms, WixWaitEvent event)
 
 /*
  * rate_limit
- *		A token bucket per connection: at most requests_per_minute requests in
- *		any 60 seconds, RATE_BURST of them at once, so that a long scan stays
- *		under Wix's limit instead of bouncing off 429s.  The time spent
- *		waiting is added to stats (when given), for EXPLAIN ANALYZE.
+ *		Wait for the token bucket: at most requests_per_minute requests in
+ *		any 60 seconds, a burst of them at once (shared.c), so that a long
+ *		scan stays under Wix's limit instead of bouncing off 429s.  The
+ *		bucket is the site's when the library is preloaded, else the
+ *		connection's.  The time spent waiting is added to stats (when
+ *		given), for EXPLAIN ANALYZE.
  */
 static void
 rate_limit(WixConnection *conn, WixRequestStats *stats)
 {
 	int			per_minute = setting(conn->server.requests_per_minute,
 									 wix_requests_per_minute);
-	double		burst;
-	double		per_second;
-	TimestampTz now;
+	long		ms;
+	TimestampTz start;
 
 	if (per_minute <= 0)
 		return;
-	burst = Min(RATE_BURST, Max(1, per_minute / 2));
-	per_second = (per_minute - burst) / 60.0;
-	if (per_second <= 0)
-		per_second = per_minute / 60.0;
-
-	now = GetCurrentTimestamp();
-	if (conn->bucket_at == 0)
-		conn->bucket_tokens = burst;
-	else
-		conn->bucket_tokens = Min(burst, conn->bucket_tokens +
-								  (now - conn->bucket_at) / 1000000.0 * per_second);
-	conn->bucket_at = now;
-	if (conn->bucket_tokens < 1)
-	{
-		long		ms = (long) ceil((1 - conn->bucket_tokens) / per_second * 1000.0);
-
-		elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
-		wait_ms(ms, WIX_WAIT_RATE_LIMIT);
-		conn->bucket_tokens = 1;
-		conn->bucket_at = GetCurrentTimestamp();
-		if (stats != NULL)
-			stats->rate_limit_wait_ms += (conn->bucket_at - now) / 1000.0;
-	}
-	conn->bucket_tokens -= 1;
+	ms = wix_rate_reserve(&conn->bucket, conn->site_key, per_minute);
+	if (ms <= 0)
+		return;
+	elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
+	start = GetCurrentTimestamp();
+	wait_ms(ms, WIX_WAIT_RATE_LIMIT);
+	if (stats != NULL)
+		stats->rate_limit_wait_ms += (GetCurrentTimestamp() - start) / 1000.0;
 }
 
 /* The wait before retry number "attempt" (1, 2, ...): doubling, jittered. */
@@ -781,6 +800,47 @@ fetch_token(WixConnection *conn)
 }
 
 /*
+ * obtain_token
+ *		Give the connection a usable access token: the user mapping's shared
+ *		one when the library is preloaded (fetched here for every backend when
+ *		there is none, or waited for while another backend fetches it), else
+ *		one of its own.
+ */
+static void
+obtain_token(WixConnection *conn)
+{
+	char	   *token;
+	TimestampTz renew_at;
+
+	switch (wix_shared_token_get(&conn->token_owner, conn->credentials,
+								 conn->cxt, &token, &renew_at,
+								 &conn->token_generation))
+	{
+		case WIX_TOKEN_FOUND:
+			forget_token(conn);
+			conn->token = token;
+			conn->token_renew_at = renew_at;
+			break;
+		case WIX_TOKEN_NOT_SHARED:
+			fetch_token(conn);
+			conn->token_generation = 0;
+			break;
+		case WIX_TOKEN_FETCH_IT:
+			PG_ENSURE_ERROR_CLEANUP(wix_shared_token_abandon,
+									PointerGetDatum(&conn->token_owner));
+			{
+				fetch_token(conn);
+			}
+			PG_END_ENSURE_ERROR_CLEANUP(wix_shared_token_abandon,
+										PointerGetDatum(&conn->token_owner));
+			conn->token_generation =
+				wix_shared_token_put(&conn->token_owner, conn->credentials,
+									 conn->token, conn->token_renew_at);
+			break;
+	}
+}
+
+/*
  * wix_request
  *		Send an authenticated request that only reads (a query, a search, a
  *		count) and return the parsed 200 answer, held by CurrentMemoryContext.
@@ -841,7 +901,7 @@ auth_headers(WixConnection *conn, bool has_body, const char *headers[6],
 
 	if (conn->user.mode == WIX_AUTH_OAUTH &&
 		(conn->token == NULL || GetCurrentTimestamp() >= conn->token_renew_at))
-		fetch_token(conn);
+		obtain_token(conn);
 
 	*auth_header = psprintf("Authorization: %s",
 							conn->user.mode == WIX_AUTH_OAUTH ?
@@ -915,6 +975,7 @@ send_text(WixConnection *conn, const char *method, const char *path,
 		{
 			/* the token expired early or was revoked: get a new one, once */
 			wix_http_response_free(&response);
+			wix_shared_token_rejected(&conn->token_owner, conn->token_generation);
 			forget_token(conn);
 			renewed = true;
 			continue;

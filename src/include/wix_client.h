@@ -4,7 +4,8 @@
  *		  The Wix client: server and user-mapping settings (settings.c), and
  *		  connections that authenticate, rate-limit, retry and report Wix's
  *		  errors (connection.c) over the libcurl transport (http.c,
- *		  wix_http.h).  The foreign data wrapper and the admin actions both
+ *		  wix_http.h), sharing rate limits and tokens between backends when
+ *		  preloaded (shared.c).  The foreign data wrapper and the admin actions both
  *		  talk to Wix only through this header.
  *
  *-------------------------------------------------------------------------
@@ -17,6 +18,7 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "utils/timestamp.h"
 
 #define WIX_DEFAULT_BASE_URL	"https://www.wixapis.com"
 
@@ -128,5 +130,48 @@ extern void wix_connection_poll(WixConnection *conn);
 extern int	wix_connection_concurrency(WixConnection *conn);
 extern const char *wix_connection_server_name(WixConnection *conn);
 extern WixAuthMode wix_connection_auth_mode(WixConnection *conn);
+
+/*
+ * Rate limits and OAuth tokens shared by all backends when the library is
+ * preloaded (shared.c); the connection's own otherwise
+ */
+
+/* A token bucket of the rate limiter. */
+typedef struct WixRateBucket
+{
+	double		tokens;			/* requests it may send now; < 0: reserved */
+	TimestampTz at;				/* when tokens was computed; 0: new, full */
+} WixRateBucket;
+
+/* Whose shared access token: a user mapping of a database. */
+typedef struct WixTokenOwner
+{
+	Oid			dbid;
+	Oid			umid;
+} WixTokenOwner;
+
+typedef enum WixSharedTokenState
+{
+	WIX_TOKEN_NOT_SHARED,		/* nothing shared: use the connection's own */
+	WIX_TOKEN_FOUND,			/* a copy of the shared token */
+	WIX_TOKEN_FETCH_IT			/* none: the caller fetches it for everyone */
+} WixSharedTokenState;
+
+extern void wix_client_shared_init(void);
+extern char *wix_site_key(const WixServerOptions *server);
+extern long wix_rate_reserve(WixRateBucket *own, const char *site,
+							 int per_minute);
+extern WixSharedTokenState wix_shared_token_get(const WixTokenOwner *owner,
+												uint64 credentials,
+												MemoryContext cxt,
+												char **token,
+												TimestampTz *renew_at,
+												uint64 *generation);
+extern uint64 wix_shared_token_put(const WixTokenOwner *owner,
+								   uint64 credentials, const char *token,
+								   TimestampTz renew_at);
+extern void wix_shared_token_abandon(int code, Datum arg);
+extern void wix_shared_token_rejected(const WixTokenOwner *owner,
+									  uint64 generation);
 
 #endif							/* WIX_CLIENT_H */

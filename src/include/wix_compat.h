@@ -21,7 +21,8 @@
 /* What a backend waits for. */
 typedef enum WixWaitEvent
 {
-	WIX_WAIT_REQUEST,			/* an answer from Wix, or a retry's backoff */
+	WIX_WAIT_REQUEST,			/* an answer from Wix, a retry's backoff, or
+								 * another backend's token request */
 	WIX_WAIT_RATE_LIMIT			/* the rate limiter (requests_per_minute) */
 } WixWaitEvent;
 

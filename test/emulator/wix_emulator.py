@@ -239,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.log_lock:
             st.seq += 1
             seq = st.seq
-        entry = {"seq": seq, "method": method, "path": path, "query": params,
+        entry = {"seq": seq, "time": time.time(), "method": method, "path": path, "query": params,
                  "headers": self.log_headers(path), "body": self.log_body(raw, path), "status": None}
         status, payload, extra_headers, truncate = self.process(st, method, path, params, raw, req_id)
         entry["status"] = status
