@@ -438,7 +438,8 @@ BEGIN
   END IF;
 
   -- incremental when Wix filters and sorts by updated_date: the plan's
-  -- foreign scan keeps no local filter and nothing sorts above it
+  -- foreign scan sends both (it may recheck the filter) and nothing sorts
+  -- above it
   IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = 'updated_date'
                 AND atttypid = 'timestamptz'::regtype AND NOT attisdropped) THEN
     EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE updated_date >= now() '
@@ -447,12 +448,14 @@ BEGIN
     IF scan ->> 'Node Type' = 'Limit' THEN
       scan := scan -> 'Plans' -> 0;
     END IF;
-    IF scan ->> 'Node Type' = 'Foreign Scan' AND NOT scan ? 'Filter' THEN
+    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' AND scan ? 'Wix sort' THEN
       change_column := 'updated_date';
     END IF;
   END IF;
 
-  EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', target_schema);
+  IF to_regnamespace(quote_ident(target_schema)) IS NULL THEN
+    EXECUTE format('CREATE SCHEMA %I', target_schema);
+  END IF;
   EXECUTE format('CREATE TABLE %I.%I (LIKE %s)', target_schema,
                  (SELECT relname FROM pg_class WHERE oid = source), source);
   target := format('%I.%I', target_schema, (SELECT relname FROM pg_class WHERE oid = source))::regclass;
