@@ -190,8 +190,8 @@ class Mirrors(unittest.TestCase):
         first.stdout.close()
         first.stderr.close()
         self.assertEqual(first.returncode, 0)
-        self.assertIn('"wix_admin_mirror" with payload "{"mirror": "wix_mirror.orders", '
-                      '"state": "idle"}"', out)
+        self.assertIn('"wix_admin_mirror" with payload "{"state": "idle", '
+                      '"mirror": "wix_mirror.orders"}"', out)
         self.assertEqual(differing_rows("wix_mirror.orders", "wix.orders"), 0)
         self.assertEqual(mirror_status("wix_mirror.orders")["state"], "idle")
 
