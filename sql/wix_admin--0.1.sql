@@ -512,50 +512,45 @@ RETURN format('written AS (INSERT INTO %1$s AS t (%2$s) SELECT %2$s FROM src '
               wix_admin.mirror_column_list(mirror, 'EXCLUDED.'),
               wix_admin.mirror_column_list(mirror, 't.'));
 
--- One batch of an incremental refresh: the first batch_size rows changed
--- at or after "since" (all rows when NULL), in change order, Wix filtering,
--- sorting and limiting; the watermark advances to the newest change read.
-CREATE FUNCTION wix_admin.mirror_read_batch(mirror regclass, since timestamptz,
-                                            batch_size integer,
-                                            OUT rows bigint, OUT written bigint,
-                                            OUT newest timestamptz)
+-- One read of a mirror's source.  With a batch_size, a batch of an
+-- incremental refresh: the first batch_size rows changed at or after
+-- "since" (all rows when NULL), in change order, Wix filtering and sorting;
+-- the watermark advances to the newest change read.  Without, a full read:
+-- every row written where it differs and rows Wix no longer returns
+-- deleted, in one statement.
+CREATE FUNCTION wix_admin.mirror_read(mirror regclass, since timestamptz,
+                                      batch_size integer,
+                                      OUT rows bigint, OUT written bigint,
+                                      OUT newest timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r wix_admin.mirrors;
+  keys_equal text;
 BEGIN
-  SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read_batch.mirror;
-  EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s ORDER BY %4$I LIMIT %5$s), %6$s '
-                 'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM written), '
-                 '(SELECT max(%4$I) FROM src)',
-                 r.source, wix_admin.mirror_column_list(mirror),
-                 CASE WHEN since IS NOT NULL THEN format('WHERE %I >= $1', r.incremental_by) END,
-                 r.incremental_by, batch_size,
-                 wix_admin.mirror_upsert_sql(mirror, r.key_columns))
-    INTO rows, written, newest USING since;
-  IF newest IS NOT NULL THEN
-    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
+  SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read.mirror;
+  IF batch_size IS NOT NULL THEN
+    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s ORDER BY %4$I LIMIT %5$s), %6$s '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM written), '
+                   '(SELECT max(%4$I) FROM src)',
+                   r.source, wix_admin.mirror_column_list(mirror),
+                   CASE WHEN since IS NOT NULL THEN format('WHERE %I >= $1', r.incremental_by) END,
+                   r.incremental_by, batch_size,
+                   wix_admin.mirror_upsert_sql(mirror, r.key_columns))
+      INTO rows, written, newest USING since;
+    IF newest IS NOT NULL THEN
+      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
+    END IF;
+    RETURN;
   END IF;
-END $$;
-
--- A full read: every row written where it differs, rows Wix no longer
--- returns deleted, in one statement.
-CREATE FUNCTION wix_admin.mirror_read_all(mirror regclass,
-                                          OUT rows bigint, OUT written bigint,
-                                          OUT newest timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r wix_admin.mirrors;
-BEGIN
-  SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read_all.mirror;
+  SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
+    FROM unnest(r.key_columns) k;
   EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
                  'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
-                 '  (SELECT FROM src WHERE (%5$s) = (%6$s)) RETURNING 1) '
+                 '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
                  'SELECT (SELECT count(*) FROM src), '
-                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), %7$s',
+                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), %6$s',
                  r.source, wix_admin.mirror_column_list(mirror),
-                 wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror,
-                 (SELECT string_agg('src.' || quote_ident(k), ', ') FROM unnest(r.key_columns) k),
-                 (SELECT string_agg('t.' || quote_ident(k), ', ') FROM unnest(r.key_columns) k),
+                 wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
                  CASE WHEN r.incremental_by IS NOT NULL
                       THEN format('(SELECT max(%I) FROM src)', r.incremental_by)
                       ELSE 'NULL::timestamptz' END)
@@ -602,11 +597,8 @@ BEGIN
   since := r.watermark - overlap;
   LOOP
     BEGIN
-      IF full_read THEN
-        batch := wix_admin.mirror_read_all(mirror);
-      ELSE
-        batch := wix_admin.mirror_read_batch(mirror, since, batch_size);
-      END IF;
+      batch := wix_admin.mirror_read(mirror, since,
+                                     CASE WHEN NOT full_read THEN batch_size END);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
       GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
     END;
