@@ -64,7 +64,6 @@ extern void wix_restore_user(WixSavedUser *saved);
 
 /* mirror.c */
 extern int	wix_mirror_overlap_s;
-extern int	wix_mirror_full_refresh_every_s;
 extern void wix_mirror_define_gucs(void);
 
 /* worker.c */

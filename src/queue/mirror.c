@@ -2,7 +2,7 @@
  *
  * mirror.c
  *		  The C side of local mirrors (the rest is PL/pgSQL in the extension
- *		  script): their settings, and the one way to write the mirror
+ *		  script): their setting, and the one way to write the mirror
  *		  registry.
  *
  * wix_admin.mirror_registry is nobody's to write but its owner's.  Mirror
@@ -30,18 +30,11 @@
 /* How far back an incremental refresh reads before its watermark (GUC) */
 int			wix_mirror_overlap_s = 300;
 
-/* How often the worker re-reads a mirror in full (GUC) */
-int			wix_mirror_full_refresh_every_s = 86400;
-
 static const WixIntSetting mirror_settings[] = {
 	{"wix_admin.mirror_overlap",
 		"How far before its watermark an incremental mirror refresh reads.",
 		"Covers Wix's search-index lag: rows changed shortly before the last refresh are read again.",
 	&wix_mirror_overlap_s, 300, 0, 86400 * 7, PGC_USERSET, GUC_UNIT_S},
-	{"wix_admin.mirror_full_refresh_every",
-		"Time between the worker's full refreshes of a mirror, which remove rows Wix no longer returns.",
-		NULL,
-	&wix_mirror_full_refresh_every_s, 86400, 60, INT_MAX, PGC_USERSET, GUC_UNIT_S},
 };
 
 PG_FUNCTION_INFO_V1(wix_mirror_registry_write);
