@@ -36,6 +36,7 @@ _PG_init(void)
 	wix_fdw_define_gucs();
 	wix_actions_define_gucs();
 	wix_queue_define_gucs();
+	wix_mirror_define_gucs();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
 #else

@@ -36,6 +36,11 @@
 /* Rows between two nudges of the transfers in flight. */
 #define POLL_EVERY_ROWS 32
 
+/* Wix requests of this backend's finished scans (wix_admin.requests_made()) */
+static int64 requests_of_finished_scans = 0;
+
+PG_FUNCTION_INFO_V1(wix_requests_made);
+
 /* The state of one foreign scan. */
 typedef struct WixScanState
 {
@@ -1245,6 +1250,9 @@ wixEndForeignScan(ForeignScanState *node)
 {
 	WixScanState *state = node->fdw_state;
 
+	if (state != NULL)
+		requests_of_finished_scans += state->stats.requests;
+
 	/* free the last page now rather than at the end of the query */
 	if (state != NULL && state->table_copy != NULL)
 	{
@@ -1256,6 +1264,18 @@ wixEndForeignScan(ForeignScanState *node)
 		MemoryContextDelete(state->scan_cxt);
 		state->scan_cxt = state->query_cxt = state->page_cxt = state->row_cxt = NULL;
 	}
+}
+
+/*
+ * wix_requests_made
+ *		SQL function wix_admin.requests_made(): the Wix requests this
+ *		backend's finished foreign scans have sent, so that a caller can
+ *		count what a piece of work cost (a mirror refresh records it).
+ */
+Datum
+wix_requests_made(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(requests_of_finished_scans);
 }
 
 /*
