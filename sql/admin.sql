@@ -10,10 +10,12 @@ CREATE SERVER adm FOREIGN DATA WRAPPER wix_admin
            base_url 'http://127.0.0.1:9');
 CREATE USER MAPPING FOR CURRENT_USER SERVER adm OPTIONS (api_key 'not-used');
 
--- every admin function, and nobody but its owner may execute it
+-- every admin function, and nobody but its owner may execute it; only
+-- check_connection, which acts on nothing, is left to PUBLIC
 SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
        pg_get_function_result(p.oid) AS result, p.proisstrict, p.prosecdef,
-       EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0) AS public_execute
+       EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                WHERE a.grantee = 0) AS public_execute
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'wix_admin'
  WHERE p.prorettype = 'jsonb'::regtype

@@ -187,6 +187,21 @@ REVOKE EXECUTE ON FUNCTION
   wix_api(text, text, jsonb, name)
 FROM PUBLIC;
 
+-- Test connection ----------------------------------------------------------
+--
+-- One authenticated request to Wix with the caller's user mapping; returns
+-- {"ok", "server", "base_url", "site_id", "auth", "catalog"}, or on failure
+-- "ok": false with "error", "sqlstate", "detail" and "hint" instead of
+-- raising.  It only reads, so EXECUTE stays with PUBLIC: a caller needs
+-- USAGE on the server (checked by the function), and on the schema
+-- wix_admin, which is not granted to PUBLIC.
+
+CREATE FUNCTION wix_admin.check_connection(server name DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'wix_check_connection'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION wix_admin.check_connection(name) IS
+  'One authenticated Wix request with the caller''s user mapping: auth mode, site, Stores catalog, or the error';
+
 -- Deferred admin actions ---------------------------------------------------
 --
 -- With wix_admin.defer_actions on (or through wix_enqueue), an admin
@@ -283,3 +298,370 @@ REVOKE EXECUTE ON PROCEDURE wix_admin.process_queue(integer) FROM PUBLIC;
 CREATE FUNCTION wix_admin.action_signatures(OUT action text, OUT arguments text)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'wix_action_signatures'
 LANGUAGE C STRICT STABLE;
+
+-- Mirrors ------------------------------------------------------------------
+--
+-- A mirror is a plain table with a foreign table's columns, a primary key
+-- and indexes on its date columns, kept up to date by
+-- CALL wix_admin.refresh_mirror().  Where Wix filters and sorts a resource
+-- by its updated_date, a refresh reads only what changed since the
+-- watermark (less wix_admin.mirror_overlap), a batch of rows per
+-- transaction, so a failure keeps what was committed and the next refresh
+-- resumes from there; otherwise (child tables, resources without a change
+-- date) it reads everything, and writes only the rows that differ.
+-- Everything runs as the caller, with the caller's user mapping; the
+-- registry is written only through mirror_registry_write (src/queue/mirror.c),
+-- which lets a role change only the rows of mirror tables it owns.
+
+-- The primary key of each resource's rows: the Wix id, or for rows of an
+-- order's lists the order's id and the item's.
+CREATE TABLE wix_admin.mirror_keys (
+  resource    text PRIMARY KEY,
+  key_columns name[] NOT NULL
+);
+INSERT INTO wix_admin.mirror_keys VALUES
+  ('orders', '{id}'), ('members', '{id}'), ('products', '{id}'),
+  ('bookings', '{id}'), ('abandoned_checkouts', '{id}'), ('contacts', '{id}'),
+  ('coupons', '{id}'), ('booking_services', '{id}'),
+  ('pricing_plan_orders', '{id}'), ('inventory_items', '{id,variant_id}'),
+  ('order_line_items', '{order_id,line_item_id}'),
+  ('order_payments', '{order_id,payment_id}'),
+  ('order_refunds', '{order_id,refund_id,payment_id}'),
+  ('order_fulfillments', '{order_id,fulfillment_id}');
+GRANT SELECT ON wix_admin.mirror_keys TO PUBLIC;
+
+CREATE TABLE wix_admin.mirror_registry (
+  mirror            oid PRIMARY KEY,      -- the mirror table
+  source            oid NOT NULL,         -- the foreign table it mirrors
+  owner             oid NOT NULL,         -- the mirror table's owner
+  resource          text NOT NULL,
+  key_columns       name[] NOT NULL,
+  change_column     name,                 -- NULL: read in full each refresh
+  refresh_every     interval,             -- NULL: only when called
+  created           timestamptz NOT NULL,
+  watermark         timestamptz,          -- newest change_column committed
+  last_started      timestamptz,
+  last_finished     timestamptz,
+  last_full_refresh timestamptz,
+  rows              bigint,
+  last_requests     bigint,
+  last_changed      bigint,
+  last_error        text
+);
+COMMENT ON TABLE wix_admin.mirror_registry IS
+  'Local mirrors of wix_admin foreign tables and the state of their refreshes';
+REVOKE ALL ON wix_admin.mirror_registry FROM PUBLIC;
+
+CREATE FUNCTION wix_admin.mirror_registry_write(mirror regclass, changes jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'wix_mirror_registry_write'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- The Wix requests this backend's finished scans have sent.
+CREATE FUNCTION wix_admin.requests_made() RETURNS bigint
+AS 'MODULE_PATHNAME', 'wix_requests_made' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- The session-level advisory lock (key 0x57584d52 "WXMR", the mirror's OID)
+-- held while a mirror is refreshed.
+CREATE FUNCTION wix_admin.mirror_lock_key(mirror oid) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN mirror::bigint::bit(32)::integer;
+
+CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
+  SELECT r.mirror::regclass AS mirror, r.source::regclass AS source,
+         r.refresh_every,
+         CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_locks l
+                            WHERE l.locktype = 'advisory' AND l.granted
+                              AND l.database = (SELECT oid FROM pg_catalog.pg_database
+                                                 WHERE datname = current_database())
+                              AND l.classid = 1465404754::oid AND l.objid = r.mirror
+                              AND l.objsubid = 2)
+              THEN 'running'
+              WHEN r.last_error IS NOT NULL THEN 'failed'
+              ELSE 'idle' END AS state,
+         r.last_started, r.last_finished, r.last_full_refresh, r.rows,
+         r.last_requests, r.last_changed, r.watermark,
+         now() - r.last_finished AS lag, r.last_error,
+         CASE WHEN r.refresh_every IS NOT NULL
+              THEN coalesce(r.last_finished + r.refresh_every, r.created) END AS next_refresh,
+         r.resource, r.key_columns, r.change_column AS incremental_by,
+         r.owner::regrole AS owner
+    FROM wix_admin.mirror_registry r
+   WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
+COMMENT ON VIEW wix_admin.mirrors IS
+  'The mirrors of the roles the current role has the privileges of, and their refreshes';
+GRANT SELECT ON wix_admin.mirrors TO PUBLIC;
+
+-- create_mirror: the table, its key and indexes, and its registry row.  The
+-- first load is the first refresh.
+CREATE FUNCTION wix_admin.create_mirror(source regclass,
+                                        refresh_every interval DEFAULT '15 minutes',
+                                        target_schema name DEFAULT 'wix_mirror')
+RETURNS regclass
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  resource_name text;
+  keys name[];
+  missing name;
+  change_column name;
+  plan jsonb;
+  scan jsonb;
+  target regclass;
+  date_column name;
+BEGIN
+  SELECT option_value INTO resource_name
+    FROM pg_foreign_table ft
+    JOIN pg_foreign_server s ON s.oid = ft.ftserver
+    JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'wix_admin'
+    CROSS JOIN LATERAL pg_options_to_table(ft.ftoptions)
+   WHERE ft.ftrelid = source AND option_name = 'resource';
+  IF resource_name IS NULL THEN
+    RAISE EXCEPTION '% is not a foreign table of a wix_admin server', source
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Mirror a table made by IMPORT FOREIGN SCHEMA or CREATE FOREIGN TABLE ... SERVER <wix_admin server> OPTIONS (resource ''...'').';
+  END IF;
+  IF NOT has_table_privilege(source, 'SELECT') THEN
+    RAISE EXCEPTION 'permission denied for table %', source
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'A mirror is refreshed with its owner''s privileges on the source.';
+  END IF;
+
+  SELECT k.key_columns INTO keys FROM wix_admin.mirror_keys k WHERE k.resource = resource_name;
+  SELECT k INTO missing FROM unnest(keys) k
+   WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source
+                        AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+  IF keys IS NULL OR missing IS NOT NULL THEN
+    RAISE EXCEPTION 'cannot mirror %: it lacks the key column %', source, coalesce(missing, '?')
+      USING ERRCODE = 'invalid_table_definition',
+            DETAIL = format('A mirror of resource %s is keyed by (%s).', resource_name,
+                            array_to_string(keys, ', ')),
+            HINT = 'Add the key columns to the foreign table.';
+  END IF;
+
+  -- incremental when Wix filters and sorts by updated_date: the plan's
+  -- foreign scan sends both (it may recheck the filter) and nothing sorts
+  -- above it
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = 'updated_date'
+                AND atttypid = 'timestamptz'::regtype AND NOT attisdropped) THEN
+    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE updated_date >= now() '
+                   'ORDER BY updated_date LIMIT 1000', source) INTO plan;
+    scan := plan -> 0 -> 'Plan';
+    IF scan ->> 'Node Type' = 'Limit' THEN
+      scan := scan -> 'Plans' -> 0;
+    END IF;
+    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' AND scan ? 'Wix sort' THEN
+      change_column := 'updated_date';
+    END IF;
+  END IF;
+
+  IF to_regnamespace(quote_ident(target_schema)) IS NULL THEN
+    EXECUTE format('CREATE SCHEMA %I', target_schema);
+  END IF;
+  EXECUTE format('CREATE TABLE %I.%I (LIKE %s)', target_schema,
+                 (SELECT relname FROM pg_class WHERE oid = source), source);
+  target := format('%I.%I', target_schema, (SELECT relname FROM pg_class WHERE oid = source))::regclass;
+  EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (%s)', target,
+                 (SELECT string_agg(quote_ident(k), ', ') FROM unnest(keys) k));
+  FOR date_column IN
+    SELECT attname FROM pg_attribute
+     WHERE attrelid = target AND attnum > 0 AND NOT attisdropped
+       AND atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)
+       AND attname <> ALL (keys)
+     ORDER BY attnum
+  LOOP
+    EXECUTE format('CREATE INDEX ON %s (%I)', target, date_column);
+  END LOOP;
+  EXECUTE format('COMMENT ON TABLE %s IS %L', target,
+                 format('Mirror of %s, kept up to date by CALL wix_admin.refresh_mirror()', source));
+
+  PERFORM wix_admin.mirror_registry_write(target, jsonb_build_object(
+    'source', source::oid, 'resource', resource_name, 'key_columns', keys,
+    'change_column', change_column, 'refresh_every', refresh_every,
+    'created', now()));
+  RETURN target;
+END $$;
+
+CREATE FUNCTION wix_admin.drop_mirror(mirror regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM wix_admin.mirrors m WHERE m.mirror = drop_mirror.mirror) THEN
+    RAISE EXCEPTION '% is not a mirror', mirror
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'SELECT mirror FROM wix_admin.mirrors lists the mirrors you own.';
+  END IF;
+  PERFORM wix_admin.mirror_registry_write(mirror, NULL);
+  EXECUTE format('DROP TABLE %s', mirror);
+END $$;
+
+-- The column list of a mirror, and the key columns, for dynamic statements:
+-- "a, b" or, with a prefix, "t.a, t.b".
+CREATE FUNCTION wix_admin.mirror_column_list(mirror regclass, prefix text DEFAULT '')
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(prefix || quote_ident(attname), ', ' ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = mirror AND attnum > 0 AND NOT attisdropped);
+
+-- The statement that writes rows "src" (a CTE of the mirror's columns)
+-- into the mirror: new rows inserted, changed rows updated, equal rows left
+-- alone; its CTE "written" returns one row per row written.
+CREATE FUNCTION wix_admin.mirror_upsert_sql(mirror regclass, key_columns name[])
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+RETURN format('written AS (INSERT INTO %1$s AS t (%2$s) SELECT %2$s FROM src '
+              'ON CONFLICT (%3$s) DO UPDATE SET (%2$s) = ROW(%4$s) '
+              'WHERE (%5$s) IS DISTINCT FROM (%4$s) RETURNING 1)',
+              mirror, wix_admin.mirror_column_list(mirror),
+              (SELECT string_agg(quote_ident(k), ', ') FROM unnest(key_columns) k),
+              wix_admin.mirror_column_list(mirror, 'EXCLUDED.'),
+              wix_admin.mirror_column_list(mirror, 't.'));
+
+-- One read of a mirror's source.  With a batch_size, a batch of an
+-- incremental refresh: the first batch_size rows changed at or after
+-- "since" (all rows when NULL), in change order, Wix filtering and sorting;
+-- the watermark advances to the newest change read.  Without, a full read:
+-- every row written where it differs and rows Wix no longer returns
+-- deleted, in one statement.
+CREATE FUNCTION wix_admin.mirror_read(mirror regclass, since timestamptz,
+                                      batch_size integer,
+                                      OUT rows bigint, OUT written bigint,
+                                      OUT newest timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r wix_admin.mirrors;
+  keys_equal text;
+BEGIN
+  SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read.mirror;
+  IF batch_size IS NOT NULL THEN
+    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s ORDER BY %4$I LIMIT %5$s), %6$s '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM written), '
+                   '(SELECT max(%4$I) FROM src)',
+                   r.source, wix_admin.mirror_column_list(mirror),
+                   CASE WHEN since IS NOT NULL THEN format('WHERE %I >= $1', r.incremental_by) END,
+                   r.incremental_by, batch_size,
+                   wix_admin.mirror_upsert_sql(mirror, r.key_columns))
+      INTO rows, written, newest USING since;
+    IF newest IS NOT NULL THEN
+      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
+    END IF;
+    RETURN;
+  END IF;
+  SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
+    FROM unnest(r.key_columns) k;
+  EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
+                 'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
+                 '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
+                 'SELECT (SELECT count(*) FROM src), '
+                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), %6$s',
+                 r.source, wix_admin.mirror_column_list(mirror),
+                 wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
+                 CASE WHEN r.incremental_by IS NOT NULL
+                      THEN format('(SELECT max(%I) FROM src)', r.incremental_by)
+                      ELSE 'NULL::timestamptz' END)
+    INTO rows, written, newest;
+  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+    'watermark', newest, 'last_full_refresh', clock_timestamp()));
+END $$;
+
+-- One mirror's refresh; wait: when another session is refreshing it, wait
+-- for it (else skip).  A failure is recorded in the registry and, when
+-- wait, raised again.  The procedures have no SET search_path: a SET clause
+-- would forbid their COMMITs.
+CREATE PROCEDURE wix_admin.refresh_one_mirror(mirror regclass, full_read boolean, wait boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  batch_size integer := 1000;
+  lock_key integer := wix_admin.mirror_lock_key(mirror);
+  requests_before bigint := wix_admin.requests_made();
+  overlap interval := current_setting('wix_admin.mirror_overlap')::interval;
+  r wix_admin.mirrors;
+  since timestamptz;
+  batch record;
+  rows_read bigint := 0;
+  rows_written bigint := 0;
+  started timestamptz := clock_timestamp();
+  last_notice timestamptz := clock_timestamp();
+  error_text text;
+  error_state text;
+  state text;
+BEGIN
+  IF NOT pg_try_advisory_lock(1465404754, lock_key) THEN
+    IF NOT wait THEN
+      RAISE NOTICE 'mirror % is being refreshed by another session: skipped', mirror;
+      RETURN;
+    END IF;
+    RAISE NOTICE 'mirror % is being refreshed by another session: waiting for it', mirror;
+    PERFORM pg_advisory_lock(1465404754, lock_key);
+  END IF;
+  SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = refresh_one_mirror.mirror;
+  full_read := full_read OR r.incremental_by IS NULL;
+  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('last_started', started));
+  COMMIT;
+
+  since := r.watermark - overlap;
+  LOOP
+    BEGIN
+      batch := wix_admin.mirror_read(mirror, since,
+                                     CASE WHEN NOT full_read THEN batch_size END);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+      GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
+    END;
+    EXIT WHEN error_text IS NOT NULL;
+    COMMIT;
+    rows_read := rows_read + batch.rows;
+    rows_written := rows_written + batch.written;
+    EXIT WHEN full_read OR batch.rows < batch_size;
+    IF batch.newest = since THEN
+      -- a whole batch changed at the same instant: read more at once
+      batch_size := batch_size * 2;
+    END IF;
+    since := batch.newest;
+    IF clock_timestamp() - last_notice >= interval '10 seconds' THEN
+      RAISE NOTICE 'mirror %: % rows read so far (% a second), up to %', mirror, rows_read,
+        round(rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001)),
+        since;
+      last_notice := clock_timestamp();
+    END IF;
+  END LOOP;
+
+  state := CASE WHEN error_text IS NULL THEN 'idle' ELSE 'failed' END;
+  EXECUTE format('SELECT count(*) FROM %s', mirror) INTO batch;
+  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+    'last_finished', clock_timestamp(), 'last_error', error_text,
+    'rows', batch.count, 'last_changed', rows_written,
+    'last_requests', wix_admin.requests_made() - requests_before));
+  PERFORM pg_notify('wix_admin_mirror',
+                    jsonb_build_object('mirror', mirror::text, 'state', state)::text);
+  COMMIT;
+  PERFORM pg_advisory_unlock(1465404754, lock_key);
+  IF error_text IS NOT NULL THEN
+    IF wait THEN
+      RAISE EXCEPTION 'refresh of mirror % failed: %', mirror, error_text
+        USING ERRCODE = error_state,
+              DETAIL = 'The mirror keeps the rows of its last committed batch; the next refresh resumes from there.';
+    END IF;
+    RAISE WARNING 'refresh of mirror % failed: %', mirror, error_text;
+  END IF;
+END $$;
+
+-- refresh_mirror: one mirror now (waiting for a refresh already running),
+-- or with NULL every due mirror of the roles the caller has the privileges
+-- of (skipping those being refreshed).  full: read everything and delete
+-- rows Wix no longer returns.
+CREATE PROCEDURE wix_admin.refresh_mirror(mirror regclass DEFAULT NULL,
+                                          full boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+  due regclass;
+BEGIN
+  IF mirror IS NOT NULL THEN
+    IF NOT EXISTS (SELECT FROM wix_admin.mirrors m WHERE m.mirror = refresh_mirror.mirror) THEN
+      RAISE EXCEPTION '% is not a mirror', mirror
+        USING ERRCODE = 'wrong_object_type',
+              HINT = 'SELECT mirror FROM wix_admin.mirrors lists the mirrors you own.';
+    END IF;
+    CALL wix_admin.refresh_one_mirror(mirror, $2, true);
+    RETURN;
+  END IF;
+  FOR due IN SELECT m.mirror FROM wix_admin.mirrors m
+              WHERE m.next_refresh <= now() ORDER BY m.next_refresh
+  LOOP
+    CALL wix_admin.refresh_one_mirror(due, $2, false);
+  END LOOP;
+END $$;

@@ -2,8 +2,9 @@
  *
  * wix_admin.c
  *		  Start-up of the wix_admin library: the module magic, and _PG_init,
- *		  which lets each subsystem define its own settings and hooks; and
- *		  the definition of a subsystem's tables of settings.
+ *		  which lets each subsystem define its own settings and hooks; the
+ *		  definition of a subsystem's tables of settings; and subtransactions
+ *		  whose error is returned rather than raised.
  *
  * Subsystems, each with its header in src/include:
  *		client/   settings, connections and the HTTP transport (wix_client.h)
@@ -19,7 +20,10 @@
 #include "wix_fdw.h"
 #include "wix_queue.h"
 
+#include "access/xact.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,13 +36,17 @@ _PG_init(void)
 	wix_fdw_define_gucs();
 	wix_actions_define_gucs();
 	wix_queue_define_gucs();
+	wix_mirror_define_gucs();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
 #else
 	EmitWarningsOnPlaceholders("wix_admin");
 #endif
 	wix_queue_init();
+	wix_sizes_init();
+	wix_client_shared_init();
 	wix_actions_init();
+	wix_import_init();
 }
 
 /* Define each integer setting of a subsystem's table. */
@@ -62,4 +70,41 @@ wix_define_bool_settings(const WixBoolSetting *settings, int count)
 								 settings[i].long_desc, settings[i].variable,
 								 settings[i].boot_value, settings[i].context,
 								 0, NULL, NULL, NULL);
+}
+
+/*
+ * wix_in_subtransaction
+ *		Run fn(arg) in a subtransaction.  NULL when it returned (the
+ *		subtransaction is committed); else its error, copied into the
+ *		caller's memory context, with the subtransaction rolled back and the
+ *		error state cleared.  Either way the caller's memory context and
+ *		resource owner are current again.
+ */
+ErrorData *
+wix_in_subtransaction(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	return edata;
 }

@@ -149,6 +149,15 @@ def mapping_sql(server, mapping=OAUTH, role="CURRENT_USER"):
         role, server, options_sql(mapping))
 
 
+def new_mapping_sql(server, mapping=OAUTH):
+    """The current user's mapping on server dropped and created again: a
+    user mapping no backend holds a token for (with the library preloaded
+    backends share one token per user mapping, so a new backend alone no
+    longer means a token request)."""
+    return "DROP USER MAPPING FOR CURRENT_USER SERVER %s;\n%s" % (
+        server, mapping_sql(server, mapping))
+
+
 def server_sql(name, url=EMULATOR_URL, mapping=OAUTH, schema=None, tables=None,
                **options):
     """CREATE SERVER name on url (None: no base_url, so Wix itself) with

@@ -10,6 +10,7 @@ import datetime
 import json
 import math
 import unittest
+import urllib.error
 from decimal import Decimal
 
 from fixtures import Emulator, create_database, items_of, psql, psql_error, server_sql, wix
@@ -165,6 +166,103 @@ class AnalystTablesTest(unittest.TestCase):
         sent = self.sent()
         self.assertLessEqual(len(sent), 2)
         self.assertEqual(sent[0]["body"]["search"]["cursorPaging"], {"limit": 100})
+
+    def pushed_and_local(self, sql):
+        """The rows of sql with pushdown, and with every condition evaluated
+        here; the request log holds the first run's requests only."""
+        local = query("SET wix_admin.enable_where_pushdown = off;\n" + sql)
+        self.emu.reset_log()
+        return query(sql), local
+
+    def line_items(self, where):
+        return self.pushed_and_local(
+            "SELECT order_id, line_item_id, product_name, catalog_item_id "
+            "FROM wix.order_line_items WHERE %s ORDER BY 1, 2" % where)
+
+    def line_items_expected(self, keep):
+        return sorted([o["id"], li["id"], text(get(li, "productName.original")),
+                       text(get(li, "catalogReference.catalogItemId"))]
+                      for o in self.orders for li in o["lineItems"] if keep(o, li))
+
+    def search_filters(self):
+        return [r["body"]["search"]["filter"] for r in self.sent("/ecom/v1/orders/search")
+                if "filter" in r["body"]["search"]]
+
+    def test_line_item_conditions_select_orders_and_are_rechecked(self):
+        """product_name / catalog_item_id "= x" and IN (...) go into the
+        orders search as $hasSome, which selects the orders having such a
+        line: only their pages are read, and each row is rechecked here (the
+        orders' other lines do not match)."""
+        counts = {}
+        for o in self.orders:
+            for name in {li["productName"]["original"] for li in o["lineItems"]}:
+                counts[name] = counts.get(name, 0) + 1
+        rare = min(counts, key=counts.get)
+        having = [o for o in self.orders
+                  if any(li["productName"]["original"] == rare for li in o["lineItems"])]
+        # the recheck matters: those orders have other lines too
+        self.assertTrue(any(li["productName"]["original"] != rare
+                            for o in having for li in o["lineItems"]))
+        rows, local = self.line_items("product_name = '%s'" % rare.replace("'", "''"))
+        self.assertEqual(rows, self.line_items_expected(
+            lambda o, li: li["productName"]["original"] == rare))
+        self.assertEqual(rows, local)
+        self.assertEqual(len(self.sent("/ecom/v1/orders/search")),
+                         self.orders_pages(len(having)))
+        self.assertLess(self.orders_pages(len(having)), self.orders_pages())
+        self.assertIn({"lineItems.productName.original": {"$hasSome": [rare]}},
+                      self.search_filters()[0]["$and"])
+
+        # IN (...) on the catalog item, ANDed with the order's date
+        ids = sorted({get(li, "catalogReference.catalogItemId") for o in self.orders
+                      for li in o["lineItems"]} - {None})[:2]
+        since = sorted(o["createdDate"] for o in self.orders)[len(self.orders) // 2]
+        rows, local = self.line_items("catalog_item_id IN ('%s', '%s') AND order_created_date "
+                                      ">= '%s'" % (ids[0], ids[1], since))
+        self.assertEqual(rows, self.line_items_expected(
+            lambda o, li: get(li, "catalogReference.catalogItemId") in ids and
+            o["createdDate"] >= since))
+        self.assertEqual(rows, local)
+        sent = self.search_filters()[0]["$and"]
+        self.assertIn({"lineItems.catalogReference.catalogItemId": {"$hasSome": ids}}, sent)
+        self.assertIn({"createdDate": {"$gte": since}}, sent)
+
+        # OR with an order column: the orders matching either, rechecked
+        number = int(self.orders[0]["number"])
+        rows, local = self.line_items("product_name = '%s' OR order_number = %d"
+                                      % (rare.replace("'", "''"), number))
+        self.assertEqual(rows, self.line_items_expected(
+            lambda o, li: li["productName"]["original"] == rare or int(o["number"]) == number))
+        self.assertEqual(rows, local)
+        self.assertIn({"$or": [{"lineItems.productName.original": {"$hasSome": [rare]}},
+                               {"number": {"$eq": number}}]},
+                      self.search_filters()[0]["$and"])
+
+    def test_line_item_conditions_wix_cannot_answer_stay_local(self):
+        """$hasSome answers "some line matches": <>, NOT, LIKE and IS NULL on
+        a line's column are not sent (their negation or prefix would lose
+        orders), only checked here."""
+        name = self.orders[0]["lineItems"][0]["productName"]["original"]
+        literal = name.replace("'", "''")
+        for where in ("product_name <> '%s'" % literal, "NOT (product_name = '%s')" % literal,
+                      "product_name LIKE 'a%%'", "catalog_item_id IS NULL",
+                      "product_name NOT IN ('%s')" % literal):
+            with self.subTest(where=where):
+                rows, local = self.line_items(where)
+                self.assertEqual(rows, local)
+                self.assertEqual(list(self.search_filters()[0].keys()), ["status"])
+
+    def test_explain_shows_line_item_filter_and_recheck(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT line_item_id FROM wix.order_line_items "
+            "WHERE product_name IN ('Mug', 'Tee') AND order_number > 10"))
+        self.assertIn('Wix filter: {"$and":[{"lineItems.productName.original":'
+                      '{"$hasSome":["Mug","Tee"]}},{"number":{"$gt":10}}]}', plan)
+        self.assertIn("Filter: (order_line_items.product_name = ANY "
+                      "('{Mug,Tee}'::text[]))", plan)
+        self.assertNotIn("order_number > 10", plan)  # exact: not rechecked
+        self.assertIn('Wix request body: {"search":{"filter":{"$and":[{"status":', plan)
+        self.assertEqual(self.sent(), [])
 
     # -- order_payments, order_refunds, order_fulfillments ---------------------------
 
@@ -533,6 +631,131 @@ class AnalystTablesTest(unittest.TestCase):
         self.assertIn("Wix request: GET /pricing-plans/v2/orders", plan)
         self.assertIn("Wix request path: /pricing-plans/v2/orders?limit=50&offset=0"
                       "&sorting.fieldName=createdDate&sorting.order=DESC", plan)
+        self.assertEqual(self.sent(), [])
+
+    def plan_order_rows(self, where):
+        return self.pushed_and_local(
+            "SELECT id, plan_id, buyer_member_id, status FROM wix.pricing_plan_orders "
+            "WHERE %s ORDER BY id" % where)
+
+    def plan_orders_expected(self, keep):
+        return sorted([o["id"], o["planId"], o["buyer"]["memberId"], o["status"]]
+                      for o in self.plan_orders() if keep(o))
+
+    def test_pricing_plan_orders_filters_as_query_parameters(self):
+        """status, plan_id and buyer_member_id "= x" / IN (...) are the list's
+        flat parameters (orderStatuses, planIds, buyerIds, repeated), exact:
+        not rechecked, so a LIMIT is pushed too; paging past 50 keeps them."""
+        statuses = ("ACTIVE", "CANCELED")
+        rows, local = self.plan_order_rows("status IN %s" % (statuses,))
+        expected = self.plan_orders_expected(lambda o: o["status"] in statuses)
+        self.assertGreater(len(expected), 50)
+        self.assertEqual(rows, expected)
+        self.assertEqual(rows, local)
+        sent = self.sent()
+        self.assertEqual(len(sent), math.ceil(len(expected) / 50))
+        self.assertEqual(sorted(int(r["query"]["offset"][0]) for r in sent),
+                         [50 * i for i in range(len(sent))])
+        for r in sent:
+            self.assertEqual(r["query"]["orderStatuses"], list(statuses))
+        # plan and buyer, ANDed; one status twice: the values both allow
+        order = next(o for o in self.plan_orders() if o["status"] == "ACTIVE")
+        rows, local = self.plan_order_rows(
+            "plan_id = '%s' AND buyer_member_id IN ('%s', 'x') AND status IN ('ACTIVE', 'ENDED') "
+            "AND status IN ('ACTIVE', 'PAUSED')" % (order["planId"], order["buyer"]["memberId"]))
+        self.assertEqual(rows, self.plan_orders_expected(
+            lambda o: o["planId"] == order["planId"] and o["status"] == "ACTIVE" and
+            o["buyer"]["memberId"] == order["buyer"]["memberId"]))
+        self.assertIn([order["id"], order["planId"], order["buyer"]["memberId"], "ACTIVE"], rows)
+        self.assertEqual(rows, local)
+        (sent,) = self.sent()
+        self.assertEqual({k: v for k, v in sent["query"].items()
+                          if k in ("planIds", "buyerIds", "orderStatuses")},
+                         {"planIds": [order["planId"]],
+                          "buyerIds": [order["buyer"]["memberId"], "x"],
+                          "orderStatuses": ["ACTIVE"]})
+        # exact: with Wix's sort, the LIMIT is the page size
+        self.emu.reset_log()
+        rows = query("SELECT id FROM wix.pricing_plan_orders WHERE status = 'PAUSED' "
+                     "ORDER BY created_date DESC LIMIT 3")
+        paused = sorted((o for o in self.plan_orders() if o["status"] == "PAUSED"),
+                        key=lambda o: o["createdDate"], reverse=True)
+        self.assertEqual(rows, [[o["id"]] for o in paused[:3]])
+        self.assertEqual([(r["query"]["limit"], r["query"]["orderStatuses"]) for r in self.sent()],
+                         [(["3"], ["PAUSED"])])
+
+    def test_pricing_plan_orders_ids_are_percent_encoded(self):
+        odd = "a b&planIds=x/?#%41"
+        rows, local = self.plan_order_rows("plan_id = '%s'" % odd)
+        self.assertEqual(rows, [])
+        self.assertEqual(rows, local)
+        self.assertEqual([r["query"].get("planIds") for r in self.sent()], [[odd]])
+
+    def test_pricing_plan_orders_values_wix_refuses_are_checked_here(self):
+        """Wix answers 400 to an orderStatuses value outside its enum, and an
+        empty parameter would read as none: such a condition is not sent,
+        PostgreSQL checks it (no row has that status); two conditions no
+        value satisfies send nothing."""
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            wix(self.emu, "GET", "/pricing-plans/v2/orders?orderStatuses=BOGUS")
+        self.assertEqual(refused.exception.code, 400)
+        for where in ("status = 'BOGUS'", "status IN ('ACTIVE', 'active')",
+                      "status = 'UNDEFINED'", "plan_id = ''", "buyer_member_id IN ('', 'x')"):
+            with self.subTest(where=where):
+                rows, local = self.plan_order_rows(where)
+                self.assertEqual(rows, local)
+                sent = self.sent()
+                self.assertEqual(len(sent), math.ceil(len(self.plan_orders()) / 50))
+                for r in sent:
+                    self.assertFalse({"orderStatuses", "planIds", "buyerIds"} & set(r["query"]))
+        self.assertEqual(self.plan_order_rows("status = 'BOGUS'")[0], [])
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (COSTS OFF) SELECT id FROM wix.pricing_plan_orders WHERE status = 'BOGUS'"))
+        self.assertIn("Filter: (status = 'BOGUS'::text)", plan)
+        self.assertNotIn("Wix filter", plan)
+        rows, _ = self.plan_order_rows("status = 'ACTIVE' AND status = 'PAUSED'")
+        self.assertEqual(rows, [])
+        self.assertEqual(self.sent(), [])
+
+    def test_pricing_plan_orders_run_time_values(self):
+        """A generic plan's $1 is sent when Wix takes it, else left out; the
+        condition is rechecked here either way."""
+        out = query("SET plan_cache_mode = force_generic_plan;\n"
+                    "PREPARE q(text) AS SELECT count(*) FROM wix.pricing_plan_orders "
+                    "WHERE status = $1;\n"
+                    "EXECUTE q('ENDED');\nEXECUTE q('BOGUS');\n"
+                    "EXPLAIN (COSTS OFF) EXECUTE q('ENDED');")
+        ended = len([o for o in self.plan_orders() if o["status"] == "ENDED"])
+        self.assertEqual([r[0] for r in out[:2]], [str(ended), "0"])
+        plan = "\n".join(r[0] for r in out[2:])
+        self.assertIn('Wix filter: {"orderStatuses":["$1"]}', plan)
+        self.assertIn("Filter: (status = $1)", plan)
+        sent = self.sent()
+        self.assertEqual(sent[0]["query"]["orderStatuses"], ["ENDED"])
+        self.assertEqual([r for r in sent if "orderStatuses" in r["query"]], sent[:1])
+        # $1 and a list on one parameter: the values both allow
+        plan_id = self.plan_orders()[0]["planId"]
+        self.emu.reset_log()
+        out = query("SET plan_cache_mode = force_generic_plan;\n"
+                    "PREPARE p(text) AS SELECT count(*) FROM wix.pricing_plan_orders "
+                    "WHERE plan_id = $1 AND plan_id IN ('%s', 'b');\n"
+                    "EXECUTE p('%s');\nEXPLAIN (COSTS OFF) EXECUTE p('b');" % (plan_id, plan_id))
+        self.assertEqual(out[0], [str(len([o for o in self.plan_orders()
+                                           if o["planId"] == plan_id]))])
+        shown = [json.loads(r[0].split("Wix filter: ", 1)[1]) for r in out[1:]
+                 if "Wix filter: " in r[0]]
+        self.assertEqual([sorted(f["planIds"]) for f in shown], [sorted(["$1", plan_id, "b"])])
+        self.assertEqual({tuple(r["query"]["planIds"]) for r in self.sent()}, {(plan_id,)})
+
+    def test_pricing_plan_orders_explain_shows_parameters(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM wix.pricing_plan_orders "
+            "WHERE status IN ('ACTIVE', 'PAUSED') AND plan_id = 'p 1'"))
+        self.assertIn('Wix filter: {"orderStatuses":["ACTIVE","PAUSED"],"planIds":["p 1"]}', plan)
+        self.assertIn("Wix request path: /pricing-plans/v2/orders?limit=50&offset=0"
+                      "&sorting.fieldName=createdDate&sorting.order=DESC"
+                      "&orderStatuses=ACTIVE&orderStatuses=PAUSED&planIds=p%201", plan)
+        self.assertNotIn("Filter:", plan)
         self.assertEqual(self.sent(), [])
 
     # -- joins -------------------------------------------------------------------------

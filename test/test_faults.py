@@ -5,7 +5,8 @@ and what wix_admin must do about it.
   the same rows as a clean run; when retries run out, an ERROR naming the
   last status; Retry-After is honoured; admin actions are retried only when
   Wix cannot have acted;
-* rate limit: requests are spaced by a per-backend token bucket;
+* rate limit: requests are spaced by a token bucket (the site's, shared by
+  all backends, when preloaded; test_shared_limit.py tests the sharing);
 * timeouts and cancel: statement_timeout, pg_cancel_backend, request and
   connect timeouts end a hung request quickly, and the session stays usable;
 * bad responses: malformed, truncated, HTML, empty, wrongly typed,
@@ -26,7 +27,7 @@ import unittest
 import subprocess
 
 from fixtures import (API_KEY, CLIENT_SECRET, KEY, OAUTH, Emulator, create_database,
-                      items_of, psql, server_sql)
+                      items_of, new_mapping_sql, psql, server_sql)
 from wixfault import (Blackhole, EmulatorProcess, Proxy, Result, Session,
                       free_port)
 
@@ -411,6 +412,7 @@ class RateLimitTest(FaultTestCase):
         pages = math.ceil(MEMBERS / 100)
         self.assertGreaterEqual(pages + 1, 12, "needs more requests than the burst")
         E.config(rate_limit_per_minute=60)
+        psql(new_mapping_sql("wix"), db=DB)     # so that the scan asks for a token
         res, arrivals = self.scan_members("wix", {"wix_admin.requests_per_minute": "60"})
         self.assertEqual(len(arrivals), pages + 1)        # the token and the pages
         self.assertSpaced(arrivals, 60)
@@ -1082,6 +1084,10 @@ def quote(text):
 # ----------------------------------------------------------------- tokens, ALTER
 
 class TokenLifecycleTest(FaultTestCase):
+    def setUp(self):
+        super().setUp()
+        # a new user mapping: the scan asks for the first token too
+        psql(new_mapping_sql("wix"), db=DB)
 
     def test_401_mid_scan_renews_the_token(self):
         inject_on_page(E, SEARCH, 3, status=401, times=1,

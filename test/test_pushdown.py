@@ -34,7 +34,8 @@ class PushdownRequestsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         create_database(DB, standard_servers() + (
-            server_sql("big", EMULATOR_BIG_URL, schema="big", tables=("orders",)) if big else ""))
+            server_sql("big", EMULATOR_BIG_URL, schema="big",
+                       tables=("orders", "order_line_items")) if big else ""))
 
     def setUp(self):
         emu.reset_log()
@@ -103,6 +104,28 @@ class PushdownRequestsTest(unittest.TestCase):
         self.assertEqual(int(count), expected)
         self.assertEqual(len(big.requests("/ecom/v1/orders/search")),
                          math.ceil(expected / 100))
+
+    def test_rare_line_item_reads_only_its_orders_pages(self):
+        """A line-item condition selects orders ($hasSome): a product on few
+        of 5000 orders costs their pages, not the whole orders scan."""
+        if not big:
+            self.skipTest("WIX_EMULATOR_BIG_URL not set")
+        orders = [o for o in items_of(big.data("orders"), "orders")
+                  if o["status"] != "INITIALIZED"]
+        counts = {}
+        for o in orders:
+            for name in {li["productName"]["original"] for li in o["lineItems"]}:
+                counts[name] = counts.get(name, 0) + 1
+        rare = min(counts, key=counts.get)
+        lines = [[o["id"], li["id"]] for o in orders for li in o["lineItems"]
+                 if li["productName"]["original"] == rare]
+        big.reset_log()
+        rows = query("SELECT order_id, line_item_id FROM big.order_line_items "
+                     "WHERE product_name = '%s' ORDER BY 1, 2" % rare.replace("'", "''"))
+        self.assertEqual(rows, sorted(lines))
+        pages = len(big.requests("/ecom/v1/orders/search"))
+        self.assertEqual(pages, math.ceil(counts[rare] / 100))
+        self.assertLess(pages * 10, math.ceil(len(orders) / 100))
 
     def test_offset_endpoint_repeats_filter_and_sort(self):
         query("SELECT id FROM wix.members WHERE status IN ('APPROVED', 'PENDING') "
@@ -311,7 +334,8 @@ TABLES = {
     # issue 13's tables: filters on a child row's order go to the orders search
     "wix.order_line_items": [("order_id", "text"), ("order_number", "int"),
                              ("order_created_date", "ts"), ("product_name", "text"),
-                             ("sku", "text"), ("quantity", "int"), ("unit_price", "num"),
+                             ("catalog_item_id", "text"), ("sku", "text"),
+                             ("quantity", "int"), ("unit_price", "num"),
                              ("item_type", "enum"), ("currency", "text")],
     "wix.order_payments": [("order_id", "text"), ("order_number", "int"),
                            ("order_created_date", "ts"), ("payment_id", "text"),
@@ -333,6 +357,10 @@ TABLES = {
     "wix.inventory_items": [("id", "text"), ("product_id", "text"), ("variant_id", "text"),
                             ("track_quantity", "bool"), ("quantity", "int"),
                             ("in_stock", "bool"), ("availability_status", "enum")],
+    # flat query-string parameters: status, plan and buyer
+    "wix.pricing_plan_orders": [("id", "text"), ("plan_id", "text"), ("plan_name", "text"),
+                                ("buyer_member_id", "text"), ("buyer_contact_id", "text"),
+                                ("status", "enum"), ("created_date", "ts"), ("price", "num")],
 }
 # sort keys with distinct values, so that ORDER BY ... LIMIT is deterministic
 SORTS = {"wix.orders": ["created_date", "number"], "wix.members": ["created_date"],

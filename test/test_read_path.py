@@ -9,7 +9,8 @@ import unittest
 
 from fixtures import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_BIG_V1_URL,
                       EMULATOR_URL, EMULATOR_V1_URL, KEY, SITE_ID, Emulator,
-                      create_database, items_of, psql, psql_error, server_sql)
+                      create_database, items_of, new_mapping_sql, psql, psql_error,
+                      server_sql)
 
 DB = "wix_read_path"
 emu = Emulator(EMULATOR_URL)
@@ -318,7 +319,8 @@ class ReadPathTest(unittest.TestCase):
             self.assertNotIn("wix-site-id", r["headers"])
 
     def test_one_token_for_many_queries(self):
-        # a fresh backend: connections and tokens are cached per backend
+        # a new user mapping: no backend holds a token for it yet
+        query(new_mapping_sql("emu"))
         psql("SELECT count(*) FROM wix.members;" * 3 +
              "SELECT count(*) FROM wix.orders; SELECT count(*) FROM wix.bookings;", db=DB)
         tokens = emu.requests("/oauth2/token")
@@ -329,6 +331,7 @@ class ReadPathTest(unittest.TestCase):
         self.assertNotIn(CLIENT_SECRET, json.dumps(emu.requests()))
 
     def test_token_renewed_once_after_401(self):
+        query(new_mapping_sql("emu"))
         psql("SELECT count(*) FROM wix.members;\n"
              "\\! curl -s -X POST %s/_emulator/tokens/expire >/dev/null\n"
              "SELECT count(*) FROM wix.members;\n" % EMULATOR_URL, db=DB)
@@ -337,6 +340,7 @@ class ReadPathTest(unittest.TestCase):
         self.assertEqual(len([s for s in statuses if s[1] == 401]), 1)
 
     def test_token_renewed_before_it_expires(self):
+        query(new_mapping_sql("emu"))
         emu.config(token_ttl=2)
         try:
             psql("SELECT count(*) FROM wix.bookings; SELECT pg_sleep(1.2);"

@@ -272,7 +272,7 @@ class SecretsTest(unittest.TestCase):
                               "-c", "EXPLAIN VERBOSE SELECT * FROM wix.orders",
                               "-c", "SELECT count(*) FROM keyed.orders"],
                              capture_output=True, text=True, timeout=60)
-        self.assertIn("user mapping not found", res.stderr)
+        self.assertIn('role "%s" has no user mapping for server' % OTHER, res.stderr)
         self.assertNoSecret(res.stdout + res.stderr, "%s's queries" % OTHER)
 
 

@@ -352,12 +352,17 @@ def server_log_path():
     raise RuntimeError("cannot find the server log of %s" % data_dir)
 
 
-def rss_kb(pid):
+def proc_status_kb(pid, key):
+    """A figure in kB of /proc/<pid>/status: VmRSS, VmHWM (the peak), ..."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS for %d" % pid)
+    raise RuntimeError("no %s for %d" % (key, pid))
+
+
+def rss_kb(pid):
+    return proc_status_kb(pid, "VmRSS")
 
 
 def _socket_inodes(pid):

@@ -102,14 +102,13 @@ join_names(List *names)
 }
 
 /*
- * choose_server
- *		The server argument; else wix_admin.default_server; else the only
- *		wix_admin server of the database.
+ * wix_choose_server
+ *		The server named (name not NULL); else wix_admin.default_server; else
+ *		the only wix_admin server of the database.
  */
-static ForeignServer *
-choose_server(WixActionCall *call)
+ForeignServer *
+wix_choose_server(const char *name)
 {
-	const char *name = call->server_arg;
 	bool		from_guc = false;
 	ForeignServer *server;
 
@@ -173,30 +172,20 @@ wix_connect_action(WixActionCall *call)
 	AclResult	aclresult;
 	Oid			userid = GetUserId();
 	Oid			owner;
+	UserMapping *mapping;
 
 	PreventCommandIfReadOnly(psprintf("%s()", call->def->name));
 	PreventCommandIfParallelMode(psprintf("%s()", call->def->name));
 	(void) wix_admin_table("action_log", &owner);
 
-	server = choose_server(call);
+	server = wix_choose_server(call->server_arg);
 	call->server_name = pstrdup(server->servername);
 
 	aclresult = pg_foreign_server_aclcheck(server->serverid, userid, ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 
-	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
-							   ObjectIdGetDatum(server->serverid)) &&
-		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
-							   ObjectIdGetDatum(server->serverid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role \"%s\" has no user mapping for server \"%s\"",
-						call->role, server->servername),
-				 errdetail("Admin functions call Wix with the credentials of the calling role's user mapping, or of the PUBLIC one."),
-				 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...'), or OPTIONS (client_id '...', client_secret '...').",
-						 quote_identifier(call->role),
-						 quote_identifier(server->servername))));
+	mapping = wix_user_mapping(userid, server->serverid);
 	if (call->defer && call->delivery == NULL)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(call->caller_cxt);
@@ -206,6 +195,6 @@ wix_connect_action(WixActionCall *call)
 		MemoryContextSwitchTo(oldcxt);
 		return false;
 	}
-	call->conn = wix_get_connection(GetUserMapping(userid, server->serverid));
+	call->conn = wix_get_connection(mapping);
 	return true;
 }

@@ -11,10 +11,15 @@
  * the next query.  No error, log line or EXPLAIN output built here contains a
  * credential or a token.
  *
+ * When the library is preloaded, the rate limiter's bucket is the site's,
+ * shared by every backend, and the token the user mapping's, fetched by one
+ * backend for all (shared.c); otherwise both are the connection's own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "wix_client.h"
 
+#include "wix_compat.h"
 #include "wix_http.h"
 
 #include <math.h>
@@ -23,7 +28,9 @@
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
 #endif
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 #include "utils/hsearch.h"
@@ -33,9 +40,6 @@
 
 /* Wix answers 401 once a token has expired; renew it a little before. */
 #define TOKEN_RENEW_MARGIN_SECS 300
-
-/* Requests the rate limiter lets through at once after a quiet spell. */
-#define RATE_BURST				10
 
 struct WixConnection
 {
@@ -51,10 +55,13 @@ struct WixConnection
 	WixUserOptions user;
 	bool		plain_http_ok;
 	WixHttpClient *http;
-	double		bucket_tokens;	/* rate limiter: requests it may send now */
-	TimestampTz bucket_at;		/* when bucket_tokens was computed; 0: new */
+	char	   *site_key;		/* whose rate limit: see wix_site_key */
+	WixRateBucket bucket;		/* the limiter's, when not the site's */
+	WixTokenOwner token_owner;	/* whose shared token */
+	uint64		credentials;	/* fingerprint of what a token is issued for */
 	char	   *token;			/* OAuth access token, or NULL */
 	TimestampTz token_renew_at;
+	uint64		token_generation;	/* of the shared token; 0: our own */
 	long		last_status;	/* HTTP status of the last exchange, 0 if none */
 	char		last_request_id[128];	/* its X-Wix-Request-Id, or "" */
 };
@@ -80,6 +87,29 @@ static WixJsonHolder *send_text(WixConnection *conn, const char *method,
 								bool may_repeat, WixHttpResponse *answer,
 								WixPeekHook peek, void *peek_arg);
 static void connection_release(WixConnection *conn);
+
+/*
+ * credentials_fingerprint
+ *		A hash of what an OAuth token is issued for: the credentials and the
+ *		base_url.  A shared token with another fingerprint is not used.
+ */
+static uint64
+credentials_fingerprint(const WixServerOptions *server,
+						const WixUserOptions *user)
+{
+	const char *parts[] = {server->base_url, user->client_id,
+	user->client_secret, user->instance_id};
+	uint64		hash = 0;
+
+	for (int i = 0; i < lengthof(parts); i++)
+	{
+		const char *part = parts[i] != NULL ? parts[i] : "";
+
+		hash = hash_bytes_extended((const unsigned char *) part,
+								   (int) strlen(part), hash);
+	}
+	return hash;
+}
 
 /*
  * wix_get_connection
@@ -127,7 +157,8 @@ wix_get_connection(UserMapping *user)
 	conn->valid = false;
 	conn->http = NULL;
 	conn->token = NULL;
-	conn->bucket_at = 0;
+	conn->token_generation = 0;
+	conn->bucket.at = 0;
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
 	conn->cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -140,7 +171,11 @@ wix_get_connection(UserMapping *user)
 	conn->server_name = pstrdup(server->servername);
 	wix_server_options(server, &conn->server);
 	wix_user_options(user, &conn->user);
+	conn->site_key = wix_site_key(&conn->server);
 	MemoryContextSwitchTo(oldcxt);
+	conn->token_owner.dbid = MyDatabaseId;
+	conn->token_owner.umid = user->umid;
+	conn->credentials = credentials_fingerprint(&conn->server, &conn->user);
 
 	conn->plain_http_ok = wix_url_is_loopback(conn->server.base_url);
 	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
@@ -166,6 +201,12 @@ const char *
 wix_connection_server_name(WixConnection *conn)
 {
 	return conn->server_name;
+}
+
+WixAuthMode
+wix_connection_auth_mode(WixConnection *conn)
+{
+	return conn->user.mode;
 }
 
 /*
@@ -377,10 +418,11 @@ setting(int server_value, int guc_value)
 
 /*
  * wait_ms
- *		Sleep on the latch, so that a cancel or a shutdown interrupts the wait.
+ *		Sleep on the latch, so that a cancel or a shutdown interrupts the wait,
+ *		showing event in pg_stat_activity.
  */
 static void
-wait_ms(long ms)
+wait_ms(long ms, WixWaitEvent event)
 {
 	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
 
@@ -391,7 +433,7 @@ wait_ms(long ms)
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, wix_wait_event_info(event));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -399,43 +441,31 @@ wait_ms(long ms)
 
 /*
  * rate_limit
- *		A token bucket per connection: at most requests_per_minute requests in
- *		any 60 seconds, RATE_BURST of them at once, so that a long scan stays
- *		under Wix's limit instead of bouncing off 429s.
+ *		Wait for the token bucket: at most requests_per_minute requests in
+ *		any 60 seconds, a burst of them at once (shared.c), so that a long
+ *		scan stays under Wix's limit instead of bouncing off 429s.  The
+ *		bucket is the site's when the library is preloaded, else the
+ *		connection's.  The time spent waiting is added to stats (when
+ *		given), for EXPLAIN ANALYZE.
  */
 static void
-rate_limit(WixConnection *conn)
+rate_limit(WixConnection *conn, WixRequestStats *stats)
 {
 	int			per_minute = setting(conn->server.requests_per_minute,
 									 wix_requests_per_minute);
-	double		burst;
-	double		per_second;
-	TimestampTz now;
+	long		ms;
+	TimestampTz start;
 
 	if (per_minute <= 0)
 		return;
-	burst = Min(RATE_BURST, Max(1, per_minute / 2));
-	per_second = (per_minute - burst) / 60.0;
-	if (per_second <= 0)
-		per_second = per_minute / 60.0;
-
-	now = GetCurrentTimestamp();
-	if (conn->bucket_at == 0)
-		conn->bucket_tokens = burst;
-	else
-		conn->bucket_tokens = Min(burst, conn->bucket_tokens +
-								  (now - conn->bucket_at) / 1000000.0 * per_second);
-	conn->bucket_at = now;
-	if (conn->bucket_tokens < 1)
-	{
-		long		ms = (long) ceil((1 - conn->bucket_tokens) / per_second * 1000.0);
-
-		elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
-		wait_ms(ms);
-		conn->bucket_tokens = 1;
-		conn->bucket_at = GetCurrentTimestamp();
-	}
-	conn->bucket_tokens -= 1;
+	ms = wix_rate_reserve(&conn->bucket, conn->site_key, per_minute);
+	if (ms <= 0)
+		return;
+	elog(DEBUG1, "wix_admin: rate limit: waiting %ld ms", ms);
+	start = GetCurrentTimestamp();
+	wait_ms(ms, WIX_WAIT_RATE_LIMIT);
+	if (stats != NULL)
+		stats->rate_limit_wait_ms += (GetCurrentTimestamp() - start) / 1000.0;
 }
 
 /* The wait before retry number "attempt" (1, 2, ...): doubling, jittered. */
@@ -544,7 +574,9 @@ perform_once(WixConnection *conn, const char *method, const char *path,
 	elog(DEBUG1, "wix_admin: %s %s", method, path);
 	conn->last_status = 0;
 	conn->last_request_id[0] = '\0';
+	pgstat_report_wait_start(wix_wait_event_info(WIX_WAIT_REQUEST));
 	wix_http_perform(conn->http, &request, response);
+	pgstat_report_wait_end();
 	pfree(url);
 	conn->last_status = response->status;
 	strlcpy(conn->last_request_id, response->request_id,
@@ -624,7 +656,7 @@ exchange(WixConnection *conn, const char *method, const char *path,
 		/* the first answer may have come from a request started earlier */
 		if (!answered)
 		{
-			rate_limit(conn);
+			rate_limit(conn, stats);
 			perform_once(conn, method, path, body, headers, response);
 			if (stats != NULL)
 				stats->requests++;
@@ -659,7 +691,7 @@ exchange(WixConnection *conn, const char *method, const char *path,
 			 psprintf("HTTP %ld", response->status),
 			 *attempts, max_retries, delay);
 		wix_http_response_free(response);
-		wait_ms(delay);
+		wait_ms(delay, WIX_WAIT_REQUEST);
 	}
 }
 
@@ -768,6 +800,47 @@ fetch_token(WixConnection *conn)
 }
 
 /*
+ * obtain_token
+ *		Give the connection a usable access token: the user mapping's shared
+ *		one when the library is preloaded (fetched here for every backend when
+ *		there is none, or waited for while another backend fetches it), else
+ *		one of its own.
+ */
+static void
+obtain_token(WixConnection *conn)
+{
+	char	   *token;
+	TimestampTz renew_at;
+
+	switch (wix_shared_token_get(&conn->token_owner, conn->credentials,
+								 conn->cxt, &token, &renew_at,
+								 &conn->token_generation))
+	{
+		case WIX_TOKEN_FOUND:
+			forget_token(conn);
+			conn->token = token;
+			conn->token_renew_at = renew_at;
+			break;
+		case WIX_TOKEN_NOT_SHARED:
+			fetch_token(conn);
+			conn->token_generation = 0;
+			break;
+		case WIX_TOKEN_FETCH_IT:
+			PG_ENSURE_ERROR_CLEANUP(wix_shared_token_abandon,
+									PointerGetDatum(&conn->token_owner));
+			{
+				fetch_token(conn);
+			}
+			PG_END_ENSURE_ERROR_CLEANUP(wix_shared_token_abandon,
+										PointerGetDatum(&conn->token_owner));
+			conn->token_generation =
+				wix_shared_token_put(&conn->token_owner, conn->credentials,
+									 conn->token, conn->token_renew_at);
+			break;
+	}
+}
+
+/*
  * wix_request
  *		Send an authenticated request that only reads (a query, a search, a
  *		count) and return the parsed 200 answer, held by CurrentMemoryContext.
@@ -828,7 +901,7 @@ auth_headers(WixConnection *conn, bool has_body, const char *headers[6],
 
 	if (conn->user.mode == WIX_AUTH_OAUTH &&
 		(conn->token == NULL || GetCurrentTimestamp() >= conn->token_renew_at))
-		fetch_token(conn);
+		obtain_token(conn);
 
 	*auth_header = psprintf("Authorization: %s",
 							conn->user.mode == WIX_AUTH_OAUTH ?
@@ -902,6 +975,7 @@ send_text(WixConnection *conn, const char *method, const char *path,
 		{
 			/* the token expired early or was revoked: get a new one, once */
 			wix_http_response_free(&response);
+			wix_shared_token_rejected(&conn->token_owner, conn->token_generation);
 			forget_token(conn);
 			renewed = true;
 			continue;
@@ -1019,7 +1093,7 @@ wix_request_start(WixConnection *conn, const char *path, json_object *body,
 	if (body != NULL)
 		elog(DEBUG2, "wix_admin: request body %s", pending->body_text);
 
-	rate_limit(conn);
+	rate_limit(conn, stats);
 	auth_headers(conn, body != NULL, headers, &auth_header, &site_header);
 	url = request_for(conn, pending->method, path, pending->body_text, headers,
 					  &request);
@@ -1052,7 +1126,9 @@ wix_request_finish(WixPendingRequest *pending, WixPeekHook peek, void *peek_arg)
 	WixConnection *conn = pending->conn;
 	WixHttpResponse response;
 
+	pgstat_report_wait_start(wix_wait_event_info(WIX_WAIT_REQUEST));
 	wix_http_finish(pending->http, pending->transfer, &response);
+	pgstat_report_wait_end();
 	pending->transfer = NULL;
 	conn->last_status = response.status;
 	strlcpy(conn->last_request_id, response.request_id,
@@ -1095,27 +1171,19 @@ wix_connection_poll(WixConnection *conn)
 }
 
 /*
- * wix_catalog_version
- *		The site's Stores catalog (V1 or V3): the server option when set,
- *		otherwise asked of Wix once per server per backend.
+ * wix_site_catalog_version
+ *		Ask Wix now which Stores catalog the site runs (Get Catalog Version,
+ *		one GET without parameters): V1, V3, or WIX_CATALOG_ANY when Wix
+ *		Stores is not installed.
  */
 WixCatalogVersion
-wix_catalog_version(WixConnection *conn)
+wix_site_catalog_version(WixConnection *conn, WixRequestStats *stats)
 {
-	CatalogCacheEntry *entry;
 	WixJsonHolder *answer;
 	json_object *version;
-	WixCatalogVersion catalog;
-	bool		found;
+	WixCatalogVersion catalog = WIX_CATALOG_ANY;
 
-	if (conn->server.catalog != WIX_CATALOG_ANY)
-		return conn->server.catalog;
-
-	entry = hash_search(catalog_cache, &conn->serverid, HASH_FIND, &found);
-	if (found)
-		return entry->catalog;
-
-	answer = wix_request(conn, "GET", "/stores/v3/provision/version", NULL, NULL);
+	answer = wix_request(conn, "GET", "/stores/v3/provision/version", NULL, stats);
 	version = answer->obj;
 	if (json_object_is_type(version, json_type_object) &&
 		json_object_object_get_ex(version, "catalogVersion", &version) &&
@@ -1127,13 +1195,7 @@ wix_catalog_version(WixConnection *conn)
 			catalog = WIX_CATALOG_V1;
 		else if (strcmp(name, "V3_CATALOG") == 0)
 			catalog = WIX_CATALOG_V3;
-		else if (strcmp(name, "STORES_NOT_INSTALLED") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-					 errmsg("Wix Stores is not installed on the site of server \"%s\"",
-							conn->server_name),
-					 errhint("Add the Wix Stores app to the site to query its products.")));
-		else
+		else if (strcmp(name, "STORES_NOT_INSTALLED") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("unknown Wix Stores catalog version \"%s\"", name),
@@ -1145,6 +1207,35 @@ wix_catalog_version(WixConnection *conn)
 				 errmsg("Wix catalog version response has no catalogVersion"),
 				 errhint("Set the server option catalog_version to V1 or V3.")));
 	wix_json_release(answer);
+	return catalog;
+}
+
+/*
+ * wix_catalog_version
+ *		The site's Stores catalog (V1 or V3): the server option when set,
+ *		otherwise asked of Wix once per server per backend.
+ */
+WixCatalogVersion
+wix_catalog_version(WixConnection *conn)
+{
+	CatalogCacheEntry *entry;
+	WixCatalogVersion catalog;
+	bool		found;
+
+	if (conn->server.catalog != WIX_CATALOG_ANY)
+		return conn->server.catalog;
+
+	entry = hash_search(catalog_cache, &conn->serverid, HASH_FIND, &found);
+	if (found)
+		return entry->catalog;
+
+	catalog = wix_site_catalog_version(conn, NULL);
+	if (catalog == WIX_CATALOG_ANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("Wix Stores is not installed on the site of server \"%s\"",
+						conn->server_name),
+				 errhint("Add the Wix Stores app to the site to query its products.")));
 
 	entry = hash_search(catalog_cache, &conn->serverid, HASH_ENTER, &found);
 	entry->catalog = catalog;

@@ -3,8 +3,8 @@
  * settings.c
  *		  What a connection to Wix is configured by: the request settings
  *		  (GUCs, which server options override), the options of servers and
- *		  user mappings as typed structs, and which base URLs a server may
- *		  send requests to.
+ *		  user mappings as typed structs, which user mapping a role uses, and
+ *		  which base URLs a server may send requests to.
  *
  * A server's base_url may lead away from https://www.wixapis.com only when
  * a superuser owns the server or the URL is under a prefix of the
@@ -21,9 +21,12 @@
 #include <limits.h>
 #include <math.h>
 
+#include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 /* GUC defaults of the request settings a server option may override */
@@ -369,6 +372,21 @@ parse_count(const char *name, const char *value)
 	return (int) n;
 }
 
+/* Parse a non-negative cost option. */
+static double
+parse_cost(const char *name, const char *value)
+{
+	char	   *end;
+	double		cost = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !(cost >= 0) || cost > 1e9)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Give a number from 0 to 1e9, such as '1000'.")));
+	return cost;
+}
+
 static WixCatalogVersion
 parse_catalog_version(const char *value)
 {
@@ -438,6 +456,8 @@ apply_server_option(WixServerOptions *opts, DefElem *def)
 		opts->max_response_size = parse_count(name, defGetString(def));
 	else if (strcmp(name, "max_concurrent_requests") == 0)
 		opts->max_concurrent_requests = parse_count(name, defGetString(def));
+	else if (strcmp(name, "request_cost") == 0)
+		opts->request_cost = parse_cost(name, defGetString(def));
 	else
 		return false;
 	return true;
@@ -486,6 +506,7 @@ wix_server_options(ForeignServer *server, WixServerOptions *opts)
 	opts->requests_per_minute = -1;
 	opts->max_response_size = -1;
 	opts->max_concurrent_requests = -1;
+	opts->request_cost = -1;
 
 	foreach(cell, server->options)
 		(void) apply_server_option(opts, lfirst_node(DefElem, cell));
@@ -516,4 +537,50 @@ wix_user_options(UserMapping *user, WixUserOptions *opts)
 			opts->api_key = value;
 	}
 	opts->mode = opts->api_key != NULL ? WIX_AUTH_API_KEY : WIX_AUTH_OAUTH;
+}
+
+/*
+ * wix_user_mapping_id
+ *		The user mapping a role uses on a server (its own, else the PUBLIC
+ *		one), or InvalidOid; unlike GetUserMapping it raises nothing, so
+ *		planning works before the mapping exists.
+ */
+Oid
+wix_user_mapping_id(Oid userid, Oid serverid)
+{
+	Oid			umid = GetSysCacheOid2(USERMAPPINGUSERSERVER,
+									   Anum_pg_user_mapping_oid,
+									   ObjectIdGetDatum(userid),
+									   ObjectIdGetDatum(serverid));
+
+	if (!OidIsValid(umid))
+		umid = GetSysCacheOid2(USERMAPPINGUSERSERVER, Anum_pg_user_mapping_oid,
+							   ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(serverid));
+	return umid;
+}
+
+/*
+ * wix_user_mapping
+ *		The user mapping whose credentials a role uses on a server.  Without
+ *		one, an error whose hint is the statement that creates one
+ *		(PostgreSQL's own error has no hint).
+ */
+UserMapping *
+wix_user_mapping(Oid userid, Oid serverid)
+{
+	if (!OidIsValid(wix_user_mapping_id(userid, serverid)))
+	{
+		char	   *role = GetUserNameFromId(userid, false);
+		char	   *server = GetForeignServer(serverid)->servername;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" has no user mapping for server \"%s\"",
+						role, server),
+				 errdetail("wix_admin calls Wix with the credentials of the role's user mapping for the server, or of the PUBLIC one."),
+				 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...'), or OPTIONS (client_id '...', client_secret '...').",
+						 quote_identifier(role), quote_identifier(server))));
+	}
+	return GetUserMapping(userid, serverid);
 }

@@ -5,8 +5,9 @@
  *		  query endpoint and paging of each, and its standard columns.
  *
  * Everything here is data.  A new Wix dataset is a new WixResource entry;
- * the scan, the option validator and IMPORT FOREIGN SCHEMA read it from
- * these tables.  Paths and bodies follow shared/wix-api/.
+ * the scan, the option validator and IMPORT FOREIGN SCHEMA (with the
+ * comments it puts on tables and columns) read it from these tables.  Paths
+ * and bodies follow shared/wix-api/.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,35 +15,56 @@
 
 #include <ctype.h>
 
-#include "nodes/parsenodes.h"
-#include "utils/builtins.h"
-
 /* eCommerce Orders: auth-and-orders.md §2 */
 static const WixColumnDef order_columns[] = {
-	{"id", "text", "id"},
-	{"number", "bigint", "number"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"purchased_date", "timestamptz", "purchasedDate"},
-	{"status", "text", "status"},
-	{"payment_status", "text", "paymentStatus"},
-	{"fulfillment_status", "text", "fulfillmentStatus"},
-	{"archived", "boolean", "archived"},
-	{"currency", "text", "currency"},
-	{"buyer_email", "text", "buyerInfo.email"},
-	{"buyer_member_id", "text", "buyerInfo.memberId"},
-	{"buyer_contact_id", "text", "buyerInfo.contactId"},
-	{"subtotal", "numeric", "priceSummary.subtotal.amount"},
-	{"shipping", "numeric", "priceSummary.shipping.amount"},
-	{"tax", "numeric", "priceSummary.tax.amount"},
-	{"discount", "numeric", "priceSummary.discount.amount"},
-	{"total", "numeric", "priceSummary.total.amount"},
-	{"balance", "numeric", "balanceSummary.balance.amount"},
-	{"channel_type", "text", "channelInfo.type"},
-	{"line_items", "jsonb", "lineItems"},
-	{"billing_info", "jsonb", "billingInfo"},
-	{"shipping_info", "jsonb", "shippingInfo"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the order's ID"},
+	{"number", "bigint", "number",
+	 "the order number the buyer and the dashboard see"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the order was created"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the order was last changed"},
+	{"purchased_date", "timestamptz", "purchasedDate",
+	 "when the order was purchased"},
+	{"status", "text", "status",
+	 "APPROVED, CANCELED, PENDING or REJECTED (Wix never returns INITIALIZED orders here)"},
+	{"payment_status", "text", "paymentStatus",
+	 "PAID, NOT_PAID, PARTIALLY_PAID, PENDING, PARTIALLY_REFUNDED, FULLY_REFUNDED, CANCELED, DECLINED, ..."},
+	{"fulfillment_status", "text", "fulfillmentStatus",
+	 "NOT_FULFILLED, PARTIALLY_FULFILLED or FULFILLED"},
+	{"archived", "boolean", "archived",
+	 "whether the order is archived in the dashboard"},
+	{"currency", "text", "currency",
+	 "the order's currency (ISO 4217 code)"},
+	{"buyer_email", "text", "buyerInfo.email",
+	 "the buyer's email address"},
+	{"buyer_member_id", "text", "buyerInfo.memberId",
+	 "the buyer's site member ID (members.id); NULL for a visitor"},
+	{"buyer_contact_id", "text", "buyerInfo.contactId",
+	 "the buyer's CRM contact ID (contacts.id)"},
+	{"subtotal", "numeric", "priceSummary.subtotal.amount",
+	 "the line items' subtotal"},
+	{"shipping", "numeric", "priceSummary.shipping.amount",
+	 "the shipping cost"},
+	{"tax", "numeric", "priceSummary.tax.amount",
+	 "the total tax"},
+	{"discount", "numeric", "priceSummary.discount.amount",
+	 "the total discount"},
+	{"total", "numeric", "priceSummary.total.amount",
+	 "the total the buyer pays"},
+	{"balance", "numeric", "balanceSummary.balance.amount",
+	 "what is still to be paid; negative when more was paid than is due"},
+	{"channel_type", "text", "channelInfo.type",
+	 "where the order was placed: WEB, POS, EBAY, AMAZON, FACEBOOK, ..."},
+	{"line_items", "jsonb", "lineItems",
+	 "the order's line items (one row each in order_line_items)"},
+	{"billing_info", "jsonb", "billingInfo",
+	 "the billing address and contact details"},
+	{"shipping_info", "jsonb", "shippingInfo",
+	 "the shipping method, destination and cost"},
+	{"raw", "jsonb", "$",
+	 "the whole order as Wix returns it"},
 	{NULL}
 };
 
@@ -71,6 +93,9 @@ static const WixFieldDef order_fields[] = {
 	{"purchasedDate", NULL, WIX_WIRE_DATE, ALL_OPS | WIX_SORTABLE},
 	{"billingInfo.contactDetails.firstName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
 	{"billingInfo.contactDetails.lastName", NULL, WIX_WIRE_STRING, ALL_OPS | WIX_OP_STARTS},
+	/* array fields: they filter order_line_items' rows */
+	{"lineItems.productName.original", NULL, WIX_WIRE_STRING, WIX_OP_HAS_SOME},
+	{"lineItems.catalogReference.catalogItemId", NULL, WIX_WIRE_STRING, WIX_OP_HAS_SOME},
 	{NULL}
 };
 
@@ -99,23 +124,40 @@ static const WixEndpoint orders_search = {
 
 /* Members: members-stores-bookings.md §3 */
 static const WixColumnDef member_columns[] = {
-	{"id", "text", "id"},
-	{"login_email", "text", "loginEmail"},
-	{"login_email_verified", "boolean", "loginEmailVerified"},
-	{"status", "text", "status"},
-	{"privacy_status", "text", "privacyStatus"},
-	{"activity_status", "text", "activityStatus"},
-	{"contact_id", "text", "contactId"},
-	{"first_name", "text", "contact.firstName"},
-	{"last_name", "text", "contact.lastName"},
-	{"nickname", "text", "profile.nickname"},
-	{"slug", "text", "profile.slug"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"last_login_date", "timestamptz", "lastLoginDate"},
-	{"contact", "jsonb", "contact"},
-	{"profile", "jsonb", "profile"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the member's ID"},
+	{"login_email", "text", "loginEmail",
+	 "the email address the member logs in with"},
+	{"login_email_verified", "boolean", "loginEmailVerified",
+	 "whether the login email address is verified"},
+	{"status", "text", "status",
+	 "PENDING, APPROVED, BLOCKED, OFFLINE or UNKNOWN"},
+	{"privacy_status", "text", "privacyStatus",
+	 "PUBLIC or PRIVATE: whether the profile is public"},
+	{"activity_status", "text", "activityStatus",
+	 "ACTIVE or MUTED"},
+	{"contact_id", "text", "contactId",
+	 "the member's CRM contact ID (contacts.id)"},
+	{"first_name", "text", "contact.firstName",
+	 "the member's first name"},
+	{"last_name", "text", "contact.lastName",
+	 "the member's last name"},
+	{"nickname", "text", "profile.nickname",
+	 "the profile's nickname, the name shown on the site"},
+	{"slug", "text", "profile.slug",
+	 "the profile page's URL slug"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the member was created"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the member was last changed"},
+	{"last_login_date", "timestamptz", "lastLoginDate",
+	 "when the member last logged in"},
+	{"contact", "jsonb", "contact",
+	 "contact details: names, emails, phones, addresses, birthdate, company"},
+	{"profile", "jsonb", "profile",
+	 "the profile: nickname, slug, title, photo, cover"},
+	{"raw", "jsonb", "$",
+	 "the whole member as Wix returns it"},
 	{NULL}
 };
 
@@ -233,21 +275,36 @@ static const WixEndpoint products_v1_query = {
 
 /* Stores products, Catalog V3: §4.5-4.6 */
 static const WixColumnDef product_v3_columns[] = {
-	{"id", "text", "id"},
-	{"name", "text", "name"},
-	{"slug", "text", "slug"},
-	{"visible", "boolean", "visible"},
-	{"product_type", "text", "productType"},
-	{"sku", "text", "variantSummary.minPriceVariant.sku"},
-	{"price", "numeric", "actualPriceRange.minValue.amount"},
-	{"currency", "text", "currency"},
-	{"inventory_status", "text", "inventory.availabilityStatus"},
-	{"quantity", "integer", NULL},
-	{"numeric_id", "bigint", NULL},
-	{"revision", "bigint", "revision"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the product's ID"},
+	{"name", "text", "name",
+	 "the product's name"},
+	{"slug", "text", "slug",
+	 "the product page's URL slug"},
+	{"visible", "boolean", "visible",
+	 "whether the product is shown on the site"},
+	{"product_type", "text", "productType",
+	 "PHYSICAL or DIGITAL (Catalog V1: physical or digital)"},
+	{"sku", "text", "variantSummary.minPriceVariant.sku",
+	 "the SKU: Catalog V3, of the lowest-priced variant; Catalog V1, of the product"},
+	{"price", "numeric", "actualPriceRange.minValue.amount",
+	 "the price: Catalog V3, the lowest variant price; Catalog V1, the product's price"},
+	{"currency", "text", "currency",
+	 "the price's currency (ISO 4217 code)"},
+	{"inventory_status", "text", "inventory.availabilityStatus",
+	 "IN_STOCK, OUT_OF_STOCK or PARTIALLY_OUT_OF_STOCK"},
+	{"quantity", "integer", NULL,
+	 "units in stock, when the quantity is tracked"},
+	{"numeric_id", "bigint", NULL,
+	 "the product's numeric ID"},
+	{"revision", "bigint", "revision",
+	 "the product's revision, raised by every change"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the product was created"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the product was last changed"},
+	{"raw", "jsonb", "$",
+	 "the whole product as Wix returns it"},
 	{NULL}
 };
 
@@ -279,23 +336,40 @@ static const WixEndpoint products_v3_query = {
 
 /* Bookings, through Query Extended Bookings: §5.1-5.2 */
 static const WixColumnDef booking_columns[] = {
-	{"id", "text", "id"},
-	{"status", "text", "status"},
-	{"payment_status", "text", "paymentStatus"},
-	{"selected_payment_option", "text", "selectedPaymentOption"},
-	{"start_date", "timestamptz", "startDate"},
-	{"end_date", "timestamptz", "endDate"},
-	{"title", "text", "bookedEntity.title"},
-	{"service_id", "text", "bookedEntity.slot.serviceId"},
-	{"contact_id", "text", "contactDetails.contactId"},
-	{"contact_email", "text", "contactDetails.email"},
-	{"first_name", "text", "contactDetails.firstName"},
-	{"last_name", "text", "contactDetails.lastName"},
-	{"total_participants", "integer", "totalParticipants"},
-	{"revision", "bigint", "revision"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the booking's ID"},
+	{"status", "text", "status",
+	 "CREATED, CONFIRMED, PENDING, WAITING_LIST, DECLINED or CANCELED"},
+	{"payment_status", "text", "paymentStatus",
+	 "NOT_PAID, PAID, PARTIALLY_PAID, REFUNDED, EXEMPT, FAILED or UNDEFINED"},
+	{"selected_payment_option", "text", "selectedPaymentOption",
+	 "how the customer chose to pay: ONLINE, OFFLINE, MEMBERSHIP, MEMBERSHIP_OFFLINE or UNDEFINED"},
+	{"start_date", "timestamptz", "startDate",
+	 "when the booked session starts"},
+	{"end_date", "timestamptz", "endDate",
+	 "when the booked session ends"},
+	{"title", "text", "bookedEntity.title",
+	 "the title of what was booked, usually the service's name"},
+	{"service_id", "text", "bookedEntity.slot.serviceId",
+	 "the booked service's ID (booking_services.id)"},
+	{"contact_id", "text", "contactDetails.contactId",
+	 "the customer's CRM contact ID (contacts.id)"},
+	{"contact_email", "text", "contactDetails.email",
+	 "the customer's email address"},
+	{"first_name", "text", "contactDetails.firstName",
+	 "the customer's first name"},
+	{"last_name", "text", "contactDetails.lastName",
+	 "the customer's last name"},
+	{"total_participants", "integer", "totalParticipants",
+	 "how many people the booking is for"},
+	{"revision", "bigint", "revision",
+	 "the booking's revision, raised by every change"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the booking was made"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the booking was last changed"},
+	{"raw", "jsonb", "$",
+	 "the whole booking as Wix returns it"},
 	{NULL}
 };
 
@@ -343,23 +417,40 @@ static const WixEndpoint bookings_query = {
 
 /* Order line items: one row per lineItems[] element, no extra call (breadth.md §2) */
 static const WixColumnDef order_line_item_columns[] = {
-	{"order_id", "text", "^id"},
-	{"line_item_id", "text", "id"},
-	{"order_number", "bigint", "^number"},
-	{"order_created_date", "timestamptz", "^createdDate"},
-	{"product_name", "text", "productName.original"},
-	{"catalog_item_id", "text", "catalogReference.catalogItemId"},
-	{"variant_id", "text", "catalogReference.options.variantId"},
-	{"sku", "text", "physicalProperties.sku"},
-	{"item_type", "text", "itemType.preset"},
-	{"quantity", "integer", "quantity"},
-	{"unit_price", "numeric", "price.amount"},
-	{"total_price_before_tax", "numeric", "totalPriceBeforeTax.amount"},
-	{"total_price_after_tax", "numeric", "totalPriceAfterTax.amount"},
-	{"total_discount", "numeric", "totalDiscount.amount"},
-	{"tax_amount", "numeric", "taxInfo.taxAmount.amount"},
-	{"currency", "text", "^currency"},
-	{"raw", "jsonb", "$"},
+	{"order_id", "text", "^id",
+	 "the order's ID (orders.id)"},
+	{"line_item_id", "text", "id",
+	 "the line item's ID, unique within its order"},
+	{"order_number", "bigint", "^number",
+	 "the order's number"},
+	{"order_created_date", "timestamptz", "^createdDate",
+	 "when the order was created"},
+	{"product_name", "text", "productName.original",
+	 "the product's name at the time of purchase"},
+	{"catalog_item_id", "text", "catalogReference.catalogItemId",
+	 "the catalog item's ID: the product ID for Stores items, the service ID for Bookings"},
+	{"variant_id", "text", "catalogReference.options.variantId",
+	 "the product variant's ID"},
+	{"sku", "text", "physicalProperties.sku",
+	 "the item's SKU"},
+	{"item_type", "text", "itemType.preset",
+	 "PHYSICAL, DIGITAL, GIFT_CARD, SERVICE or UNRECOGNISED"},
+	{"quantity", "integer", "quantity",
+	 "units ordered"},
+	{"unit_price", "numeric", "price.amount",
+	 "the price of one unit, after the line item's discounts"},
+	{"total_price_before_tax", "numeric", "totalPriceBeforeTax.amount",
+	 "the line's total before tax, after discounts"},
+	{"total_price_after_tax", "numeric", "totalPriceAfterTax.amount",
+	 "the line's total after tax"},
+	{"total_discount", "numeric", "totalDiscount.amount",
+	 "the line's discount"},
+	{"tax_amount", "numeric", "taxInfo.taxAmount.amount",
+	 "the line's tax"},
+	{"currency", "text", "^currency",
+	 "the order's currency (ISO 4217 code)"},
+	{"raw", "jsonb", "$",
+	 "the whole line item as Wix returns it"},
 	{NULL}
 };
 
@@ -394,20 +485,37 @@ static const WixFieldDef no_fields[] = {{NULL}};
 	.batch = &order_ids_batch, \
 	.fields = no_fields
 
+/* The order a row of a list-by-ids item belongs to, as the first columns. */
+#define ORDER_BATCH_COLUMNS \
+	{"order_id", "text", "^orderId", \
+	 "the order's ID (orders.id)"}, \
+	{"order_number", "bigint", "^^number", \
+	 "the order's number"}, \
+	{"order_created_date", "timestamptz", "^^createdDate", \
+	 "when the order was created"}
+
 static const WixColumnDef order_payment_columns[] = {
-	{"order_id", "text", "^orderId"},
-	{"order_number", "bigint", "^^number"},
-	{"order_created_date", "timestamptz", "^^createdDate"},
-	{"payment_id", "text", "id"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"amount", "numeric", "amount.amount"},
-	{"status", "text", "status"},
-	{"offline", "boolean", "regularPaymentDetails.offlinePayment"},
-	{"payment_method", "text", "regularPaymentDetails.paymentMethod"},
-	{"provider_transaction_id", "text", "regularPaymentDetails.providerTransactionId"},
-	{"gift_card", "jsonb", "giftcardPaymentDetails"},
-	{"raw", "jsonb", "$"},
+	ORDER_BATCH_COLUMNS,
+	{"payment_id", "text", "id",
+	 "the payment's ID"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the payment was made"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the payment was last changed"},
+	{"amount", "numeric", "amount.amount",
+	 "the amount paid"},
+	{"status", "text", "status",
+	 "APPROVED, PENDING, PENDING_MERCHANT, AUTHORIZED, DECLINED, CANCELED, VOIDED, REFUNDED or PARTIALLY_REFUNDED"},
+	{"offline", "boolean", "regularPaymentDetails.offlinePayment",
+	 "whether the payment is offline (cash, bank transfer, ...)"},
+	{"payment_method", "text", "regularPaymentDetails.paymentMethod",
+	 "the payment method, such as CreditCard, PayPal or Offline"},
+	{"provider_transaction_id", "text", "regularPaymentDetails.providerTransactionId",
+	 "the payment provider's transaction ID; none for offline payments"},
+	{"gift_card", "jsonb", "giftcardPaymentDetails",
+	 "the gift card's details, for a gift card payment"},
+	{"raw", "jsonb", "$",
+	 "the whole payment as Wix returns it"},
 	{NULL}
 };
 
@@ -421,17 +529,28 @@ static const WixEndpoint order_payments_by_ids = {
 
 /* One row per refunds[].transactions[] element: a refund of one payment. */
 static const WixColumnDef order_refund_columns[] = {
-	{"order_id", "text", "^^orderId"},
-	{"order_number", "bigint", "^^^number"},
-	{"order_created_date", "timestamptz", "^^^createdDate"},
-	{"refund_id", "text", "^id"},
-	{"payment_id", "text", "paymentId"},
-	{"created_date", "timestamptz", "^createdDate"},
-	{"amount", "numeric", "amount.amount"},
-	{"refund_status", "text", "refundStatus"},
-	{"external_refund", "boolean", "externalRefund"},
-	{"reason", "text", "^details.reason"},
-	{"raw", "jsonb", "$"},
+	{"order_id", "text", "^^orderId",
+	 "the order's ID (orders.id)"},
+	{"order_number", "bigint", "^^^number",
+	 "the order's number"},
+	{"order_created_date", "timestamptz", "^^^createdDate",
+	 "when the order was created"},
+	{"refund_id", "text", "^id",
+	 "the refund's ID"},
+	{"payment_id", "text", "paymentId",
+	 "the refunded payment's ID (order_payments.payment_id)"},
+	{"created_date", "timestamptz", "^createdDate",
+	 "when the refund was made"},
+	{"amount", "numeric", "amount.amount",
+	 "the amount refunded from this payment"},
+	{"refund_status", "text", "refundStatus",
+	 "PENDING, STARTED, SCHEDULED, SUCCEEDED or FAILED"},
+	{"external_refund", "boolean", "externalRefund",
+	 "whether the refund was made outside Wix and only recorded"},
+	{"reason", "text", "^details.reason",
+	 "the reason given for the refund"},
+	{"raw", "jsonb", "$",
+	 "this payment's part of the refund as Wix returns it"},
 	{NULL}
 };
 
@@ -444,16 +563,21 @@ static const WixEndpoint order_refunds_by_ids = {
 };
 
 static const WixColumnDef order_fulfillment_columns[] = {
-	{"order_id", "text", "^orderId"},
-	{"order_number", "bigint", "^^number"},
-	{"order_created_date", "timestamptz", "^^createdDate"},
-	{"fulfillment_id", "text", "id"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"tracking_number", "text", "trackingInfo.trackingNumber"},
-	{"shipping_provider", "text", "trackingInfo.shippingProvider"},
-	{"tracking_link", "text", "trackingInfo.trackingLink"},
-	{"line_items", "jsonb", "lineItems"},
-	{"raw", "jsonb", "$"},
+	ORDER_BATCH_COLUMNS,
+	{"fulfillment_id", "text", "id",
+	 "the fulfillment's ID"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the fulfillment was created"},
+	{"tracking_number", "text", "trackingInfo.trackingNumber",
+	 "the shipment's tracking number"},
+	{"shipping_provider", "text", "trackingInfo.shippingProvider",
+	 "the carrier: fedex, ups, usps, dhl, canadaPost or another name"},
+	{"tracking_link", "text", "trackingInfo.trackingLink",
+	 "the shipment's tracking URL"},
+	{"line_items", "jsonb", "lineItems",
+	 "the order's line items and quantities this fulfillment covers"},
+	{"raw", "jsonb", "$",
+	 "the whole fulfillment as Wix returns it"},
 	{NULL}
 };
 
@@ -467,18 +591,30 @@ static const WixEndpoint order_fulfillments_by_ids = {
 
 /* Abandoned checkouts (§5.1): cursor paging in "metadata" */
 static const WixColumnDef abandoned_checkout_columns[] = {
-	{"id", "text", "id"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"status", "text", "status"},
-	{"buyer_email", "text", "buyerInfo.email"},
-	{"contact_id", "text", "buyerInfo.contactId"},
-	{"member_id", "text", "buyerInfo.memberId"},
-	{"total", "numeric", "totalPrice.amount"},
-	{"currency", "text", "currency"},
-	{"checkout_url", "text", "checkoutUrl"},
-	{"line_items", "jsonb", "lineItems"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the abandoned checkout's ID"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the checkout was abandoned"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when it was last changed"},
+	{"status", "text", "status",
+	 "ABANDONED, or RECOVERED once the buyer completed the purchase"},
+	{"buyer_email", "text", "buyerInfo.email",
+	 "the buyer's email address"},
+	{"contact_id", "text", "buyerInfo.contactId",
+	 "the buyer's CRM contact ID (contacts.id)"},
+	{"member_id", "text", "buyerInfo.memberId",
+	 "the buyer's site member ID (members.id); NULL for a visitor"},
+	{"total", "numeric", "totalPrice.amount",
+	 "the checkout's total price"},
+	{"currency", "text", "currency",
+	 "the checkout's currency (ISO 4217 code)"},
+	{"checkout_url", "text", "checkoutUrl",
+	 "the link that takes the buyer back to the checkout"},
+	{"line_items", "jsonb", "lineItems",
+	 "the items in the checkout"},
+	{"raw", "jsonb", "$",
+	 "the whole abandoned checkout as Wix returns it"},
 	{NULL}
 };
 
@@ -513,17 +649,28 @@ static const WixEndpoint abandoned_checkouts_query = {
 
 /* CRM contacts (§6): offset paging, up to 1000 a page, one sort key */
 static const WixColumnDef contact_columns[] = {
-	{"id", "text", "id"},
-	{"first_name", "text", "info.name.first"},
-	{"last_name", "text", "info.name.last"},
-	{"primary_email", "text", "primaryInfo.email"},
-	{"primary_phone", "text", "primaryInfo.phone"},
-	{"company", "text", "info.company"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"last_activity_date", "timestamptz", "lastActivity.activityDate"},
-	{"labels", "jsonb", "info.labelKeys.items"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the contact's ID"},
+	{"first_name", "text", "info.name.first",
+	 "the contact's first name"},
+	{"last_name", "text", "info.name.last",
+	 "the contact's last name"},
+	{"primary_email", "text", "primaryInfo.email",
+	 "the contact's primary email address"},
+	{"primary_phone", "text", "primaryInfo.phone",
+	 "the contact's primary phone number"},
+	{"company", "text", "info.company",
+	 "the contact's company"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the contact was created"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the contact was last changed"},
+	{"last_activity_date", "timestamptz", "lastActivity.activityDate",
+	 "when the contact last did something (a login, a purchase, a form, ...)"},
+	{"labels", "jsonb", "info.labelKeys.items",
+	 "the keys of the contact's labels, such as custom.vip"},
+	{"raw", "jsonb", "$",
+	 "the whole contact as Wix returns it"},
 	{NULL}
 };
 
@@ -564,15 +711,24 @@ static const WixEndpoint contacts_query = {
  * product with a variants[] array; Catalog V3 one item per variant.
  */
 static const WixColumnDef inventory_v3_columns[] = {
-	{"id", "text", "id"},
-	{"product_id", "text", "productId"},
-	{"variant_id", "text", "variantId"},
-	{"track_quantity", "boolean", "trackQuantity"},
-	{"quantity", "integer", "quantity"},
-	{"in_stock", "boolean", "inStock"},
-	{"availability_status", "text", "availabilityStatus"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the inventory item's ID"},
+	{"product_id", "text", "productId",
+	 "the product's ID (products.id)"},
+	{"variant_id", "text", "variantId",
+	 "the product variant's ID"},
+	{"track_quantity", "boolean", "trackQuantity",
+	 "whether stock is counted in units (quantity) rather than only in or out of stock"},
+	{"quantity", "integer", "quantity",
+	 "units in stock, when the quantity is tracked"},
+	{"in_stock", "boolean", "inStock",
+	 "whether the variant is in stock"},
+	{"availability_status", "text", "availabilityStatus",
+	 "IN_STOCK, OUT_OF_STOCK or PREORDER"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the inventory was last changed"},
+	{"raw", "jsonb", "$",
+	 "the whole inventory item (Catalog V1: the variant) as Wix returns it"},
 	{NULL}
 };
 
@@ -646,18 +802,30 @@ static const WixEndpoint inventory_v1_query = {
 
 /* Coupons V2 (§8): V1-style string filter and sort, epoch-millisecond dates */
 static const WixColumnDef coupon_columns[] = {
-	{"id", "text", "id"},
-	{"code", "text", "specification.code"},
-	{"name", "text", "specification.name"},
-	{"type", "text", "specification.type"},
-	{"amount_off", "numeric", "specification.moneyOffAmount"},
-	{"percent_off", "numeric", "specification.percentOffRate"},
-	{"start_date", "timestamptz", "specification.startTime"},
-	{"expiration_date", "timestamptz", "specification.expirationTime"},
-	{"active", "boolean", "specification.active"},
-	{"times_used", "integer", "numberOfUsages"},
-	{"usage_limit", "integer", "specification.usageLimit"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the coupon's ID"},
+	{"code", "text", "specification.code",
+	 "the code buyers enter at checkout"},
+	{"name", "text", "specification.name",
+	 "the coupon's name"},
+	{"type", "text", "specification.type",
+	 "the kind of discount: money off, percent off, free shipping, fixed price or buy X get Y"},
+	{"amount_off", "numeric", "specification.moneyOffAmount",
+	 "the amount off, for a money-off coupon"},
+	{"percent_off", "numeric", "specification.percentOffRate",
+	 "the percentage off, for a percent-off coupon"},
+	{"start_date", "timestamptz", "specification.startTime",
+	 "when the coupon becomes valid"},
+	{"expiration_date", "timestamptz", "specification.expirationTime",
+	 "when the coupon expires"},
+	{"active", "boolean", "specification.active",
+	 "whether the coupon can be used"},
+	{"times_used", "integer", "numberOfUsages",
+	 "how many times the coupon has been used"},
+	{"usage_limit", "integer", "specification.usageLimit",
+	 "how many times the coupon may be used in all"},
+	{"raw", "jsonb", "$",
+	 "the whole coupon as Wix returns it"},
 	{NULL}
 };
 
@@ -689,17 +857,28 @@ static const WixEndpoint coupons_query = {
 
 /* Bookings services (§10): offset paging, money as {value, currency} */
 static const WixColumnDef service_columns[] = {
-	{"id", "text", "id"},
-	{"name", "text", "name"},
-	{"type", "text", "type"},
-	{"category_name", "text", "category.name"},
-	{"price", "numeric", "payment.fixed.price.value"},
-	{"currency", "text", "payment.fixed.price.currency"},
-	{"online_booking", "boolean", "onlineBooking.enabled"},
-	{"hidden", "boolean", "hidden"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"updated_date", "timestamptz", "updatedDate"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the service's ID"},
+	{"name", "text", "name",
+	 "the service's name"},
+	{"type", "text", "type",
+	 "APPOINTMENT, CLASS or COURSE"},
+	{"category_name", "text", "category.name",
+	 "the service's category"},
+	{"price", "numeric", "payment.fixed.price.value",
+	 "the service's fixed price"},
+	{"currency", "text", "payment.fixed.price.currency",
+	 "the price's currency (ISO 4217 code)"},
+	{"online_booking", "boolean", "onlineBooking.enabled",
+	 "whether customers can book the service online"},
+	{"hidden", "boolean", "hidden",
+	 "whether the service is hidden from the site"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the service was created"},
+	{"updated_date", "timestamptz", "updatedDate",
+	 "when the service was last changed"},
+	{"raw", "jsonb", "$",
+	 "the whole service as Wix returns it"},
 	{NULL}
 };
 
@@ -733,27 +912,49 @@ static const WixEndpoint services_query = {
 
 /*
  * Pricing-plan orders (§9): GET, limit and offset in the query string, up
- * to 50 a page; no WQL filter.  Wix sorts by createdDate DESC unless told.
+ * to 50 a page; no WQL filter, only flat parameters (status, plan and
+ * buyer).  Wix sorts by createdDate DESC unless told.
  * The price is the first price of the pricing, or the deprecated flat
  * priceDetails (still returned) where an order has no pricing prices.
  */
 static const WixColumnDef plan_order_columns[] = {
-	{"id", "text", "id"},
-	{"plan_id", "text", "planId"},
-	{"plan_name", "text", "planName"},
-	{"buyer_member_id", "text", "buyer.memberId"},
-	{"buyer_contact_id", "text", "buyer.contactId"},
-	{"status", "text", "status"},
-	{"created_date", "timestamptz", "createdDate"},
-	{"start_date", "timestamptz", "startDate"},
-	{"end_date", "timestamptz", "endDate"},
-	{"price", "numeric", "pricing.prices.0.price.total|priceDetails.total"},
-	{"currency", "text", "pricing.prices.0.price.currency|priceDetails.currency"},
-	{"raw", "jsonb", "$"},
+	{"id", "text", "id",
+	 "the pricing-plan order's ID"},
+	{"plan_id", "text", "planId",
+	 "the plan's ID"},
+	{"plan_name", "text", "planName",
+	 "the plan's name at the time of purchase"},
+	{"buyer_member_id", "text", "buyer.memberId",
+	 "the buyer's site member ID (members.id)"},
+	{"buyer_contact_id", "text", "buyer.contactId",
+	 "the buyer's CRM contact ID (contacts.id)"},
+	{"status", "text", "status",
+	 "DRAFT, PENDING, ACTIVE, PAUSED, ENDED or CANCELED"},
+	{"created_date", "timestamptz", "createdDate",
+	 "when the order was created"},
+	{"start_date", "timestamptz", "startDate",
+	 "when the plan starts"},
+	{"end_date", "timestamptz", "endDate",
+	 "when the plan ends; NULL for a plan valid until canceled"},
+	{"price", "numeric", "pricing.prices.0.price.total|priceDetails.total",
+	 "the total price of the plan's first pricing period"},
+	{"currency", "text", "pricing.prices.0.price.currency|priceDetails.currency",
+	 "the price's currency (ISO 4217 code)"},
+	{"raw", "jsonb", "$",
+	 "the whole pricing-plan order as Wix returns it"},
 	{NULL}
 };
 
+/* The statuses orderStatuses takes: the enum but its UNDEFINED placeholder */
+static const char *const plan_order_statuses[] = {
+	"DRAFT", "PENDING", "ACTIVE", "PAUSED", "ENDED", "CANCELED", NULL
+};
+
+/* Filters are the flat parameters of §9: one list of values each. */
 static const WixFieldDef plan_order_fields[] = {
+	{"status", "orderStatuses", WIX_WIRE_ENUM, WIX_OP_EQ | WIX_OP_IN, plan_order_statuses},
+	{"planId", "planIds", WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_IN},
+	{"buyer.memberId", "buyerIds", WIX_WIRE_STRING, WIX_OP_EQ | WIX_OP_IN},
 	{"createdDate", NULL, WIX_WIRE_DATE, WIX_SORTABLE | WIX_ALWAYS_SET},
 	{NULL}
 };
@@ -1021,72 +1222,4 @@ wix_default_path(const char *column_name)
 	}
 	*out = '\0';
 	return path;
-}
-
-/*
- * column_path_for_import
- *		The path IMPORT FOREIGN SCHEMA writes for a standard column: the one
- *		every endpoint of the resource agrees on, unless it is the default
- *		anyway.  NULL when no option is needed (the scan then takes the path
- *		of the site's endpoint).
- */
-static const char *
-column_path_for_import(const WixResource *resource, const char *column_name)
-{
-	const char *path = NULL;
-
-	for (int i = 0; resource->endpoints[i] != NULL; i++)
-	{
-		bool		found;
-		const char *p = wix_endpoint_column_path(resource->endpoints[i],
-												 column_name, &found);
-
-		if (p == NULL || (path != NULL && strcmp(p, path) != 0))
-			return NULL;
-		path = p;
-	}
-	if (path != NULL && strcmp(path, wix_default_path(column_name)) == 0)
-		return NULL;
-	return path;
-}
-
-/*
- * wix_import_statements
- *		CREATE FOREIGN TABLE statements for IMPORT FOREIGN SCHEMA wix.  No
- *		option value of the server or user mapping is ever copied into them.
- *		LIMIT TO / EXCEPT filtering is left to the core code.
- */
-List *
-wix_import_statements(const char *server_name, ImportForeignSchemaStmt *stmt)
-{
-	List	   *commands = NIL;
-
-	for (int i = 0; resources[i] != NULL; i++)
-	{
-		const WixResource *resource = resources[i];
-		const WixEndpoint *first = resource->endpoints[0];
-		StringInfoData buf;
-
-		if (resource->experimental)
-			continue;
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n",
-						 quote_identifier(resource->name));
-		for (const WixColumnDef *col = first->columns; col->name != NULL; col++)
-		{
-			const char *path = column_path_for_import(resource, col->name);
-
-			appendStringInfo(&buf, "  %s %s", quote_identifier(col->name),
-							 col->sql_type);
-			if (path != NULL)
-				appendStringInfo(&buf, " OPTIONS (path %s)",
-								 quote_literal_cstr(path));
-			appendStringInfoString(&buf, (col + 1)->name != NULL ? ",\n" : "\n");
-		}
-		appendStringInfo(&buf, ") SERVER %s OPTIONS (resource %s)",
-						 quote_identifier(server_name),
-						 quote_literal_cstr(resource->name));
-		commands = lappend(commands, buf.data);
-	}
-	return commands;
 }

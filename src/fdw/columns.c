@@ -87,11 +87,44 @@ wix_rows_path_split(const WixEndpoint *endpoint, WixRowsPath *path)
 }
 
 /*
+ * array_field
+ *		The array field (WIX_OP_HAS_SOME) filtering a column read "up" levels
+ *		above a row inside items: its path is the column's under the arrays
+ *		of rows_path it is in ("lineItems.productName.original").
+ */
+static const WixFieldDef *
+array_field(const WixEndpoint *endpoint, const char *path, int up)
+{
+	StringInfoData full;
+	const char *segment = endpoint->rows_path;
+	const WixFieldDef *field;
+
+	initStringInfo(&full);
+	for (int level = wix_rows_depth(endpoint); level > up; level--)
+	{
+		const char *end = strchr(segment, '.');
+		int			len = end ? end - segment : strlen(segment);
+
+		/* "refunds?" may be absent; its field is "refunds" */
+		if (len > 0 && segment[len - 1] == '?')
+			len--;
+		appendBinaryStringInfo(&full, segment, len);
+		appendStringInfoChar(&full, '.');
+		segment = end ? end + 1 : "";
+	}
+	appendStringInfoString(&full, path);
+	field = wix_endpoint_field(endpoint, full.data);
+	pfree(full.data);
+	return field != NULL && (field->ops & WIX_OP_HAS_SOME) ? field : NULL;
+}
+
+/*
  * column_field
  *		The field a column read "up" levels above the row filters and sorts
- *		by.  Only the item's own fields are filterable; through a batch call
- *		only the parent items' fields (the parent query takes the filter), and
- *		the item's key as the parent's id.
+ *		by.  The item's own fields are filterable, and the array fields of
+ *		the arrays a row is in; through a batch call only the parent items'
+ *		fields (the parent query takes the filter), and the item's key as the
+ *		parent's id.
  */
 static const WixFieldDef *
 column_field(const WixEndpoint *endpoint, const char *path, int up)
@@ -99,8 +132,16 @@ column_field(const WixEndpoint *endpoint, const char *path, int up)
 	const WixBatch *batch = endpoint->batch;
 	int			item_level = wix_rows_depth(endpoint);
 
+	if (batch == NULL && up < item_level)
+		return array_field(endpoint, path, up);
 	if (batch == NULL)
-		return up == item_level ? wix_endpoint_field(endpoint, path) : NULL;
+	{
+		const WixFieldDef *field = wix_endpoint_field(endpoint, path);
+
+		/* an array field is not one value of the item */
+		return up == item_level && field != NULL &&
+			!(field->ops & WIX_OP_HAS_SOME) ? field : NULL;
+	}
 	if (up == item_level && strcmp(path, batch->key_field) == 0)
 		return wix_endpoint_field(batch->parent, batch->parent_id_key);
 	if (up == item_level + 1)

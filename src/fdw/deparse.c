@@ -9,9 +9,11 @@
  * is exact.  A condition Wix evaluates only approximately (case-insensitive
  * $startsWith, $ne matching absent fields, float comparisons...) is still
  * sent, because its answer is always a superset of the right rows, and is
- * rechecked locally.  At scan start, wix_deparse_filter builds the filter
- * JSON from the conditions with parameter values resolved, encoding each
- * value for its field's wire type.
+ * rechecked locally; so is a condition on an array field ($hasSome selects
+ * the items having a matching element, not the rows).  At scan start,
+ * wix_deparse_filter builds the filter JSON from the conditions with
+ * parameter values resolved, encoding each value for its field's wire type;
+ * for an endpoint taking flat query-string parameters, the parameters.
  *
  *-------------------------------------------------------------------------
  */
@@ -295,6 +297,78 @@ has_submillisecond(Expr *value)
 	return false;
 }
 
+/* The distinct non-null elements of a text array, as C strings. */
+static List *
+text_array_values(Datum value)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Datum	   *values;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_INT,
+					  &values, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *str;
+		ListCell   *lc;
+		bool		seen = false;
+
+		if (nulls[i])
+			continue;
+		str = TextDatumGetCString(values[i]);
+		foreach(lc, result)
+			seen = seen || strcmp(lfirst(lc), str) == 0;
+		if (!seen)
+			result = lappend(result, str);
+	}
+	return result;
+}
+
+/*
+ * text_sendable
+ *		May a text value be sent for the field?  Wix rejects a value outside
+ *		the field's list of values; and an empty flat query-string parameter
+ *		would read as none.
+ */
+static bool
+text_sendable(const WixFieldDef *field, bool flat, const char *text)
+{
+	if (field->type != WIX_WIRE_STRING && field->type != WIX_WIRE_ENUM)
+		return true;
+	if (flat && text[0] == '\0')
+		return false;
+	if (field->values == NULL)
+		return true;
+	for (const char *const *value = field->values; *value != NULL; value++)
+	{
+		if (strcmp(*value, text) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Is every value of a constant (an array for IN) sendable?  NULLs are. */
+static bool
+const_sendable(WixLeaf *leaf, const WixFieldDef *field, bool flat)
+{
+	Const	   *c = (Const *) leaf->value;
+	ListCell   *lc;
+
+	if (c->constisnull || (field->type != WIX_WIRE_STRING &&
+						   field->type != WIX_WIRE_ENUM))
+		return true;
+	if (leaf->op != LEAF_IN && leaf->op != LEAF_NIN)
+		return text_sendable(field, flat, TextDatumGetCString(c->constvalue));
+	foreach(lc, text_array_values(c->constvalue))
+	{
+		if (!text_sendable(field, flat, lfirst(lc)))
+			return false;
+	}
+	return true;
+}
+
 /*
  * leaf_pushable
  *		Can this endpoint evaluate the leaf, and exactly?
@@ -305,9 +379,14 @@ leaf_pushable(WixLeaf *leaf, const WixColumnPlan *plan, bool *exact)
 	const WixFieldDef *field = wix_plan_column(plan, leaf->column->varattno)->field;
 	Oid			coltype = leaf->column->vartype;
 	Oid			valtype = InvalidOid;
+	bool		flat = wix_endpoint_in_query_string(plan->endpoint);
 	int			needed;
 
 	if (field == NULL || !type_fits_wire(coltype, field->type))
+		return false;
+	/* flat parameters are lists of values, an array field takes $hasSome */
+	if ((flat || (field->ops & WIX_OP_HAS_SOME)) &&
+		leaf->op != LEAF_EQ && leaf->op != LEAF_IN)
 		return false;
 	if (leaf->value != NULL)
 	{
@@ -316,6 +395,19 @@ leaf_pushable(WixLeaf *leaf, const WixColumnPlan *plan, bool *exact)
 			valtype = get_element_type(valtype);
 		if (!type_fits_wire(valtype, field->type))
 			return false;
+		/* a value known only at run time is left out if Wix would refuse it */
+		if (flat || field->values != NULL)
+		{
+			if (!IsA(leaf->value, Const))
+				*exact = false;
+			else if (!const_sendable(leaf, field, flat))
+				return false;
+		}
+	}
+	if (field->ops & WIX_OP_HAS_SOME)
+	{
+		*exact = false;			/* the item's other elements need not match */
+		return true;
 	}
 
 	switch (leaf->op)
@@ -392,6 +484,12 @@ cond_pushable(Expr *expr, WixRelInfo *info, PlannerInfo *root, Index relid,
 		BoolExpr   *b = (BoolExpr *) expr;
 		ListCell   *lc;
 
+		/* flat parameters are ANDed, with no OR or NOT */
+		for (int i = 0; info->endpoints[i] != NULL; i++)
+		{
+			if (wix_endpoint_in_query_string(info->endpoints[i]))
+				return false;
+		}
 		if (b->boolop == NOT_EXPR)
 		{
 			bool		child_exact = true;
@@ -627,11 +725,13 @@ field_condition(const char *name, const char *op, json_object *value)
 
 /*
  * deparse_list
- *		IN / NOT IN of an array value: the elements Wix can be sent.
+ *		IN / NOT IN of an array value: the elements Wix can be sent, as op.
+ *		A condition with an element Wix would refuse is left out (planning
+ *		made sure that it is rechecked).
  */
 static Deparsed
-deparse_list(WixLeaf *leaf, const char *name, const WixFieldDef *field,
-			 Datum value)
+deparse_list(WixLeaf *leaf, const char *name, const char *op,
+			 const WixFieldDef *field, bool flat, Datum value)
 {
 	ArrayType  *array = DatumGetArrayTypeP(value);
 	Oid			elemtype = ARR_ELEMTYPE(array);
@@ -651,6 +751,13 @@ deparse_list(WixLeaf *leaf, const char *name, const WixFieldDef *field,
 		json_object *encoded = nulls[i] ? NULL :
 			encode_value(values[i], elemtype, field);
 
+		if (encoded != NULL &&
+			!text_sendable(field, flat, json_object_get_string(encoded)))
+		{
+			json_object_put(encoded);
+			json_object_put(list);
+			return deparsed(DEPARSED_TRUE, NULL);
+		}
 		if (encoded != NULL)
 		{
 			json_object_array_add(list, encoded);
@@ -671,8 +778,7 @@ deparse_list(WixLeaf *leaf, const char *name, const WixFieldDef *field,
 		json_object_put(list);
 		return deparsed(leaf->op == LEAF_IN ? DEPARSED_FALSE : DEPARSED_TRUE, NULL);
 	}
-	return deparsed(DEPARSED_JSON,
-					field_condition(name, leaf_wix_ops[leaf->op], list));
+	return deparsed(DEPARSED_JSON, field_condition(name, op, list));
 }
 
 /*
@@ -717,6 +823,9 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 	const WixFieldDef *field = wix_plan_column(ctx->columns,
 											   leaf->column->varattno)->field;
 	const char *name = field->filter_path ? field->filter_path : field->path;
+	bool		array_field = (field->ops & WIX_OP_HAS_SOME) != 0;
+	const char *op = array_field ? "$hasSome" : leaf_wix_ops[leaf->op];
+	bool		flat = wix_endpoint_in_query_string(ctx->endpoint);
 	Datum		value;
 	Oid			type;
 	json_object *encoded;
@@ -752,8 +861,7 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 			psprintf("$%d", ((Param *) leaf->value)->paramid) : "(value at run time)";
 
 		return deparsed(DEPARSED_JSON,
-						field_condition(name, leaf_wix_ops[leaf->op],
-										json_object_new_string(shown)));
+						field_condition(name, op, json_object_new_string(shown)));
 	}
 
 	/* a comparison with NULL is never true */
@@ -761,12 +869,24 @@ deparse_leaf(WixLeaf *leaf, WixDeparseContext *ctx)
 		return deparsed(DEPARSED_FALSE, NULL);
 
 	if (leaf->op == LEAF_IN || leaf->op == LEAF_NIN)
-		return deparse_list(leaf, name, field, value);
+		return deparse_list(leaf, name, op, field, flat, value);
 	encoded = encode_value(value, type, field);
 	if (encoded == NULL)
 		return deparse_unencodable(leaf, name, field, value);
-	return deparsed(DEPARSED_JSON,
-					field_condition(name, leaf_wix_ops[leaf->op], encoded));
+	if (!text_sendable(field, flat, json_object_get_string(encoded)))
+	{
+		/* left out, and rechecked (see leaf_pushable) */
+		json_object_put(encoded);
+		return deparsed(DEPARSED_TRUE, NULL);
+	}
+	if (array_field)
+	{
+		json_object *list = json_object_new_array();
+
+		json_object_array_add(list, encoded);
+		encoded = list;
+	}
+	return deparsed(DEPARSED_JSON, field_condition(name, op, encoded));
 }
 
 static Deparsed deparse_cond(Expr *expr, WixDeparseContext *ctx);
@@ -838,11 +958,120 @@ deparse_cond(Expr *expr, WixDeparseContext *ctx)
 	return deparse_leaf(&leaf, ctx);
 }
 
+/* Append the elements of a JSON array to another. */
+static void
+append_values(json_object *to, json_object *from)
+{
+	for (size_t i = 0; i < json_object_array_length(from); i++)
+		json_object_array_add(to, json_object_get(json_object_array_get_idx(from, i)));
+}
+
+/* The values of a deparsed "= x" or "IN (...)", as a new array. */
+static json_object *
+condition_values(json_object *condition)
+{
+	json_object *values = json_object_new_array();
+
+	/* {"$eq": x} or {"$in": [...]} */
+	json_object_object_foreach(condition, op, operand)
+	{
+		(void) op;
+		if (json_object_is_type(operand, json_type_array))
+			append_values(values, operand);
+		else
+			json_object_array_add(values, json_object_get(operand));
+	}
+	return values;
+}
+
+/*
+ * merge_values
+ *		The values of one parameter given by two conditions, as a new array:
+ *		those both allow, the values being alternatives.  At EXPLAIN time,
+ *		values not known yet are placeholders: both lists are shown.
+ */
+static json_object *
+merge_values(json_object *before, json_object *values, bool explain_only)
+{
+	json_object *merged = json_object_new_array();
+
+	if (explain_only)
+	{
+		append_values(merged, before);
+		append_values(merged, values);
+		return merged;
+	}
+	for (size_t i = 0; i < json_object_array_length(values); i++)
+	{
+		json_object *value = json_object_array_get_idx(values, i);
+
+		for (size_t j = 0; j < json_object_array_length(before); j++)
+		{
+			if (strcmp(json_object_get_string(json_object_array_get_idx(before, j)),
+					   json_object_get_string(value)) == 0)
+			{
+				json_object_array_add(merged, json_object_get(value));
+				break;
+			}
+		}
+	}
+	return merged;
+}
+
+/*
+ * deparse_parameters
+ *		The pushed conditions of an endpoint filtered by flat query-string
+ *		parameters, each "= x" or "IN (...)" (planning made sure), as those
+ *		parameters: {"orderStatuses": ["ACTIVE", "PAUSED"], ...}, or NULL
+ *		when no condition is sent.
+ */
+static json_object *
+deparse_parameters(List *conds, WixDeparseContext *ctx, bool *never_true)
+{
+	json_object *params = json_object_new_object();
+	ListCell   *lc;
+
+	foreach(lc, conds)
+	{
+		Deparsed	d = deparse_cond(lfirst(lc), ctx);
+
+		*never_true |= (d.kind == DEPARSED_FALSE);
+		if (d.kind != DEPARSED_JSON)
+			continue;
+		{
+			json_object_object_foreach(d.json, name, condition)
+			{
+				json_object *values = condition_values(condition);
+				json_object *before;
+
+				if (json_object_object_get_ex(params, name, &before))
+				{
+					json_object *merged = merge_values(before, values,
+													   ctx->explain_only);
+
+					json_object_put(values);
+					values = merged;
+					*never_true |= (json_object_array_length(values) == 0);
+				}
+				json_object_object_add(params, name, values);
+			}
+		}
+		json_object_put(d.json);
+	}
+	if (*never_true || json_object_object_length(params) == 0)
+	{
+		json_object_put(params);
+		return NULL;
+	}
+	return params;
+}
+
 /*
  * wix_deparse_filter
  *		The filter for the pushed conditions (ANDed), or NULL when there is
- *		none.  *never_true is set when no row can match: the scan then sends
- *		no request at all.
+ *		none: for an endpoint paged in the query string, its flat parameters.
+ *		*never_true is set when no row can match: the scan then sends no
+ *		request at all.
  */
 json_object *
 wix_deparse_filter(List *conds, WixDeparseContext *ctx, bool *never_true)
@@ -852,6 +1081,8 @@ wix_deparse_filter(List *conds, WixDeparseContext *ctx, bool *never_true)
 	*never_true = false;
 	if (conds == NIL)
 		return NULL;
+	if (wix_endpoint_in_query_string(ctx->endpoint))
+		return deparse_parameters(conds, ctx, never_true);
 	d = deparse_junction(conds, true, ctx);
 	*never_true = (d.kind == DEPARSED_FALSE);
 	return d.kind == DEPARSED_JSON ? d.json : NULL;
@@ -971,35 +1202,6 @@ wix_id_lookup(List *conds, WixDeparseContext *ctx, char **id)
 	return true;
 }
 
-/* The distinct non-null elements of a text array, as C strings. */
-static List *
-text_array_values(Datum value)
-{
-	ArrayType  *array = DatumGetArrayTypeP(value);
-	Datum	   *values;
-	bool	   *nulls;
-	int			n;
-	List	   *result = NIL;
-
-	deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_INT,
-					  &values, &nulls, &n);
-	for (int i = 0; i < n; i++)
-	{
-		char	   *str;
-		ListCell   *lc;
-		bool		seen = false;
-
-		if (nulls[i])
-			continue;
-		str = TextDatumGetCString(values[i]);
-		foreach(lc, result)
-			seen = seen || strcmp(lfirst(lc), str) == 0;
-		if (!seen)
-			result = lappend(result, str);
-	}
-	return result;
-}
-
 /*
  * wix_key_values
  *		The values a pushed top-level "column = value" condition (or, when
@@ -1037,4 +1239,50 @@ wix_key_values(List *conds, WixDeparseContext *ctx, const char *field_path,
 		return true;
 	}
 	return false;
+}
+
+/*
+ * wix_enum_selectivity
+ *		The share of rows a condition keeps when it compares an enum field
+ *		(status, type...) with constants and the table has no statistics:
+ *		PostgreSQL's default guess for "= value" is 1 row in 200, right for
+ *		ids but far too low for a field with a handful of values, and a guess
+ *		that low makes a join look cheap as one look-up per row.  An enum is
+ *		taken to have WIX_ENUM_VALUES values, equally common.  -1 when the
+ *		condition is not such a comparison.
+ */
+double
+wix_enum_selectivity(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
+					 Expr *expr)
+{
+	WixLeaf		leaf;
+	const WixFieldDef *field;
+	double		share;
+
+	if (!condition_leaf(expr, baserel->relid, root, &leaf) ||
+		leaf.value == NULL || !IsA(leaf.value, Const) ||
+		((Const *) leaf.value)->constisnull)
+		return -1;
+	field = wix_plan_column(info->plans[0], leaf.column->varattno)->field;
+	if (field == NULL || field->type != WIX_WIRE_ENUM)
+		return -1;
+	share = 1.0 / WIX_ENUM_VALUES;
+	switch (leaf.op)
+	{
+		case LEAF_EQ:
+			return share;
+		case LEAF_NE:
+			return 1.0 - share;
+		case LEAF_IN:
+		case LEAF_NIN:
+			{
+				ArrayType  *values = DatumGetArrayTypeP(((Const *) leaf.value)->constvalue);
+				double		in = Min(1.0, share * ArrayGetNItems(ARR_NDIM(values),
+																 ARR_DIMS(values)));
+
+				return leaf.op == LEAF_IN ? in : 1.0 - in;
+			}
+		default:
+			return -1;
+	}
 }

@@ -29,9 +29,9 @@
 #include "utils/rel.h"
 
 
-/* Planner estimates until remote estimates exist. */
+/* Rows of a table nothing tells the size of. */
 #define DEFAULT_ROWS_ESTIMATE	1000
-#define REQUEST_COST			100.0	/* one round trip to Wix */
+/* Converting a row Wix sent, per row. */
 #define ROW_COST				0.01
 
 /* Indexes of the fdw_private list of a ForeignPath. */
@@ -94,7 +94,7 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 				Oid serverid)
 {
 	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-	WixConnection *conn = wix_get_connection(GetUserMapping(userid, serverid));
+	WixConnection *conn = wix_get_connection(wix_user_mapping(userid, serverid));
 	WixCatalogVersion catalog = WIX_CATALOG_ANY;
 	WixDeparseContext ctx;
 	json_object *filter;
@@ -120,9 +120,70 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
 }
 
 /*
+ * rows_per_request
+ *		Rows a request brings, when no read of the table was remembered: a
+ *		full page of the smallest of the endpoints' pages; half that for a
+ *		batch call, whose parent pages are requests too.
+ */
+static double
+rows_per_request(WixRelInfo *info)
+{
+	double		rows = INT_MAX;
+
+	for (int i = 0; info->endpoints[i] != NULL; i++)
+	{
+		const WixEndpoint *endpoint = info->endpoints[i];
+		double		page = Max(1, endpoint->max_page_size);
+
+		rows = Min(rows, endpoint->batch != NULL ? Max(1.0, page / 2) : page);
+	}
+	return rows;
+}
+
+/*
+ * table_size
+ *		How many rows the table holds, and how many rows a request brings,
+ *		by the precedence README documents: the "rows" option, then ANALYZE
+ *		(baserel->tuples from reltuples), then the size remembered from the
+ *		last read to the end, then a remote count (use_remote_estimate, with
+ *		the pushed conditions: *counted is set then), then 1000 rows.
+ */
+static void
+table_size(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info,
+		   Oid serverid, bool use_remote_estimate, bool *counted)
+{
+	Oid			userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	double		option_rows;
+	double		remembered_rows;
+	double		remembered_requests;
+	bool		remembered;
+
+	*counted = false;
+	wix_table_estimate_options(info->relid, &option_rows, &use_remote_estimate);
+	remembered = wix_size_recall(serverid, wix_user_mapping_id(userid, serverid),
+								 info->resource->name, &remembered_rows,
+								 &remembered_requests);
+	info->rows_per_request = remembered && remembered_requests > 0 ?
+		Max(1.0, remembered_rows / remembered_requests) : rows_per_request(info);
+	if (option_rows >= 0)
+		info->table_rows = option_rows;
+	else if (baserel->tuples >= 0)
+		info->table_rows = baserel->tuples;
+	else if (remembered)
+		info->table_rows = remembered_rows;
+	else if (use_remote_estimate &&
+			 (info->table_rows = remote_estimate(root, baserel, info, serverid)) >= 0)
+		*counted = true;
+	else
+		info->table_rows = DEFAULT_ROWS_ESTIMATE;
+}
+
+/*
  * wixGetForeignRelSize
  *		Pick the endpoints a scan may use and split the conditions into those
  *		Wix evaluates and those checked here (approximate ones are both).
+ *		baserel->tuples becomes the rows Wix sends, baserel->rows those
+ *		left after the local conditions.
  */
 static void
 wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -134,9 +195,8 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *remote_clauses = NIL;
 	ListCell   *lc;
 	int			n = 0;
-	double		table_rows;
-	double		fetched;
-	bool		use_remote_estimate;
+	bool		counted;
+	bool		analyzed;
 
 	info->relid = foreigntableid;
 	info->resource = wix_find_resource(wix_table_resource(foreigntableid));
@@ -147,7 +207,8 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						get_rel_name(foreigntableid))));
 	wix_server_options(GetForeignServer(table->serverid), &server);
 	info->catalog = server.catalog;
-	use_remote_estimate = server.use_remote_estimate;
+	info->request_cost = server.request_cost >= 0 ? server.request_cost :
+		wix_request_cost;
 	info->all_plans = wix_column_plans_build(foreigntableid, info->resource);
 	for (int i = 0; info->resource->endpoints[i] != NULL; i++)
 	{
@@ -161,6 +222,7 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		}
 	}
 	baserel->fdw_private = info;
+	analyzed = baserel->tuples >= 0;
 
 	foreach(lc, baserel->baserestrictinfo)
 	{
@@ -168,6 +230,15 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		bool		exact;
 
 		all_clauses = lappend(all_clauses, rinfo);
+		/* the selectivity PostgreSQL caches for it, when it has no statistics */
+		if (!analyzed)
+		{
+			double		selectivity = wix_enum_selectivity(root, baserel, info,
+														   rinfo->clause);
+
+			if (selectivity >= 0)
+				rinfo->norm_selec = selectivity;
+		}
 		if (wix_enable_where_pushdown &&
 			wix_is_pushable_cond(root, baserel, info, rinfo->clause, &exact))
 		{
@@ -179,44 +250,53 @@ wixGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		else
 			info->local_conds = lappend(info->local_conds, rinfo);
 	}
-	wix_table_estimate_options(foreigntableid, &table_rows, &use_remote_estimate);
-	if (table_rows < 0)
-		table_rows = DEFAULT_ROWS_ESTIMATE;
-	fetched = use_remote_estimate ?
-		remote_estimate(root, baserel, info, table->serverid) : -1;
-	if (fetched >= 0)
+	table_size(root, baserel, info, table->serverid, server.use_remote_estimate,
+			   &counted);
+	if (counted)
 	{
+		/* Wix counted the rows passing the pushed conditions */
 		List	   *local_only = list_difference_ptr(info->local_conds,
 													 info->remote_conds);
 
-		baserel->tuples = clamp_row_est(fetched);
-		baserel->rows = clamp_row_est(fetched *
+		baserel->tuples = clamp_row_est(info->table_rows);
+		baserel->rows = clamp_row_est(info->table_rows *
 									  clauselist_selectivity(root, local_only,
 															 baserel->relid,
 															 JOIN_INNER, NULL));
 	}
 	else
 	{
-		/* remember how many rows Wix sends, for the paths' costs */
-		baserel->tuples = clamp_row_est(table_rows *
+		baserel->tuples = clamp_row_est(info->table_rows *
 										clauselist_selectivity(root, remote_clauses,
 															   baserel->relid,
 															   JOIN_INNER, NULL));
-		baserel->rows = clamp_row_est(table_rows *
+		baserel->rows = clamp_row_est(info->table_rows *
 									  clauselist_selectivity(root, all_clauses,
 															 baserel->relid,
 															 JOIN_INNER, NULL));
 	}
 }
 
-/* Cost of fetching rows: a request per page, a little per row. */
-static void
-scan_cost(double fetched, double returned, Cost *startup, Cost *total)
+/* The Wix requests a run that receives fetched rows makes: at least one. */
+static double
+requests_for(WixRelInfo *info, double fetched)
 {
-	double		pages = Max(1.0, ceil(fetched / 100.0));
+	/* rows_per_request may come from a division: 29.000000001 is 29 */
+	return Max(1.0, ceil(fetched / info->rows_per_request - 1e-6));
+}
 
-	*startup = REQUEST_COST;
-	*total = pages * REQUEST_COST + fetched * ROW_COST + returned * cpu_tuple_cost;
+/*
+ * scan_cost
+ *		Cost of fetching rows: each request at request_cost, which dwarfs the
+ *		rest, and a little per row.  The first request is the startup cost.
+ */
+static void
+scan_cost(WixRelInfo *info, double fetched, double returned, Cost *startup,
+		  Cost *total)
+{
+	*startup = info->request_cost;
+	*total = requests_for(info, fetched) * info->request_cost +
+		fetched * ROW_COST + returned * cpu_tuple_cost;
 }
 
 /*
@@ -326,7 +406,7 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info
 		if (bms_is_empty(required_outer))
 			continue;
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
-		scan_cost(param_info->ppi_rows, param_info->ppi_rows,
+		scan_cost(info, param_info->ppi_rows, param_info->ppi_rows,
 				  &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
 				 make_scan_path(root, baserel, param_info->ppi_rows,
@@ -349,7 +429,7 @@ wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *sort_keys;
 	bool		sortable;
 
-	scan_cost(baserel->tuples, baserel->rows, &startup_cost, &total_cost);
+	scan_cost(info, baserel->tuples, baserel->rows, &startup_cost, &total_cost);
 	add_path(baserel, (Path *)
 			 make_scan_path(root, baserel, baserel->rows, startup_cost,
 							total_cost, NIL, NULL, NIL));
@@ -458,7 +538,7 @@ wixGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		return;
 
 	rows = Min(baserel->rows, (double) limit);
-	scan_cost(Min(baserel->tuples, (double) (limit + offset)), rows,
+	scan_cost(info, Min(baserel->tuples, (double) (limit + offset)), rows,
 			  &startup_cost, &total_cost);
 	add_path(output_rel, (Path *)
 			 make_upper_path(root, baserel, root->upper_targets[UPPERREL_FINAL],
@@ -568,6 +648,7 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *attrs;
 	List	   *fdw_private;
 	ListCell   *lc;
+	double		fetched;
 
 	foreach(lc, scan_clauses)
 	{
@@ -601,9 +682,23 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		}
 	}
 
+	/*
+	 * A parameterized scan may have to evaluate its pushed conditions here
+	 * (the guard of scan.c), so it fills their columns too.
+	 */
 	rel = table_open(foreigntableid, NoLock);
-	attrs = retrieved_attrs(baserel, local_exprs, rel);
+	attrs = retrieved_attrs(baserel,
+							param_exprs != NIL ?
+							list_concat_copy(local_exprs, remote_exprs) : local_exprs,
+							rel);
 	table_close(rel, NoLock);
+
+	if (best_path->path.param_info != NULL)
+		fetched = best_path->path.param_info->ppi_rows;
+	else if (limit >= 0)
+		fetched = Min(baserel->tuples, (double) limit + offset);
+	else
+		fetched = baserel->tuples;
 
 	fdw_private = list_make5(makeString((char *) info->resource->name),
 							 makeInteger(baserel->relid), attrs, remote_exprs,
@@ -616,6 +711,11 @@ wixGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 						  makeInteger(limit >= 0 || root->parse->limitCount != NULL ||
 									  root->limit_tuples >= 0));
 	fdw_private = lappend(fdw_private, wix_column_plans_to_list(info->all_plans));
+	fdw_private = lappend(fdw_private,
+						  makeInteger((int) Min(requests_for(info, fetched), INT_MAX)));
+	fdw_private = lappend(fdw_private,
+						  makeInteger((int) Min(requests_for(info, info->table_rows),
+												INT_MAX)));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, param_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -651,6 +751,7 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = wixReScanForeignScan;
 	routine->EndForeignScan = wixEndForeignScan;
 	routine->ExplainForeignScan = wixExplainForeignScan;
+	routine->AnalyzeForeignTable = wixAnalyzeForeignTable;
 	routine->ImportForeignSchema = wixImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);

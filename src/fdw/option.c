@@ -42,6 +42,7 @@ static const WixOption valid_options[] = {
 	{"requests_per_minute", ForeignServerRelationId},
 	{"max_response_size", ForeignServerRelationId},
 	{"max_concurrent_requests", ForeignServerRelationId},
+	{"request_cost", ForeignServerRelationId},
 	{"client_id", UserMappingRelationId},
 	{"client_secret", UserMappingRelationId},
 	{"instance_id", UserMappingRelationId},
@@ -63,6 +64,15 @@ bool		wix_enable_experimental_resources = false;
 
 /* Most pages one scan reads (GUC wix_admin.max_pages) */
 int			wix_max_pages = 100000;
+
+/*
+ * The planner's price of one Wix request (GUC wix_admin.request_cost, and
+ * the server option request_cost): a round trip, and a share of the site's
+ * rate limit that every other session of the site then lacks.  Reading a
+ * row locally costs cpu_tuple_cost (0.01), so the default makes one request
+ * weigh as much as handling 100,000 rows here.
+ */
+double		wix_request_cost = 1000.0;
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_validator);
 
@@ -97,6 +107,11 @@ wix_fdw_define_gucs(void)
 {
 	wix_define_bool_settings(fdw_switches, lengthof(fdw_switches));
 	wix_define_int_settings(fdw_limits, lengthof(fdw_limits));
+	DefineCustomRealVariable("wix_admin.request_cost",
+							 "Planner's cost of one Wix request.",
+							 "A server's request_cost option overrides it.",
+							 &wix_request_cost, 1000.0, 0.0, 1e9,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 static bool

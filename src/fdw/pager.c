@@ -196,7 +196,8 @@ next_offset_value(WixPager *pager)
  * query_string_request
  *		A GET query's parameters, as the object wix_query_string_path
  *		encodes: limit and offset at the top, then the sort as one object
- *		(Wix takes a single sorting there), then extra_body's parameters.
+ *		(Wix takes a single sorting there), the filter's parameters, then
+ *		extra_body's parameters.
  */
 static json_object *
 query_string_request(WixPager *pager, json_object *extra)
@@ -213,6 +214,11 @@ query_string_request(WixPager *pager, json_object *extra)
 		json_object_object_add(request, endpoint->sort_key,
 							   json_object_get(json_object_array_get_idx(sort, 0)));
 	json_object_put(sort);
+	if (pager->filter != NULL)
+	{
+		json_object_object_foreach(pager->filter, key, value)
+			json_object_object_add(request, key, json_object_get(value));
+	}
 	{
 		json_object_object_foreach(extra, key, value)
 			json_object_object_add(request, key, json_object_get(value));

@@ -23,6 +23,8 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -33,6 +35,11 @@
 
 /* Rows between two nudges of the transfers in flight. */
 #define POLL_EVERY_ROWS 32
+
+/* Wix requests of this backend's finished scans (wix_admin.requests_made()) */
+static int64 requests_of_finished_scans = 0;
+
+PG_FUNCTION_INFO_V1(wix_requests_made);
 
 /* The state of one foreign scan. */
 typedef struct WixScanState
@@ -50,6 +57,7 @@ typedef struct WixScanState
 	int			limit;			/* -1: no pushed LIMIT */
 	int			offset;
 	int			depth;			/* pages to keep in flight */
+	bool		fetch_ahead;	/* request a page before its rows are wanted */
 	WixColumnConverter **converters;	/* by attnum - 1; NULL = always null */
 	int			whole_item_attr;	/* attnum - 1 of a selected jsonb "$"; or -1 */
 	WixPager	pager;
@@ -87,6 +95,17 @@ typedef struct WixScanState
 	WixPendingRequest *pending[MAX_INFLIGHT];	/* in page order */
 	int			npending;
 	WixRequestStats stats;
+	WixRequestStats run_start;	/* stats when this run began */
+	Oid			serverid;		/* for the remembered size of the table */
+	Oid			umid;
+	int			estimated_requests; /* the planner's, per run */
+	int			full_read_requests; /* the planner's, for the whole table */
+	/* the guard of a parameterized scan (see guard_trips) */
+	ExprState  *copy_qual;		/* the pushed conditions, evaluated here */
+	Tuplestorestate *table_copy;	/* the whole table, once read */
+	TupleTableSlot *copy_slot;
+	int64		lookup_requests;	/* requests before the guard tripped */
+	int64		copy_requests;	/* ... and for the copy */
 } WixScanState;
 
 /* Are an endpoint's rows inside its items, or batch answers with parents? */
@@ -112,6 +131,60 @@ scan_user_id(ForeignScanState *node)
 #endif
 }
 
+/* What substitute_params replaces: each of from by the same place of to. */
+typedef struct ParamSubstitution
+{
+	List	   *from;
+	List	   *to;
+} ParamSubstitution;
+
+static Node *
+substitute_params(Node *node, ParamSubstitution *subst)
+{
+	ListCell   *from;
+	ListCell   *to;
+
+	if (node == NULL)
+		return NULL;
+	forboth(from, subst->from, to, subst->to)
+	{
+		if (equal(node, lfirst(from)))
+			return copyObject(lfirst(to));
+	}
+	return expression_tree_mutator(node, substitute_params, subst);
+}
+
+/*
+ * init_guard
+ *		A parameterized scan keeps its pushed conditions ready to evaluate
+ *		here, on a copy of the whole table, should its look-ups come to cost
+ *		more requests than reading the table (see guard_trips).  In them, the
+ *		other side's values become the executor's parameters, as in
+ *		fdw_exprs.
+ */
+static void
+init_guard(ForeignScanState *node, WixScanState *state)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	ParamSubstitution subst = {state->param_exprs, fsplan->fdw_exprs};
+	List	   *conds;
+
+	if (state->full_read_requests <= 0)
+		return;
+	for (int i = 0; state->resource->endpoints[i] != NULL; i++)
+	{
+		/* a table read only with a value in its path has no full read */
+		if (wix_path_params(state->resource->endpoints[i]->query_path) != NIL)
+			return;
+	}
+	conds = (List *) substitute_params((Node *) state->remote_conds, &subst);
+	fix_opfuncids((Node *) conds);
+	state->copy_qual = ExecInitQual(conds, (PlanState *) node);
+	state->copy_slot = ExecInitExtraTupleSlot(node->ss.ps.state,
+											  RelationGetDescr(node->ss.ss_currentRelation),
+											  &TTSOpsMinimalTuple);
+}
+
 void
 wixBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -122,6 +195,7 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	Oid			tableid = RelationGetRelid(node->ss.ss_currentRelation);
 	ForeignTable *table = GetForeignTable(tableid);
 	const char *resource = strVal(list_nth(fdw_private, WixPrivateResource));
+	UserMapping *user;
 
 	state = palloc0(sizeof(WixScanState));
 	node->fdw_state = state;
@@ -139,16 +213,28 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	state->offset = intVal(list_nth(fdw_private, WixPrivateOffset));
 	state->plans = wix_column_plans_from_list(list_nth(fdw_private, WixPrivateColumns),
 											  state->resource);
+	state->estimated_requests = intVal(list_nth(fdw_private, WixPrivateEstimatedRequests));
+	state->full_read_requests = intVal(list_nth(fdw_private, WixPrivateFullReadRequests));
 
 	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
 	state->param_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
-	state->conn = wix_get_connection(GetUserMapping(scan_user_id(node),
-													table->serverid));
+	user = wix_user_mapping(scan_user_id(node), table->serverid);
+	state->conn = wix_get_connection(user);
+	state->serverid = table->serverid;
+	state->umid = user->umid;
 	state->depth = intVal(list_nth(fdw_private, WixPrivateBounded)) ? 1 :
 		Min(MAX_INFLIGHT, wix_connection_concurrency(state->conn));
+
+	/*
+	 * Under a LIMIT that Wix does not see (min/max, a filter checked here),
+	 * the next page could be one nobody reads: ask for it only when a row of
+	 * it is wanted.  A pushed LIMIT's pages are all wanted.
+	 */
+	state->fetch_ahead = !intVal(list_nth(fdw_private, WixPrivateBounded)) ||
+		state->limit >= 0;
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"wix_admin scan",
 											ALLOCSET_DEFAULT_SIZES);
@@ -161,6 +247,8 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt,
 										   "wix_admin row",
 										   ALLOCSET_SMALL_SIZES);
+	if (state->param_exprs != NIL)
+		init_guard(node, state);
 }
 
 /*
@@ -380,6 +468,7 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	state->items = NULL;
 	state->nitems = state->next_item = 0;
 	state->skipped = state->returned = state->fetched = 0;
+	state->run_start = state->stats;
 
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	deparse_context(node, state, state->endpoint, false, &ctx);
@@ -745,12 +834,13 @@ read_page_as_jsonb(WixScanState *state, const char *body, size_t len)
 /*
  * read_page
  *		A page has arrived: work out the next page from the paging metadata
- *		in its raw body and request it, so that the round trip overlaps
- *		parsing and reading this page.  A scan that needs no column
- *		(count(*)) of items that are its rows only counts them: true then,
- *		and the page is never parsed.  One that selects whole rows parses it
- *		straight into jsonb when it can (true then too), unless it is a
- *		batch call (its rows read their parent items from json-c).
+ *		in its raw body and, when the scan fetches ahead, request it, so that
+ *		the round trip overlaps parsing and reading this page.  A scan that
+ *		needs no column (count(*)) of items that are its rows only counts
+ *		them: true then, and the page is never parsed.  One that selects
+ *		whole rows parses it straight into jsonb when it can (true then too),
+ *		unless it is a batch call (its rows read their parent items from
+ *		json-c).
  */
 static bool
 read_page(const char *body, size_t len, void *arg)
@@ -767,7 +857,8 @@ read_page(const char *body, size_t len, void *arg)
 	MemoryContextSwitchTo(oldcxt);
 	state->page_outlined = true;
 	state->fetched += outline.nitems;
-	issue_requests(state);
+	if (state->fetch_ahead)
+		issue_requests(state);
 	if (state->endpoint->batch != NULL)
 		return false;			/* rows and parents come from json-c */
 	if (state->retrieved_attrs != NIL)
@@ -1043,19 +1134,26 @@ store_item(ForeignScanState *node, WixScanState *state, size_t index)
 	ExecStoreVirtualTuple(slot);
 }
 
-TupleTableSlot *
-wixIterateForeignScan(ForeignScanState *node)
+/*
+ * remember_complete_read
+ *		A run that read the table to the end with nothing narrowing it tells
+ *		the planner the table's size, and what reading it costs (sizes.c).
+ */
+static void
+remember_complete_read(WixScanState *state)
 {
-	WixScanState *state = node->fdw_state;
+	if (state->remote_conds != NIL || state->limit >= 0 || state->offset > 0 ||
+		state->get_key != NULL)
+		return;
+	wix_size_remember(state->serverid, state->umid, state->resource->name,
+					  (double) (state->stats.rows - state->run_start.rows),
+					  (double) (state->stats.requests - state->run_start.requests));
+}
 
-	/* a pushed LIMIT 0 needs nothing from Wix, not even its catalog */
-	if (state->limit == 0)
-		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
-	if (state->endpoint == NULL)
-		start_scan(node, state);
-	if (!state->query_started)
-		begin_query(node, state);
-
+/* The run's next row from Wix, or an empty slot at its end. */
+static TupleTableSlot *
+next_remote_row(ForeignScanState *node, WixScanState *state)
+{
 	for (;;)
 	{
 		if (state->limit >= 0 && state->returned >= state->limit)
@@ -1063,7 +1161,10 @@ wixIterateForeignScan(ForeignScanState *node)
 		while (state->next_item >= state->nitems)
 		{
 			if (!fetch_page(state))
+			{
+				remember_complete_read(state);
 				return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+			}
 		}
 		if (state->skipped < state->offset)
 		{
@@ -1088,6 +1189,105 @@ wixIterateForeignScan(ForeignScanState *node)
 	}
 }
 
+/*
+ * guard_trips
+ *		Has a parameterized scan sent more requests for its look-ups than
+ *		reading the whole table would take?  A bad estimate of the rows on
+ *		the other side of a join must not spend the site's rate limit on one
+ *		look-up per row: from then on the scan works on a copy of the table.
+ */
+static bool
+guard_trips(WixScanState *state)
+{
+	return state->copy_qual != NULL && state->table_copy == NULL &&
+		state->stats.requests > state->full_read_requests;
+}
+
+/*
+ * read_table_copy
+ *		Read the whole table once, with no condition, into a tuplestore (in
+ *		memory up to work_mem, then on disk); each later run of the scan
+ *		evaluates the pushed conditions on it.
+ */
+static void
+read_table_copy(ForeignScanState *node, WixScanState *state)
+{
+	List	   *conds = state->remote_conds;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->scan_cxt);
+	TupleTableSlot *slot;
+
+	state->lookup_requests = state->stats.requests;
+	elog(DEBUG1, "wix_admin: %lld look-ups of %s cost more requests than reading it (%d); reading it once",
+		 (long long) state->lookup_requests, state->resource->name,
+		 state->full_read_requests);
+	state->table_copy = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+	state->remote_conds = NIL;
+	PG_TRY();
+	{
+		begin_query(node, state);
+		for (;;)
+		{
+			/* TupIsNull evaluates its argument twice */
+			slot = next_remote_row(node, state);
+			if (TupIsNull(slot))
+				break;
+			tuplestore_puttupleslot(state->table_copy, slot);
+		}
+	}
+	PG_FINALLY();
+	{
+		state->remote_conds = conds;
+	}
+	PG_END_TRY();
+	state->copy_requests = state->stats.requests - state->lookup_requests;
+}
+
+/* The run's next row of the table copy that passes the pushed conditions. */
+static TupleTableSlot *
+next_copied_row(ForeignScanState *node, WixScanState *state)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+
+	while (tuplestore_gettupleslot(state->table_copy, true, false,
+								   state->copy_slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = state->copy_slot;
+		if (ExecQual(state->copy_qual, econtext))
+			return ExecCopySlot(node->ss.ss_ScanTupleSlot, state->copy_slot);
+	}
+	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+TupleTableSlot *
+wixIterateForeignScan(ForeignScanState *node)
+{
+	WixScanState *state = node->fdw_state;
+
+	/* a pushed LIMIT 0 needs nothing from Wix, not even its catalog */
+	if (state->limit == 0)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+	if (state->endpoint == NULL)
+		start_scan(node, state);
+	if (!state->query_started)
+	{
+		if (guard_trips(state))
+			read_table_copy(node, state);
+		if (state->table_copy != NULL)
+		{
+			tuplestore_rescan(state->table_copy);
+			state->query_started = true;
+		}
+		else
+			begin_query(node, state);
+	}
+	if (state->table_copy != NULL)
+		return next_copied_row(node, state);
+	return next_remote_row(node, state);
+}
+
 /* Start over; parameters may have new values, so the filter is rebuilt. */
 void
 wixReScanForeignScan(ForeignScanState *node)
@@ -1102,12 +1302,32 @@ wixEndForeignScan(ForeignScanState *node)
 {
 	WixScanState *state = node->fdw_state;
 
+	if (state != NULL)
+		requests_of_finished_scans += state->stats.requests;
+
 	/* free the last page now rather than at the end of the query */
+	if (state != NULL && state->table_copy != NULL)
+	{
+		tuplestore_end(state->table_copy);
+		state->table_copy = NULL;
+	}
 	if (state != NULL && state->scan_cxt != NULL)
 	{
 		MemoryContextDelete(state->scan_cxt);
 		state->scan_cxt = state->query_cxt = state->page_cxt = state->row_cxt = NULL;
 	}
+}
+
+/*
+ * wix_requests_made
+ *		SQL function wix_admin.requests_made(): the Wix requests this
+ *		backend's finished foreign scans have sent, so that a caller can
+ *		count what a piece of work cost (a mirror refresh records it).
+ */
+Datum
+wix_requests_made(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(requests_of_finished_scans);
 }
 
 /*
@@ -1273,10 +1493,22 @@ wixExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		}
 	}
 
+	ExplainPropertyInteger("Wix requests (estimated)", NULL,
+						   state->estimated_requests, es);
 	if (es->analyze)
 	{
+		if (state->table_copy != NULL)
+			ExplainPropertyText("Wix guard",
+								psprintf("after %lld look-up requests, the table was read once (%lld requests) and the rest evaluated here",
+										 (long long) state->lookup_requests,
+										 (long long) state->copy_requests), es);
 		ExplainPropertyInteger("Wix requests", NULL, state->stats.requests, es);
 		ExplainPropertyInteger("Wix pages", NULL, state->stats.pages, es);
 		ExplainPropertyInteger("Wix rows", NULL, state->stats.rows, es);
+		/* a time, so only with TIMING; in text only when the limiter held it */
+		if (es->timing &&
+			(state->stats.rate_limit_wait_ms > 0 || es->format != EXPLAIN_FORMAT_TEXT))
+			ExplainPropertyFloat("Wix rate limit wait", "ms",
+								 state->stats.rate_limit_wait_ms, 3, es);
 	}
 }

@@ -151,6 +151,7 @@ extern char *wix_args_json(WixActionCall *call);
 extern Oid	wix_action_param_type(const WixActionDef *def, int i);
 extern json_object *wix_object_arg(WixActionCall *call, const char *name,
 								   Datum value);
+extern ForeignServer *wix_choose_server(const char *name);
 extern bool wix_connect_action(WixActionCall *call);
 extern WixArg *wix_arg(WixActionCall *call, const char *name);
 extern const char *wix_arg_text(WixActionCall *call, const char *name);

@@ -2,7 +2,8 @@
  *
  * wix_admin.h
  *		  What the start-up file (src/wix_admin.c) offers every subsystem:
- *		  defining a table of integer or boolean settings.
+ *		  defining a table of integer or boolean settings, and running a
+ *		  function in a subtransaction that reports its error.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,5 +41,6 @@ typedef struct WixBoolSetting
 
 extern void wix_define_int_settings(const WixIntSetting *settings, int count);
 extern void wix_define_bool_settings(const WixBoolSetting *settings, int count);
+extern ErrorData *wix_in_subtransaction(void (*fn) (void *arg), void *arg);
 
 #endif							/* WIX_ADMIN_H */

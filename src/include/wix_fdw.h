@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * wix_fdw.h
- *		  The foreign data wrapper: the resource catalog (catalog.c), table
- *		  and column options (option.c), the column plan (columns.c),
- *		  pushdown (deparse.c), paging (pager.c), value conversion
- *		  (convert.c, jsonb_text.c) and the callbacks (fdw.c).
+ *		  The foreign data wrapper: the resource catalog (catalog.c), IMPORT
+ *		  FOREIGN SCHEMA (import.c), table and column options (option.c),
+ *		  the column plan (columns.c), pushdown (deparse.c), paging
+ *		  (pager.c), value conversion (convert.c, jsonb_text.c) and the
+ *		  callbacks (fdw.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +16,7 @@
 
 #include "commands/explain.h"
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "nodes/execnodes.h"
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
@@ -33,9 +35,11 @@ typedef enum WixPaging
 	WIX_PAGING_OFFSET,			/* paging {limit, offset} */
 	WIX_PAGING_NONE,			/* one answer holds every item */
 	WIX_PAGING_QUERY_STRING		/* GET: top-level limit and offset, the sort
-								 * (one object under sort_key) and extra_body
-								 * in the query string, no body; offset
-								 * metadata ("total", "tooManyToCount") */
+								 * (one object under sort_key), the filter
+								 * (flat parameters, see WixFieldDef) and
+								 * extra_body in the query string, no body;
+								 * offset metadata ("total",
+								 * "tooManyToCount") */
 } WixPaging;
 
 /* How Wix encodes and compares a filterable field's values. */
@@ -58,16 +62,32 @@ typedef enum WixWireType
 #define WIX_OP_NIN			0x0010	/* $nin */
 #define WIX_OP_EXISTS		0x0020	/* $exists */
 #define WIX_OP_STARTS		0x0040	/* $startsWith (case-insensitive) */
+#define WIX_OP_HAS_SOME		0x0080	/* $hasSome: an array field, see below */
 #define WIX_SORTABLE		0x0100	/* may be a sort key */
 #define WIX_ALWAYS_SET		0x0200	/* never absent: NULL ordering is moot */
 
-/* A field an endpoint can filter or sort by. */
+/*
+ * A field an endpoint can filter or sort by.
+ *
+ * An array field (WIX_OP_HAS_SOME) has a path through an array of the item
+ * ("lineItems.productName.original"): it filters the rows read from that
+ * array's elements (WixEndpoint.rows_path), "= x" and "IN (...)" becoming
+ * $hasSome, which selects the items having at least one such element; the
+ * rows are rechecked here, since the other elements of those items need
+ * not match.
+ *
+ * An endpoint paged in the query string takes its filter as flat
+ * parameters instead: each pushed condition is "= x" or "IN (...)" on one
+ * field, sent as the repeated parameter filter_path ("orderStatuses").
+ */
 typedef struct WixFieldDef
 {
 	const char *path;			/* where it is in the returned object */
 	const char *filter_path;	/* its name in filters, when it differs */
 	WixWireType type;
 	int			ops;
+	const char *const *values;	/* the only values Wix accepts in a filter
+								 * (it rejects others), NULL-ended; or NULL */
 } WixFieldDef;
 
 /* One standard column: its name, SQL type and Wix JSON path. */
@@ -76,6 +96,8 @@ typedef struct WixColumnDef
 	const char *name;
 	const char *sql_type;
 	const char *path;			/* NULL: this endpoint does not have it */
+	const char *description;	/* what it holds, for its COMMENT; given in
+								 * the resource's first endpoint only */
 } WixColumnDef;
 
 typedef struct WixEndpoint WixEndpoint;
@@ -168,10 +190,16 @@ extern const char *wix_endpoint_column_path(const WixEndpoint *endpoint,
 extern char *wix_default_path(const char *column_name);
 extern const WixFieldDef *wix_endpoint_field(const WixEndpoint *endpoint,
 											 const char *path);
-extern List *wix_import_statements(const char *server_name,
-								   ImportForeignSchemaStmt *stmt);
 extern bool wix_endpoint_is_query(const WixEndpoint *endpoint);
 extern bool wix_endpoint_in_query_string(const WixEndpoint *endpoint);
+
+/*
+ * IMPORT FOREIGN SCHEMA (import.c): the CREATE FOREIGN TABLE statements, and
+ * the comments on the tables they create
+ */
+extern void wix_import_init(void);
+extern List *wix_import_statements(const char *server_name,
+								   ImportForeignSchemaStmt *stmt);
 
 /*
  * The column plan (columns.c): built at planning time, carried in
@@ -235,6 +263,8 @@ extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
 extern bool wix_enable_experimental_resources;
 extern int	wix_max_pages;
+
+extern double wix_request_cost;
 
 extern void wix_fdw_define_gucs(void);
 extern char *wix_table_resource(Oid foreigntableid);
@@ -308,6 +338,9 @@ typedef struct WixRelInfo
 	WixCatalogVersion catalog;	/* forced by the server, or ANY */
 	List	   *remote_conds;	/* RestrictInfos sent to Wix */
 	List	   *local_conds;	/* RestrictInfos checked here (incl. rechecks) */
+	double		table_rows;		/* rows the whole table holds (estimated) */
+	double		rows_per_request;	/* rows a request brings (estimated) */
+	double		request_cost;	/* the planner's price of a request */
 	/* set on the ORDERED upper rel: the base rel below it */
 	struct RelOptInfo *ordered_input;
 } WixRelInfo;
@@ -328,6 +361,11 @@ typedef struct WixDeparseContext
 
 extern bool wix_is_pushable_cond(PlannerInfo *root, RelOptInfo *baserel,
 								 WixRelInfo *info, Expr *expr, bool *exact);
+
+/* Values an enum field is taken to have, for estimates without statistics */
+#define WIX_ENUM_VALUES 5
+extern double wix_enum_selectivity(PlannerInfo *root, RelOptInfo *baserel,
+								   WixRelInfo *info, Expr *expr);
 extern List *wix_collect_param_values(PlannerInfo *root, Index relid,
 									  List *conds);
 extern bool wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel,
@@ -406,6 +444,15 @@ extern bool wix_jsonb_page_parse(const char *body, size_t len,
 								 WixJsonbPage *page);
 
 /*
+ * Remembered table sizes (sizes.c)
+ */
+extern void wix_sizes_init(void);
+extern void wix_size_remember(Oid serverid, Oid umid, const char *resource,
+							  double rows, double requests);
+extern bool wix_size_recall(Oid serverid, Oid umid, const char *resource,
+							double *rows, double *requests);
+
+/*
  * Planning and the scan (fdw.c, scan.c)
  */
 /* Indexes of the fdw_private list of a ForeignScan. */
@@ -420,7 +467,9 @@ enum WixScanPrivate
 	WixPrivateLimit,			/* Integer: rows to return, -1 for all */
 	WixPrivateOffset,			/* Integer: rows to skip first */
 	WixPrivateBounded,			/* Integer: a LIMIT may stop the scan early */
-	WixPrivateColumns			/* List: the column plans (columns.c) */
+	WixPrivateColumns,			/* List: the column plans (columns.c) */
+	WixPrivateEstimatedRequests,	/* Integer: requests a run should make */
+	WixPrivateFullReadRequests	/* Integer: ... a read of the whole table */
 };
 
 extern void wixBeginForeignScan(ForeignScanState *node, int eflags);
@@ -428,5 +477,11 @@ extern TupleTableSlot *wixIterateForeignScan(ForeignScanState *node);
 extern void wixReScanForeignScan(ForeignScanState *node);
 extern void wixEndForeignScan(ForeignScanState *node);
 extern void wixExplainForeignScan(ForeignScanState *node, ExplainState *es);
+
+/*
+ * ANALYZE: one full read of the table, sampled (analyze.c)
+ */
+extern bool wixAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func,
+								   BlockNumber *totalpages);
 
 #endif							/* WIX_FDW_H */

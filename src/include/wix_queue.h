@@ -62,6 +62,10 @@ extern void wix_become_table_owner(const char *relname, int sec_flags,
 								   WixSavedUser *saved);
 extern void wix_restore_user(WixSavedUser *saved);
 
+/* mirror.c */
+extern int	wix_mirror_overlap_s;
+extern void wix_mirror_define_gucs(void);
+
 /* worker.c */
 extern void wix_worker_init(void);
 extern void wix_worker_wake(Oid dboid);

@@ -578,6 +578,23 @@ record_failure(QueueItem *item, WixDelivery *delivery, ErrorData *edata)
 					again ? "will be retried" : "failed", error)));
 }
 
+/* A claimed action and its attempt, for deliver_attempt. */
+typedef struct DeliverArgs
+{
+	QueueItem  *item;
+	WixDelivery *delivery;
+} DeliverArgs;
+
+/* The attempt and its success recorded (in deliver's subtransaction). */
+static void
+deliver_attempt(void *arg)
+{
+	DeliverArgs *args = arg;
+
+	record_done(args->item, args->delivery,
+				deliver_as_role(args->item, args->delivery));
+}
+
 /*
  * deliver
  *		One attempt at a claimed action, in a subtransaction, and its
@@ -586,41 +603,21 @@ record_failure(QueueItem *item, WixDelivery *delivery, ErrorData *edata)
 static bool
 deliver(QueueItem *item)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	WixDelivery delivery;
-	bool		done = false;
+	DeliverArgs args = {item, &delivery};
+	ErrorData  *edata;
 
 	memset(&delivery, 0, sizeof(delivery));
 	delivery.recheck = item->outcome_unknown;
 	delivery.memo_in = item->memo;
-	delivery.cxt = cxt;
+	delivery.cxt = CurrentMemoryContext;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		record_done(item, &delivery, deliver_as_role(item, &delivery));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		done = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		record_failure(item, &delivery, edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return done;
+	edata = wix_in_subtransaction(deliver_attempt, &args);
+	if (edata == NULL)
+		return true;
+	record_failure(item, &delivery, edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

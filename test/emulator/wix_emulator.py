@@ -97,7 +97,8 @@ def control(st, method, path, params, body):
                  "status": int(b["status"]) if b.get("status") is not None else None,
                  "body": b.get("body"), "headers": b.get("headers") or {}, "delay_ms": int(b.get("delay_ms", 0)),
                  "truncate": bool(b.get("truncate", False)), "hang_ms": int(b.get("hang_ms", 0)),
-                 "delay_after_apply_ms": int(b.get("delay_after_apply_ms", 0))}
+                 "delay_after_apply_ms": int(b.get("delay_after_apply_ms", 0)),
+                 "after": int(b.get("after", 0))}
             if f["method"]:
                 f["method"] = f["method"].upper()
             with st.lock:
@@ -239,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.log_lock:
             st.seq += 1
             seq = st.seq
-        entry = {"seq": seq, "method": method, "path": path, "query": params,
+        entry = {"seq": seq, "time": time.time(), "method": method, "path": path, "query": params,
                  "headers": self.log_headers(path), "body": self.log_body(raw, path), "status": None}
         status, payload, extra_headers, truncate = self.process(st, method, path, params, raw, req_id)
         entry["status"] = status
@@ -319,6 +320,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             for f in st.faults:
                 if path.startswith(f["match"]) and (not f["method"] or f["method"] == method):
+                    if f["after"] > 0:
+                        f["after"] -= 1
+                        break
                     fault = dict(f)
                     f["times"] -= 1
                     if f["times"] <= 0:

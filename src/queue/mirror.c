@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * mirror.c
+ *		  The C side of local mirrors (the rest is PL/pgSQL in the extension
+ *		  script): their setting, and the one way to write the mirror
+ *		  registry.
+ *
+ * wix_admin.mirror_registry is nobody's to write but its owner's.  Mirror
+ * functions run as their caller (with the caller's user mapping and
+ * privileges on the source), so they record their state through
+ * wix_admin.mirror_registry_write(), which lets a role write only the row of
+ * a mirror table it owns and does the write as the registry's owner, as
+ * the audit log's rows are inserted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "wix_queue.h"
+#include "wix_admin.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+/* How far back an incremental refresh reads before its watermark (GUC) */
+int			wix_mirror_overlap_s = 300;
+
+static const WixIntSetting mirror_settings[] = {
+	{"wix_admin.mirror_overlap",
+		"How far before its watermark an incremental mirror refresh reads.",
+		"Covers Wix's search-index lag: rows changed shortly before the last refresh are read again.",
+	&wix_mirror_overlap_s, 300, 0, 86400 * 7, PGC_USERSET, GUC_UNIT_S},
+};
+
+PG_FUNCTION_INFO_V1(wix_mirror_registry_write);
+
+/*
+ * wix_mirror_define_gucs
+ *		The mirrors' settings.
+ */
+void
+wix_mirror_define_gucs(void)
+{
+	wix_define_int_settings(mirror_settings, lengthof(mirror_settings));
+}
+
+/* The owner of table relid; an error when there is no such table. */
+static Oid
+table_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * wix_mirror_registry_write
+ *		SQL function wix_admin.mirror_registry_write(mirror regclass,
+ *		changes jsonb): merge changes (registry columns by name) into the
+ *		mirror's row, creating it if needed; NULL changes delete the row.
+ *		Only a role with the privileges of the mirror table's owner may; the
+ *		row's owner is always that table's owner.
+ */
+Datum
+wix_mirror_registry_write(PG_FUNCTION_ARGS)
+{
+	static const char *merge_sql =
+		"WITH old AS (DELETE FROM wix_admin.mirror_registry WHERE mirror = $1 "
+		"             RETURNING to_jsonb(mirror_registry) AS row) "
+		"INSERT INTO wix_admin.mirror_registry "
+		"SELECT (jsonb_populate_record(NULL::wix_admin.mirror_registry, "
+		"          coalesce((SELECT row FROM old), '{}') || $2 "
+		"          || jsonb_build_object('mirror', $1, 'owner', $3))).*";
+	static const char *delete_sql =
+		"DELETE FROM wix_admin.mirror_registry WHERE mirror = $1";
+	Oid			mirror;
+	Oid			owner;
+	Oid			argtypes[3] = {OIDOID, JSONBOID, OIDOID};
+	Datum		values[3];
+	WixSavedUser saved;
+	int			rc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the mirror must not be NULL")));
+	mirror = PG_GETARG_OID(0);
+	owner = table_owner(mirror);
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to change its mirror", get_rel_name(mirror)),
+				 errdetail("Mirrors are refreshed and dropped by their table's owner.")));
+
+	values[0] = ObjectIdGetDatum(mirror);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	values[2] = ObjectIdGetDatum(owner);
+
+	wix_become_table_owner("mirror_registry", SECURITY_RESTRICTED_OPERATION, &saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (PG_ARGISNULL(1))
+		rc = SPI_execute_with_args(delete_sql, 1, argtypes, values, NULL, false, 0);
+	else
+		rc = SPI_execute_with_args(merge_sql, 3, argtypes, values, NULL, false, 0);
+	if (rc != (PG_ARGISNULL(1) ? SPI_OK_DELETE : SPI_OK_INSERT))
+		elog(ERROR, "could not write wix_admin.mirror_registry: %s",
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	wix_restore_user(&saved);
+	PG_RETURN_VOID();
+}
