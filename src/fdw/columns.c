@@ -96,22 +96,14 @@ static const WixFieldDef *
 array_field(const WixEndpoint *endpoint, const char *path, int up)
 {
 	StringInfoData full;
-	const char *segment = endpoint->rows_path;
+	WixRowsPath rows;
 	const WixFieldDef *field;
 
+	/* the keys without their "?" ("refunds?" may be absent: "refunds") */
+	wix_rows_path_split(endpoint, &rows);
 	initStringInfo(&full);
-	for (int level = wix_rows_depth(endpoint); level > up; level--)
-	{
-		const char *end = strchr(segment, '.');
-		int			len = end ? end - segment : strlen(segment);
-
-		/* "refunds?" may be absent; its field is "refunds" */
-		if (len > 0 && segment[len - 1] == '?')
-			len--;
-		appendBinaryStringInfo(&full, segment, len);
-		appendStringInfoChar(&full, '.');
-		segment = end ? end + 1 : "";
-	}
+	for (int level = 0; level < rows.depth - up; level++)
+		appendStringInfo(&full, "%s.", rows.keys[level]);
 	appendStringInfoString(&full, path);
 	field = wix_endpoint_field(endpoint, full.data);
 	pfree(full.data);
