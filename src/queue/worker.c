@@ -63,6 +63,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -493,24 +494,35 @@ refresh_as_owner(Oid mirror, Oid owner, bool full)
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 	PG_TRY();
 	{
-		ParamListInfo params = makeParamList(2);
-		SPIExecuteOptions options = {0};
+		static const char *sql = "CALL wix_admin.refresh_one_mirror($1, $2, false)";
+		Oid			types[2] = {REGCLASSOID, BOOLOID};
+		ParamListInfo params;
+		List	   *plans;
+		Portal		portal;
+		QueryCompletion qc;
 
+		/*
+		 * A portal run at top level, as a client's CALL is: the procedure's
+		 * COMMITs need one.  What the portal holds outlives them.
+		 */
 		StartTransactionCommand();
-		if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		SetUserIdAndSecContext(owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		MemoryContextSwitchTo(cxt);
+		params = makeParamList(2);
 		params->params[0] = (ParamExternData) {ObjectIdGetDatum(mirror), false,
 		PARAM_FLAG_CONST, REGCLASSOID};
 		params->params[1] = (ParamExternData) {BoolGetDatum(full), false,
 		PARAM_FLAG_CONST, BOOLOID};
-		options.params = params;
-		options.allow_nonatomic = true;
-		SetUserIdAndSecContext(owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		if (SPI_execute_extended("CALL wix_admin.refresh_one_mirror($1, $2, false)",
-								 &options) < 0)
-			elog(ERROR, "could not call wix_admin.refresh_one_mirror");
+		plans = pg_plan_queries(pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, pg_parse_query(sql)),
+																   sql, types, 2, NULL),
+								sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		portal = CreatePortal("", true, true);
+		portal->visible = false;
+		PortalDefineQuery(portal, NULL, sql, CMDTAG_CALL, plans, NULL);
+		PortalStart(portal, params, 0, InvalidSnapshot);
+		(void) PortalRun(portal, FETCH_ALL, true, true, None_Receiver, None_Receiver, &qc);
+		PortalDrop(portal, false);
 		SetUserIdAndSecContext(saved_userid, saved_sec_context);
-		SPI_finish();
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
