@@ -309,7 +309,9 @@ LANGUAGE C STRICT STABLE;
 -- transaction, so a failure keeps what was committed and the next refresh
 -- resumes from there; otherwise (child tables, resources without a change
 -- date) it reads everything, and writes only the rows that differ.
--- Everything runs as the caller, with the caller's user mapping; the
+-- Everything runs as the caller (the background worker calls
+-- refresh_one_mirror as the mirror's owner, src/queue/worker.c), with the
+-- caller's user mapping; the
 -- registry is written only through mirror_registry_write (src/queue/mirror.c),
 -- which lets a role change only the rows of mirror tables it owns.
 
