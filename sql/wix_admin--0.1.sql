@@ -309,7 +309,9 @@ LANGUAGE C STRICT STABLE;
 -- transaction, so a failure keeps what was committed and the next refresh
 -- resumes from there; otherwise (child tables, resources without a change
 -- date) it reads everything, and writes only the rows that differ.
--- Everything runs as the caller, with the caller's user mapping; the
+-- Everything runs as the caller (the background worker calls
+-- refresh_one_mirror as the mirror's owner, src/queue/worker.c), with the
+-- caller's user mapping; the
 -- registry is written only through mirror_registry_write (src/queue/mirror.c),
 -- which lets a role change only the rows of mirror tables it owns.
 
@@ -346,7 +348,10 @@ CREATE TABLE wix_admin.mirror_registry (
   rows              bigint,
   last_requests     bigint,
   last_changed      bigint,
-  last_error        text
+  last_error        text,
+  progress_pages    bigint,               -- of the running (else the last)
+  progress_rows     bigint,               -- refresh, at its last committed
+  progress_total    bigint                -- batch; total: as Wix reported it
 );
 COMMENT ON TABLE wix_admin.mirror_registry IS
   'Local mirrors of wix_admin foreign tables and the state of their refreshes';
@@ -359,6 +364,14 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 -- The Wix requests this backend's finished scans have sent.
 CREATE FUNCTION wix_admin.requests_made() RETURNS bigint
 AS 'MODULE_PATHNAME', 'wix_requests_made' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- The total Wix reported for the last finished scan's query (NULL: none).
+CREATE FUNCTION wix_admin.last_scan_total() RETURNS bigint
+AS 'MODULE_PATHNAME', 'wix_last_scan_total' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- wix_admin.mirror_full_refresh_every, as an interval.
+CREATE FUNCTION wix_admin.mirror_full_refresh_every() RETURNS interval
+AS 'MODULE_PATHNAME', 'wix_mirror_full_refresh_every' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- The session-level advisory lock (key 0x57584d52 "WXMR", the mirror's OID)
 -- held while a mirror is refreshed.
@@ -384,7 +397,15 @@ CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
          CASE WHEN r.refresh_every IS NOT NULL
               THEN coalesce(r.last_finished + r.refresh_every, r.created) END AS next_refresh,
          r.resource, r.key_columns, r.change_column AS incremental_by,
-         r.owner::regrole AS owner
+         r.owner::regrole AS owner,
+         -- the first due refresh that reads everything
+         CASE WHEN r.refresh_every IS NOT NULL
+              THEN greatest(coalesce(r.last_finished + r.refresh_every, r.created),
+                            CASE WHEN r.change_column IS NOT NULL
+                                 THEN coalesce(r.last_full_refresh, r.created)
+                                      + wix_admin.mirror_full_refresh_every() END)
+              END AS next_full_refresh,
+         r.progress_pages, r.progress_rows, r.progress_total
     FROM wix_admin.mirror_registry r
    WHERE pg_catalog.pg_has_role(r.owner, 'USAGE');
 COMMENT ON VIEW wix_admin.mirrors IS
@@ -575,6 +596,7 @@ DECLARE
   batch record;
   rows_read bigint := 0;
   rows_written bigint := 0;
+  total bigint;
   started timestamptz := clock_timestamp();
   last_notice timestamptz := clock_timestamp();
   error_text text;
@@ -591,7 +613,8 @@ BEGIN
   END IF;
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = refresh_one_mirror.mirror;
   full_read := full_read OR r.incremental_by IS NULL;
-  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('last_started', started));
+  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+    'last_started', started, 'progress_pages', 0, 'progress_rows', 0, 'progress_total', NULL));
   COMMIT;
 
   since := r.watermark - overlap;
@@ -603,9 +626,14 @@ BEGIN
       GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
     END;
     EXIT WHEN error_text IS NOT NULL;
-    COMMIT;
+    -- Wix's total counts the rows from "since" on
+    total := rows_read + wix_admin.last_scan_total();
     rows_read := rows_read + batch.rows;
     rows_written := rows_written + batch.written;
+    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+      'progress_pages', wix_admin.requests_made() - requests_before,
+      'progress_rows', rows_read, 'progress_total', total));
+    COMMIT;
     EXIT WHEN full_read OR batch.rows < batch_size;
     IF batch.newest = since THEN
       -- a whole batch changed at the same instant: read more at once
@@ -642,13 +670,15 @@ END $$;
 
 -- refresh_mirror: one mirror now (waiting for a refresh already running),
 -- or with NULL every due mirror of the roles the caller has the privileges
--- of (skipping those being refreshed).  full: read everything and delete
--- rows Wix no longer returns.
+-- of (skipping those being refreshed), in full where its next_full_refresh
+-- has come, as the background worker does.  full: read everything and
+-- delete rows Wix no longer returns.
 CREATE PROCEDURE wix_admin.refresh_mirror(mirror regclass DEFAULT NULL,
                                           full boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
   due regclass;
+  full_due boolean;
 BEGIN
   IF mirror IS NOT NULL THEN
     IF NOT EXISTS (SELECT FROM wix_admin.mirrors m WHERE m.mirror = refresh_mirror.mirror) THEN
@@ -659,9 +689,9 @@ BEGIN
     CALL wix_admin.refresh_one_mirror(mirror, $2, true);
     RETURN;
   END IF;
-  FOR due IN SELECT m.mirror FROM wix_admin.mirrors m
-              WHERE m.next_refresh <= now() ORDER BY m.next_refresh
+  FOR due, full_due IN SELECT m.mirror, m.next_full_refresh <= now() FROM wix_admin.mirrors m
+                        WHERE m.next_refresh <= now() ORDER BY m.next_refresh
   LOOP
-    CALL wix_admin.refresh_one_mirror(due, $2, false);
+    CALL wix_admin.refresh_one_mirror(due, $2 OR full_due, false);
   END LOOP;
 END $$;

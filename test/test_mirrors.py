@@ -1,13 +1,18 @@
 """Local mirrors (issue 15): create_mirror, refresh_mirror (incremental by
-updated_date, full reads, resuming after a failure), wix_admin.mirrors,
-concurrent refreshes and privileges, on a private emulator with 1,200
-orders and 300 members, with the emulator's request log as the judge."""
+updated_date, full reads, resuming after a failure), wix_admin.mirrors and
+its progress, concurrent refreshes, privileges, a refresh killed,
+terminated, canceled or racing changes, and (preloaded) the background
+worker refreshing due mirrors as their owners, on a private emulator with
+1,200 orders and 300 members, with the emulator's request log as the
+judge."""
 import math
+import os
+import signal
 import subprocess
 import time
 import unittest
 
-from fixtures import (Emulator, create_database, create_login_role, psql,
+from fixtures import (Emulator, PsqlError, create_database, create_login_role, psql,
                       psql_error, server_sql, wix)
 from wixfault import EmulatorProcess
 
@@ -38,6 +43,15 @@ def mirror_status(mirror):
     return dict(zip(cols, row))
 
 
+def wait_for(condition, what, timeout=20):
+    """Poll condition() until it is true."""
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError("%s: not within %d s" % (what, timeout))
+        time.sleep(0.2)
+
+
 def psql_session():
     """psql in the background, reading SQL from its stdin."""
     return subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DB],
@@ -60,9 +74,34 @@ class Mirrors(unittest.TestCase):
         self.emu.reset()
         create_database(DB, servers=server_sql("emu", self.proc.url, schema="wix",
                                                catalog_version="V3"))
+        # these tests refresh when they say so; MirrorWorker lets the worker
+        psql("ALTER DATABASE %s SET wix_admin.refresh_mirrors_in_worker = off" % DB)
 
     def wix_requests(self, prefix="/"):
         return len([r for r in self.emu.requests(prefix) if "/oauth" not in r["path"]])
+
+    def slow_refresh(self, mirror):
+        """CALL refresh_mirror(mirror) in the background, Wix answering each
+        orders page after the first batch's 10 in 2 s, once that batch is
+        committed: the session and its backend's pid."""
+        self.emu.fault(match=ORDERS_SEARCH, after=10, delay_ms=2000, times=1000)
+        session = psql_session()
+        session.stdin.write("SELECT pg_backend_pid();\nCALL wix_admin.refresh_mirror('%s');\n"
+                            % mirror)
+        session.stdin.close()
+        pid = int(session.stdout.readline())
+        wait_for(lambda: query("SELECT state, progress_rows FROM wix_admin.mirrors "
+                               "WHERE mirror = '%s'::regclass" % mirror)[0] == ["running", "1000"],
+                 "the first batch")
+        return session, pid
+
+    def finish(self, session):
+        """Wait for a background session; its stderr."""
+        session.wait(timeout=60)
+        err = session.stderr.read()
+        session.stdout.close()
+        session.stderr.close()
+        return err
 
     def refresh(self, mirror="NULL", full=False):
         """CALL refresh_mirror; the Wix requests it made."""
@@ -163,6 +202,94 @@ class Mirrors(unittest.TestCase):
         status = mirror_status("wix_mirror.orders")
         self.assertEqual((status["state"], status["last_error"]), ("idle", ""))
 
+    def test_killed_refresh_then_refresh_is_consistent(self):
+        query("SELECT wix_admin.create_mirror('wix.orders')")
+        for kill in ("terminate", "kill -9"):
+            # empty, as if new
+            query("DELETE FROM wix_mirror.orders;"
+                  "SELECT wix_admin.mirror_registry_write('wix_mirror.orders', "
+                  "'{\"watermark\": null}')")
+            session, pid = self.slow_refresh("wix_mirror.orders")
+            if kill == "terminate":
+                self.assertEqual(value("SELECT pg_terminate_backend(%d)" % pid), "t")
+            else:
+                os.kill(pid, signal.SIGKILL)
+            self.finish(session)
+            self.assertNotEqual(session.returncode, 0, kill)
+            self.emu.clear_faults()
+            # after kill -9 the server reinitializes: wait for it
+            wait_for(lambda: self.server_up(), "the server back")
+            self.assertEqual(value("SELECT count(*) FROM wix_mirror.orders"), "1000", kill)
+            self.assertEqual(mirror_status("wix_mirror.orders")["state"], "idle", kill)
+            self.refresh("wix_mirror.orders")
+            self.assertEqual(differing_rows("wix_mirror.orders", "wix.orders"), 0, kill)
+
+    def server_up(self):
+        try:
+            return value("SELECT 1") == "1"
+        except PsqlError:
+            return False
+
+    def test_canceled_refresh_keeps_its_committed_batches(self):
+        query("SELECT wix_admin.create_mirror('wix.orders')")
+        session, pid = self.slow_refresh("wix_mirror.orders")
+        self.assertEqual(value("SELECT pg_cancel_backend(%d)" % pid), "t")
+        err = self.finish(session)
+        self.assertIn("refresh of mirror wix_mirror.orders failed: "
+                      "canceling statement due to user request", err)
+        self.emu.clear_faults()
+        status = mirror_status("wix_mirror.orders")
+        self.assertEqual(status["state"], "failed")
+        self.assertIn("canceling statement", status["last_error"])
+        self.assertEqual(value("SELECT count(*) FROM wix_mirror.orders"), "1000")
+        self.assertEqual(status["watermark"],
+                         value("SELECT max(updated_date) FROM wix_mirror.orders"))
+        self.refresh("wix_mirror.orders")
+        status = mirror_status("wix_mirror.orders")
+        self.assertEqual((status["state"], status["last_error"]), ("idle", ""))
+        self.assertEqual(differing_rows("wix_mirror.orders", "wix.orders"), 0)
+
+    def test_changes_during_a_refresh_are_not_lost(self):
+        query("SELECT wix_admin.create_mirror('wix.orders')")
+        session, _ = self.slow_refresh("wix_mirror.orders")
+        # one order the refresh has read, one it has not
+        read = value("SELECT id FROM wix_mirror.orders WHERE NOT archived "
+                     "ORDER BY updated_date LIMIT 1")
+        unread = value("SELECT id FROM wix.orders WHERE NOT archived AND id NOT IN "
+                       "(SELECT id FROM wix_mirror.orders) ORDER BY updated_date LIMIT 1")
+        for order_id in (read, unread):
+            wix(self.emu, "PATCH", "/ecom/v1/orders/" + order_id, {"order": {"archived": True}})
+        self.assertNotIn("ERROR", self.finish(session))
+        self.assertEqual(session.returncode, 0)
+        self.emu.clear_faults()
+        self.refresh("wix_mirror.orders")
+        self.assertEqual(value("SELECT string_agg(archived::text, ',') FROM wix_mirror.orders "
+                               "WHERE id IN ('%s', '%s')" % (read, unread)), "true,true")
+        self.assertEqual(differing_rows("wix_mirror.orders", "wix.orders"), 0)
+
+    def test_progress_while_running(self):
+        query("SELECT wix_admin.create_mirror('wix.orders');"
+              "SELECT wix_admin.create_mirror('wix.members')")
+        # another session sees the first batch, committed, while it runs
+        session, _ = self.slow_refresh("wix_mirror.orders")
+        pages, total = query("SELECT progress_pages, progress_total FROM wix_admin.mirrors "
+                             "WHERE mirror = 'wix_mirror.orders'::regclass")[0]
+        self.assertEqual((pages, total), ("10", ""))    # Wix gives no total of orders
+        self.assertNotIn("ERROR", self.finish(session))
+        self.emu.clear_faults()
+        # at the end: every page, and every row (some twice: the overlap)
+        pages, rows, requests = query("SELECT progress_pages, progress_rows, last_requests "
+                                      "FROM wix_admin.mirrors "
+                                      "WHERE mirror = 'wix_mirror.orders'::regclass")[0]
+        self.assertEqual(pages, requests)
+        self.assertGreater(int(pages), 10)
+        self.assertGreaterEqual(int(rows), int(value("SELECT count(*) FROM wix.orders")))
+        # members: Wix reports the total
+        self.refresh("wix_mirror.members")
+        self.assertEqual(query("SELECT progress_rows, progress_total FROM wix_admin.mirrors "
+                               "WHERE mirror = 'wix_mirror.members'::regclass")[0],
+                         ["300", "300"])
+
     # -- concurrency ---------------------------------------------------------
 
     def test_two_concurrent_refreshes(self):
@@ -230,6 +357,86 @@ class Mirrors(unittest.TestCase):
         query("SELECT wix_admin.drop_mirror('analyst_data.coupons')", user="mirror_analyst")
         self.assertEqual(value("SELECT count(*) FROM wix_admin.mirror_registry"), "0")
         self.assertEqual(value("SELECT to_regclass('analyst_data.coupons') IS NULL"), "t")
+
+
+class MirrorWorker(unittest.TestCase):
+    """The background worker refreshes due mirrors (needs preloading)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if psql("SELECT current_setting('shared_preload_libraries') ~ 'wix_admin'")[0][0] != "t":
+            raise unittest.SkipTest("the worker runs only with shared_preload_libraries")
+        cls.proc = EmulatorProcess("--orders", "300", "--members", "50", "--products", "30",
+                                   "--bookings", "5", "--catalog", "V3")
+        cls.emu = Emulator(cls.proc.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.stop()
+
+    def setUp(self):
+        self.emu.reset()
+        create_database(DB, servers=server_sql("emu", self.proc.url, schema="wix",
+                                               catalog_version="V3"))
+        create_login_role("mirror_owner")
+        query("GRANT USAGE ON SCHEMA wix, wix_admin TO mirror_owner;"
+              "GRANT USAGE ON FOREIGN SERVER emu TO mirror_owner;"
+              "GRANT SELECT ON wix.orders, wix.members, wix.products TO mirror_owner;"
+              "CREATE SCHEMA owner_data AUTHORIZATION mirror_owner;"
+              "CREATE USER MAPPING FOR mirror_owner SERVER emu "
+              "OPTIONS (api_key 'IST.wix-emulator-api-key');")
+
+    def tearDown(self):
+        # no worker left connected to the database the next test drops
+        query("SELECT wix_admin.drop_mirror(mirror) FROM wix_admin.mirrors")
+
+    def mirror(self, table, refresh_every):
+        return value("SELECT wix_admin.create_mirror('wix.%s', refresh_every => %s, "
+                     "target_schema => 'owner_data')" % (table, refresh_every),
+                     user="mirror_owner")
+
+    def finished(self, mirror):
+        return value("SELECT coalesce(last_finished::text, 'never') FROM wix_admin.mirrors "
+                     "WHERE mirror = '%s'::regclass" % mirror)
+
+    def test_worker_refreshes_due_mirrors_as_their_owner(self):
+        orders = self.mirror("orders", "'2 seconds'")
+        members = self.mirror("members", "NULL")
+        wait_for(lambda: self.finished(orders) != "never", "the first refresh")
+        self.assertEqual(differing_rows(orders, "wix.orders"), 0)
+        # a change in Wix reaches the mirror with no CALL
+        order_id = value("SELECT id FROM %s WHERE NOT archived ORDER BY id LIMIT 1" % orders)
+        wix(self.emu, "PATCH", "/ecom/v1/orders/" + order_id, {"order": {"archived": True}})
+        wait_for(lambda: value("SELECT archived FROM %s WHERE id = '%s'" % (orders, order_id)) == "t",
+                 "the change in the mirror")
+        # with the owner's user mapping (an API key; ours is OAuth)
+        self.emu.reset_log()
+        last = self.finished(orders)
+        wait_for(lambda: self.finished(orders) != last, "another refresh")
+        kinds = {r["headers"]["authorization"] for r in self.emu.requests(ORDERS_SEARCH)}
+        self.assertEqual(kinds, {"api_key"})
+        # refresh_every NULL: never by the worker
+        self.assertEqual(value("SELECT last_started IS NULL AND rows IS NULL FROM wix_admin.mirrors "
+                               "WHERE mirror = '%s'::regclass" % members), "t")
+        # the owner without a user mapping: the worker's refresh fails as them
+        query("DROP USER MAPPING FOR mirror_owner SERVER emu")
+        wait_for(lambda: "has no user mapping" in value(
+            "SELECT coalesce(last_error, '-') FROM wix_admin.mirrors "
+            "WHERE mirror = '%s'::regclass" % orders),
+            "the owner's missing user mapping")
+        self.assertEqual(mirror_status(orders)["state"], "failed")
+
+    def test_worker_full_refresh_every(self):
+        query("ALTER DATABASE %s SET wix_admin.mirror_full_refresh_every = '3s'" % DB)
+        products = self.mirror("products", "'1 second'")
+        wait_for(lambda: self.finished(products) != "never", "the first refresh")
+        gone = value("SELECT id FROM %s ORDER BY id LIMIT 1" % products)
+        wix(self.emu, "DELETE", "/stores/v3/products/" + gone)
+        # incremental refreshes keep it; the first full one removes it
+        wait_for(lambda: value("SELECT count(*) FROM %s WHERE id = '%s'" % (products, gone)) == "0",
+                 "the full refresh")
+        self.assertEqual(differing_rows(products, "wix.products"), 0)
+        self.assertNotEqual(value("SELECT last_full_refresh FROM wix_admin.mirrors"), "")
 
 
 if __name__ == "__main__":

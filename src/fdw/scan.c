@@ -39,7 +39,11 @@
 /* Wix requests of this backend's finished scans (wix_admin.requests_made()) */
 static int64 requests_of_finished_scans = 0;
 
+/* The total Wix reported for the last finished scan's query; -1: none */
+static int64 last_scan_total = -1;
+
 PG_FUNCTION_INFO_V1(wix_requests_made);
+PG_FUNCTION_INFO_V1(wix_last_scan_total);
 
 /* The state of one foreign scan. */
 typedef struct WixScanState
@@ -1303,7 +1307,11 @@ wixEndForeignScan(ForeignScanState *node)
 	WixScanState *state = node->fdw_state;
 
 	if (state != NULL)
+	{
 		requests_of_finished_scans += state->stats.requests;
+		last_scan_total = state->query_started && state->pager.endpoint != NULL ?
+			state->pager.total : -1;
+	}
 
 	/* free the last page now rather than at the end of the query */
 	if (state != NULL && state->table_copy != NULL)
@@ -1328,6 +1336,21 @@ Datum
 wix_requests_made(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(requests_of_finished_scans);
+}
+
+/*
+ * wix_last_scan_total
+ *		SQL function wix_admin.last_scan_total(): how many items Wix said
+ *		matched the query of this backend's last finished foreign scan
+ *		(whatever the scan's LIMIT), or NULL when Wix did not say.  A mirror
+ *		refresh shows it as its expected total.
+ */
+Datum
+wix_last_scan_total(PG_FUNCTION_ARGS)
+{
+	if (last_scan_total < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(last_scan_total);
 }
 
 /*

@@ -64,10 +64,12 @@ extern void wix_restore_user(WixSavedUser *saved);
 
 /* mirror.c */
 extern int	wix_mirror_overlap_s;
+extern bool wix_refresh_mirrors_in_worker;
 extern void wix_mirror_define_gucs(void);
 
 /* worker.c */
 extern void wix_worker_init(void);
 extern void wix_worker_wake(Oid dboid);
+extern void wix_worker_wake_mirrors(Oid dboid);
 
 #endif							/* WIX_QUEUE_H */

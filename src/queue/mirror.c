@@ -2,15 +2,17 @@
  *
  * mirror.c
  *		  The C side of local mirrors (the rest is PL/pgSQL in the extension
- *		  script): their setting, and the one way to write the mirror
- *		  registry.
+ *		  script; worker.c refreshes them in the background): their
+ *		  settings, and the one way to write the mirror registry.
  *
  * wix_admin.mirror_registry is nobody's to write but its owner's.  Mirror
  * functions run as their caller (with the caller's user mapping and
  * privileges on the source), so they record their state through
  * wix_admin.mirror_registry_write(), which lets a role write only the row of
  * a mirror table it owns and does the write as the registry's owner, as
- * the audit log's rows are inserted.
+ * the audit log's rows are inserted.  A transaction that registers a mirror
+ * or changes its refresh_every wakes the worker when it commits, so that a
+ * new mirror's first refresh does not wait for the launcher's sweep.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,7 @@
 #include "wix_admin.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -25,28 +28,78 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/jsonb.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 /* How far back an incremental refresh reads before its watermark (GUC) */
 int			wix_mirror_overlap_s = 300;
+
+/* Age of a mirror's last full read after which a due refresh reads all (GUC) */
+static int	wix_mirror_full_refresh_every_s = 86400;
+
+/* Whether the background worker refreshes the database's mirrors (GUC) */
+bool		wix_refresh_mirrors_in_worker = true;
+
+/* A mirror's schedule changed in this transaction: wake the worker */
+static bool wake_at_commit = false;
 
 static const WixIntSetting mirror_settings[] = {
 	{"wix_admin.mirror_overlap",
 		"How far before its watermark an incremental mirror refresh reads.",
 		"Covers Wix's search-index lag: rows changed shortly before the last refresh are read again.",
 	&wix_mirror_overlap_s, 300, 0, 86400 * 7, PGC_USERSET, GUC_UNIT_S},
+	{"wix_admin.mirror_full_refresh_every",
+		"Age of a mirror's last full read after which its due refresh reads everything.",
+		"Such a refresh, by the worker or CALL wix_admin.refresh_mirror(), removes rows Wix no longer returns.",
+	&wix_mirror_full_refresh_every_s, 86400, 1, INT_MAX, PGC_USERSET, GUC_UNIT_S},
+};
+
+static const WixBoolSetting mirror_bool_settings[] = {
+	{"wix_admin.refresh_mirrors_in_worker",
+		"Lets the background worker refresh the database's due mirrors.",
+		"Off: only CALL wix_admin.refresh_mirror() does.",
+	&wix_refresh_mirrors_in_worker, true, PGC_SUSET},
 };
 
 PG_FUNCTION_INFO_V1(wix_mirror_registry_write);
+PG_FUNCTION_INFO_V1(wix_mirror_full_refresh_every);
+
+static void
+mirror_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		wix_worker_wake_mirrors(MyDatabaseId);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		wake_at_commit = false;
+}
 
 /*
  * wix_mirror_define_gucs
- *		The mirrors' settings.
+ *		The mirrors' settings, and the wake-up at commit.
  */
 void
 wix_mirror_define_gucs(void)
 {
 	wix_define_int_settings(mirror_settings, lengthof(mirror_settings));
+	wix_define_bool_settings(mirror_bool_settings, lengthof(mirror_bool_settings));
+	RegisterXactCallback(mirror_xact_callback, NULL);
+}
+
+/*
+ * wix_mirror_full_refresh_every
+ *		SQL function wix_admin.mirror_full_refresh_every(): the setting as an
+ *		interval, for the mirrors view (calling it loads the library, which
+ *		defines the setting).
+ */
+Datum
+wix_mirror_full_refresh_every(PG_FUNCTION_ARGS)
+{
+	Interval   *result = palloc0(sizeof(Interval));
+
+	result->time = (int64) wix_mirror_full_refresh_every_s * USECS_PER_SEC;
+	PG_RETURN_INTERVAL_P(result);
 }
 
 /* The owner of table relid; an error when there is no such table. */
@@ -120,5 +173,9 @@ wix_mirror_registry_write(PG_FUNCTION_ARGS)
 			 SPI_result_code_string(rc));
 	SPI_finish();
 	wix_restore_user(&saved);
+	if (!PG_ARGISNULL(1) &&
+		DatumGetBool(DirectFunctionCall2(jsonb_exists, PG_GETARG_DATUM(1),
+										 CStringGetTextDatum("refresh_every"))))
+		wake_at_commit = true;
 	PG_RETURN_VOID();
 }

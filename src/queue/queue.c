@@ -276,7 +276,7 @@ static const WixIntSetting queue_settings[] = {
 		"Longest wait between attempts at a queued action.", NULL,
 	&wix_queue_retry_max_delay_ms, 3600000, 1, 86400000, PGC_SUSET, GUC_UNIT_MS},
 	{"wix_admin.max_workers",
-		"Most background workers delivering queued actions at once, one per database.", NULL,
+		"Most background workers of each kind (delivering queued actions, refreshing mirrors) at once, one per database.", NULL,
 	&wix_max_workers, 2, 1, 64, PGC_SIGHUP, 0},
 	{"wix_admin.worker_naptime",
 		"Time between the launcher's sweeps of every database for queued actions.",
