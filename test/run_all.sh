@@ -10,6 +10,5 @@ test/install_deps.sh
 make -s clean >/dev/null
 make -s 2>&1 | { grep -v '^$' || true; }
 make -s install >/dev/null
-# shared_preload_libraries: the background worker delivering deferred actions;
-# wal_level=logical: test/test_mirror_replication.py publishes mirrors
-exec pg_virtualenv -v 15 -o shared_preload_libraries=wix_admin -o wal_level=logical bash test/run_in_cluster.sh
+# shared_preload_libraries: the background worker delivering deferred actions
+exec pg_virtualenv -v 15 -o shared_preload_libraries=wix_admin bash test/run_in_cluster.sh

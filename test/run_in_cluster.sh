@@ -2,7 +2,7 @@
 # The body of run_all.sh, run inside pg_virtualenv (PGHOST/PGPORT/PGUSER set):
 # starts the emulators, runs pg_regress and the Python suites, prints a total.
 # With arguments, runs only those: "regress" and/or test/test_*.py files, e.g.
-#   pg_virtualenv -t -v 15 -o shared_preload_libraries=wix_admin -o wal_level=logical \
+#   pg_virtualenv -t -v 15 -o shared_preload_libraries=wix_admin \
 #       bash test/run_in_cluster.sh regress test/test_pushdown.py
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,10 +1,10 @@
 """Mirrors carried by logical replication (issue 15): mirror tables are plain
 tables with primary keys, so a publication on them reaches a reporting
-replica or warehouse.  The publisher is the test cluster (it needs
-wal_level = logical: test/run_all.sh starts it with -o wal_level=logical);
-the subscriber is a second PostgreSQL 15 cluster this suite creates in a
-temporary directory (initdb + pg_ctl, as the postgres user when run as root)
-and removes at the end, on a private emulator.
+replica or warehouse.  The publisher is the test cluster when it runs with
+wal_level = logical (pg_virtualenv -o wal_level=logical), else a cluster of
+this suite's own; the subscriber is a second PostgreSQL 15 cluster this
+suite creates in a temporary directory (initdb + pg_ctl, as the postgres
+user when run as root) and removes at the end, on a private emulator.
 
 Flow: create_mirror on wix.orders (incremental) and wix.members (full
 refresh), first refresh, CREATE PUBLICATION for both tables, the same
@@ -53,12 +53,13 @@ def checksum_sql(table):
             " FROM %s t" % table)
 
 
-class Subscriber:
-    """A second cluster: initdb into a temporary directory, pg_ctl start on a
-    free port, listening on a Unix socket in that directory only."""
+class Cluster:
+    """A cluster of this suite: initdb into a temporary directory, pg_ctl
+    start on a free port, listening on a Unix socket in that directory only,
+    with the settings given."""
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="wix_subscriber.")
+    def __init__(self, name, **settings):
+        self.dir = tempfile.mkdtemp(prefix="wix_%s." % name)
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
         self.started = False
@@ -67,13 +68,19 @@ class Subscriber:
             shutil.chown(self.dir, "postgres", "postgres")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         self.env = env
-        self.run([BIN + "/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
-                  "--no-sync", "-E", "UTF8", "--locale", "C"])
-        self.run([BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"),
-                  "-w", "-t", "60", "start", "-o",
-                  "-p %d -k %s -c listen_addresses='' -c fsync=off -c TimeZone=UTC"
-                  % (self.port, self.dir)])
-        self.started = True
+        self.name = name
+        options = "-p %d -k %s -c listen_addresses='' -c fsync=off -c TimeZone=UTC" % (
+            self.port, self.dir)
+        options += "".join(" -c %s=%s" % kv for kv in settings.items())
+        try:
+            self.run([BIN + "/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
+                      "--no-sync", "-E", "UTF8", "--locale", "C"])
+            self.started = True
+            self.run([BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"),
+                      "-w", "-t", "60", "start", "-o", options])
+        except BaseException:
+            self.stop()
+            raise
 
     def run(self, cmd, **kw):
         if self.as_postgres:
@@ -88,7 +95,7 @@ class Subscriber:
                               env=dict(self.env, **ENV), timeout=120)
         if proc.returncode != 0:
             if check:
-                raise AssertionError("subscriber: %s\n%s" % (sql, proc.stderr))
+                raise AssertionError("%s: %s\n%s" % (self.name, sql, proc.stderr))
             return None
         return [line.split("\t") for line in proc.stdout.splitlines() if line != ""]
 
@@ -111,20 +118,23 @@ class Subscriber:
 class MirrorReplication(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        level = psql("SHOW wal_level")[0][0]
-        if level != "logical":
-            raise AssertionError(
-                "wal_level is %s: start the test cluster with pg_virtualenv -o wal_level=logical "
-                "(test/run_all.sh does)" % level)
-        cls.proc = EmulatorProcess("--orders", "300", "--members", "120", "--products", "5",
-                                   "--bookings", "5", "--catalog", "V3")
-        cls.emu = Emulator(cls.proc.url)
-        cls.sub = None
+        cls.pub = cls.sub = cls.proc = None
+        cls.saved_env = dict(os.environ)
         try:
+            if psql("SHOW wal_level")[0][0] != "logical":
+                # a publisher of our own; fixtures.psql and pg_dump follow PG*
+                cls.pub = Cluster("publisher", wal_level="logical")
+                for k in ("PGPASSWORD", "PGSERVICE", "PGDATABASE", "PGSYSCONFDIR"):
+                    os.environ.pop(k, None)
+                os.environ.update(PGHOST=cls.pub.dir, PGPORT=str(cls.pub.port),
+                                  PGUSER="postgres")
+            cls.proc = EmulatorProcess("--orders", "300", "--members", "120", "--products", "5",
+                                       "--bookings", "5", "--catalog", "V3")
+            cls.emu = Emulator(cls.proc.url)
             drop_publisher_side()
             create_database(DB, servers=server_sql("emu", cls.proc.url, schema="wix",
                                                    tables=["orders", "members"]))
-            cls.sub = Subscriber()
+            cls.sub = Cluster("subscriber")
         except BaseException:
             cls.tearDownClass()
             raise
@@ -138,7 +148,12 @@ class MirrorReplication(unittest.TestCase):
                 cls.sub.stop()
             drop_publisher_side()
         finally:
-            cls.proc.stop()
+            if cls.proc is not None:
+                cls.proc.stop()
+            if cls.pub is not None:
+                cls.pub.stop()
+            os.environ.clear()
+            os.environ.update(cls.saved_env)
 
     def wait_for(self, what, check):
         """Polls check() until it is true, at most WAIT seconds."""
@@ -178,9 +193,11 @@ class MirrorReplication(unittest.TestCase):
         self.assertIn("PRIMARY KEY (id)", dump)
         self.sub.psql("CREATE DATABASE %s" % DB, db="postgres")
         self.sub.psql("CREATE SCHEMA wix_mirror;\n" + dump)
-        conninfo = "host=%s port=%s user=%s password=%s dbname=%s" % (
+        conninfo = "host=%s port=%s user=%s dbname=%s" % (
             os.environ.get("PGHOST", "localhost"), os.environ["PGPORT"],
-            os.environ.get("PGUSER", "postgres"), os.environ.get("PGPASSWORD", ""), DB)
+            os.environ.get("PGUSER", "postgres"), DB)
+        if os.environ.get("PGPASSWORD"):
+            conninfo += " password=" + os.environ["PGPASSWORD"]
         self.sub.psql("CREATE SUBSCRIPTION %s CONNECTION '%s' PUBLICATION %s"
                       % (SUBSCRIPTION, conninfo, PUBLICATION))
 
