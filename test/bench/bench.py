@@ -31,6 +31,13 @@ getrusage(RUSAGE_CHILDREN), is shown in brackets).  Memory: the backend's
 peak RSS growth (VmHWM after minus VmRSS before, the peak reset through
 /proc/PID/clear_refs) while scanning more than 100,000 orders.
 
+Mirrors (issue 15), at each latency: create_mirror + CALL refresh_mirror of
+wix.orders (a first load) against SELECT * FROM wix.orders, alternating,
+target <= 1.2 x; a refresh after 100 orders changed through the Wix API
+(with wix_admin.mirror_overlap = 0, so that earlier repetitions' changes are
+not read again), its requests from the emulator's log; and revenue by month
+over the mirror against the same over the foreign table.
+
 Standard library only.
 """
 import json
