@@ -31,6 +31,13 @@ getrusage(RUSAGE_CHILDREN), is shown in brackets).  Memory: the backend's
 peak RSS growth (VmHWM after minus VmRSS before, the peak reset through
 /proc/PID/clear_refs) while scanning more than 100,000 orders.
 
+Mirrors (issue 15), at each latency: create_mirror + CALL refresh_mirror of
+wix.orders (a first load) against SELECT * FROM wix.orders, alternating,
+target <= 1.2 x; a refresh after 100 orders changed through the Wix API
+(with wix_admin.mirror_overlap = 0, so that earlier repetitions' changes are
+not read again), its requests from the emulator's log; and revenue by month
+over the mirror against the same over the foreign table.
+
 Standard library only.
 """
 import json
@@ -262,6 +269,100 @@ def run_analyst(be, ms):
     return runs, payments
 
 
+# ---------------------------------------------------------------- mirrors (issue 15)
+MIRROR = "wix_mirror.orders"
+CHANGES = 100
+BI_QUERY = ("SELECT date_trunc('month', created_date) AS month, sum(total) AS revenue"
+            " FROM %s GROUP BY 1")
+
+
+def wix_requests():
+    """Requests to Wix in the emulator's log, token requests left out."""
+    return len([r for r in emu.requests() if "/oauth" not in r["path"]])
+
+
+def first_load(be):
+    """A new mirror of wix.orders: create_mirror + CALL refresh_mirror, both
+    timed; the requests of the refresh."""
+    be.lines("SELECT wix_admin.drop_mirror(mirror) FROM wix_admin.mirrors "
+             "WHERE mirror = to_regclass('%s');" % MIRROR)
+    create = be.timed("SELECT wix_admin.create_mirror('wix.orders', refresh_every => NULL)")
+    emu.reset_log()
+    cpu0 = proc_cpu(be.pid)
+    load = be.timed("CALL wix_admin.refresh_mirror('%s')" % MIRROR)
+    cpu = proc_cpu(be.pid) - cpu0
+    rows = int(be.lines("SELECT count(*) FROM %s;" % MIRROR)[0])
+    return {"wall": create + load, "create": create, "cpu": cpu,
+            "requests": wix_requests(), "rows": rows}
+
+
+def change_orders(be, n, used):
+    """n orders of the mirror archived through the Wix API, none twice."""
+    ids = be.lines("SELECT id FROM %s WHERE status IN ('APPROVED', 'CANCELED') AND NOT archived"
+                   " ORDER BY id LIMIT %d;" % (MIRROR, n + len(used)))
+    ids = [i for i in ids if i not in used][:n]
+    if len(ids) < n:
+        raise RuntimeError("only %d orders left to change" % len(ids))
+    tok = token()
+    for order_id in ids:
+        req = urllib.request.Request(
+            URL + "/ecom/v1/orders/" + order_id, method="PATCH",
+            data=json.dumps({"order": {"id": order_id, "archived": True}}).encode(),
+            headers={"Authorization": tok, "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=30).read()
+    used.update(ids)
+    return ids
+
+
+def incremental(be, used):
+    """CHANGES orders changed in Wix, then CALL refresh_mirror: its time and
+    requests, and the rows it wrote (wix_admin.mirrors.last_changed)."""
+    change_orders(be, CHANGES, used)
+    emu.reset_log()
+    wall = be.timed("CALL wix_admin.refresh_mirror('%s')" % MIRROR)
+    n = wix_requests()
+    changed = int(be.lines("SELECT last_changed FROM wix_admin.mirrors WHERE mirror = '%s'::regclass;"
+                           % MIRROR)[0])
+    return {"wall": wall, "requests": n, "changed": changed}
+
+
+def run_mirrors(be, ms, used):
+    """At latency ms, REPS times each (alternating): (a) a full foreign scan
+    and a first load of the mirror; (b) a refresh after CHANGES changes;
+    (c) revenue by month over the mirror and over the foreign table."""
+    set_latency(ms)
+    scan, load, inc, bi_mirror, bi_foreign = [], [], [], [], []
+    for rep in range(REPS):
+        if rep % 2:
+            load.append(first_load(be))
+            scan.append(run_wix(be, "orders", "star"))
+        else:
+            scan.append(run_wix(be, "orders", "star"))
+            load.append(first_load(be))
+        log("  %2d ms rep %d: SELECT * %.2fs (%d requests); create_mirror + refresh_mirror %.2fs"
+            " (create %.3fs, %d requests, %d rows, backend CPU %.2fs)" % (
+                ms, rep + 1, scan[-1]["wall"], scan[-1]["requests"], load[-1]["wall"],
+                load[-1]["create"], load[-1]["requests"], load[-1]["rows"], load[-1]["cpu"]))
+    # the overlap would re-read the previous repetitions' changes too
+    be.lines("SET wix_admin.mirror_overlap = 0;")
+    for rep in range(REPS):
+        inc.append(incremental(be, used))
+        log("  %2d ms rep %d: refresh after %d changes %.2fs, %d requests, %d rows written" % (
+            ms, rep + 1, CHANGES, inc[-1]["wall"], inc[-1]["requests"], inc[-1]["changed"]))
+    be.lines("RESET wix_admin.mirror_overlap;")
+    be.lines("ANALYZE %s;" % MIRROR)
+    for rep in range(REPS):
+        emu.reset_log()
+        bi_foreign.append({"wall": be.timed(BI_QUERY % "wix.orders"), "requests": wix_requests()})
+        bi_mirror.append({"wall": be.timed(BI_QUERY % MIRROR)})
+    log("  %2d ms revenue by month: wix.orders %.3fs (%d requests), mirror %.4fs" % (
+        ms, med(bi_foreign, "wall"), bi_foreign[0]["requests"], med(bi_mirror, "wall")))
+    same = be.lines("SELECT count(*) FROM ((%s) EXCEPT (%s)) d;" % (
+        BI_QUERY % "wix.orders", BI_QUERY % MIRROR))[0]
+    return {"scan": scan, "load": load, "inc": inc, "bi_mirror": bi_mirror,
+            "bi_foreign": bi_foreign, "bi_same": same == "0"}
+
+
 # ---------------------------------------------------------------- setup
 def setup():
     # the benchmark's session sets requests_per_minute itself
@@ -433,9 +534,31 @@ def main():
     be.close()
     set_latency(0)
 
+    log("")
+    log("mirrors (issue 15): wix.orders, %d orders visible; %s" % (
+        visible, "SET wix_admin.mirror_overlap = 0 for the refreshes after changes"))
+    be = warm_backend()
+    used = set()
+    mirrors = {ms: run_mirrors(be, ms, used) for ms in LATENCIES}
+    be.close()
+    set_latency(0)
+    log("")
+    log("mirrors, medians of %d runs, seconds:" % REPS)
+    hdr = ("lat | SELECT * first load  ratio requests | refresh after %d changes: s requests written |"
+           " revenue by month: foreign mirror  ratio" % CHANGES)
+    log(hdr)
+    log("-" * len(hdr))
+    for ms, m in sorted(mirrors.items()):
+        sc, ld = med(m["scan"], "wall"), med(m["load"], "wall")
+        fo, mi = med(m["bi_foreign"], "wall"), med(m["bi_mirror"], "wall")
+        log("%2d  | %8.2f %10.2f %6.2f %4d/%-4d | %29.3f %8d %7d | %24.3f %6.4f %6.4f%s" % (
+            ms, sc, ld, ld / sc, m["scan"][0]["requests"], m["load"][0]["requests"],
+            med(m["inc"], "wall"), int(med(m["inc"], "requests")), int(med(m["inc"], "changed")),
+            fo, mi, mi / fo, "" if m["bi_same"] else "  (RESULTS DIFFER)"))
+
     # ------------------------------------------------------------ targets
     log("")
-    log("Targets (issue 6 §5, issue 13):")
+    log("Targets (issue 6 §5, issue 13, issue 15):")
     verdicts = []
 
     def target(ok, text):
@@ -478,6 +601,12 @@ def main():
         target(payments["requests"] == 2 * pages,
                "order_payments at %d ms: %d requests = %d orders pages + %d list-by-ids"
                % (ms, payments["requests"], pages, pages))
+    for ms, m in sorted(mirrors.items()):
+        sc, ld = med(m["scan"], "wall"), med(m["load"], "wall")
+        target(ld <= 1.2 * sc,
+               "mirror first load at %d ms: create_mirror + refresh_mirror %.2fs = %.2f x"
+               " SELECT * FROM wix.orders %.2fs (<= 1.20); %d requests, the scan's %d" % (
+                   ms, ld, ld / sc, sc, m["load"][0]["requests"], m["scan"][0]["requests"]))
     log("")
     log("%d of %d targets met; load average at end: %s; took %.0f s" % (
         sum(verdicts), len(verdicts), open("/proc/loadavg").read().strip(),
