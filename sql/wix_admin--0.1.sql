@@ -494,8 +494,8 @@ BEGIN
   END LOOP;
   -- Wix items are kilobytes of JSON: pglz would take most of a first load's
   -- time compressing them; lz4 is several times faster, where built in
-  IF 'lz4' = ANY ((SELECT enumvals FROM pg_settings
-                    WHERE name = 'default_toast_compression')) THEN
+  IF EXISTS (SELECT FROM pg_settings
+              WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
     FOR json_column IN
       SELECT attname FROM pg_attribute
        WHERE attrelid = target AND attnum > 0 AND NOT attisdropped
