@@ -138,7 +138,7 @@ class Mirrors(unittest.TestCase):
                                "'wix_mirror.orders'::regclass AND NOT i.indisprimary"),
                          "created_date,purchased_date,updated_date")
         # Wix JSON is compressed with lz4 (Debian's PostgreSQL has it), not pglz
-        self.assertEqual(value("SELECT string_agg(attname || '=' || attcompression, ',' "
+        self.assertEqual(value("SELECT string_agg(attname || '=' || attcompression::text, ',' "
                                "ORDER BY attname) FROM pg_attribute WHERE attrelid = "
                                "'wix_mirror.orders'::regclass AND atttypid = 'jsonb'::regtype"),
                          "billing_info=l,line_items=l,raw=l,shipping_info=l")
