@@ -59,11 +59,14 @@ def psql_session():
                             stderr=subprocess.PIPE, text=True)
 
 
-class Mirrors(unittest.TestCase):
+class EmulatorSiteCase(unittest.TestCase):
+    """A private emulator of EMULATOR_ARGS (Catalog V3) for the class, and
+    for each test a new database with server "emu" imported into wix."""
+    EMULATOR_ARGS = ()
+
     @classmethod
     def setUpClass(cls):
-        cls.proc = EmulatorProcess("--orders", "1200", "--members", "300", "--products", "60",
-                                   "--bookings", "5", "--catalog", "V3")
+        cls.proc = EmulatorProcess(*cls.EMULATOR_ARGS, "--bookings", "5", "--catalog", "V3")
         cls.emu = Emulator(cls.proc.url)
 
     @classmethod
@@ -74,6 +77,13 @@ class Mirrors(unittest.TestCase):
         self.emu.reset()
         create_database(DB, servers=server_sql("emu", self.proc.url, schema="wix",
                                                catalog_version="V3"))
+
+
+class Mirrors(EmulatorSiteCase):
+    EMULATOR_ARGS = ("--orders", "1200", "--members", "300", "--products", "60")
+
+    def setUp(self):
+        super().setUp()
         # these tests refresh when they say so; MirrorWorker lets the worker
         psql("ALTER DATABASE %s SET wix_admin.refresh_mirrors_in_worker = off" % DB)
 
@@ -364,25 +374,18 @@ class Mirrors(unittest.TestCase):
         self.assertEqual(value("SELECT to_regclass('analyst_data.coupons') IS NULL"), "t")
 
 
-class MirrorWorker(unittest.TestCase):
+class MirrorWorker(EmulatorSiteCase):
     """The background worker refreshes due mirrors (needs preloading)."""
+    EMULATOR_ARGS = ("--orders", "300", "--members", "50", "--products", "30")
 
     @classmethod
     def setUpClass(cls):
         if psql("SELECT current_setting('shared_preload_libraries') ~ 'wix_admin'")[0][0] != "t":
             raise unittest.SkipTest("the worker runs only with shared_preload_libraries")
-        cls.proc = EmulatorProcess("--orders", "300", "--members", "50", "--products", "30",
-                                   "--bookings", "5", "--catalog", "V3")
-        cls.emu = Emulator(cls.proc.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.proc.stop()
+        super().setUpClass()
 
     def setUp(self):
-        self.emu.reset()
-        create_database(DB, servers=server_sql("emu", self.proc.url, schema="wix",
-                                               catalog_version="V3"))
+        super().setUp()
         create_login_role("mirror_owner")
         query("GRANT USAGE ON SCHEMA wix, wix_admin TO mirror_owner;"
               "GRANT USAGE ON FOREIGN SERVER emu TO mirror_owner;"
