@@ -316,20 +316,26 @@ LANGUAGE C STRICT STABLE;
 -- which lets a role change only the rows of mirror tables it owns.
 
 -- The primary key of each resource's rows: the Wix id, or for rows of an
--- order's lists the order's id and the item's.
+-- order's lists the order's id and the item's.  The rows of an order's
+-- lists change with their order: a refresh reads those of the orders
+-- changed since its watermark, by order_updated_date, and replaces the
+-- mirror's rows of those orders (parent_key).
 CREATE TABLE wix_admin.mirror_keys (
-  resource    text PRIMARY KEY,
-  key_columns name[] NOT NULL
+  resource      text PRIMARY KEY,
+  key_columns   name[] NOT NULL,
+  change_column name NOT NULL DEFAULT 'updated_date',
+  parent_key    name
 );
 INSERT INTO wix_admin.mirror_keys VALUES
   ('orders', '{id}'), ('members', '{id}'), ('products', '{id}'),
   ('bookings', '{id}'), ('abandoned_checkouts', '{id}'), ('contacts', '{id}'),
   ('coupons', '{id}'), ('booking_services', '{id}'),
-  ('pricing_plan_orders', '{id}'), ('inventory_items', '{id,variant_id}'),
-  ('order_line_items', '{order_id,line_item_id}'),
-  ('order_payments', '{order_id,payment_id}'),
-  ('order_refunds', '{order_id,refund_id,payment_id}'),
-  ('order_fulfillments', '{order_id,fulfillment_id}');
+  ('pricing_plan_orders', '{id}'), ('inventory_items', '{id,variant_id}');
+INSERT INTO wix_admin.mirror_keys VALUES
+  ('order_line_items', '{order_id,line_item_id}', 'order_updated_date', 'order_id'),
+  ('order_payments', '{order_id,payment_id}', 'order_updated_date', 'order_id'),
+  ('order_refunds', '{order_id,refund_id,payment_id}', 'order_updated_date', 'order_id'),
+  ('order_fulfillments', '{order_id,fulfillment_id}', 'order_updated_date', 'order_id');
 GRANT SELECT ON wix_admin.mirror_keys TO PUBLIC;
 
 CREATE TABLE wix_admin.mirror_registry (
@@ -339,6 +345,8 @@ CREATE TABLE wix_admin.mirror_registry (
   resource          text NOT NULL,
   key_columns       name[] NOT NULL,
   change_column     name,                 -- NULL: read in full each refresh
+  change_sorted     boolean NOT NULL,     -- Wix sorts by it: read in batches
+  parent_key        name,                 -- rows replaced per changed parent
   refresh_every     interval,             -- NULL: only when called
   created           timestamptz NOT NULL,
   watermark         timestamptz,          -- newest change_column committed
@@ -373,11 +381,15 @@ AS 'MODULE_PATHNAME', 'wix_last_scan_total' LANGUAGE C VOLATILE PARALLEL RESTRIC
 CREATE FUNCTION wix_admin.mirror_full_refresh_every() RETURNS interval
 AS 'MODULE_PATHNAME', 'wix_mirror_full_refresh_every' LANGUAGE C STABLE PARALLEL SAFE;
 
--- The session-level advisory lock (key 0x57584d52 "WXMR", the mirror's OID)
--- held while a mirror is refreshed.
-CREATE FUNCTION wix_admin.mirror_lock_key(mirror oid) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN mirror::bigint::bit(32)::integer;
+-- A refresh's lock on its mirror, held by the session over the refresh's
+-- commits and released by mirror_unlock or when a transaction fails (it
+-- shows in pg_locks as advisory lock 0x57584d52 = 1465404754, the
+-- mirror's OID).  wait: wait for another session's refresh; else false
+-- when there is one.
+CREATE FUNCTION wix_admin.mirror_lock(mirror regclass, wait boolean) RETURNS boolean
+AS 'MODULE_PATHNAME', 'wix_mirror_lock' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION wix_admin.mirror_unlock() RETURNS void
+AS 'MODULE_PATHNAME', 'wix_mirror_unlock' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
   SELECT r.mirror::regclass AS mirror, r.source::regclass AS source,
@@ -397,6 +409,7 @@ CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
          CASE WHEN r.refresh_every IS NOT NULL
               THEN coalesce(r.last_finished + r.refresh_every, r.created) END AS next_refresh,
          r.resource, r.key_columns, r.change_column AS incremental_by,
+         r.change_sorted AS in_batches, r.parent_key,
          r.owner::regrole AS owner,
          -- the first due refresh that reads everything
          CASE WHEN r.refresh_every IS NOT NULL
@@ -424,6 +437,9 @@ DECLARE
   keys name[];
   missing name;
   change_column name;
+  candidate name;
+  change_sorted boolean;
+  parent_key name;
   plan jsonb;
   scan jsonb;
   target regclass;
@@ -447,7 +463,8 @@ BEGIN
             DETAIL = 'A mirror is refreshed with its owner''s privileges on the source.';
   END IF;
 
-  SELECT k.key_columns INTO keys FROM wix_admin.mirror_keys k WHERE k.resource = resource_name;
+  SELECT k.key_columns, k.change_column, k.parent_key INTO keys, candidate, parent_key
+    FROM wix_admin.mirror_keys k WHERE k.resource = resource_name;
   SELECT k INTO missing FROM unnest(keys) k
    WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source
                         AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
@@ -459,19 +476,22 @@ BEGIN
             HINT = 'Add the key columns to the foreign table.';
   END IF;
 
-  -- incremental when Wix filters and sorts by updated_date: the plan's
-  -- foreign scan sends both (it may recheck the filter) and nothing sorts
-  -- above it
-  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = 'updated_date'
+  -- incremental when Wix filters by the change column (the plan's foreign
+  -- scan sends the filter; it may recheck it), in batches when Wix also
+  -- sorts by it (nothing sorts above the scan)
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = candidate
                 AND atttypid = 'timestamptz'::regtype AND NOT attisdropped) THEN
-    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE updated_date >= now() '
-                   'ORDER BY updated_date LIMIT 1000', source) INTO plan;
+    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE %2$I >= now() '
+                   'ORDER BY %2$I LIMIT 1000', source, candidate) INTO plan;
     scan := plan -> 0 -> 'Plan';
-    IF scan ->> 'Node Type' = 'Limit' THEN
+    change_sorted := true;
+    WHILE scan ->> 'Node Type' IN ('Limit', 'Sort') LOOP
+      change_sorted := change_sorted AND scan ->> 'Node Type' = 'Limit';
       scan := scan -> 'Plans' -> 0;
-    END IF;
-    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' AND scan ? 'Wix sort' THEN
-      change_column := 'updated_date';
+    END LOOP;
+    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' THEN
+      change_column := candidate;
+      change_sorted := change_sorted AND scan ? 'Wix sort';
     END IF;
   END IF;
 
@@ -509,7 +529,8 @@ BEGIN
 
   PERFORM wix_admin.mirror_registry_write(target, jsonb_build_object(
     'source', source::oid, 'resource', resource_name, 'key_columns', keys,
-    'change_column', change_column, 'refresh_every', refresh_every,
+    'change_column', change_column, 'change_sorted', change_column IS NOT NULL AND change_sorted,
+    'parent_key', parent_key, 'refresh_every', refresh_every,
     'created', now()));
   RETURN target;
 END $$;
@@ -546,51 +567,69 @@ RETURN format('written AS (INSERT INTO %1$s AS t (%2$s) SELECT %2$s FROM src '
               wix_admin.mirror_column_list(mirror, 'EXCLUDED.'),
               wix_admin.mirror_column_list(mirror, 't.'));
 
--- One read of a mirror's source.  With a batch_size, a batch of an
--- incremental refresh: the first batch_size rows changed at or after
--- "since" (all rows when NULL), in change order, Wix filtering and sorting;
--- the watermark advances to the newest change read.  Without, a full read:
--- every row written where it differs and rows Wix no longer returns
--- deleted, in one statement.
+-- One read of a mirror's source.  A full read writes every row where it
+-- differs and deletes the rows Wix no longer returns, in one statement.
+-- Else the rows changed at or after "since" (all rows when NULL), Wix
+-- filtering: with a batch_size, the first batch_size of them in change
+-- order, Wix sorting.  A mirror whose rows belong to parents (parent_key)
+-- takes the rows of whole parents only: a full batch leaves out the
+-- parents changed at its newest instant, which the next batch reads whole;
+-- each parent's rows are replaced, the rows it no longer has deleted.  The
+-- watermark advances to the newest change read.
 CREATE FUNCTION wix_admin.mirror_read(mirror regclass, since timestamptz,
-                                      batch_size integer,
+                                      batch_size integer, full_read boolean,
                                       OUT rows bigint, OUT written bigint,
                                       OUT newest timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r wix_admin.mirrors;
   keys_equal text;
+  change text;
 BEGIN
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read.mirror;
-  IF batch_size IS NOT NULL THEN
-    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s ORDER BY %4$I LIMIT %5$s), %6$s '
-                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM written), '
-                   '(SELECT max(%4$I) FROM src)',
-                   r.source, wix_admin.mirror_column_list(mirror),
-                   CASE WHEN since IS NOT NULL THEN format('WHERE %I >= $1', r.incremental_by) END,
-                   r.incremental_by, batch_size,
-                   wix_admin.mirror_upsert_sql(mirror, r.key_columns))
-      INTO rows, written, newest USING since;
-    IF newest IS NOT NULL THEN
-      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
-    END IF;
-    RETURN;
-  END IF;
   SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
     FROM unnest(r.key_columns) k;
-  EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
-                 'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
-                 '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
-                 'SELECT (SELECT count(*) FROM src), '
-                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), %6$s',
+  change := quote_ident(r.incremental_by);
+  IF full_read THEN
+    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
+                   'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
+                   '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
+                   'SELECT (SELECT count(*) FROM src), '
+                   '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
+                   '(SELECT max(%6$s) FROM src)',
+                   r.source, wix_admin.mirror_column_list(mirror),
+                   wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
+                   coalesce(change, 'NULL::timestamptz'))
+      INTO rows, written, newest;
+    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+      'watermark', newest, 'last_full_refresh', clock_timestamp()));
+    RETURN;
+  END IF;
+  EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s %4$s), '
+                 'edge AS (SELECT max(%5$s) AS newest, %6$s AS cut FROM read), '
+                 'src AS MATERIALIZED (SELECT * FROM read WHERE NOT (SELECT cut FROM edge) '
+                 '                      OR %5$s < (SELECT newest FROM edge)), %7$s, '
+                 'deleted AS (%8$s) '
+                 'SELECT (SELECT count(*) FROM read), '
+                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
+                 '(SELECT newest FROM edge)',
                  r.source, wix_admin.mirror_column_list(mirror),
-                 wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
-                 CASE WHEN r.incremental_by IS NOT NULL
-                      THEN format('(SELECT max(%I) FROM src)', r.incremental_by)
-                      ELSE 'NULL::timestamptz' END)
-    INTO rows, written, newest;
-  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
-    'watermark', newest, 'last_full_refresh', clock_timestamp()));
+                 CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1', change) END,
+                 CASE WHEN batch_size IS NOT NULL
+                      THEN format('ORDER BY %s LIMIT %s', change, batch_size) END,
+                 change,
+                 CASE WHEN batch_size IS NOT NULL AND r.parent_key IS NOT NULL
+                      THEN format('count(*) = %s', batch_size) ELSE 'false' END,
+                 wix_admin.mirror_upsert_sql(mirror, r.key_columns),
+                 CASE WHEN r.parent_key IS NOT NULL
+                      THEN format('DELETE FROM %s t WHERE t.%2$I IN (SELECT %2$I FROM src) '
+                                  'AND NOT EXISTS (SELECT FROM src WHERE %3$s) RETURNING 1',
+                                  mirror, r.parent_key, keys_equal)
+                      ELSE 'SELECT WHERE false' END)
+    INTO rows, written, newest USING since;
+  IF newest IS NOT NULL THEN
+    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
+  END IF;
 END $$;
 
 -- One mirror's refresh; wait: when another session is refreshing it, wait
@@ -601,7 +640,6 @@ CREATE PROCEDURE wix_admin.refresh_one_mirror(mirror regclass, full_read boolean
 LANGUAGE plpgsql AS $$
 DECLARE
   batch_size integer := 1000;
-  lock_key integer := wix_admin.mirror_lock_key(mirror);
   requests_before bigint := wix_admin.requests_made();
   overlap interval := current_setting('wix_admin.mirror_overlap')::interval;
   r wix_admin.mirrors;
@@ -612,29 +650,37 @@ DECLARE
   total bigint;
   started timestamptz := clock_timestamp();
   last_notice timestamptz := clock_timestamp();
+  rate numeric;
   error_text text;
   error_state text;
   state text;
 BEGIN
-  IF NOT pg_try_advisory_lock(1465404754, lock_key) THEN
+  IF NOT wix_admin.mirror_lock(mirror, false) THEN
     IF NOT wait THEN
       RAISE NOTICE 'mirror % is being refreshed by another session: skipped', mirror;
       RETURN;
     END IF;
     RAISE NOTICE 'mirror % is being refreshed by another session: waiting for it', mirror;
-    PERFORM pg_advisory_lock(1465404754, lock_key);
+    PERFORM wix_admin.mirror_lock(mirror, true);
   END IF;
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = refresh_one_mirror.mirror;
-  full_read := full_read OR r.incremental_by IS NULL;
+  -- the first read of a mirror Wix cannot sort by its change is a full one
+  full_read := full_read OR r.incremental_by IS NULL OR (r.watermark IS NULL AND NOT r.in_batches);
+  IF full_read OR NOT r.in_batches THEN
+    batch_size := NULL;
+  END IF;
   PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
     'last_started', started, 'progress_pages', 0, 'progress_rows', 0, 'progress_total', NULL));
   COMMIT;
 
   since := r.watermark - overlap;
   LOOP
+    IF batch_size IS NULL AND current_setting('wix_admin.progress_every') = '0' THEN
+      -- one statement reads everything: the scan reports its progress
+      PERFORM set_config('wix_admin.progress_every', '10s', true);
+    END IF;
     BEGIN
-      batch := wix_admin.mirror_read(mirror, since,
-                                     CASE WHEN NOT full_read THEN batch_size END);
+      batch := wix_admin.mirror_read(mirror, since, batch_size, full_read);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
       GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
     END;
@@ -647,16 +693,19 @@ BEGIN
       'progress_pages', wix_admin.requests_made() - requests_before,
       'progress_rows', rows_read, 'progress_total', total));
     COMMIT;
-    EXIT WHEN full_read OR batch.rows < batch_size;
+    EXIT WHEN batch_size IS NULL OR batch.rows < batch_size;
     IF batch.newest = since THEN
       -- a whole batch changed at the same instant: read more at once
       batch_size := batch_size * 2;
     END IF;
     since := batch.newest;
     IF clock_timestamp() - last_notice >= interval '10 seconds' THEN
-      RAISE NOTICE 'mirror %: % rows read so far (% a second), up to %', mirror, rows_read,
-        round(rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001)),
-        since;
+      rate := rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001);
+      RAISE NOTICE '%', format('mirror %s: %s rows read so far (%s a second), changes up to %s%s',
+        mirror, rows_read, round(rate), since,
+        CASE WHEN total > rows_read AND rate > 0
+             THEN format(', about %s s left of %s', round((total - rows_read) / rate), total)
+             ELSE '' END);
       last_notice := clock_timestamp();
     END IF;
   END LOOP;
@@ -670,7 +719,7 @@ BEGIN
   PERFORM pg_notify('wix_admin_mirror',
                     jsonb_build_object('mirror', mirror::text, 'state', state)::text);
   COMMIT;
-  PERFORM pg_advisory_unlock(1465404754, lock_key);
+  PERFORM wix_admin.mirror_unlock();
   IF error_text IS NOT NULL THEN
     IF wait THEN
       RAISE EXCEPTION 'refresh of mirror % failed: %', mirror, error_text

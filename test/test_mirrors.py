@@ -7,6 +7,7 @@ worker refreshing due mirrors as their owners, on a private emulator with
 judge."""
 import math
 import os
+import re
 import signal
 import subprocess
 import time
@@ -136,7 +137,8 @@ class Mirrors(EmulatorSiteCase):
             self.assertEqual(status["rows"], value("SELECT count(*) FROM wix.%s" % table))
         self.assertGreater(int(value("SELECT count(*) FROM wix_mirror.orders")), 1000)
         self.assertEqual(mirror_status("wix_mirror.orders")["incremental_by"], "updated_date")
-        self.assertEqual(mirror_status("wix_mirror.order_line_items")["incremental_by"], "")
+        self.assertEqual(mirror_status("wix_mirror.order_line_items")["incremental_by"],
+                         "order_updated_date")
         self.assertEqual(mirror_status("wix_mirror.coupons")["incremental_by"], "")
         # keys and date indexes
         self.assertEqual(value("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
@@ -182,6 +184,66 @@ class Mirrors(EmulatorSiteCase):
         body = self.emu.requests(ORDERS_SEARCH)[0]["body"]
         self.assertIn("updatedDate", str(body))
 
+    # -- rows of orders' lists -------------------------------------------------
+
+    CHILDREN = ("order_line_items", "order_payments", "order_refunds", "order_fulfillments")
+
+    def test_child_tables_replace_the_rows_of_changed_orders(self):
+        for table in self.CHILDREN:
+            query("SELECT wix_admin.create_mirror('wix.%s')" % table)
+        self.refresh()
+        for table in self.CHILDREN:
+            self.assertEqual(differing_rows("wix_mirror." + table, "wix." + table), 0, table)
+            self.assertEqual(mirror_status("wix_mirror." + table)["incremental_by"],
+                             "order_updated_date", table)
+        # line items come inside the orders Wix sorts: in batches; the
+        # others come by list-by-ids, which is not sorted: all at once
+        self.assertEqual(query("SELECT mirror, in_batches, parent_key FROM wix_admin.mirrors "
+                               "ORDER BY mirror::text"),
+                         [["wix_mirror.order_fulfillments", "f", "order_id"],
+                          ["wix_mirror.order_line_items", "t", "order_id"],
+                          ["wix_mirror.order_payments", "f", "order_id"],
+                          ["wix_mirror.order_refunds", "f", "order_id"]])
+        # no change: one orders page; and the list-by-ids call for the
+        # orders in the overlap
+        self.assertEqual(self.refresh("wix_mirror.order_line_items"), 1)
+        self.assertLessEqual(self.refresh("wix_mirror.order_payments"), 2)
+
+        # k orders changed; a fulfillment added to one, one of two removed from another
+        k = 120
+        ids = [r[0] for r in query("SELECT id FROM wix.orders WHERE NOT archived "
+                                   "AND status IN ('APPROVED', 'CANCELED') "
+                                   "ORDER BY created_date LIMIT %d" % k)]
+        for order_id in ids:
+            wix(self.emu, "PATCH", "/ecom/v1/orders/" + order_id, {"order": {"archived": True}})
+        order_id, removed = query("SELECT order_id, min(fulfillment_id) FROM wix.order_fulfillments "
+                                  "GROUP BY order_id HAVING count(*) >= 2 LIMIT 1")[0]
+        wix(self.emu, "DELETE", "/ecom/v1/fulfillments/%s/orders/%s" % (removed, order_id))
+        unfulfilled, line_item = query(
+            "SELECT order_id, line_item_id FROM wix.order_line_items WHERE order_id IN "
+            "(SELECT id FROM wix.orders WHERE fulfillment_status = 'NOT_FULFILLED' "
+            " AND status = 'APPROVED') AND item_type = 'PHYSICAL' LIMIT 1")[0]
+        added = wix(self.emu, "POST", "/ecom/v1/fulfillments/orders/%s/create-fulfillment" % unfulfilled,
+                    {"fulfillment": {"lineItems": [{"id": line_item, "quantity": 1}],
+                                     "trackingInfo": {"trackingNumber": "MIRROR-1",
+                                                      "shippingProvider": "ups"}}})["fulfillmentId"]
+        pages = math.ceil((k + 2) / 100)
+        for table in self.CHILDREN:
+            requests = self.refresh("wix_mirror." + table)
+            orders_pages = self.wix_requests(ORDERS_SEARCH)
+            self.assertLessEqual(orders_pages, pages + 1, table)
+            # the list-by-ids calls: for the changed orders only
+            self.assertLessEqual(requests - orders_pages, 0 if table == "order_line_items"
+                                 else pages + 1, table)
+            self.assertEqual(differing_rows("wix_mirror." + table, "wix." + table), 0, table)
+            self.assertGreater(int(mirror_status("wix_mirror." + table)["last_changed"]), 0)
+        self.assertEqual(value("SELECT count(*) FROM wix_mirror.order_fulfillments "
+                               "WHERE fulfillment_id = '%s'" % removed), "0")
+        self.assertEqual(value("SELECT order_id FROM wix_mirror.order_fulfillments "
+                               "WHERE fulfillment_id = '%s'" % added), unfulfilled)
+        self.assertEqual(value("SELECT count(DISTINCT order_id) FROM wix_mirror.order_line_items "
+                               "WHERE order_id IN ('%s')" % "', '".join(ids)), str(k))
+
     def test_full_refresh_removes_deleted_rows(self):
         query("SELECT wix_admin.create_mirror('wix.products')")
         self.assertEqual(mirror_status("wix_mirror.products")["incremental_by"], "updated_date")
@@ -219,7 +281,10 @@ class Mirrors(EmulatorSiteCase):
 
     def test_killed_refresh_then_refresh_is_consistent(self):
         query("SELECT wix_admin.create_mirror('wix.orders')")
-        for kill in ("terminate", "kill -9"):
+        # a restart needs the cluster of run_in_cluster.sh (pg_virtualenv)
+        restart = ["pg_ctlcluster", os.environ.get("PGVERSION", ""), "regress", "restart",
+                   "-m", "fast"] if "PG_CLUSTER_CONF_ROOT" in os.environ else None
+        for kill in ("terminate", "kill -9", "restart") if restart else ("terminate", "kill -9"):
             # empty, as if new
             query("DELETE FROM wix_mirror.orders;"
                   "SELECT wix_admin.mirror_registry_write('wix_mirror.orders', "
@@ -227,6 +292,10 @@ class Mirrors(EmulatorSiteCase):
             session, pid = self.slow_refresh("wix_mirror.orders")
             if kill == "terminate":
                 self.assertEqual(value("SELECT pg_terminate_backend(%d)" % pid), "t")
+            elif kill == "restart":
+                started = value("SELECT pg_postmaster_start_time()")
+                subprocess.run(restart, check=True, capture_output=True)
+                self.assertNotEqual(value("SELECT pg_postmaster_start_time()"), started)
             else:
                 os.kill(pid, signal.SIGKILL)
             self.finish(session)
@@ -305,6 +374,58 @@ class Mirrors(EmulatorSiteCase):
                                "WHERE mirror = 'wix_mirror.members'::regclass")[0],
                          ["300", "300"])
 
+    def test_a_failed_transaction_releases_the_refresh_lock(self):
+        """A refresh that dies of an error it does not catch (here: a
+        transaction holding the lock fails) leaves no lock in a session that
+        lives on."""
+        query("SELECT wix_admin.create_mirror('wix.coupons')")
+        session = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", DB],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            session.stdin.write("BEGIN;\nSELECT wix_admin.mirror_lock('wix_mirror.coupons', false);\n")
+            session.stdin.flush()
+            self.assertEqual(session.stdout.readline().strip(), "t")
+            self.assertEqual(mirror_status("wix_mirror.coupons")["state"], "running")
+            skipped = subprocess.run(["psql", "-X", "-q", "-d", DB, "-c",
+                                      "CALL wix_admin.refresh_mirror()"],
+                                     capture_output=True, text=True)
+            self.assertIn("wix_mirror.coupons is being refreshed by another session: skipped",
+                          skipped.stderr)
+            session.stdin.write("SELECT 1/0;\nROLLBACK;\nSELECT 'alive';\n")
+            session.stdin.flush()
+            self.assertEqual(session.stdout.readline().strip(), "alive")
+            self.assertEqual(mirror_status("wix_mirror.coupons")["state"], "idle")
+            self.assertGreater(self.refresh("wix_mirror.coupons"), 0)
+            self.assertEqual(differing_rows("wix_mirror.coupons", "wix.coupons"), 0)
+        finally:
+            session.stdin.close()
+            session.wait(timeout=20)
+            session.stdout.close()
+            session.stderr.close()
+
+    def test_progress_notices(self):
+        """wix_admin.progress_every: NOTICEs from a long scan (a full refresh
+        sets 10 s), with the time left where Wix counts the rows."""
+        query("SELECT wix_admin.create_mirror('wix.orders')")
+        self.emu.fault(match=ORDERS_SEARCH, delay_ms=400, times=1000)
+        out = subprocess.run(["psql", "-X", "-q", "-d", DB, "-c", "SET wix_admin.progress_every = '1s'",
+                              "-c", "CALL wix_admin.refresh_mirror('wix_mirror.orders', full => true)"],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        counts = [int(n) for n in re.findall(r"NOTICE:  reading wix\.orders from Wix: (\d+) rows so far "
+                                             r"\(\d+ a second\)", out.stderr)]
+        self.assertGreaterEqual(len(counts), 2, out.stderr)
+        self.assertEqual(counts, sorted(counts))
+        self.assertEqual(differing_rows("wix_mirror.orders", "wix.orders"), 0)
+        self.emu.clear_faults()
+        self.emu.fault(match="/members/v1/members", delay_ms=1500, times=10)
+        out = subprocess.run(["psql", "-X", "-q", "-d", DB, "-c", "SET wix_admin.progress_every = '1s'",
+                              "-c", "SELECT count(*) FROM wix.members"],
+                             capture_output=True, text=True)
+        self.assertRegex(out.stderr, r"NOTICE:  reading wix\.members from Wix: 100 of 300 rows "
+                                     r"\(\d+ a second\), about \d+ s left")
+
     # -- concurrency ---------------------------------------------------------
 
     def test_two_concurrent_refreshes(self):
@@ -364,6 +485,9 @@ class Mirrors(EmulatorSiteCase):
         mirror_oid = value("SELECT 'analyst_data.coupons'::regclass::oid")
         err = psql_error("SELECT wix_admin.mirror_registry_write(%s, '{\"last_error\": \"x\"}')"
                          % mirror_oid, db=DB, user="mirror_other")
+        self.assertIn("must be owner of table coupons", err)
+        err = psql_error("SELECT wix_admin.mirror_lock(%s, false)" % mirror_oid, db=DB,
+                         user="mirror_other")
         self.assertIn("must be owner of table coupons", err)
         err = psql_error("CALL wix_admin.refresh_mirror(%s)" % mirror_oid, db=DB,
                          user="mirror_other")

@@ -425,6 +425,8 @@ static const WixColumnDef order_line_item_columns[] = {
 	 "the order's number"},
 	{"order_created_date", "timestamptz", "^createdDate",
 	 "when the order was created"},
+	{"order_updated_date", "timestamptz", "^updatedDate",
+	 "when the order, its line items included, was last changed"},
 	{"product_name", "text", "productName.original",
 	 "the product's name at the time of purchase"},
 	{"catalog_item_id", "text", "catalogReference.catalogItemId",
@@ -492,7 +494,9 @@ static const WixFieldDef no_fields[] = {{NULL}};
 	{"order_number", "bigint", "^^number", \
 	 "the order's number"}, \
 	{"order_created_date", "timestamptz", "^^createdDate", \
-	 "when the order was created"}
+	 "when the order was created"}, \
+	{"order_updated_date", "timestamptz", "^^updatedDate", \
+	 "when the order, its payments and fulfillments included, was last changed"}
 
 static const WixColumnDef order_payment_columns[] = {
 	ORDER_BATCH_COLUMNS,
@@ -535,6 +539,8 @@ static const WixColumnDef order_refund_columns[] = {
 	 "the order's number"},
 	{"order_created_date", "timestamptz", "^^^createdDate",
 	 "when the order was created"},
+	{"order_updated_date", "timestamptz", "^^^updatedDate",
+	 "when the order, its refunds included, was last changed"},
 	{"refund_id", "text", "^id",
 	 "the refund's ID"},
 	{"payment_id", "text", "paymentId",

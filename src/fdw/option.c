@@ -64,6 +64,7 @@ bool		wix_enable_experimental_resources = false;
 
 /* Most pages one scan reads (GUC wix_admin.max_pages) */
 int			wix_max_pages = 100000;
+int			wix_progress_every_s = 0;
 
 /*
  * The planner's price of one Wix request (GUC wix_admin.request_cost, and
@@ -95,6 +96,10 @@ static const WixIntSetting fdw_limits[] = {
 	{"wix_admin.max_pages",
 		"Most pages one scan reads before it gives up on paging that never ends.", NULL,
 	&wix_max_pages, 100000, 1, INT_MAX, PGC_USERSET, 0},
+	{"wix_admin.progress_every",
+		"Reports a long scan's progress as a NOTICE this often; 0: never.",
+		"CALL wix_admin.refresh_mirror sets it to 10 s for its full reads.",
+	&wix_progress_every_s, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S},
 };
 
 /*

@@ -29,6 +29,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 /* Pages a scan can have in flight at most. */
 #define MAX_INFLIGHT 16
@@ -110,6 +111,10 @@ typedef struct WixScanState
 	TupleTableSlot *copy_slot;
 	int64		lookup_requests;	/* requests before the guard tripped */
 	int64		copy_requests;	/* ... and for the copy */
+	/* progress NOTICEs (wix_admin.progress_every) */
+	char	   *table_name;		/* qualified, for the NOTICEs */
+	TimestampTz run_started;
+	TimestampTz last_progress;
 } WixScanState;
 
 /* Are an endpoint's rows inside its items, or batch answers with parents? */
@@ -219,6 +224,9 @@ wixBeginForeignScan(ForeignScanState *node, int eflags)
 											  state->resource);
 	state->estimated_requests = intVal(list_nth(fdw_private, WixPrivateEstimatedRequests));
 	state->full_read_requests = intVal(list_nth(fdw_private, WixPrivateFullReadRequests));
+	state->table_name =
+		quote_qualified_identifier(get_namespace_name(RelationGetNamespace(node->ss.ss_currentRelation)),
+								   RelationGetRelationName(node->ss.ss_currentRelation));
 
 	/* EXPLAIN without ANALYZE sends nothing and needs no connection */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -473,6 +481,7 @@ begin_query(ForeignScanState *node, WixScanState *state)
 	state->nitems = state->next_item = 0;
 	state->skipped = state->returned = state->fetched = 0;
 	state->run_start = state->stats;
+	state->run_started = state->last_progress = GetCurrentTimestamp();
 
 	oldcxt = MemoryContextSwitchTo(state->query_cxt);
 	deparse_context(node, state, state->endpoint, false, &ctx);
@@ -880,6 +889,40 @@ read_page(const char *body, size_t len, void *arg)
 }
 
 /*
+ * report_progress
+ *		Every wix_admin.progress_every, a NOTICE on a long run: the rows so
+ *		far, their rate and, where Wix counted them (one row per item), the
+ *		time left.
+ */
+static void
+report_progress(WixScanState *state)
+{
+	TimestampTz now;
+	double		seconds;
+	int64		rows = state->stats.rows - state->run_start.rows;
+	double		rate;
+
+	if (wix_progress_every_s <= 0)
+		return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(state->last_progress, now,
+									wix_progress_every_s * 1000))
+		return;
+	state->last_progress = now;
+	seconds = Max((double) (now - state->run_started) / USECS_PER_SEC, 0.001);
+	rate = rows / seconds;
+	if (state->pager.total > 0 && rate > 0 && !has_rows_inside(state->endpoint))
+		ereport(NOTICE,
+				(errmsg("reading %s from Wix: %lld of %lld rows (%.0f a second), about %.0f s left",
+						state->table_name, (long long) rows, (long long) state->pager.total,
+						rate, Max(state->pager.total - rows, 0) / rate)));
+	else
+		ereport(NOTICE,
+				(errmsg("reading %s from Wix: %lld rows so far (%.0f a second)",
+						state->table_name, (long long) rows, rate)));
+}
+
+/*
  * fetch_page
  *		Replace the current page with the next one, and request the pages
  *		after it.  False when there is none.
@@ -914,6 +957,7 @@ fetch_page(WixScanState *state)
 	}
 	if (has_rows_inside(state->endpoint) && state->items != NULL)
 		flatten_rows(state);
+	report_progress(state);
 	return true;
 }
 

@@ -263,6 +263,7 @@ extern bool wix_enable_order_by_pushdown;
 extern bool wix_enable_limit_pushdown;
 extern bool wix_enable_experimental_resources;
 extern int	wix_max_pages;
+extern int	wix_progress_every_s;
 
 extern double wix_request_cost;
 

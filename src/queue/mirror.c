@@ -14,6 +14,12 @@
  * or changes its refresh_every wakes the worker when it commits, so that a
  * new mirror's first refresh does not wait for the launcher's sweep.
  *
+ * A refresh holds a session-level lock on its mirror from start to end, over
+ * the commits of its batches (wix_admin.mirror_lock()).  A refresh that dies
+ * of an error it does not catch (a cancel between two batches, say) must
+ * not leave its session holding it, blocking the worker and every later
+ * refresh: the lock goes with the transaction that failed.
+ *
  *-------------------------------------------------------------------------
  */
 #include "wix_queue.h"
@@ -24,6 +30,7 @@
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -43,6 +50,16 @@ bool		wix_refresh_mirrors_in_worker = true;
 
 /* A mirror's schedule changed in this transaction: wake the worker */
 static bool wake_at_commit = false;
+
+/*
+ * The refresh lock's first key, "WXMR"; the second is the mirror's OID, as
+ * pg_advisory_lock(int4, int4) would take it: the mirrors view finds it in
+ * pg_locks.
+ */
+#define MIRROR_LOCK_KEY 0x57584d52
+
+/* The mirror this session is refreshing, whose lock it holds, or 0 */
+static Oid	refreshing_mirror = InvalidOid;
 
 static const WixIntSetting mirror_settings[] = {
 	{"wix_admin.mirror_overlap",
@@ -64,12 +81,36 @@ static const WixBoolSetting mirror_bool_settings[] = {
 
 PG_FUNCTION_INFO_V1(wix_mirror_registry_write);
 PG_FUNCTION_INFO_V1(wix_mirror_full_refresh_every);
+PG_FUNCTION_INFO_V1(wix_mirror_lock);
+PG_FUNCTION_INFO_V1(wix_mirror_unlock);
+
+static void
+refresh_lock_tag(LOCKTAG *tag, Oid mirror)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, MIRROR_LOCK_KEY, (uint32) mirror, 2);
+}
+
+/* Release the refresh lock this session holds, if any. */
+static void
+release_refresh_lock(void)
+{
+	LOCKTAG		tag;
+
+	if (!OidIsValid(refreshing_mirror))
+		return;
+	refresh_lock_tag(&tag, refreshing_mirror);
+	refreshing_mirror = InvalidOid;
+	LockRelease(&tag, ExclusiveLock, true);
+}
 
 static void
 mirror_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && wake_at_commit)
 		wix_worker_wake_mirrors(MyDatabaseId);
+	/* a refresh's transaction failed: it is over */
+	if (event == XACT_EVENT_ABORT)
+		release_refresh_lock();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 		wake_at_commit = false;
@@ -100,6 +141,60 @@ wix_mirror_full_refresh_every(PG_FUNCTION_ARGS)
 
 	result->time = (int64) wix_mirror_full_refresh_every_s * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(result);
+}
+
+static Oid table_owner(Oid relid);
+
+/* Error unless the current role has the privileges of the mirror's owner. */
+static void
+check_mirror_owner(Oid mirror)
+{
+	if (!has_privs_of_role(GetUserId(), table_owner(mirror)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to change its mirror", get_rel_name(mirror)),
+				 errdetail("Mirrors are refreshed and dropped by their table's owner.")));
+}
+
+/*
+ * wix_mirror_lock
+ *		SQL function wix_admin.mirror_lock(mirror regclass, wait boolean):
+ *		take the mirror's refresh lock for this session, waiting for another
+ *		session's refresh to end when wait; false when it did not wait and
+ *		the lock is taken.  The lock is released by mirror_unlock(), or by
+ *		the failure of a transaction.
+ */
+Datum
+wix_mirror_lock(PG_FUNCTION_ARGS)
+{
+	Oid			mirror = PG_GETARG_OID(0);
+	bool		wait = PG_GETARG_BOOL(1);
+	LOCKTAG		tag;
+
+	check_mirror_owner(mirror);
+	if (OidIsValid(refreshing_mirror))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this session is already refreshing mirror %s",
+						get_rel_name(refreshing_mirror)),
+				 errdetail("A session refreshes one mirror at a time.")));
+	refresh_lock_tag(&tag, mirror);
+	if (LockAcquire(&tag, ExclusiveLock, true, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_BOOL(false);
+	refreshing_mirror = mirror;
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * wix_mirror_unlock
+ *		SQL function wix_admin.mirror_unlock(): release the refresh lock this
+ *		session holds.
+ */
+Datum
+wix_mirror_unlock(PG_FUNCTION_ARGS)
+{
+	release_refresh_lock();
+	PG_RETURN_VOID();
 }
 
 /* The owner of table relid; an error when there is no such table. */
@@ -151,11 +246,7 @@ wix_mirror_registry_write(PG_FUNCTION_ARGS)
 				 errmsg("the mirror must not be NULL")));
 	mirror = PG_GETARG_OID(0);
 	owner = table_owner(mirror);
-	if (!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s to change its mirror", get_rel_name(mirror)),
-				 errdetail("Mirrors are refreshed and dropped by their table's owner.")));
+	check_mirror_owner(mirror);
 
 	values[0] = ObjectIdGetDatum(mirror);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
