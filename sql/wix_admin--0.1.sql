@@ -345,7 +345,7 @@ CREATE TABLE wix_admin.mirror_registry (
   resource          text NOT NULL,
   key_columns       name[] NOT NULL,
   change_column     name,                 -- NULL: read in full each refresh
-  change_sorted     boolean NOT NULL,     -- Wix sorts by it: read in batches
+  incremental_read  text CHECK (incremental_read IN ('batches', 'all_changed', 'newest_first')),
   parent_key        name,                 -- rows replaced per changed parent
   refresh_every     interval,             -- NULL: only when called
   created           timestamptz NOT NULL,
@@ -409,7 +409,7 @@ CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
          CASE WHEN r.refresh_every IS NOT NULL
               THEN coalesce(r.last_finished + r.refresh_every, r.created) END AS next_refresh,
          r.resource, r.key_columns, r.change_column AS incremental_by,
-         r.change_sorted AS in_batches, r.parent_key,
+         r.incremental_read, r.parent_key,
          r.owner::regrole AS owner,
          -- the first due refresh that reads everything
          CASE WHEN r.refresh_every IS NOT NULL
@@ -438,7 +438,7 @@ DECLARE
   missing name;
   change_column name;
   candidate name;
-  change_sorted boolean;
+  incremental_read text;
   parent_key name;
   plan jsonb;
   scan jsonb;
@@ -477,21 +477,38 @@ BEGIN
   END IF;
 
   -- incremental when Wix filters by the change column (the plan's foreign
-  -- scan sends the filter; it may recheck it), in batches when Wix also
-  -- sorts by it (nothing sorts above the scan)
+  -- scan sends the filter; it may recheck it): in batches when Wix also
+  -- sorts by it (nothing sorts above the scan), else all changed rows at
+  -- once; or, when Wix sorts by it but cannot filter, newest first down to
+  -- the watermark
   IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = candidate
                 AND atttypid = 'timestamptz'::regtype AND NOT attisdropped) THEN
     EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE %2$I >= now() '
                    'ORDER BY %2$I LIMIT 1000', source, candidate) INTO plan;
     scan := plan -> 0 -> 'Plan';
-    change_sorted := true;
+    incremental_read := 'batches';
     WHILE scan ->> 'Node Type' IN ('Limit', 'Sort') LOOP
-      change_sorted := change_sorted AND scan ->> 'Node Type' = 'Limit';
+      IF scan ->> 'Node Type' = 'Sort' THEN
+        incremental_read := 'all_changed';
+      END IF;
       scan := scan -> 'Plans' -> 0;
     END LOOP;
     IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' THEN
       change_column := candidate;
-      change_sorted := change_sorted AND scan ? 'Wix sort';
+      IF NOT scan ? 'Wix sort' THEN
+        incremental_read := 'all_changed';
+      END IF;
+    ELSE
+      EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s ORDER BY %2$I DESC LIMIT 100 '
+                     'OFFSET 100', source, candidate) INTO plan;
+      scan := plan -> 0 -> 'Plan';
+      IF scan ->> 'Node Type' = 'Limit' THEN
+        scan := scan -> 'Plans' -> 0;
+      END IF;
+      IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix sort' THEN
+        change_column := candidate;
+        incremental_read := 'newest_first';
+      END IF;
     END IF;
   END IF;
 
@@ -529,7 +546,8 @@ BEGIN
 
   PERFORM wix_admin.mirror_registry_write(target, jsonb_build_object(
     'source', source::oid, 'resource', resource_name, 'key_columns', keys,
-    'change_column', change_column, 'change_sorted', change_column IS NOT NULL AND change_sorted,
+    'change_column', change_column,
+    'incremental_read', CASE WHEN change_column IS NOT NULL THEN incremental_read END,
     'parent_key', parent_key, 'refresh_every', refresh_every,
     'created', now()));
   RETURN target;
@@ -567,58 +585,63 @@ RETURN format('written AS (INSERT INTO %1$s AS t (%2$s) SELECT %2$s FROM src '
               wix_admin.mirror_column_list(mirror, 'EXCLUDED.'),
               wix_admin.mirror_column_list(mirror, 't.'));
 
--- One read of a mirror's source.  A full read writes every row where it
--- differs and deletes the rows Wix no longer returns, in one statement.
--- Else the rows changed at or after "since" (all rows when NULL), Wix
--- filtering: with a batch_size, the first batch_size of them in change
--- order, Wix sorting.  A mirror whose rows belong to parents (parent_key)
--- takes the rows of whole parents only: a full batch leaves out the
--- parents changed at its newest instant, which the next batch reads whole;
--- each parent's rows are replaced, the rows it no longer has deleted.  The
--- watermark advances to the newest change read.
-CREATE FUNCTION wix_admin.mirror_read(mirror regclass, since timestamptz,
-                                      batch_size integer, full_read boolean,
+-- One read of a mirror's source, written into the mirror (new rows
+-- inserted, changed rows updated, equal rows left alone).
+--   full_read: every row; rows Wix no longer returns are deleted.
+--   Else, as the mirror's incremental_read says:
+--   batches: the first batch_size rows changed at or after "since" (all
+--     rows when NULL) in change order, Wix filtering and sorting;
+--   all_changed: every row changed at or after "since", Wix filtering;
+--   newest_first: batch_size rows after the first "skip", newest change
+--     first, Wix sorting (it cannot filter).
+-- A mirror whose rows belong to parents (parent_key) takes the rows of
+-- whole parents only: a full batch leaves out the parents changed at its
+-- newest instant, which the next batch reads whole; each parent's rows are
+-- replaced, the rows it no longer has deleted.  newest, oldest: the
+-- change column's range among the rows read.
+CREATE FUNCTION wix_admin.mirror_read(mirror regclass, full_read boolean, since timestamptz,
+                                      batch_size integer, skip bigint,
                                       OUT rows bigint, OUT written bigint,
-                                      OUT newest timestamptz)
+                                      OUT newest timestamptz, OUT oldest timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r wix_admin.mirrors;
   keys_equal text;
   change text;
+  selection text;
 BEGIN
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read.mirror;
   SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
     FROM unnest(r.key_columns) k;
-  change := quote_ident(r.incremental_by);
+  change := coalesce(quote_ident(r.incremental_by), 'NULL::timestamptz');
   IF full_read THEN
     EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
                    'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
                    '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
                    'SELECT (SELECT count(*) FROM src), '
                    '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                   '(SELECT max(%6$s) FROM src)',
+                   '(SELECT max(%6$s) FROM src), NULL',
                    r.source, wix_admin.mirror_column_list(mirror),
                    wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
-                   coalesce(change, 'NULL::timestamptz'))
-      INTO rows, written, newest;
-    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
-      'watermark', newest, 'last_full_refresh', clock_timestamp()));
+                   change)
+      INTO rows, written, newest, oldest;
     RETURN;
   END IF;
-  EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s %4$s), '
-                 'edge AS (SELECT max(%5$s) AS newest, %6$s AS cut FROM read), '
+  selection := CASE r.incremental_read
+    WHEN 'newest_first' THEN format('ORDER BY %s DESC LIMIT %s OFFSET %s', change, batch_size, skip)
+    WHEN 'batches' THEN concat(CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1 ', change) END,
+                               format('ORDER BY %s LIMIT %s', change, batch_size))
+    ELSE CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1', change) END END;
+  EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s), '
+                 'edge AS (SELECT max(%4$s) AS newest, min(%4$s) AS oldest, %5$s AS cut FROM read), '
                  'src AS MATERIALIZED (SELECT * FROM read WHERE NOT (SELECT cut FROM edge) '
-                 '                      OR %5$s < (SELECT newest FROM edge)), %7$s, '
-                 'deleted AS (%8$s) '
+                 '                      OR %4$s < (SELECT newest FROM edge)), %6$s, '
+                 'deleted AS (%7$s) '
                  'SELECT (SELECT count(*) FROM read), '
                  '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                 '(SELECT newest FROM edge)',
-                 r.source, wix_admin.mirror_column_list(mirror),
-                 CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1', change) END,
-                 CASE WHEN batch_size IS NOT NULL
-                      THEN format('ORDER BY %s LIMIT %s', change, batch_size) END,
-                 change,
-                 CASE WHEN batch_size IS NOT NULL AND r.parent_key IS NOT NULL
+                 'newest, oldest FROM edge',
+                 r.source, wix_admin.mirror_column_list(mirror), selection, change,
+                 CASE WHEN r.incremental_read = 'batches' AND r.parent_key IS NOT NULL
                       THEN format('count(*) = %s', batch_size) ELSE 'false' END,
                  wix_admin.mirror_upsert_sql(mirror, r.key_columns),
                  CASE WHEN r.parent_key IS NOT NULL
@@ -626,25 +649,26 @@ BEGIN
                                   'AND NOT EXISTS (SELECT FROM src WHERE %3$s) RETURNING 1',
                                   mirror, r.parent_key, keys_equal)
                       ELSE 'SELECT WHERE false' END)
-    INTO rows, written, newest USING since;
-  IF newest IS NOT NULL THEN
-    PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
-  END IF;
+    INTO rows, written, newest, oldest USING since;
 END $$;
 
 -- One mirror's refresh; wait: when another session is refreshing it, wait
--- for it (else skip).  A failure is recorded in the registry and, when
--- wait, raised again.  The procedures have no SET search_path: a SET clause
--- would forbid their COMMITs.
+-- for it (else skip).  Each read commits with the watermark it reached, so
+-- a failure keeps what was committed; newest_first reads move the
+-- watermark only when they reach the old one.  A failure is recorded in
+-- the registry and, when wait, raised again.  The procedures have no SET
+-- search_path: a SET clause would forbid their COMMITs.
 CREATE PROCEDURE wix_admin.refresh_one_mirror(mirror regclass, full_read boolean, wait boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-  batch_size integer := 1000;
+  batch_size integer;
   requests_before bigint := wix_admin.requests_made();
   overlap interval := current_setting('wix_admin.mirror_overlap')::interval;
   r wix_admin.mirrors;
   since timestamptz;
   batch record;
+  newest timestamptz;
+  done boolean;
   rows_read bigint := 0;
   rows_written bigint := 0;
   total bigint;
@@ -664,11 +688,14 @@ BEGIN
     PERFORM wix_admin.mirror_lock(mirror, true);
   END IF;
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = refresh_one_mirror.mirror;
-  -- the first read of a mirror Wix cannot sort by its change is a full one
-  full_read := full_read OR r.incremental_by IS NULL OR (r.watermark IS NULL AND NOT r.in_batches);
-  IF full_read OR NOT r.in_batches THEN
-    batch_size := NULL;
-  END IF;
+  -- a first read is a full one, unless it can go in batches
+  full_read := full_read OR r.incremental_by IS NULL
+               OR (r.watermark IS NULL AND r.incremental_read <> 'batches');
+  batch_size := CASE WHEN full_read THEN NULL
+                     WHEN r.incremental_read = 'batches' THEN 1000
+                     -- a page at a time: the page that reaches the
+                     -- watermark is the last
+                     WHEN r.incremental_read = 'newest_first' THEN 100 END;
   PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
     'last_started', started, 'progress_pages', 0, 'progress_rows', 0, 'progress_total', NULL));
   COMMIT;
@@ -680,29 +707,43 @@ BEGIN
       PERFORM set_config('wix_admin.progress_every', '10s', true);
     END IF;
     BEGIN
-      batch := wix_admin.mirror_read(mirror, since, batch_size, full_read);
+      batch := wix_admin.mirror_read(mirror, full_read, since, batch_size, rows_read);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
       GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
     END;
     EXIT WHEN error_text IS NOT NULL;
-    -- Wix's total counts the rows from "since" on
-    total := rows_read + wix_admin.last_scan_total();
+    -- Wix's total counts the rows from "since" on (or, newest first, all)
+    total := CASE WHEN full_read OR r.incremental_read <> 'newest_first'
+                  THEN rows_read + wix_admin.last_scan_total() END;
     rows_read := rows_read + batch.rows;
     rows_written := rows_written + batch.written;
+    newest := greatest(newest, batch.newest);
+    done := batch_size IS NULL OR batch.rows < batch_size
+            OR (r.incremental_read = 'newest_first' AND batch.oldest < since);
+    IF full_read THEN
+      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+        'watermark', newest, 'last_full_refresh', clock_timestamp()));
+    ELSIF r.incremental_read <> 'newest_first' OR done THEN
+      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+        'watermark', coalesce(newest, r.watermark)));
+    END IF;
     PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
       'progress_pages', wix_admin.requests_made() - requests_before,
       'progress_rows', rows_read, 'progress_total', total));
     COMMIT;
-    EXIT WHEN batch_size IS NULL OR batch.rows < batch_size;
-    IF batch.newest = since THEN
+    EXIT WHEN done;
+    IF r.incremental_read = 'newest_first' THEN
+      NULL;                     -- the next page
+    ELSIF batch.newest = since THEN
       -- a whole batch changed at the same instant: read more at once
       batch_size := batch_size * 2;
+    ELSE
+      since := batch.newest;
     END IF;
-    since := batch.newest;
     IF clock_timestamp() - last_notice >= interval '10 seconds' THEN
       rate := rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001);
-      RAISE NOTICE '%', format('mirror %s: %s rows read so far (%s a second), changes up to %s%s',
-        mirror, rows_read, round(rate), since,
+      RAISE NOTICE '%', format('mirror %s: %s rows read so far (%s a second)%s',
+        mirror, rows_read, round(rate),
         CASE WHEN total > rows_read AND rate > 0
              THEN format(', about %s s left of %s', round((total - rows_read) / rate), total)
              ELSE '' END);

@@ -198,12 +198,12 @@ class Mirrors(EmulatorSiteCase):
                              "order_updated_date", table)
         # line items come inside the orders Wix sorts: in batches; the
         # others come by list-by-ids, which is not sorted: all at once
-        self.assertEqual(query("SELECT mirror, in_batches, parent_key FROM wix_admin.mirrors "
+        self.assertEqual(query("SELECT mirror, incremental_read, parent_key FROM wix_admin.mirrors "
                                "ORDER BY mirror::text"),
-                         [["wix_mirror.order_fulfillments", "f", "order_id"],
-                          ["wix_mirror.order_line_items", "t", "order_id"],
-                          ["wix_mirror.order_payments", "f", "order_id"],
-                          ["wix_mirror.order_refunds", "f", "order_id"]])
+                         [["wix_mirror.order_fulfillments", "all_changed", "order_id"],
+                          ["wix_mirror.order_line_items", "batches", "order_id"],
+                          ["wix_mirror.order_payments", "all_changed", "order_id"],
+                          ["wix_mirror.order_refunds", "all_changed", "order_id"]])
         # no change: one orders page; and the list-by-ids call for the
         # orders in the overlap
         self.assertEqual(self.refresh("wix_mirror.order_line_items"), 1)
@@ -243,6 +243,31 @@ class Mirrors(EmulatorSiteCase):
                                "WHERE fulfillment_id = '%s'" % added), unfulfilled)
         self.assertEqual(value("SELECT count(DISTINCT order_id) FROM wix_mirror.order_line_items "
                                "WHERE order_id IN ('%s')" % "', '".join(ids)), str(k))
+
+    def test_members_are_read_newest_first_down_to_the_watermark(self):
+        """Wix sorts members by updatedDate but cannot filter by it: an
+        incremental refresh reads pages newest first until one reaches the
+        watermark."""
+        query("SELECT wix_admin.create_mirror('wix.members')")
+        self.assertEqual(query("SELECT incremental_by, incremental_read FROM wix_admin.mirrors"),
+                         [["updated_date", "newest_first"]])
+        self.assertEqual(self.refresh("wix_mirror.members"), 3)    # the first: full
+        self.assertEqual(self.refresh("wix_mirror.members"), 1)    # no change: a page
+        for k in (5, 150):
+            ids = [r[0] for r in query("SELECT id FROM wix.members ORDER BY updated_date "
+                                       "LIMIT %d" % k)]
+            for member_id in ids:
+                wix(self.emu, "PATCH", "/members/v1/members/" + member_id,
+                    {"member": {"profile": {"nickname": "changed %d" % k}}})
+            requests = self.refresh("wix_mirror.members")
+            self.assertLessEqual(requests, math.ceil(k / 100) + 1, k)
+            self.assertEqual(value("SELECT count(*) FROM wix_mirror.members "
+                                   "WHERE nickname = 'changed %d'" % k), str(k))
+            self.assertEqual(differing_rows("wix_mirror.members", "wix.members"), 0, k)
+            body = self.emu.requests("/members/v1/members/query")[0]["body"]
+            self.assertEqual(body["query"]["sorting"], [{"fieldName": "updatedDate", "order": "DESC"}])
+        self.assertEqual(mirror_status("wix_mirror.members")["watermark"],
+                         value("SELECT max(updated_date) FROM wix.members"))
 
     def test_full_refresh_removes_deleted_rows(self):
         query("SELECT wix_admin.create_mirror('wix.products')")
