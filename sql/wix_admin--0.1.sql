@@ -615,16 +615,17 @@ BEGIN
     FROM unnest(r.key_columns) k;
   change := coalesce(quote_ident(r.incremental_by), 'NULL::timestamptz');
   IF full_read THEN
+    -- "written" first: it writes rows as they come from Wix, while the
+    -- next page is on its way
     EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
                    'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
                    '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
-                   'SELECT (SELECT count(*) FROM src), '
-                   '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                   '(SELECT max(%6$s) FROM src), NULL',
+                   'SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
+                   '(SELECT count(*) FROM src), (SELECT max(%6$s) FROM src), NULL',
                    r.source, wix_admin.mirror_column_list(mirror),
                    wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
                    change)
-      INTO rows, written, newest, oldest;
+      INTO written, rows, newest, oldest;
     RETURN;
   END IF;
   selection := CASE r.incremental_read
@@ -632,24 +633,25 @@ BEGIN
     WHEN 'batches' THEN concat(CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1 ', change) END,
                                format('ORDER BY %s LIMIT %s', change, batch_size))
     ELSE CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1', change) END END;
+  -- rows of whole parents: once all are read (a batch that is full leaves
+  -- out the parents of its newest instant); else "written" first, as above
   EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s), '
-                 'edge AS (SELECT max(%4$s) AS newest, min(%4$s) AS oldest, %5$s AS cut FROM read), '
-                 'src AS MATERIALIZED (SELECT * FROM read WHERE NOT (SELECT cut FROM edge) '
-                 '                      OR %4$s < (SELECT newest FROM edge)), %6$s, '
+                 'edge AS (SELECT max(%4$s) AS newest, min(%4$s) AS oldest, count(*) AS n FROM read), '
+                 'src AS MATERIALIZED (SELECT * FROM read %5$s), %6$s, '
                  'deleted AS (%7$s) '
-                 'SELECT (SELECT count(*) FROM read), '
-                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                 'newest, oldest FROM edge',
+                 'SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
+                 '(SELECT n FROM edge), (SELECT newest FROM edge), (SELECT oldest FROM edge)',
                  r.source, wix_admin.mirror_column_list(mirror), selection, change,
                  CASE WHEN r.incremental_read = 'batches' AND r.parent_key IS NOT NULL
-                      THEN format('count(*) = %s', batch_size) ELSE 'false' END,
+                      THEN format('WHERE (SELECT n FROM edge) < %s OR %s < (SELECT newest FROM edge)',
+                                  batch_size, change) END,
                  wix_admin.mirror_upsert_sql(mirror, r.key_columns),
                  CASE WHEN r.parent_key IS NOT NULL
                       THEN format('DELETE FROM %s t WHERE t.%2$I IN (SELECT %2$I FROM src) '
                                   'AND NOT EXISTS (SELECT FROM src WHERE %3$s) RETURNING 1',
                                   mirror, r.parent_key, keys_equal)
                       ELSE 'SELECT WHERE false' END)
-    INTO rows, written, newest, oldest USING since;
+    INTO written, rows, newest, oldest USING since;
 END $$;
 
 -- One mirror's refresh; wait: when another session is refreshing it, wait
