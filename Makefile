@@ -40,7 +40,7 @@ DEB_ENV = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES
 check-version:
 	@python3 test/check_versions.py $(DATA)
 
-# make deb: build/deb/postgresql-15-wix-admin_<version>-<rev>_amd64.deb from
+# make deb: build/deb/postgresql-15-wix-admin_<version>_amd64.deb from
 # the working tree (tracked and untracked, not ignored, files), with
 # dpkg-buildpackage -us -uc -b on a copy (pg_buildext, debian/pgversions).
 deb: check-version
@@ -51,7 +51,7 @@ deb: check-version
 	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
 	    tar --null -T - -cf - ; \
 	else \
-	  tar --exclude=./$(PKG_DIR) --exclude='*.o' --exclude='*.bc' --exclude='*.so' -cf - . ; \
+	  tar --exclude=./$(PKG_DIR) --exclude=./.git --exclude='*.o' --exclude='*.bc' --exclude='*.so' -cf - . ; \
 	fi | tar -xf - -C $(DEB_SRC)
 	cd $(DEB_SRC) && $(DEB_ENV) dpkg-buildpackage -us -uc -b -jauto
 	@ls -1 $(PKG_DIR)/deb/*.deb

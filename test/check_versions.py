@@ -2,8 +2,8 @@
 """The extension's version is written in a few places; this checks they agree.
 
 wix_admin.control (default_version) is the source.  A version bump also edits:
-  * debian/changelog   top entry "wix-admin (<version>-<revision>)"
-                       (dch -v <version>-1 "New upstream version <version>.")
+  * debian/changelog   a new top entry "wix-admin (<version>) unstable; ..."
+                       (native package: no Debian revision; dch -v <version>)
   * META.json          "version" and provides.wix_admin.version, as a
                        three-part semantic version (PGXN requires it: 0.2 -> 0.2.0)
   * the Makefile's DATA must list sql/wix_admin--<version>.sql
@@ -38,12 +38,13 @@ if not m:
     errors.append("debian/changelog: cannot read the top entry")
 else:
     source, debver = m.groups()
-    upstream = re.sub(r"^\d+:", "", debver).rsplit("-", 1)[0]
+    # a native package (debian/ is ours): the version itself, or with a
+    # +suffix for a packaging-only change (0.1+1)
+    upstream = re.split(r"[+~]", re.sub(r"^\d+:", "", debver))[0]
     if source != "wix-admin":
         errors.append("debian/changelog: source %r, want wix-admin" % source)
-    if upstream != version:
-        errors.append("debian/changelog: version %s, want %s-1 (or another revision)"
-                      % (debver, version))
+    if upstream != version or "-" in debver:
+        errors.append("debian/changelog: version %s, want %s" % (debver, version))
 
 meta = json.loads(read("META.json"))
 for key in ("name", "abstract", "version", "maintainer", "license", "provides",
