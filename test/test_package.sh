@@ -34,6 +34,7 @@ python3 test/check_versions.py $data
 
 work=$(mktemp -d /tmp/wix_package_test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM   # so that the EXIT trap (the clean-up) runs
 
 # -- 1. build and inspect ------------------------------------------------------
 if [ -n "${WIX_PACKAGE_DEB:-}" ]; then
