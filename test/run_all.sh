@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every wix_admin test on a fresh Debian 12 machine, as root:
-# installs missing packages, builds and installs the extension, then runs the
-# suites inside a throw-away PostgreSQL cluster (pg_virtualenv) against
-# emulators it starts on loopback.  Ends with "N passed, N failed".
+# installs missing packages, builds the extension, tests its Debian package
+# (test/test_package.sh), installs the extension, then runs the suites inside
+# a throw-away PostgreSQL cluster (pg_virtualenv) against emulators it starts
+# on loopback.  Ends with "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
