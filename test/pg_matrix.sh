@@ -34,24 +34,21 @@ debian_suite() {
   esac
 }
 
-# fetch_source VERSION DIR: the upstream tarball of Debian's postgresql-VERSION,
+# fetch_source VERSION DIR: the upstream tarball of Debian's postgresql-VERSION
+# (from its suite's source index, read through a sources file of our own),
 # unpacked into DIR/postgresql-<x.y>; prints that directory.
 fetch_source() {
-  local v=$1 dir=$2 apt=$cache/apt
+  local v=$1 dir=$2 apt=$cache/apt/$1
   mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-  local suite
-  : >"$apt/sources.list"
-  for suite in bookworm trixie sid; do
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
-         "http://deb.debian.org/debian $suite main" >>"$apt/sources.list"
-  done
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+       "http://deb.debian.org/debian $(debian_suite "$v") main" >"$apt/sources.list"
   local opts=(-q -o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=/dev/null
-              -o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache")
-  apt-get "${opts[@]}" update >&2 || return 1
-  (cd "$dir" && apt-get "${opts[@]}" source --download-only "postgresql-$v/$(debian_suite "$v")") >&2 ||
-    return 1
-  tar -xf "$dir"/postgresql-"$v"_*.orig.tar.* -C "$dir" || return 1
-  ls -d "$dir"/postgresql-"$v".*/
+              -o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+              -o APT::Sandbox::User=root)
+  apt-get "${opts[@]}" update >&2 &&
+    (cd "$dir" && apt-get "${opts[@]}" source --download-only "postgresql-$v") >&2 &&
+    tar -xf "$dir"/postgresql-"$v"_*.orig.tar.* -C "$dir" &&
+    ls -d "$dir"/postgresql-"$v".*/
 }
 
 # build_server VERSION: $cache/VERSION holds a complete server build
