@@ -126,6 +126,7 @@ run_version() {
   [ "$failed" -eq 0 ]
 }
 
+WIX_ADMIN_WITH_PG_BUILD=1 test/install_deps.sh || exit 1
 mkdir -p "$cache"
 status=0
 for v in $versions; do
