@@ -538,8 +538,9 @@ action_function(const WixActionDef *def)
 static void
 check_execute(const WixActionDef *def, bool delivering)
 {
-	AclResult	aclresult = object_aclcheck(ProcedureRelationId, action_function(def), GetUserId(),
-											 ACL_EXECUTE);
+	AclResult	aclresult = object_aclcheck(ProcedureRelationId,
+												action_function(def),
+												GetUserId(), ACL_EXECUTE);
 
 	if (aclresult == ACLCHECK_OK)
 		return;

@@ -371,8 +371,8 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info
 				  &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
 				 wix_create_foreignscan_path(root, baserel, param_info->ppi_rows,
-								startup_cost, total_cost, NIL, required_outer,
-								NIL));
+											 startup_cost, total_cost, NIL,
+											 required_outer, NIL));
 	}
 }
 
@@ -392,15 +392,17 @@ wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	scan_cost(info, baserel->tuples, baserel->rows, &startup_cost, &total_cost);
 	add_path(baserel, (Path *)
-			 wix_create_foreignscan_path(root, baserel, baserel->rows, startup_cost,
-							total_cost, NIL, NULL, NIL));
+			 wix_create_foreignscan_path(root, baserel, baserel->rows,
+										 startup_cost, total_cost, NIL, NULL,
+										 NIL));
 
 	sort_keys = sort_keys_for(root->query_pathkeys, baserel, info, &sortable);
 	if (sortable)
 		add_path(baserel, (Path *)
-				 wix_create_foreignscan_path(root, baserel, baserel->rows, startup_cost,
-								total_cost * 1.001, root->query_pathkeys, NULL,
-								list_make1(sort_keys)));
+				 wix_create_foreignscan_path(root, baserel, baserel->rows,
+											 startup_cost, total_cost * 1.001,
+											 root->query_pathkeys, NULL,
+											 list_make1(sort_keys)));
 	add_parameterized_paths(root, baserel, info);
 }
 
@@ -502,10 +504,13 @@ wixGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	scan_cost(info, Min(baserel->tuples, (double) (limit + offset)), rows,
 			  &startup_cost, &total_cost);
 	add_path(output_rel, (Path *)
-			 wix_create_foreign_upper_path(root, baserel, root->upper_targets[UPPERREL_FINAL],
-							 rows, startup_cost, total_cost, pathkeys,
-							 list_make3(sort_keys, makeInteger((int) limit),
-										makeInteger((int) offset))));
+			 wix_create_foreign_upper_path(root, baserel,
+										   root->upper_targets[UPPERREL_FINAL],
+										   rows, startup_cost, total_cost,
+										   pathkeys,
+										   list_make3(sort_keys,
+													  makeInteger((int) limit),
+													  makeInteger((int) offset))));
 }
 
 /*
