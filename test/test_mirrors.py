@@ -157,6 +157,28 @@ class Mirrors(EmulatorSiteCase):
         # nothing is due any more
         self.assertEqual(self.refresh(), 0)
 
+    def test_every_resource_mirrors_its_foreign_table(self):
+        """Every table IMPORT FOREIGN SCHEMA makes: the first refresh and an
+        incremental one after it hold the foreign table's rows."""
+        tables = [r[0] for r in query("SELECT c.relname FROM pg_class c JOIN pg_foreign_table f "
+                                      "ON f.ftrelid = c.oid WHERE c.relnamespace = 'wix'::regnamespace "
+                                      "ORDER BY 1")]
+        self.assertEqual(len(tables), int(value("SELECT count(*) FROM wix_admin.mirror_keys")))
+        for table in tables:
+            query("SELECT wix_admin.create_mirror('wix.%s')" % table)
+        self.refresh()
+        for table in tables:
+            self.assertEqual(differing_rows("wix_mirror." + table, "wix." + table), 0, table)
+            self.assertGreater(int(value("SELECT count(*) FROM wix_mirror.%s" % table)), 0, table)
+        for table in tables:
+            self.refresh("wix_mirror." + table)
+            self.assertEqual(differing_rows("wix_mirror." + table, "wix." + table), 0, table)
+            self.assertEqual(mirror_status("wix_mirror." + table)["state"], "idle", table)
+        # how each is refreshed
+        self.assertEqual(dict(query("SELECT resource, coalesce(incremental_read, 'full') "
+                                    "FROM wix_admin.mirrors")),
+                         {})
+
     # -- incremental refreshes ---------------------------------------------
 
     def test_incremental_refresh_reads_what_changed(self):
