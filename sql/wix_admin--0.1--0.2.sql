@@ -16,13 +16,22 @@
 DROP VIEW wix_admin.mirrors;
 
 -- mirror_keys: the change column and parent key of each resource ----------
+-- (the column is filled before it gets its default: ADD COLUMN with a
+-- default would keep that default as the rows' "missing value", which a
+-- fresh install does not have)
 ALTER TABLE wix_admin.mirror_keys
-  ADD COLUMN change_column name NOT NULL DEFAULT 'updated_date',
+  ADD COLUMN change_column name,
   ADD COLUMN parent_key name;
 UPDATE wix_admin.mirror_keys
-   SET change_column = 'order_updated_date', parent_key = 'order_id'
- WHERE resource IN ('order_line_items', 'order_payments', 'order_refunds',
-                    'order_fulfillments');
+   SET change_column = CASE WHEN resource IN ('order_line_items', 'order_payments',
+                                               'order_refunds', 'order_fulfillments')
+                            THEN 'order_updated_date' ELSE 'updated_date' END,
+       parent_key = CASE WHEN resource IN ('order_line_items', 'order_payments',
+                                            'order_refunds', 'order_fulfillments')
+                         THEN 'order_id' END;
+ALTER TABLE wix_admin.mirror_keys
+  ALTER COLUMN change_column SET DEFAULT 'updated_date',
+  ALTER COLUMN change_column SET NOT NULL;
 
 -- mirror_registry: incremental_read and parent_key, in their place among
 -- the columns (after change_column), so the table is made again and its rows
@@ -35,9 +44,9 @@ ALTER TABLE wix_admin.mirror_registry_0_1
   RENAME CONSTRAINT mirror_registry_pkey TO mirror_registry_0_1_pkey;
 
 CREATE TABLE wix_admin.mirror_registry (
-  mirror            oid PRIMARY KEY,      -- the mirror table
-  source            oid NOT NULL,         -- the foreign table it mirrors
-  owner             oid NOT NULL,         -- the mirror table's owner
+  mirror            regclass PRIMARY KEY, -- the mirror table
+  source            regclass NOT NULL,    -- the foreign table it mirrors
+  owner             regrole NOT NULL,     -- the mirror table's owner
   resource          text NOT NULL,
   key_columns       name[] NOT NULL,
   change_column     name,                 -- NULL: read in full each refresh
@@ -60,6 +69,12 @@ CREATE TABLE wix_admin.mirror_registry (
 COMMENT ON TABLE wix_admin.mirror_registry IS
   'Local mirrors of wix_admin foreign tables and the state of their refreshes';
 REVOKE ALL ON wix_admin.mirror_registry FROM PUBLIC;
+-- pg_dump dumps the registry's rows (tables and roles by name, so that a
+-- restore finds the restored tables; rows of tables dropped without
+-- drop_mirror are left out): a restored mirror stays a mirror
+SELECT pg_catalog.pg_extension_config_dump('wix_admin.mirror_registry',
+  'WHERE mirror IN (SELECT oid FROM pg_catalog.pg_class) '
+  'AND source IN (SELECT oid FROM pg_catalog.pg_class)');
 
 INSERT INTO wix_admin.mirror_registry
   (mirror, source, owner, resource, key_columns, change_column, incremental_read,

@@ -339,9 +339,9 @@ INSERT INTO wix_admin.mirror_keys VALUES
 GRANT SELECT ON wix_admin.mirror_keys TO PUBLIC;
 
 CREATE TABLE wix_admin.mirror_registry (
-  mirror            oid PRIMARY KEY,      -- the mirror table
-  source            oid NOT NULL,         -- the foreign table it mirrors
-  owner             oid NOT NULL,         -- the mirror table's owner
+  mirror            regclass PRIMARY KEY, -- the mirror table
+  source            regclass NOT NULL,    -- the foreign table it mirrors
+  owner             regrole NOT NULL,     -- the mirror table's owner
   resource          text NOT NULL,
   key_columns       name[] NOT NULL,
   change_column     name,                 -- NULL: read in full each refresh
@@ -364,6 +364,12 @@ CREATE TABLE wix_admin.mirror_registry (
 COMMENT ON TABLE wix_admin.mirror_registry IS
   'Local mirrors of wix_admin foreign tables and the state of their refreshes';
 REVOKE ALL ON wix_admin.mirror_registry FROM PUBLIC;
+-- pg_dump dumps the registry's rows (tables and roles by name, so that a
+-- restore finds the restored tables; rows of tables dropped without
+-- drop_mirror are left out): a restored mirror stays a mirror
+SELECT pg_catalog.pg_extension_config_dump('wix_admin.mirror_registry',
+  'WHERE mirror IN (SELECT oid FROM pg_catalog.pg_class) '
+  'AND source IN (SELECT oid FROM pg_catalog.pg_class)');
 
 CREATE FUNCTION wix_admin.mirror_registry_write(mirror regclass, changes jsonb)
 RETURNS void AS 'MODULE_PATHNAME', 'wix_mirror_registry_write'
