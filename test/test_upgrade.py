@@ -24,6 +24,7 @@ not dumped: its pending actions stay the source's to deliver).
 
 A private emulator serves both clusters.  Runs inside pg_virtualenv with
 shared_preload_libraries=wix_admin (test/run_in_cluster.sh)."""
+import difflib
 import json
 import os
 import subprocess
@@ -255,6 +256,13 @@ def named(snapshot, prefix):
             (prefix.endswith("(") and obj.startswith(prefix))]
 
 
+def text_lines(description):
+    """A description as lines of text, for a diff."""
+    if isinstance(description, str):
+        return description.splitlines()
+    return json.dumps(description, indent=1, sort_keys=True).splitlines()
+
+
 def describe_differences(diffs, names=("updated", "fresh")):
     lines = []
     for obj, (x, y) in diffs.items():
@@ -264,9 +272,10 @@ def describe_differences(diffs, names=("updated", "fresh")):
             continue
         for key in sorted(set(x) | set(y)):
             if x.get(key) != y.get(key):
-                lines.append("   %s:\n     %s: %s\n     %s: %s"
-                             % (key, names[0], json.dumps(x.get(key))[:2000],
-                                names[1], json.dumps(y.get(key))[:2000]))
+                lines.append("   %s:" % key)
+                lines += ["     " + line for line in difflib.unified_diff(
+                    text_lines(x.get(key)), text_lines(y.get(key)), names[0], names[1],
+                    n=1, lineterm="")]
     return "\n".join(lines)
 
 
