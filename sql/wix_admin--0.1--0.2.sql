@@ -425,6 +425,9 @@ BEGIN
       -- a whole batch changed at the same instant: read more at once
       batch_size := batch_size * 2;
     ELSE
+      -- many changes (a first load): bigger batches, fewer statements
+      -- whose first page waits for Wix with nothing to write meanwhile
+      batch_size := least(batch_size * 2, 10000);
       since := batch.newest;
     END IF;
     IF clock_timestamp() - last_notice >= interval '10 seconds' THEN

@@ -37,11 +37,7 @@ _PG_init(void)
 	wix_actions_define_gucs();
 	wix_queue_define_gucs();
 	wix_mirror_define_gucs();
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("wix_admin");
-#else
-	EmitWarningsOnPlaceholders("wix_admin");
-#endif
 	wix_queue_init();
 	wix_sizes_init();
 	wix_client_shared_init();

@@ -7,9 +7,15 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-common
   libcurl4-openssl-dev libjson-c-dev pkg-config make gcc
   python3 curl ca-certificates
+  # make deb and test/test_package.sh: pg_buildext, dpkg-buildpackage, lintian
+  postgresql-server-dev-all debhelper dpkg-dev lintian git
 )
 if [ "${WIX_ADMIN_WITH_VALGRIND:-}" = 1 ]; then
   packages+=(valgrind)
+fi
+# test/pg_matrix.sh builds PostgreSQL servers from source
+if [ "${WIX_ADMIN_WITH_PG_BUILD:-}" = 1 ]; then
+  packages+=(bison flex liblz4-dev zlib1g-dev dpkg-dev)
 fi
 
 missing=()

@@ -15,6 +15,7 @@ import unittest
 from fixtures import (API_KEY, CLIENT_ID, CLIENT_SECRET, EMULATOR_URL,
                       EMULATOR_V1_URL, KEY, Emulator, create_database, items_of,
                       psql, psql_error, server_sql, standard_servers, wix)
+import wixfault
 
 DB = "wix_admin_actions"
 emu = Emulator(EMULATOR_URL)
@@ -941,20 +942,14 @@ class SafetyTest(unittest.TestCase):
 
 
 def server_log_path():
-    """The server log of the test cluster, when this process can read it:
-    the logging collector's file, or Debian's pg_ctlcluster log
-    (/var/log/postgresql/postgresql-<version>-<cluster>.log)."""
-    datadir = value("SHOW data_directory").rstrip("/")
-    candidates = []
-    current = value("SELECT pg_current_logfile()")
-    if current:
-        candidates.append(os.path.join(datadir, current))
-    version, cluster = datadir.split("/")[-2:]
-    candidates.append("/var/log/postgresql/postgresql-%s-%s.log" % (version, cluster))
-    for path in candidates:
-        if os.access(path, os.R_OK):
-            return path
-    return None
+    """The server log of the test cluster (wixfault.server_log_path: the
+    logging collector's file, or the one pg_lsclusters shows), when this
+    process can read it."""
+    try:
+        path = wixfault.server_log_path()
+    except RuntimeError:
+        return None
+    return path if os.access(path, os.R_OK) else None
 
 
 class AuditTest(unittest.TestCase):

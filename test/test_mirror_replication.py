@@ -2,7 +2,7 @@
 tables with primary keys, so a publication on them reaches a reporting
 replica or warehouse.  The publisher is the test cluster when it runs with
 wal_level = logical (pg_virtualenv -o wal_level=logical), else a cluster of
-this suite's own; the subscriber is a second PostgreSQL 15 cluster this
+this suite's own; the subscriber is a second cluster of the same release this
 suite creates in a temporary directory (initdb + pg_ctl, as the postgres
 user when run as root) and removes at the end, on a private emulator.
 
@@ -27,7 +27,9 @@ DB = "wix_mirror_repl"
 PUBLICATION = "wix_mirror_pub"
 SUBSCRIPTION = "wix_mirror_sub"
 TABLES = ("wix_mirror.orders", "wix_mirror.members")
-BIN = "/usr/lib/postgresql/15/bin"
+# the programs of the release under test (pg_virtualenv sets PG_CONFIG)
+BIN = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), "--bindir"],
+                     check=True, capture_output=True, text=True).stdout.strip()
 WAIT = 30          # seconds a change may take to reach the subscriber
 # both sides render timestamps the same way for the row checksums
 ENV = {"PGTZ": "UTC", "PGDATESTYLE": "ISO"}

@@ -392,7 +392,7 @@ class Restart(unittest.TestCase):
 
     def restart(self):
         datadir = value("SHOW data_directory")
-        cluster = os.environ.get("PGCLUSTER", "15/regress").split("/")
+        cluster = os.environ.get("PGCLUSTER", os.environ.get("PGVERSION", "15") + "/regress").split("/")
         ctl = ["pg_ctlcluster", cluster[0], cluster[1]]
         proc = subprocess.run(ctl + ["stop", "-m", "immediate"],
                               capture_output=True, text=True, timeout=120)

@@ -19,6 +19,7 @@
  */
 #include "wix_actions.h"
 #include "wix_admin.h"
+#include "wix_compat.h"
 
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -98,8 +99,8 @@ wix_check_connection(PG_FUNCTION_ARGS)
 
 	server = wix_choose_server(PG_ARGISNULL(0) ? NULL :
 							   NameStr(*PG_GETARG_NAME(0)));
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(),
-										   ACL_USAGE);
+	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
+								GetUserId(), ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 	wix_server_options(server, &options);

@@ -21,6 +21,7 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_actions.h"
+#include "wix_compat.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -537,8 +538,9 @@ action_function(const WixActionDef *def)
 static void
 check_execute(const WixActionDef *def, bool delivering)
 {
-	AclResult	aclresult = pg_proc_aclcheck(action_function(def), GetUserId(),
-											 ACL_EXECUTE);
+	AclResult	aclresult = object_aclcheck(ProcedureRelationId,
+												action_function(def),
+												GetUserId(), ACL_EXECUTE);
 
 	if (aclresult == ACLCHECK_OK)
 		return;

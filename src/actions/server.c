@@ -10,6 +10,7 @@
  *-------------------------------------------------------------------------
  */
 #include "wix_actions.h"
+#include "wix_compat.h"
 
 #include "access/table.h"
 #include "access/genam.h"
@@ -181,7 +182,8 @@ wix_connect_action(WixActionCall *call)
 	server = wix_choose_server(call->server_arg);
 	call->server_name = pstrdup(server->servername);
 
-	aclresult = pg_foreign_server_aclcheck(server->serverid, userid, ACL_USAGE);
+	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
+								userid, ACL_USAGE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
 

@@ -25,10 +25,8 @@
 #include <math.h>
 #include <time.h>
 
-#if PG_VERSION_NUM >= 150000
-#include "common/pg_prng.h"
-#endif
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -475,11 +473,7 @@ backoff_ms(int attempt)
 	double		ms = wix_retry_base_delay_ms * pow(2.0, Min(attempt - 1, 20));
 
 	ms = Min(ms, wix_retry_max_delay_ms);
-#if PG_VERSION_NUM >= 150000
 	return (long) (ms / 2 + pg_prng_double(&pg_global_prng_state) * ms / 2);
-#else
-	return (long) (ms / 2 + ((double) random() / MAX_RANDOM_VALUE) * ms / 2);
-#endif
 }
 
 /* Retry-After in milliseconds (seconds or an HTTP date), or -1. */

@@ -585,10 +585,8 @@ wix_pathkey_sort(PathKey *pathkey, RelOptInfo *baserel, WixRelInfo *info,
 
 	if (ec->ec_has_volatile)
 		return false;
-	if (pathkey->pk_strategy != BTLessStrategyNumber &&
-		pathkey->pk_strategy != BTGreaterStrategyNumber)
+	if (!wix_pathkey_direction(pathkey, descending))
 		return false;
-	*descending = (pathkey->pk_strategy == BTGreaterStrategyNumber);
 
 	foreach(lc, ec->ec_members)
 	{

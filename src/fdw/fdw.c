@@ -44,45 +44,6 @@ enum WixPathPrivate
 
 PG_FUNCTION_INFO_V1(wix_admin_fdw_handler);
 
-/* create_foreignscan_path across the versions' signatures */
-static ForeignPath *
-make_scan_path(PlannerInfo *root, RelOptInfo *rel, double rows, Cost startup,
-			   Cost total, List *pathkeys, Relids required_outer,
-			   List *fdw_private)
-{
-#if PG_VERSION_NUM >= 180000
-	return create_foreignscan_path(root, rel, NULL, rows, 0, startup, total,
-								   pathkeys, required_outer, NULL, NIL,
-								   fdw_private);
-#elif PG_VERSION_NUM >= 170000
-	return create_foreignscan_path(root, rel, NULL, rows, startup, total,
-								   pathkeys, required_outer, NULL, NIL,
-								   fdw_private);
-#else
-	return create_foreignscan_path(root, rel, NULL, rows, startup, total,
-								   pathkeys, required_outer, NULL,
-								   fdw_private);
-#endif
-}
-
-/* create_foreign_upper_path across the versions' signatures */
-static ForeignPath *
-make_upper_path(PlannerInfo *root, RelOptInfo *rel, PathTarget *target,
-				double rows, Cost startup, Cost total, List *pathkeys,
-				List *fdw_private)
-{
-#if PG_VERSION_NUM >= 180000
-	return create_foreign_upper_path(root, rel, target, rows, 0, startup, total,
-									 pathkeys, NULL, NIL, fdw_private);
-#elif PG_VERSION_NUM >= 170000
-	return create_foreign_upper_path(root, rel, target, rows, startup, total,
-									 pathkeys, NULL, NIL, fdw_private);
-#else
-	return create_foreign_upper_path(root, rel, target, rows, startup, total,
-									 pathkeys, NULL, fdw_private);
-#endif
-}
-
 /*
  * remote_estimate
  *		use_remote_estimate: how many rows Wix holds that pass the pushed
@@ -409,9 +370,9 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, WixRelInfo *info
 		scan_cost(info, param_info->ppi_rows, param_info->ppi_rows,
 				  &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
-				 make_scan_path(root, baserel, param_info->ppi_rows,
-								startup_cost, total_cost, NIL, required_outer,
-								NIL));
+				 wix_create_foreignscan_path(root, baserel, param_info->ppi_rows,
+											 startup_cost, total_cost, NIL,
+											 required_outer, NIL));
 	}
 }
 
@@ -431,15 +392,17 @@ wixGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	scan_cost(info, baserel->tuples, baserel->rows, &startup_cost, &total_cost);
 	add_path(baserel, (Path *)
-			 make_scan_path(root, baserel, baserel->rows, startup_cost,
-							total_cost, NIL, NULL, NIL));
+			 wix_create_foreignscan_path(root, baserel, baserel->rows,
+										 startup_cost, total_cost, NIL, NULL,
+										 NIL));
 
 	sort_keys = sort_keys_for(root->query_pathkeys, baserel, info, &sortable);
 	if (sortable)
 		add_path(baserel, (Path *)
-				 make_scan_path(root, baserel, baserel->rows, startup_cost,
-								total_cost * 1.001, root->query_pathkeys, NULL,
-								list_make1(sort_keys)));
+				 wix_create_foreignscan_path(root, baserel, baserel->rows,
+											 startup_cost, total_cost * 1.001,
+											 root->query_pathkeys, NULL,
+											 list_make1(sort_keys)));
 	add_parameterized_paths(root, baserel, info);
 }
 
@@ -541,10 +504,13 @@ wixGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	scan_cost(info, Min(baserel->tuples, (double) (limit + offset)), rows,
 			  &startup_cost, &total_cost);
 	add_path(output_rel, (Path *)
-			 make_upper_path(root, baserel, root->upper_targets[UPPERREL_FINAL],
-							 rows, startup_cost, total_cost, pathkeys,
-							 list_make3(sort_keys, makeInteger((int) limit),
-										makeInteger((int) offset))));
+			 wix_create_foreign_upper_path(root, baserel,
+										   root->upper_targets[UPPERREL_FINAL],
+										   rows, startup_cost, total_cost,
+										   pathkeys,
+										   list_make3(sort_keys,
+													  makeInteger((int) limit),
+													  makeInteger((int) offset))));
 }
 
 /*

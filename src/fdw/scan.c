@@ -19,7 +19,6 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "commands/explain.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -128,16 +127,9 @@ has_rows_inside(const WixEndpoint *endpoint)
 static Oid
 scan_user_id(ForeignScanState *node)
 {
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Oid			userid = wix_scan_check_as_user(node);
 
-#if PG_VERSION_NUM >= 160000
-	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
-	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid,
-									   node->ss.ps.state);
-
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-#endif
+	return OidIsValid(userid) ? userid : GetUserId();
 }
 
 /* What substitute_params replaces: each of from by the same place of to. */

@@ -13,8 +13,8 @@
 #define WIX_FDW_H
 
 #include "wix_client.h"
+#include "wix_compat.h"
 
-#include "commands/explain.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "nodes/execnodes.h"

@@ -39,6 +39,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "wix_compat.h"
 #include "wix_queue.h"
 
 #include "access/heapam.h"
@@ -520,7 +521,7 @@ refresh_as_owner(Oid mirror, Oid owner, bool full)
 		portal->visible = false;
 		PortalDefineQuery(portal, NULL, sql, CMDTAG_CALL, plans, NULL);
 		PortalStart(portal, params, 0, InvalidSnapshot);
-		(void) PortalRun(portal, FETCH_ALL, true, true, None_Receiver, None_Receiver, &qc);
+		(void) wix_portal_run(portal, None_Receiver, &qc);
 		PortalDrop(portal, false);
 		SetUserIdAndSecContext(saved_userid, saved_sec_context);
 		CommitTransactionCommand();
