@@ -8,8 +8,11 @@
 -- but cannot filter are read newest first (mirror_registry.incremental_read);
 -- the refresh lock is taken by C functions (mirror_lock, mirror_unlock) that
 -- release it when a transaction fails, instead of mirror_lock_key and
--- pg_advisory_lock.  Everything else is as 0.1 made it.  Every object ends
--- as wix_admin--0.2.sql creates it (test/test_upgrade.py compares them).
+-- pg_advisory_lock; the registry names its tables and roles (regclass,
+-- regrole instead of oid) and pg_dump dumps its rows, so that a restored
+-- mirror is a mirror.  Everything else is as 0.1 made it.  Every object
+-- ends as wix_admin--0.2.sql creates it (test/test_upgrade.py compares
+-- them); every row is kept.
 
 -- The mirrors view reads the registry, whose columns change: dropped here,
 -- created again below once the registry is.
@@ -34,8 +37,8 @@ ALTER TABLE wix_admin.mirror_keys
   ALTER COLUMN change_column SET NOT NULL;
 
 -- mirror_registry: incremental_read and parent_key, in their place among
--- the columns (after change_column), so the table is made again and its rows
--- copied.  A 0.1 mirror was incremental only where Wix filters and sorts by
+-- the columns (after change_column), and mirror, source and owner by name,
+-- so the table is made again and its rows copied.  A 0.1 mirror was incremental only where Wix filters and sorts by
 -- updated_date, which 0.2 calls 'batches'; its parent key is its resource's
 -- (a 0.1 mirror of an order's list has no change column: it still reads in
 -- full, as create_mirror would register it over that foreign table now).
