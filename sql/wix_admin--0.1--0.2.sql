@@ -325,14 +325,16 @@ BEGIN
   -- out the parents of its newest instant); else "written" first, as above
   EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s), '
                  'edge AS (SELECT max(%4$s) AS newest, min(%4$s) AS oldest, count(*) AS n FROM read), '
-                 'src AS MATERIALIZED (SELECT * FROM read %5$s), %6$s, '
+                 'src AS %5$s, %6$s, '
                  'deleted AS (%7$s) '
                  'SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
                  '(SELECT n FROM edge), (SELECT newest FROM edge), (SELECT oldest FROM edge)',
                  r.source, wix_admin.mirror_column_list(mirror), selection, change,
                  CASE WHEN r.incremental_read = 'batches' AND r.parent_key IS NOT NULL
-                      THEN format('WHERE (SELECT n FROM edge) < %s OR %s < (SELECT newest FROM edge)',
-                                  batch_size, change) END,
+                      THEN format('MATERIALIZED (SELECT * FROM read WHERE (SELECT n FROM edge) < %s '
+                                  'OR %s < (SELECT newest FROM edge))', batch_size, change)
+                      -- no second copy of the rows
+                      ELSE 'NOT MATERIALIZED (SELECT * FROM read)' END,
                  wix_admin.mirror_upsert_sql(mirror, r.key_columns),
                  CASE WHEN r.parent_key IS NOT NULL
                       THEN format('DELETE FROM %s t WHERE t.%2$I IN (SELECT %2$I FROM src) '
