@@ -7,7 +7,7 @@ MODULE_big = wix_admin
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 EXTENSION = wix_admin
-DATA = sql/wix_admin--0.1.sql
+DATA = sql/wix_admin--0.1.sql sql/wix_admin--0.2.sql sql/wix_admin--0.1--0.2.sql
 
 REGRESS = server_options read_path pushdown admin actions queue
 

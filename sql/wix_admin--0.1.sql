@@ -316,26 +316,20 @@ LANGUAGE C STRICT STABLE;
 -- which lets a role change only the rows of mirror tables it owns.
 
 -- The primary key of each resource's rows: the Wix id, or for rows of an
--- order's lists the order's id and the item's.  The rows of an order's
--- lists change with their order: a refresh reads those of the orders
--- changed since its watermark, by order_updated_date, and replaces the
--- mirror's rows of those orders (parent_key).
+-- order's lists the order's id and the item's.
 CREATE TABLE wix_admin.mirror_keys (
-  resource      text PRIMARY KEY,
-  key_columns   name[] NOT NULL,
-  change_column name NOT NULL DEFAULT 'updated_date',
-  parent_key    name
+  resource    text PRIMARY KEY,
+  key_columns name[] NOT NULL
 );
 INSERT INTO wix_admin.mirror_keys VALUES
   ('orders', '{id}'), ('members', '{id}'), ('products', '{id}'),
   ('bookings', '{id}'), ('abandoned_checkouts', '{id}'), ('contacts', '{id}'),
   ('coupons', '{id}'), ('booking_services', '{id}'),
-  ('pricing_plan_orders', '{id}'), ('inventory_items', '{id,variant_id}');
-INSERT INTO wix_admin.mirror_keys VALUES
-  ('order_line_items', '{order_id,line_item_id}', 'order_updated_date', 'order_id'),
-  ('order_payments', '{order_id,payment_id}', 'order_updated_date', 'order_id'),
-  ('order_refunds', '{order_id,refund_id,payment_id}', 'order_updated_date', 'order_id'),
-  ('order_fulfillments', '{order_id,fulfillment_id}', 'order_updated_date', 'order_id');
+  ('pricing_plan_orders', '{id}'), ('inventory_items', '{id,variant_id}'),
+  ('order_line_items', '{order_id,line_item_id}'),
+  ('order_payments', '{order_id,payment_id}'),
+  ('order_refunds', '{order_id,refund_id,payment_id}'),
+  ('order_fulfillments', '{order_id,fulfillment_id}');
 GRANT SELECT ON wix_admin.mirror_keys TO PUBLIC;
 
 CREATE TABLE wix_admin.mirror_registry (
@@ -345,8 +339,6 @@ CREATE TABLE wix_admin.mirror_registry (
   resource          text NOT NULL,
   key_columns       name[] NOT NULL,
   change_column     name,                 -- NULL: read in full each refresh
-  incremental_read  text CHECK (incremental_read IN ('batches', 'all_changed', 'newest_first')),
-  parent_key        name,                 -- rows replaced per changed parent
   refresh_every     interval,             -- NULL: only when called
   created           timestamptz NOT NULL,
   watermark         timestamptz,          -- newest change_column committed
@@ -381,15 +373,11 @@ AS 'MODULE_PATHNAME', 'wix_last_scan_total' LANGUAGE C VOLATILE PARALLEL RESTRIC
 CREATE FUNCTION wix_admin.mirror_full_refresh_every() RETURNS interval
 AS 'MODULE_PATHNAME', 'wix_mirror_full_refresh_every' LANGUAGE C STABLE PARALLEL SAFE;
 
--- A refresh's lock on its mirror, held by the session over the refresh's
--- commits and released by mirror_unlock or when a transaction fails (it
--- shows in pg_locks as advisory lock 0x57584d52 = 1465404754, the
--- mirror's OID).  wait: wait for another session's refresh; else false
--- when there is one.
-CREATE FUNCTION wix_admin.mirror_lock(mirror regclass, wait boolean) RETURNS boolean
-AS 'MODULE_PATHNAME', 'wix_mirror_lock' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
-CREATE FUNCTION wix_admin.mirror_unlock() RETURNS void
-AS 'MODULE_PATHNAME', 'wix_mirror_unlock' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+-- The session-level advisory lock (key 0x57584d52 "WXMR", the mirror's OID)
+-- held while a mirror is refreshed.
+CREATE FUNCTION wix_admin.mirror_lock_key(mirror oid) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN mirror::bigint::bit(32)::integer;
 
 CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
   SELECT r.mirror::regclass AS mirror, r.source::regclass AS source,
@@ -409,7 +397,6 @@ CREATE VIEW wix_admin.mirrors WITH (security_barrier) AS
          CASE WHEN r.refresh_every IS NOT NULL
               THEN coalesce(r.last_finished + r.refresh_every, r.created) END AS next_refresh,
          r.resource, r.key_columns, r.change_column AS incremental_by,
-         r.incremental_read, r.parent_key,
          r.owner::regrole AS owner,
          -- the first due refresh that reads everything
          CASE WHEN r.refresh_every IS NOT NULL
@@ -437,9 +424,6 @@ DECLARE
   keys name[];
   missing name;
   change_column name;
-  candidate name;
-  incremental_read text;
-  parent_key name;
   plan jsonb;
   scan jsonb;
   target regclass;
@@ -463,8 +447,7 @@ BEGIN
             DETAIL = 'A mirror is refreshed with its owner''s privileges on the source.';
   END IF;
 
-  SELECT k.key_columns, k.change_column, k.parent_key INTO keys, candidate, parent_key
-    FROM wix_admin.mirror_keys k WHERE k.resource = resource_name;
+  SELECT k.key_columns INTO keys FROM wix_admin.mirror_keys k WHERE k.resource = resource_name;
   SELECT k INTO missing FROM unnest(keys) k
    WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source
                         AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
@@ -476,39 +459,19 @@ BEGIN
             HINT = 'Add the key columns to the foreign table.';
   END IF;
 
-  -- incremental when Wix filters by the change column (the plan's foreign
-  -- scan sends the filter; it may recheck it): in batches when Wix also
-  -- sorts by it (nothing sorts above the scan), else all changed rows at
-  -- once; or, when Wix sorts by it but cannot filter, newest first down to
-  -- the watermark
-  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = candidate
+  -- incremental when Wix filters and sorts by updated_date: the plan's
+  -- foreign scan sends both (it may recheck the filter) and nothing sorts
+  -- above it
+  IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = source AND attname = 'updated_date'
                 AND atttypid = 'timestamptz'::regtype AND NOT attisdropped) THEN
-    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE %2$I >= now() '
-                   'ORDER BY %2$I LIMIT 1000', source, candidate) INTO plan;
+    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s WHERE updated_date >= now() '
+                   'ORDER BY updated_date LIMIT 1000', source) INTO plan;
     scan := plan -> 0 -> 'Plan';
-    incremental_read := 'batches';
-    WHILE scan ->> 'Node Type' IN ('Limit', 'Sort') LOOP
-      IF scan ->> 'Node Type' = 'Sort' THEN
-        incremental_read := 'all_changed';
-      END IF;
+    IF scan ->> 'Node Type' = 'Limit' THEN
       scan := scan -> 'Plans' -> 0;
-    END LOOP;
-    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' THEN
-      change_column := candidate;
-      IF NOT scan ? 'Wix sort' THEN
-        incremental_read := 'all_changed';
-      END IF;
-    ELSE
-      EXECUTE format('EXPLAIN (FORMAT JSON) SELECT * FROM %s ORDER BY %2$I DESC LIMIT 100 '
-                     'OFFSET 100', source, candidate) INTO plan;
-      scan := plan -> 0 -> 'Plan';
-      IF scan ->> 'Node Type' = 'Limit' THEN
-        scan := scan -> 'Plans' -> 0;
-      END IF;
-      IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix sort' THEN
-        change_column := candidate;
-        incremental_read := 'newest_first';
-      END IF;
+    END IF;
+    IF scan ->> 'Node Type' = 'Foreign Scan' AND scan ? 'Wix filter' AND scan ? 'Wix sort' THEN
+      change_column := 'updated_date';
     END IF;
   END IF;
 
@@ -546,9 +509,7 @@ BEGIN
 
   PERFORM wix_admin.mirror_registry_write(target, jsonb_build_object(
     'source', source::oid, 'resource', resource_name, 'key_columns', keys,
-    'change_column', change_column,
-    'incremental_read', CASE WHEN change_column IS NOT NULL THEN incremental_read END,
-    'parent_key', parent_key, 'refresh_every', refresh_every,
+    'change_column', change_column, 'refresh_every', refresh_every,
     'created', now()));
   RETURN target;
 END $$;
@@ -585,175 +546,117 @@ RETURN format('written AS (INSERT INTO %1$s AS t (%2$s) SELECT %2$s FROM src '
               wix_admin.mirror_column_list(mirror, 'EXCLUDED.'),
               wix_admin.mirror_column_list(mirror, 't.'));
 
--- One read of a mirror's source, written into the mirror (new rows
--- inserted, changed rows updated, equal rows left alone).
---   full_read: every row; rows Wix no longer returns are deleted.
---   Else, as the mirror's incremental_read says:
---   batches: the first batch_size rows changed at or after "since" (all
---     rows when NULL) in change order, Wix filtering and sorting;
---   all_changed: every row changed at or after "since", Wix filtering;
---   newest_first: batch_size rows after the first "skip", newest change
---     first, Wix sorting (it cannot filter).
--- A mirror whose rows belong to parents (parent_key) takes the rows of
--- whole parents only: a full batch leaves out the parents changed at its
--- newest instant, which the next batch reads whole; each parent's rows are
--- replaced, the rows it no longer has deleted.  newest, oldest: the
--- change column's range among the rows read.
-CREATE FUNCTION wix_admin.mirror_read(mirror regclass, full_read boolean, since timestamptz,
-                                      batch_size integer, skip bigint,
+-- One read of a mirror's source.  With a batch_size, a batch of an
+-- incremental refresh: the first batch_size rows changed at or after
+-- "since" (all rows when NULL), in change order, Wix filtering and sorting;
+-- the watermark advances to the newest change read.  Without, a full read:
+-- every row written where it differs and rows Wix no longer returns
+-- deleted, in one statement.
+CREATE FUNCTION wix_admin.mirror_read(mirror regclass, since timestamptz,
+                                      batch_size integer,
                                       OUT rows bigint, OUT written bigint,
-                                      OUT newest timestamptz, OUT oldest timestamptz)
+                                      OUT newest timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r wix_admin.mirrors;
   keys_equal text;
-  change text;
-  selection text;
 BEGIN
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = mirror_read.mirror;
-  SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
-    FROM unnest(r.key_columns) k;
-  change := coalesce(quote_ident(r.incremental_by), 'NULL::timestamptz');
-  IF full_read THEN
-    -- "written" first: it writes rows as they come from Wix, while the
-    -- next page is on its way
-    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
-                   'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
-                   '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
-                   'SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                   '(SELECT count(*) FROM src), (SELECT max(%6$s) FROM src), NULL',
+  IF batch_size IS NOT NULL THEN
+    EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s ORDER BY %4$I LIMIT %5$s), %6$s '
+                   'SELECT (SELECT count(*) FROM src), (SELECT count(*) FROM written), '
+                   '(SELECT max(%4$I) FROM src)',
                    r.source, wix_admin.mirror_column_list(mirror),
-                   wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
-                   change)
-      INTO written, rows, newest, oldest;
+                   CASE WHEN since IS NOT NULL THEN format('WHERE %I >= $1', r.incremental_by) END,
+                   r.incremental_by, batch_size,
+                   wix_admin.mirror_upsert_sql(mirror, r.key_columns))
+      INTO rows, written, newest USING since;
+    IF newest IS NOT NULL THEN
+      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object('watermark', newest));
+    END IF;
     RETURN;
   END IF;
-  selection := CASE r.incremental_read
-    WHEN 'newest_first' THEN format('ORDER BY %s DESC LIMIT %s OFFSET %s', change, batch_size, skip)
-    WHEN 'batches' THEN concat(CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1 ', change) END,
-                               format('ORDER BY %s LIMIT %s', change, batch_size))
-    ELSE CASE WHEN since IS NOT NULL THEN format('WHERE %s >= $1', change) END END;
-  -- rows of whole parents: once all are read (a batch that is full leaves
-  -- out the parents of its newest instant); else "written" first, as above
-  EXECUTE format('WITH read AS MATERIALIZED (SELECT %2$s FROM %1$s %3$s), '
-                 'edge AS (SELECT max(%4$s) AS newest, min(%4$s) AS oldest, count(*) AS n FROM read), '
-                 'src AS %5$s, %6$s, '
-                 'deleted AS (%7$s) '
-                 'SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), '
-                 '(SELECT n FROM edge), (SELECT newest FROM edge), (SELECT oldest FROM edge)',
-                 r.source, wix_admin.mirror_column_list(mirror), selection, change,
-                 CASE WHEN r.incremental_read = 'batches' AND r.parent_key IS NOT NULL
-                      THEN format('MATERIALIZED (SELECT * FROM read WHERE (SELECT n FROM edge) < %s '
-                                  'OR %s < (SELECT newest FROM edge))', batch_size, change)
-                      -- no second copy of the rows
-                      ELSE 'NOT MATERIALIZED (SELECT * FROM read)' END,
-                 wix_admin.mirror_upsert_sql(mirror, r.key_columns),
-                 CASE WHEN r.parent_key IS NOT NULL
-                      THEN format('DELETE FROM %s t WHERE t.%2$I IN (SELECT %2$I FROM src) '
-                                  'AND NOT EXISTS (SELECT FROM src WHERE %3$s) RETURNING 1',
-                                  mirror, r.parent_key, keys_equal)
-                      ELSE 'SELECT WHERE false' END)
-    INTO written, rows, newest, oldest USING since;
+  SELECT string_agg(format('src.%1$I = t.%1$I', k), ' AND ') INTO keys_equal
+    FROM unnest(r.key_columns) k;
+  EXECUTE format('WITH src AS MATERIALIZED (SELECT %2$s FROM %1$s), %3$s, '
+                 'deleted AS (DELETE FROM %4$s t WHERE NOT EXISTS '
+                 '  (SELECT FROM src WHERE %5$s) RETURNING 1) '
+                 'SELECT (SELECT count(*) FROM src), '
+                 '(SELECT count(*) FROM written) + (SELECT count(*) FROM deleted), %6$s',
+                 r.source, wix_admin.mirror_column_list(mirror),
+                 wix_admin.mirror_upsert_sql(mirror, r.key_columns), mirror, keys_equal,
+                 CASE WHEN r.incremental_by IS NOT NULL
+                      THEN format('(SELECT max(%I) FROM src)', r.incremental_by)
+                      ELSE 'NULL::timestamptz' END)
+    INTO rows, written, newest;
+  PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
+    'watermark', newest, 'last_full_refresh', clock_timestamp()));
 END $$;
 
 -- One mirror's refresh; wait: when another session is refreshing it, wait
--- for it (else skip).  Each read commits with the watermark it reached, so
--- a failure keeps what was committed; newest_first reads move the
--- watermark only when they reach the old one.  A failure is recorded in
--- the registry and, when wait, raised again.  The procedures have no SET
--- search_path: a SET clause would forbid their COMMITs.
+-- for it (else skip).  A failure is recorded in the registry and, when
+-- wait, raised again.  The procedures have no SET search_path: a SET clause
+-- would forbid their COMMITs.
 CREATE PROCEDURE wix_admin.refresh_one_mirror(mirror regclass, full_read boolean, wait boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-  batch_size integer;
+  batch_size integer := 1000;
+  lock_key integer := wix_admin.mirror_lock_key(mirror);
   requests_before bigint := wix_admin.requests_made();
   overlap interval := current_setting('wix_admin.mirror_overlap')::interval;
   r wix_admin.mirrors;
   since timestamptz;
   batch record;
-  newest timestamptz;
-  done boolean;
   rows_read bigint := 0;
   rows_written bigint := 0;
   total bigint;
   started timestamptz := clock_timestamp();
   last_notice timestamptz := clock_timestamp();
-  rate numeric;
   error_text text;
   error_state text;
   state text;
 BEGIN
-  IF NOT wix_admin.mirror_lock(mirror, false) THEN
+  IF NOT pg_try_advisory_lock(1465404754, lock_key) THEN
     IF NOT wait THEN
       RAISE NOTICE 'mirror % is being refreshed by another session: skipped', mirror;
       RETURN;
     END IF;
     RAISE NOTICE 'mirror % is being refreshed by another session: waiting for it', mirror;
-    PERFORM wix_admin.mirror_lock(mirror, true);
+    PERFORM pg_advisory_lock(1465404754, lock_key);
   END IF;
   SELECT * INTO STRICT r FROM wix_admin.mirrors m WHERE m.mirror = refresh_one_mirror.mirror;
-  -- a first read is a full one, unless it can go in batches
-  full_read := full_read OR r.incremental_by IS NULL
-               OR (r.watermark IS NULL AND r.incremental_read <> 'batches');
-  batch_size := CASE WHEN full_read THEN NULL
-                     WHEN r.incremental_read = 'batches' THEN 1000
-                     -- a page at a time: the page that reaches the
-                     -- watermark is the last
-                     WHEN r.incremental_read = 'newest_first' THEN 100 END;
+  full_read := full_read OR r.incremental_by IS NULL;
   PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
     'last_started', started, 'progress_pages', 0, 'progress_rows', 0, 'progress_total', NULL));
   COMMIT;
 
   since := r.watermark - overlap;
   LOOP
-    IF batch_size IS NULL AND current_setting('wix_admin.progress_every') = '0' THEN
-      -- one statement reads everything: the scan reports its progress
-      PERFORM set_config('wix_admin.progress_every', '10s', true);
-    END IF;
     BEGIN
-      batch := wix_admin.mirror_read(mirror, full_read, since, batch_size, rows_read);
+      batch := wix_admin.mirror_read(mirror, since,
+                                     CASE WHEN NOT full_read THEN batch_size END);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
       GET STACKED DIAGNOSTICS error_text = MESSAGE_TEXT, error_state = RETURNED_SQLSTATE;
     END;
     EXIT WHEN error_text IS NOT NULL;
-    -- Wix's total counts the rows from "since" on (or, newest first, all)
-    total := CASE WHEN full_read OR r.incremental_read <> 'newest_first'
-                  THEN rows_read + wix_admin.last_scan_total() END;
+    -- Wix's total counts the rows from "since" on
+    total := rows_read + wix_admin.last_scan_total();
     rows_read := rows_read + batch.rows;
     rows_written := rows_written + batch.written;
-    newest := greatest(newest, batch.newest);
-    done := batch_size IS NULL OR batch.rows < batch_size
-            OR (r.incremental_read = 'newest_first' AND batch.oldest < since);
-    IF full_read THEN
-      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
-        'watermark', newest, 'last_full_refresh', clock_timestamp()));
-    ELSIF r.incremental_read <> 'newest_first' OR done THEN
-      PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
-        'watermark', coalesce(newest, r.watermark)));
-    END IF;
     PERFORM wix_admin.mirror_registry_write(mirror, jsonb_build_object(
       'progress_pages', wix_admin.requests_made() - requests_before,
       'progress_rows', rows_read, 'progress_total', total));
     COMMIT;
-    EXIT WHEN done;
-    IF r.incremental_read = 'newest_first' THEN
-      NULL;                     -- the next page
-    ELSIF batch.newest = since THEN
+    EXIT WHEN full_read OR batch.rows < batch_size;
+    IF batch.newest = since THEN
       -- a whole batch changed at the same instant: read more at once
       batch_size := batch_size * 2;
-    ELSE
-      -- many changes (a first load): bigger batches, fewer statements
-      -- whose first page waits for Wix with nothing to write meanwhile
-      batch_size := least(batch_size * 2, 10000);
-      since := batch.newest;
     END IF;
+    since := batch.newest;
     IF clock_timestamp() - last_notice >= interval '10 seconds' THEN
-      rate := rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001);
-      RAISE NOTICE '%', format('mirror %s: %s rows read so far (%s a second)%s',
-        mirror, rows_read, round(rate),
-        CASE WHEN total > rows_read AND rate > 0
-             THEN format(', about %s s left of %s', round((total - rows_read) / rate), total)
-             ELSE '' END);
+      RAISE NOTICE 'mirror %: % rows read so far (% a second), up to %', mirror, rows_read,
+        round(rows_read / greatest(extract(epoch FROM clock_timestamp() - started), 0.001)),
+        since;
       last_notice := clock_timestamp();
     END IF;
   END LOOP;
@@ -767,7 +670,7 @@ BEGIN
   PERFORM pg_notify('wix_admin_mirror',
                     jsonb_build_object('mirror', mirror::text, 'state', state)::text);
   COMMIT;
-  PERFORM wix_admin.mirror_unlock();
+  PERFORM pg_advisory_unlock(1465404754, lock_key);
   IF error_text IS NOT NULL THEN
     IF wait THEN
       RAISE EXCEPTION 'refresh of mirror % failed: %', mirror, error_text
