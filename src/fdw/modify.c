@@ -37,8 +37,9 @@
  *	 has no answer to return then, and is an error.
  *
  * - RETURNING.  The action's result entity is converted with the scan's
- *	 converters (convert.c) for the endpoint the site's catalog chooses; a
- *	 DELETE returns the row as it was read (the resjunk "wholerow").
+ *	 converters (convert.c) for the endpoint the site's catalog chooses.
+ *	 A DELETE answers no entity: its RETURNING is refused for now (it is to
+ *	 return the row as read, through a resjunk whole-row Var).
  *
  * - Failures.  In immediate mode each row goes to Wix as the statement
  *	 runs; when one fails, the error's DETAIL says how many rows Wix had
@@ -60,7 +61,6 @@
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -91,7 +91,8 @@ typedef struct ModifyCall
 {
 	const WixDmlRule *rule;
 	const WixActionDef *def;
-	Datum		value;			/* UPDATE: rule->value in the column's type */
+	char	   *value;			/* UPDATE: rule->value as the column's type
+								 * writes it */
 	ArgSource	args[WIX_ACTION_MAX_PARAMS];
 } ModifyCall;
 
@@ -112,7 +113,6 @@ typedef struct WixModifyState
 	bool		defer;			/* wix_admin.defer_actions at the start */
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
-	AttrNumber	wholerow_attno; /* junk "wholerow" (DELETE ... RETURNING) */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
 	List	   *columns;		/* UPDATE: ModifyColumn * */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
@@ -298,8 +298,7 @@ check_kind(Relation rel, const WixResource *resource, WixDmlKind kind)
 
 /*
  * wixAddForeignUpdateTargets
- *		The row's identity: its id column as the resjunk "wix_id"; and, for
- *		a DELETE with RETURNING, the whole row it returns.
+ *		The row's identity: its id column as the resjunk "wix_id".
  */
 void
 wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
@@ -325,9 +324,6 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	add_row_identity_var(root, makeVar(rtindex, id, attr->atttypid,
 									   attr->atttypmod, attr->attcollation, 0),
 						 rtindex, "wix_id");
-	if (root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL)
-		add_row_identity_var(root, makeWholeRowVar(target_rte, rtindex, 0, false),
-							 rtindex, "wholerow");
 }
 
 /*
@@ -346,6 +342,13 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 	List	   *attnums = NIL;
 
 	check_kind(rel, resource, kind);
+	if (kind == WIX_DML_DELETE && plan->returningLists != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DELETE ... RETURNING is not supported on foreign table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("Wix answers a deletion with no entity to return."),
+				 errhint("SELECT the rows before deleting them.")));
 	if (kind == WIX_DML_UPDATE)
 	{
 		const char **standard = standard_columns(rel, resource);
@@ -398,11 +401,17 @@ prepare_call(WixModifyState *state, const char **standard,
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, set_attnum - 1);
 		Oid			typinput;
+		Oid			typoutput;
 		Oid			ioparam;
+		bool		varlena;
 
 		getTypeInputInfo(attr->atttypid, &typinput, &ioparam);
-		call->value = OidInputFunctionCall(typinput, (char *) rule->value,
-										   ioparam, attr->atttypmod);
+		getTypeOutputInfo(attr->atttypid, &typoutput, &varlena);
+		call->value = OidOutputFunctionCall(typoutput,
+											OidInputFunctionCall(typinput,
+																 (char *) rule->value,
+																 ioparam,
+																 attr->atttypmod));
 	}
 	for (const WixDmlBinding *bind = rule->bind; bind->param != NULL; bind++)
 	{
@@ -493,8 +502,6 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		state->id_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wix_id");
 		if (!AttributeNumberIsValid(state->id_attno))
 			elog(ERROR, "could not find junk wix_id column");
-		state->wholerow_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
-															 "wholerow");
 	}
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -711,29 +718,32 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 											   column->attnum - 1);
 		bool		isnull;
 		Datum		value = slot_getattr(slot, column->attnum, &isnull);
+		char	   *text = NULL;
 		ModifyCall *chosen = NULL;
 		ListCell   *cc;
 
-		foreach(cc, column->calls)
-		{
-			ModifyCall *call = lfirst(cc);
-
-			if (!isnull && datumIsEqual(value, call->value, attr->attbyval,
-										attr->attlen))
-				chosen = call;
-		}
-		if (chosen == NULL)
+		if (!isnull)
 		{
 			Oid			typoutput;
 			bool		varlena;
 
 			getTypeOutputInfo(attr->atttypid, &typoutput, &varlena);
+			text = OidOutputFunctionCall(typoutput, value);
+		}
+		foreach(cc, column->calls)
+		{
+			ModifyCall *call = lfirst(cc);
+
+			if (text != NULL && strcmp(text, call->value) == 0)
+				chosen = call;
+		}
+		if (chosen == NULL)
+		{
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot set column \"%s\" of foreign table \"%s\" to %s",
 							NameStr(attr->attname), RelationGetRelationName(state->rel),
-							isnull ? "NULL" :
-							quote_literal_cstr(OidOutputFunctionCall(typoutput, value))),
+							text ? quote_literal_cstr(text) : "NULL"),
 					 errdetail("An UPDATE of Wix resource \"%s\" can set %s.",
 							   state->resource->name, updatable_text(state->resource)),
 					 errhint(OTHER_CHANGES_HINT)));
@@ -761,21 +771,6 @@ wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 					&row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
-	if (state->returning && AttributeNumberIsValid(state->wholerow_attno))
-	{
-		bool		isnull;
-		Datum		row = ExecGetJunkAttribute(planSlot, state->wholerow_attno,
-											   &isnull);
-		HeapTupleData tuple;
-
-		if (isnull)
-			elog(ERROR, "wholerow is NULL");
-		tuple.t_data = DatumGetHeapTupleHeader(row);
-		tuple.t_len = HeapTupleHeaderGetDatumLength(tuple.t_data);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = RelationGetRelid(state->rel);
-		ExecForceStoreHeapTuple(&tuple, slot, false);
-	}
 	return slot;
 }
 
