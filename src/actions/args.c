@@ -365,6 +365,33 @@ wix_args_from_json(WixActionCall *call, const char *args_text,
 	call->server_arg = server != NULL ? pstrdup(server) : NULL;
 }
 
+/*
+ * wix_args_from_values
+ *		The arguments of a call made by DML on a foreign table: a datum per
+ *		parameter, in its SQL type; a NULL one takes the parameter's SQL
+ *		default, as a column left out of an INSERT does.
+ */
+void
+wix_args_from_values(WixActionCall *call, const Datum *values,
+					 const bool *nulls, const char *server)
+{
+	const WixActionDef *def = call->def;
+
+	for (int i = 0; def->params[i].name != NULL; i++)
+	{
+		if (!nulls[i])
+		{
+			call->args[i].isnull = false;
+			call->args[i].datum = values[i];
+		}
+		else if (def->params[i].sql_default != NULL)
+			default_arg(&def->params[i], &call->args[i]);
+		else
+			call->args[i].isnull = true;	/* check_arg refuses it */
+	}
+	call->server_arg = pstrdup(server);
+}
+
 /* One argument as a JSON value. */
 static void
 append_json_arg(StringInfo buf, Oid type, Datum value)

@@ -135,7 +135,58 @@ static const WixActionDef actions[] = {
 	.check = wix_check_api,.run = wix_run_api},
 };
 
+/* Binding shorthands: the row's id, a column's new value, a constant. */
+#define BIND_ID(p)			{p, WIX_BIND_ID, NULL}
+#define BIND_COLUMN(p, c)	{p, WIX_BIND_COLUMN, c}
+#define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
+
+/*
+ * The DML table: which action an INSERT, UPDATE or DELETE of a resource's
+ * foreign table makes (README "Writable tables").  Columns are standard
+ * columns (catalog.c); a table of one's own maps a column to one by its Wix
+ * path.  An UPDATE setting several columns makes one action per column, in
+ * column order.
+ */
+static const WixDmlRule dml_rules[] = {
+	{"orders", WIX_DML_UPDATE, "archived", "true", "wix_archive_order",
+	{BIND_ID("order_id"), BIND_CONST("archived", "true")}},
+	{"orders", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_order",
+	{BIND_ID("order_id")}},
+	{"members", WIX_DML_INSERT, NULL, NULL, "wix_create_member",
+		{BIND_COLUMN("login_email", "login_email"),
+			BIND_COLUMN("first_name", "first_name"),
+			BIND_COLUMN("last_name", "last_name"),
+	BIND_COLUMN("nickname", "nickname")}},
+	{"members", WIX_DML_UPDATE, "status", "APPROVED", "wix_approve_member",
+	{BIND_ID("member_id")}},
+	{"members", WIX_DML_UPDATE, "status", "BLOCKED", "wix_block_member",
+	{BIND_ID("member_id")}},
+	{"members", WIX_DML_DELETE, NULL, NULL, "wix_delete_member",
+	{BIND_ID("member_id")}},
+	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
+	{BIND_ID("product_id")}},
+};
+
 PG_FUNCTION_INFO_V1(wix_action_signatures);
+
+const WixDmlRule *
+wix_dml_rules(int *count)
+{
+	*count = lengthof(dml_rules);
+	return dml_rules;
+}
+
+/* The index of the action's parameter name, or -1. */
+int
+wix_action_param_index(const WixActionDef *def, const char *name)
+{
+	for (int i = 0; def->params[i].name != NULL; i++)
+	{
+		if (strcmp(def->params[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
 
 const WixActionDef *
 wix_action_defs(int *count)

@@ -4,8 +4,9 @@
  *		  The runner of the admin actions: the call lifecycle (arguments,
  *		  server, deferral, the Wix calls, the audit trail, errors), the
  *		  generic sending of an action that is a row of the action table, the
- *		  revision loop, and the three ways in: the SQL functions
- *		  (wix_action_call), wix_enqueue(), and delivery from the queue.
+ *		  revision loop, and the four ways in: the SQL functions
+ *		  (wix_action_call), wix_enqueue(), delivery from the queue, and DML
+ *		  on foreign tables (wix_action_run_dml).
  *
  * Every call leaves an audit trail: one LOG line, written at once so that
  * it survives a rollback, and, when the call succeeds, a row in
@@ -632,6 +633,44 @@ wix_enqueue(PG_FUNCTION_ARGS)
 	json.server = PG_ARGISNULL(2) ? NULL : NameStr(*PG_GETARG_NAME(2));
 	call.defer = true;
 	PG_RETURN_DATUM(run_call(&call, read_json_args, &json));
+}
+
+/* The arguments DML binds: {values, nulls, server}. */
+typedef struct ValueArgs
+{
+	const Datum *values;
+	const bool *nulls;
+	const char *server;
+} ValueArgs;
+
+static void
+read_value_args(WixActionCall *call, void *arg)
+{
+	ValueArgs  *args = arg;
+
+	wix_args_from_values(call, args->values, args->nulls, args->server);
+}
+
+/*
+ * wix_action_run_dml
+ *		An action made by an INSERT, UPDATE or DELETE of a foreign table
+ *		(fdw/modify.c): the call its SQL function makes, with the arguments
+ *		the row binds (by parameter), on the table's server, queued when
+ *		defer.  The executor has checked the table's privileges; they stand
+ *		for EXECUTE on the function and USAGE on the server.  Returns Wix's
+ *		entity as jsonb, or the queued action.
+ */
+Datum
+wix_action_run_dml(const WixActionDef *def, const Datum *values,
+				   const bool *nulls, const char *server, bool defer)
+{
+	WixActionCall call = {0};
+	ValueArgs	args = {values, nulls, server};
+
+	call.def = def;
+	call.defer = defer;
+	call.via_table = true;
+	return run_call(&call, read_value_args, &args);
 }
 
 /* The queue's deliverer: run a queued action as a direct call would. */

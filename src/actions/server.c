@@ -182,10 +182,14 @@ wix_connect_action(WixActionCall *call)
 	server = wix_choose_server(call->server_arg);
 	call->server_name = pstrdup(server->servername);
 
-	aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
-								userid, ACL_USAGE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	/* DML needs only the table's privileges, as a scan does */
+	if (!call->via_table)
+	{
+		aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
+									userid, ACL_USAGE);
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	}
 
 	mapping = wix_user_mapping(userid, server->serverid);
 	if (call->defer && call->delivery == NULL)

@@ -4,7 +4,8 @@
  *		  The foreign-data wrapper's handler and its planning callbacks:
  *		  sizes and estimates, paths (parameterized, sorted, limited), the
  *		  plan with its fdw_private, and IMPORT FOREIGN SCHEMA.  The scan
- *		  itself and EXPLAIN are in scan.c.
+ *		  itself and EXPLAIN are in scan.c, INSERT, UPDATE and DELETE in
+ *		  modify.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -719,6 +720,15 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = wixExplainForeignScan;
 	routine->AnalyzeForeignTable = wixAnalyzeForeignTable;
 	routine->ImportForeignSchema = wixImportForeignSchema;
+	routine->AddForeignUpdateTargets = wixAddForeignUpdateTargets;
+	routine->PlanForeignModify = wixPlanForeignModify;
+	routine->BeginForeignModify = wixBeginForeignModify;
+	routine->ExecForeignInsert = wixExecForeignInsert;
+	routine->ExecForeignUpdate = wixExecForeignUpdate;
+	routine->ExecForeignDelete = wixExecForeignDelete;
+	routine->EndForeignModify = wixEndForeignModify;
+	routine->IsForeignRelUpdatable = wixIsForeignRelUpdatable;
+	routine->ExplainForeignModify = wixExplainForeignModify;
 
 	PG_RETURN_POINTER(routine);
 }

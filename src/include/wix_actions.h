@@ -117,6 +117,9 @@ struct WixActionCall
 	WixArg		args[WIX_ACTION_MAX_PARAMS];
 	char	   *server_arg;		/* the server argument, or NULL */
 	bool		defer;			/* queue instead of calling Wix */
+	bool		via_table;		/* made by DML: the executor checked the
+								 * foreign table's privileges, which stand
+								 * for EXECUTE and USAGE on the server */
 	WixDelivery *delivery;		/* the queue's attempt, or NULL: immediate */
 	char	   *role;			/* the calling role */
 	char	   *target;			/* id or path acted on, NULL until known */
@@ -132,10 +135,51 @@ struct WixActionCall
 	MemoryContext caller_cxt;
 };
 
-/* registry.c: the action table */
+/*
+ * DML on foreign tables (fdw/modify.c).  Which action an INSERT, UPDATE or
+ * DELETE of a resource's table makes is a rule of the DML table
+ * (registry.c): a statement kind and, for UPDATE, a standard column set to
+ * a value.  Its bindings fill the action's parameters from the row: its Wix
+ * id, a column's new value, or a constant; a parameter left unbound, or
+ * bound to a NULL, takes its SQL default.
+ */
+typedef enum WixDmlKind
+{
+	WIX_DML_INSERT,
+	WIX_DML_UPDATE,
+	WIX_DML_DELETE
+} WixDmlKind;
+
+typedef enum WixBindSource
+{
+	WIX_BIND_ID,				/* the row's Wix id */
+	WIX_BIND_COLUMN,			/* the new value of a standard column */
+	WIX_BIND_CONST				/* a constant, as SQL text */
+} WixBindSource;
+
+typedef struct WixDmlBinding
+{
+	const char *param;			/* the action's parameter */
+	WixBindSource source;
+	const char *value;			/* the column, or the constant's text */
+} WixDmlBinding;
+
+typedef struct WixDmlRule
+{
+	const char *resource;		/* the table's resource option */
+	WixDmlKind kind;
+	const char *column;			/* UPDATE: the standard column set */
+	const char *value;			/* ... to this value, as SQL text */
+	const char *action;			/* the action row it makes */
+	WixDmlBinding bind[WIX_ACTION_MAX_PARAMS + 1];	/* {NULL} ended */
+} WixDmlRule;
+
+/* registry.c: the action table and the DML table */
 extern const WixActionDef *wix_find_action(const char *name);
 extern const WixActionDef *wix_action_defs(int *count);
 extern int	wix_action_nparams(const WixActionDef *def);
+extern int	wix_action_param_index(const WixActionDef *def, const char *name);
+extern const WixDmlRule *wix_dml_rules(int *count);
 
 /* runtime.c, args.c, server.c: settings, arguments, server, requests */
 extern char *wix_default_server;	/* GUC wix_admin.default_server */
@@ -143,10 +187,15 @@ extern bool wix_defer_actions;	/* GUC wix_admin.defer_actions */
 
 extern void wix_actions_define_gucs(void);
 extern void wix_actions_init(void);
+extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
+								const bool *nulls, const char *server,
+								bool defer);
 extern void wix_check_args(WixActionCall *call);
 extern void wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo);
 extern void wix_args_from_json(WixActionCall *call, const char *args_text,
 							   const char *server);
+extern void wix_args_from_values(WixActionCall *call, const Datum *values,
+								 const bool *nulls, const char *server);
 extern char *wix_args_json(WixActionCall *call);
 extern Oid	wix_action_param_type(const WixActionDef *def, int i);
 extern json_object *wix_object_arg(WixActionCall *call, const char *name,

@@ -4,8 +4,8 @@
  *		  The foreign data wrapper: the resource catalog (catalog.c), IMPORT
  *		  FOREIGN SCHEMA (import.c), table and column options (option.c),
  *		  the column plan (columns.c), pushdown (deparse.c), paging
- *		  (pager.c), value conversion (convert.c, jsonb_text.c) and the
- *		  callbacks (fdw.c).
+ *		  (pager.c), value conversion (convert.c, jsonb_text.c), the
+ *		  callbacks (fdw.c) and INSERT, UPDATE and DELETE (modify.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -478,6 +478,32 @@ extern TupleTableSlot *wixIterateForeignScan(ForeignScanState *node);
 extern void wixReScanForeignScan(ForeignScanState *node);
 extern void wixEndForeignScan(ForeignScanState *node);
 extern void wixExplainForeignScan(ForeignScanState *node, ExplainState *es);
+
+/*
+ * INSERT, UPDATE and DELETE as admin actions (modify.c)
+ */
+extern void wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+									   RangeTblEntry *target_rte,
+									   Relation target_relation);
+extern List *wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								  Index resultRelation, int subplan_index);
+extern void wixBeginForeignModify(ModifyTableState *mtstate,
+								  ResultRelInfo *rinfo, List *fdw_private,
+								  int subplan_index, int eflags);
+extern TupleTableSlot *wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern TupleTableSlot *wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern TupleTableSlot *wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern void wixEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern int	wixIsForeignRelUpdatable(Relation rel);
+extern void wixExplainForeignModify(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo, List *fdw_private,
+									int subplan_index, ExplainState *es);
 
 /*
  * ANALYZE: one full read of the table, sampled (analyze.c)

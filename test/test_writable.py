@@ -1,0 +1,323 @@
+"""Writable foreign tables (issue 17): INSERT, UPDATE and DELETE of the
+wix_admin foreign tables become the admin actions the functions make, through
+the same runner.  Each statement's effect is checked in the emulator's state
+and its request log; refused columns, values and statement kinds send
+nothing; privileges are the foreign table's.
+
+Each test works on entities no other test touches (see Pick); the module
+resets both emulators to their seed data when it is done.
+"""
+import unittest
+
+from fixtures import (API_KEY, EMULATOR_URL, EMULATOR_V1_URL, Emulator,
+                      create_database, items_of, psql, psql_error, wix)
+
+DB = "wix_admin_writable"
+emu = Emulator(EMULATOR_URL)
+emu_v1 = Emulator(EMULATOR_V1_URL)
+
+
+def query(sql, **kw):
+    return psql(sql, db=DB, **kw)
+
+
+def value(sql):
+    rows = query(sql)
+    return rows[0][0] if rows else None
+
+
+def error(sql, user=None):
+    return psql_error(sql, db=DB, user=user)
+
+
+def wix_requests(em, prefix="/"):
+    """Requests wix_admin sent to the Wix API, oldest first."""
+    return [r for r in em.requests() if r["path"].startswith(prefix)
+            and not r["path"].startswith("/_emulator")
+            and r["headers"].get("user-agent", "").startswith("wix_admin")]
+
+
+def changes(em):
+    """wix_admin's requests that change something (not queries, not reads)."""
+    return [(r["method"], r["path"]) for r in wix_requests(em)
+            if r["method"] in ("PATCH", "DELETE", "PUT")
+            or (r["method"] == "POST" and not r["path"].endswith("/query")
+                and not r["path"].endswith("/search")
+                and "/provision/" not in r["path"]
+                and not r["path"].startswith("/oauth2/"))]
+
+
+class Pick:
+    """Entities of the emulators' seed data, each handed out once."""
+    taken = set()
+
+    @classmethod
+    def some(cls, em, kind, pred, n):
+        found = []
+        for obj in items_of(em.data(kind), kind):
+            if obj["id"] not in cls.taken and pred(obj):
+                cls.taken.add(obj["id"])
+                found.append(obj)
+                if len(found) == n:
+                    return found
+        raise AssertionError("no unused %s left matching the test's needs" % kind)
+
+    @classmethod
+    def one(cls, em, kind, pred):
+        return cls.some(em, kind, pred, 1)[0]
+
+
+def unarchived_orders(n):
+    return Pick.some(emu, "orders", lambda o: o["status"] == "APPROVED" and not o["archived"], n)
+
+
+def member(em, status):
+    return Pick.one(em, "members", lambda m: m["status"] == status)
+
+
+def order_of(order_id):
+    return wix(emu, "GET", "/ecom/v1/orders/" + order_id)["order"]
+
+
+def setUpModule():
+    emu.reset()
+    emu_v1.reset()
+    create_database(DB, sql="ALTER DATABASE %s SET wix_admin.deliver_in_worker = off;" % DB)
+
+
+def tearDownModule():
+    emu.clear_faults()
+    emu.reset()
+    emu_v1.reset()
+
+
+class WritableTest(unittest.TestCase):
+
+    def setUp(self):
+        emu.clear_faults()
+        emu.reset_log()
+        emu_v1.reset_log()
+
+    # -- UPDATE wix.orders SET archived = true ---------------------------------
+
+    def test_update_archives_orders(self):
+        a, b = unarchived_orders(2)
+        emu.reset_log()
+        query("UPDATE wix.orders SET archived = true WHERE id IN ('%s', '%s')" % (a["id"], b["id"]))
+        self.assertTrue(order_of(a["id"])["archived"])
+        self.assertTrue(order_of(b["id"])["archived"])
+        patches = [r for r in wix_requests(emu) if r["method"] == "PATCH"]
+        self.assertEqual(sorted((r["path"], r["body"]["order"]["archived"]) for r in patches),
+                         sorted([("/ecom/v1/orders/" + a["id"], True),
+                                 ("/ecom/v1/orders/" + b["id"], True)]))
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id IN ('%s', '%s')"
+                               % (a["id"], b["id"])),
+                         [["wix_archive_order", "success"]] * 2)
+
+    def test_update_returning_is_the_order_wix_answered(self):
+        order, = unarchived_orders(1)
+        rows = query("UPDATE wix.orders SET archived = true WHERE id = '%s' "
+                     "RETURNING id, archived, updated_date IS NOT NULL, total" % order["id"])
+        self.assertEqual(rows, [[order["id"], "t", "t", order["priceSummary"]["total"]["amount"]]])
+
+    def test_update_with_a_column_set_of_ones_own(self):
+        order, = unarchived_orders(1)
+        query("""CREATE FOREIGN TABLE my_orders (
+                   order_id text OPTIONS (path 'id'),
+                   is_archived boolean OPTIONS (path 'archived'),
+                   total numeric OPTIONS (path 'priceSummary.total.amount')
+                 ) SERVER emu OPTIONS (resource 'orders');""")
+        try:
+            rows = query("UPDATE my_orders SET is_archived = true WHERE order_id = '%s' "
+                         "RETURNING order_id, is_archived" % order["id"])
+            self.assertEqual(rows, [[order["id"], "t"]])
+            self.assertTrue(order_of(order["id"])["archived"])
+        finally:
+            query("DROP FOREIGN TABLE my_orders;")
+
+    def test_table_without_id_column_cannot_update(self):
+        query("CREATE FOREIGN TABLE no_id (archived boolean) SERVER emu OPTIONS (resource 'orders');")
+        try:
+            err = error("UPDATE no_id SET archived = true")
+            self.assertIn('foreign table "no_id" has no id column', err)
+            self.assertIn("HINT:  Add a column id text, or a column with OPTIONS (path 'id').", err)
+        finally:
+            query("DROP FOREIGN TABLE no_id;")
+
+    def test_refused_columns_values_and_kinds_send_nothing(self):
+        order, = unarchived_orders(1)
+        emu.reset_log()
+        err = error("UPDATE wix.orders SET total = 1 WHERE id = '%s'" % order["id"])
+        self.assertIn("0A000", err)
+        self.assertIn('cannot update column "total" of foreign table "orders"', err)
+        self.assertIn('DETAIL:  An UPDATE of Wix resource "orders" can set archived (to true), '
+                      'status (to CANCELED).', err)
+        self.assertIn("HINT:  Other changes need an admin function", err)
+        err = error("UPDATE wix.orders SET archived = false WHERE id = '%s'" % order["id"])
+        self.assertIn("22023", err)
+        self.assertIn('cannot set column "archived" of foreign table "orders" to \'f\'', err)
+        err = error("UPDATE wix.orders SET archived = NULL WHERE id = '%s'" % order["id"])
+        self.assertIn('"archived" of foreign table "orders" to NULL', err)
+        err = error("DELETE FROM wix.orders WHERE id = '%s'" % order["id"])
+        self.assertIn('cannot delete from foreign table "orders"', err)
+        self.assertIn('DETAIL:  Wix resource "orders" allows UPDATE of archived (to true), '
+                      'status (to CANCELED).', err)
+        err = error("INSERT INTO wix.orders (id) VALUES ('x')")
+        self.assertIn('cannot insert into foreign table "orders"', err)
+        err = error("DELETE FROM wix.products WHERE id = 'y' RETURNING id")
+        self.assertIn('DELETE ... RETURNING is not supported on foreign table "products"', err)
+        err = error("UPDATE wix.products SET name = 'x' WHERE id = 'y'")
+        self.assertIn('cannot update foreign table "products"', err)
+        self.assertIn('allows DELETE', err)
+        self.assertFalse(order_of(order["id"])["archived"])
+        self.assertEqual(changes(emu), [])
+
+    def test_is_updatable(self):
+        rows = query("""SELECT table_name, is_insertable_into FROM information_schema.tables
+                         WHERE table_schema = 'wix' AND table_name IN ('orders', 'members', 'products', 'coupons')
+                         ORDER BY 1""")
+        self.assertEqual(rows, [["coupons", "NO"], ["members", "YES"], ["orders", "NO"],
+                                ["products", "NO"]])
+        self.assertEqual(value("SELECT pg_relation_is_updatable('wix.orders'::regclass, false)"),
+                         "4")  # 1 << CMD_UPDATE: UPDATE only
+
+    def test_explain_verbose_shows_the_wix_calls(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.orders SET archived = true WHERE id = 'x'"))
+        self.assertIn("Wix calls: archived = true: wix_archive_order(): PATCH /ecom/v1/orders/{order_id}", plan)
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM wix.products WHERE id = 'x'"))
+        self.assertIn("Wix calls: each row: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
+                      "(Catalog V1: /stores/v1/products/{product_id})", plan)
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.members SET status = 'x' WHERE id = 'x'"))
+        self.assertIn("status = APPROVED: wix_approve_member(): POST /members/v1/members/{member_id}/approve", plan)
+        self.assertIn("status = BLOCKED: wix_block_member(): POST /members/v1/members/{member_id}/block", plan)
+        self.assertEqual(changes(emu), [])
+
+    def test_failure_mid_statement_says_how_many_rows_wix_changed(self):
+        orders = unarchived_orders(3)
+        ids = [o["id"] for o in orders]
+        emu.reset_log()
+        emu.fault(match="/ecom/v1/orders/", method="PATCH", status=400, times=1, after=2)
+        err = error("UPDATE wix.orders SET archived = true WHERE id IN (%s)"
+                    % ", ".join("'%s'" % i for i in ids))
+        self.assertIn("Wix had already changed 2 rows of this statement; those changes "
+                      "stay made (see the wix_admin audit lines in the server log).", err)
+        self.assertEqual(sorted(order_of(i)["archived"] for i in ids), [False, True, True])
+        # the transaction rolled back: no action_log rows
+        self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE target_id IN (%s)"
+                               % ", ".join("'%s'" % i for i in ids)), "0")
+
+    # -- DELETE FROM wix.products ------------------------------------------------
+
+    def created_product(self, em, name):
+        if em is emu:
+            body = {"product": {"name": name, "productType": "PHYSICAL",
+                                "physicalProperties": {},
+                                "variantsInfo": {"variants": [{"price": {"actualPrice": {"amount": "3.00"}},
+                                                               "choices": []}]}}}
+            return wix(em, "POST", "/stores/v3/products", body)["product"]
+        body = {"product": {"name": name, "productType": "physical",
+                            "priceData": {"price": 3.0}}}
+        return wix(em, "POST", "/stores/v1/products", body)["product"]
+
+    def test_delete_products_both_catalogs(self):
+        for em, schema, base in ((emu, "wix", "/stores/v3/products/"),
+                                 (emu_v1, "wix_v1", "/stores/v1/products/")):
+            with self.subTest(schema=schema):
+                product = self.created_product(em, "Doomed %s" % schema)
+                em.reset_log()
+                query("DELETE FROM %s.products WHERE id = '%s'" % (schema, product["id"]))
+                self.assertEqual(changes(em), [("DELETE", base + product["id"])])
+                self.assertEqual(value("SELECT count(*) FROM %s.products WHERE id = '%s'"
+                                       % (schema, product["id"])), "0")
+                self.assertEqual(query("SELECT action, server FROM wix_admin.action_log WHERE target_id = '%s'"
+                                       % product["id"]),
+                                 [["wix_delete_product", "emu" if em is emu else "emu_v1"]])
+
+    # -- members -------------------------------------------------------------------
+
+    def test_members_status_insert_and_delete(self):
+        pending = member(emu, "PENDING")
+        rows = query("UPDATE wix.members SET status = 'APPROVED' WHERE id = '%s' RETURNING status"
+                     % pending["id"])
+        self.assertEqual(rows, [["APPROVED"]])
+        query("UPDATE wix.members SET status = 'BLOCKED' WHERE id = '%s'" % pending["id"])
+        self.assertEqual(value("SELECT status FROM wix.members WHERE id = '%s'" % pending["id"]), "BLOCKED")
+        err = error("UPDATE wix.members SET status = 'PENDING' WHERE id = '%s'" % pending["id"])
+        self.assertIn("can set status (to APPROVED or BLOCKED)", err)
+
+        emu.reset_log()
+        rows = query("INSERT INTO wix.members (login_email, first_name, nickname) "
+                     "VALUES ('dml.member@example.com', 'Ada', 'ada') "
+                     "RETURNING id IS NOT NULL, login_email, first_name, last_name, status")
+        self.assertEqual(rows[0][:4], ["t", "dml.member@example.com", "Ada", ""])
+        created = [r for r in wix_requests(emu, "/members/v1/members") if r["method"] == "POST"
+                   and r["path"] == "/members/v1/members"]
+        self.assertEqual(created[0]["body"], {"member": {"loginEmail": "dml.member@example.com",
+                                                         "contact": {"firstName": "Ada"},
+                                                         "profile": {"nickname": "ada"}}})
+        err = error("INSERT INTO wix.members (login_email, status) VALUES ('x@example.com', 'BLOCKED')")
+        self.assertIn('cannot set column "status" in an INSERT into foreign table "members"', err)
+        new_id = value("SELECT id FROM wix.members WHERE login_email = 'dml.member@example.com'")
+        query("DELETE FROM wix.members WHERE id = '%s'" % new_id)
+        self.assertEqual(value("SELECT count(*) FROM wix.members WHERE id = '%s'" % new_id), "0")
+
+    # -- privileges ------------------------------------------------------------------
+
+    def test_privileges_are_the_tables(self):
+        order, = unarchived_orders(1)
+        query("""
+            CREATE ROLE regress_wix_writer;
+            GRANT USAGE ON SCHEMA wix TO regress_wix_writer;
+            GRANT SELECT ON wix.orders TO regress_wix_writer;
+            CREATE USER MAPPING FOR regress_wix_writer SERVER emu OPTIONS (api_key '%s');
+        """ % API_KEY)
+        try:
+            emu.reset_log()
+            err = error("SET ROLE regress_wix_writer; UPDATE wix.orders SET archived = true WHERE id = '%s'"
+                        % order["id"])
+            self.assertIn("permission denied for foreign table orders", err)
+            self.assertEqual(changes(emu), [])
+            # UPDATE on the table is enough: no EXECUTE on wix_archive_order, no USAGE on the server
+            query("GRANT UPDATE ON wix.orders TO regress_wix_writer;")
+            query("SET ROLE regress_wix_writer; UPDATE wix.orders SET archived = true WHERE id = '%s'"
+                  % order["id"])
+            self.assertTrue(order_of(order["id"])["archived"])
+            self.assertEqual({r["headers"]["authorization"] for r in wix_requests(emu)
+                              if r["method"] == "PATCH"}, {"api_key"})
+            self.assertEqual(query("SELECT role, action FROM wix_admin.action_log WHERE target_id = '%s'"
+                                   % order["id"]), [["regress_wix_writer", "wix_archive_order"]])
+        finally:
+            query("""
+                DROP USER MAPPING IF EXISTS FOR regress_wix_writer SERVER emu;
+                REVOKE ALL ON wix.orders FROM regress_wix_writer;
+                REVOKE ALL ON SCHEMA wix FROM regress_wix_writer;
+                DROP ROLE regress_wix_writer;
+            """)
+
+    # -- deferred mode ----------------------------------------------------------------
+
+    def test_deferred_update_sends_after_commit_only(self):
+        rolled_back, committed = unarchived_orders(2)
+        emu.reset_log()
+        query("BEGIN; SET LOCAL wix_admin.defer_actions = on; "
+              "UPDATE wix.orders SET archived = true WHERE id = '%s'; ROLLBACK;" % rolled_back["id"])
+        query("BEGIN; SET LOCAL wix_admin.defer_actions = on; "
+              "UPDATE wix.orders SET archived = true WHERE id = '%s'; COMMIT;" % committed["id"])
+        self.assertEqual(changes(emu), [])
+        self.assertEqual(query("SELECT action, state, args->>'order_id' FROM wix_admin.actions "
+                               "WHERE target_id IN ('%s', '%s')" % (rolled_back["id"], committed["id"])),
+                         [["wix_archive_order", "queued", committed["id"]]])
+        query("CALL wix_admin.process_queue();")
+        self.assertTrue(order_of(committed["id"])["archived"])
+        self.assertFalse(order_of(rolled_back["id"])["archived"])
+        err = error("SET wix_admin.defer_actions = on; "
+                    "UPDATE wix.orders SET archived = true WHERE id = '%s' RETURNING id"
+                    % rolled_back["id"])
+        self.assertIn("RETURNING is not available when wix_admin.defer_actions is on", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
