@@ -7,11 +7,13 @@ MODULE_big = wix_admin
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 EXTENSION = wix_admin
+# the version, from the control file (the User-Agent, packages, dist)
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 DATA = sql/wix_admin--0.1.sql sql/wix_admin--0.2.sql sql/wix_admin--0.1--0.2.sql
 
 REGRESS = server_options read_path pushdown admin actions queue
 
-PG_CPPFLAGS = -Isrc/include $(shell pkg-config --cflags libcurl json-c)
+PG_CPPFLAGS = -Isrc/include -DWIX_ADMIN_VERSION='"$(EXTVERSION)"' $(shell pkg-config --cflags libcurl json-c)
 SHLIB_LINK = $(shell pkg-config --libs libcurl json-c)
 
 PG_CONFIG ?= pg_config
@@ -30,7 +32,6 @@ valgrind-check:
 # -- Packaging (issue 16); see README "Packaging".  Artefacts go to build/
 # (git-ignored).  The version comes from wix_admin.control; check-version
 # fails when debian/changelog or META.json say otherwise.
-EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 PKG_DIR = build
 DEB_SRC = $(PKG_DIR)/deb/wix-admin-$(EXTVERSION)
 # dpkg-buildpackage must not see this make's flags or jobserver

@@ -278,7 +278,7 @@ wix_http_start(WixHttpClient *client, const WixHttpRequest *request)
 	curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, request->timeout_ms);
 	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, transfer->response.error);
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, transfer->headers);
-	curl_easy_setopt(handle, CURLOPT_USERAGENT, "wix_admin/0.1");
+	curl_easy_setopt(handle, CURLOPT_USERAGENT, "wix_admin/" WIX_ADMIN_VERSION);
 	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer->sink);
 	curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, collect_header);
