@@ -79,6 +79,19 @@ def order_of(order_id):
     return wix(emu, "GET", "/ecom/v1/orders/" + order_id)["order"]
 
 
+def approved_orders(pred, n=1):
+    return Pick.some(emu, "orders", lambda o: o["status"] == "APPROVED" and pred(o), n)
+
+
+def bookings(status, n=1):
+    return Pick.some(emu, "bookings", lambda b: b["status"] == status, n)
+
+
+def booking_of(booking_id):
+    """The booking as the emulator holds it (Wix's state, not a scan)."""
+    return next(b for b in items_of(emu.data("bookings"), "bookings") if b["id"] == booking_id)
+
+
 def setUpModule():
     emu.reset()
     emu_v1.reset()
@@ -151,7 +164,8 @@ class WritableTest(unittest.TestCase):
         self.assertIn("0A000", err)
         self.assertIn('cannot update column "total" of foreign table "orders"', err)
         self.assertIn('DETAIL:  An UPDATE of Wix resource "orders" can set archived (to true), '
-                      'status (to CANCELED).', err)
+                      'status (to CANCELED), payment_status (to PAID), '
+                      'fulfillment_status (to FULFILLED).', err)
         self.assertIn("HINT:  Other changes need an admin function", err)
         err = error("UPDATE wix.orders SET archived = false WHERE id = '%s'" % order["id"])
         self.assertIn("22023", err)
@@ -161,7 +175,8 @@ class WritableTest(unittest.TestCase):
         err = error("DELETE FROM wix.orders WHERE id = '%s'" % order["id"])
         self.assertIn('cannot delete from foreign table "orders"', err)
         self.assertIn('DETAIL:  Wix resource "orders" allows UPDATE of archived (to true), '
-                      'status (to CANCELED).', err)
+                      'status (to CANCELED), payment_status (to PAID), '
+                      'fulfillment_status (to FULFILLED).', err)
         err = error("INSERT INTO wix.orders (id) VALUES ('x')")
         self.assertIn('cannot insert into foreign table "orders"', err)
         err = error("DELETE FROM wix.products WHERE id = 'y' RETURNING id")
@@ -208,6 +223,106 @@ class WritableTest(unittest.TestCase):
         # the transaction rolled back: no action_log rows
         self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE target_id IN (%s)"
                                % ", ".join("'%s'" % i for i in ids)), "0")
+
+    # -- UPDATE wix.orders SET status / payment_status / fulfillment_status -------
+
+    def test_update_cancels_orders(self):
+        a, b = approved_orders(lambda o: o["paymentStatus"] == "NOT_PAID", 2)
+        emu.reset_log()
+        rows = query("UPDATE wix.orders SET status = 'CANCELED' WHERE id IN ('%s', '%s') "
+                     "RETURNING id, status" % (a["id"], b["id"]))
+        self.assertEqual(sorted(rows), sorted([[a["id"], "CANCELED"], [b["id"], "CANCELED"]]))
+        self.assertEqual(order_of(a["id"])["status"], "CANCELED")
+        self.assertEqual(order_of(b["id"])["status"], "CANCELED")
+        self.assertEqual(sorted(changes(emu)),
+                         sorted([("POST", "/ecom/v1/orders/%s/cancel" % a["id"]),
+                                 ("POST", "/ecom/v1/orders/%s/cancel" % b["id"])]))
+        self.assertEqual([r["body"] for r in wix_requests(emu, "/ecom/v1/orders/" + a["id"])],
+                         [{"sendOrderCanceledEmail": False, "restockAllItems": True}])
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id IN ('%s', '%s')"
+                               % (a["id"], b["id"])), [["wix_cancel_order", "success"]] * 2)
+        # a pending order: Wix refuses, the statement fails, nothing is logged
+        pending, = Pick.some(emu, "orders", lambda o: o["status"] == "PENDING", 1)
+        err = error("UPDATE wix.orders SET status = 'CANCELED' WHERE id = '%s'" % pending["id"])
+        self.assertIn("Wix error code: ORDER_IS_PENDING", err)
+        self.assertEqual(order_of(pending["id"])["status"], "PENDING")
+
+    def test_update_marks_orders_paid(self):
+        order, = approved_orders(lambda o: o["paymentStatus"] == "NOT_PAID")
+        emu.reset_log()
+        err = error("UPDATE wix.orders SET payment_status = 'PAID' WHERE id = '%s' RETURNING id"
+                    % order["id"])
+        self.assertIn('UPDATE ... RETURNING is not supported when setting column "payment_status" '
+                      'of foreign table "orders"', err)
+        self.assertIn("DETAIL:  Setting payment_status to PAID makes wix_mark_order_paid(), which Wix "
+                      "answers with another entity than the orders row.", err)
+        self.assertIn("HINT:  SELECT the rows after the UPDATE, or call wix_mark_order_paid()", err)
+        self.assertEqual(wix_requests(emu), [])
+        query("UPDATE wix.orders SET payment_status = 'PAID' WHERE id = '%s'" % order["id"])
+        self.assertEqual(order_of(order["id"])["paymentStatus"], "PAID")
+        self.assertEqual([(r["method"], r["path"]) for r in wix_requests(emu, "/ecom/v1/payments/")],
+                         [("GET", "/ecom/v1/payments/orders/" + order["id"]),
+                          ("POST", "/ecom/v1/payments/orders/%s/add-payment" % order["id"])])
+        self.assertEqual(changes(emu), [("POST", "/ecom/v1/payments/orders/%s/add-payment" % order["id"])])
+        self.assertEqual(value("SELECT payment_status FROM wix.orders WHERE id = '%s'" % order["id"]), "PAID")
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % order["id"]), [["wix_mark_order_paid", "success"]])
+        err = error("UPDATE wix.orders SET payment_status = 'REFUNDED' WHERE id = '%s'" % order["id"])
+        self.assertIn('cannot set column "payment_status" of foreign table "orders" to \'REFUNDED\'', err)
+
+    def test_update_fulfills_orders(self):
+        order, = approved_orders(lambda o: o["fulfillmentStatus"] == "NOT_FULFILLED")
+        emu.reset_log()
+        query("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s'" % order["id"])
+        self.assertEqual(order_of(order["id"])["fulfillmentStatus"], "FULFILLED")
+        path = "/ecom/v1/fulfillments/orders/%s/create-fulfillment" % order["id"]
+        self.assertEqual(changes(emu), [("POST", path)])
+        body = wix_requests(emu, path)[0]["body"]["fulfillment"]
+        self.assertEqual(body["lineItems"], [{"id": li["id"], "quantity": li["quantity"]}
+                                             for li in order["lineItems"]])
+        self.assertEqual(body["customInfo"], {"fieldsData": {}})
+        self.assertEqual(value("SELECT fulfillment_status FROM wix.orders WHERE id = '%s'" % order["id"]),
+                         "FULFILLED")
+        # once fulfilled, there is nothing left: the runner refuses, nothing is sent
+        emu.reset_log()
+        err = error("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s'" % order["id"])
+        self.assertIn("order %s has nothing left to fulfill" % order["id"], err)
+        self.assertEqual(changes(emu), [])
+        err = error("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s' RETURNING id"
+                    % order["id"])
+        self.assertIn('setting column "fulfillment_status"', err)
+
+    # -- UPDATE wix.bookings SET status --------------------------------------------
+
+    def test_update_booking_status(self):
+        confirm, decline = bookings("PENDING", 2)
+        cancel, = bookings("CONFIRMED")
+        base = "/_api/bookings-service/v2/bookings/"
+        for booking, status, verb in ((confirm, "CONFIRMED", "confirm"), (decline, "DECLINED", "decline"),
+                                      (cancel, "CANCELED", "cancel")):
+            with self.subTest(status=status):
+                revision = int(booking_of(booking["id"])["revision"])
+                emu.reset_log()
+                rows = query("UPDATE wix.bookings SET status = '%s' WHERE id = '%s' RETURNING id, status, revision"
+                             % (status, booking["id"]))
+                self.assertEqual(rows, [[booking["id"], status, str(revision + 1)]])
+                self.assertEqual(booking_of(booking["id"])["status"], status)
+                self.assertEqual(changes(emu), [("POST", base + booking["id"] + "/" + verb)])
+                self.assertEqual(wix_requests(emu, base)[0]["body"],
+                                 {"revision": str(revision),
+                                  "participantNotification": {"notifyParticipants": False}})
+                # the scan, then the runner's read of the current revision
+                self.assertEqual(len(wix_requests(emu, "/_api/bookings-reader/v2/extended-bookings/query")), 2)
+        self.assertEqual(query("SELECT action FROM wix_admin.action_log WHERE target_id IN ('%s', '%s', '%s') "
+                               "ORDER BY id" % (confirm["id"], decline["id"], cancel["id"])),
+                         [["wix_confirm_booking"], ["wix_decline_booking"], ["wix_cancel_booking"]])
+        emu.reset_log()
+        err = error("UPDATE wix.bookings SET status = 'PENDING' WHERE id = '%s'" % cancel["id"])
+        self.assertIn('DETAIL:  An UPDATE of Wix resource "bookings" can set '
+                      'status (to CONFIRMED or DECLINED or CANCELED).', err)
+        err = error("UPDATE wix.bookings SET start_date = now() WHERE id = '%s'" % cancel["id"])
+        self.assertIn('cannot update column "start_date" of foreign table "bookings"', err)
+        self.assertEqual(changes(emu), [])
 
     # -- DELETE FROM wix.products ------------------------------------------------
 

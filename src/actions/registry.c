@@ -145,13 +145,18 @@ static const WixActionDef actions[] = {
  * foreign table makes (README "Writable tables").  Columns are standard
  * columns (catalog.c); a table of one's own maps a column to one by its Wix
  * path.  An UPDATE setting several columns makes one action per column, in
- * column order.
+ * column order.  WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not
+ * the resource's entity (transactions, a fulfillment): RETURNING is refused.
  */
 static const WixDmlRule dml_rules[] = {
 	{"orders", WIX_DML_UPDATE, "archived", "true", "wix_archive_order",
 	{BIND_ID("order_id"), BIND_CONST("archived", "true")}},
 	{"orders", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_order",
 	{BIND_ID("order_id")}},
+	{"orders", WIX_DML_UPDATE, "payment_status", "PAID", "wix_mark_order_paid",
+	{BIND_ID("order_id")}, WIX_DML_ANSWER_NOT_ROW},
+	{"orders", WIX_DML_UPDATE, "fulfillment_status", "FULFILLED", "wix_fulfill_order",
+	{BIND_ID("order_id")}, WIX_DML_ANSWER_NOT_ROW},
 	{"members", WIX_DML_INSERT, NULL, NULL, "wix_create_member",
 		{BIND_COLUMN("login_email", "login_email"),
 			BIND_COLUMN("first_name", "first_name"),
@@ -165,6 +170,12 @@ static const WixDmlRule dml_rules[] = {
 	{BIND_ID("member_id")}},
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
+	{"bookings", WIX_DML_UPDATE, "status", "CONFIRMED", "wix_confirm_booking",
+	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "status", "DECLINED", "wix_decline_booking",
+	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_booking",
+	{BIND_ID("booking_id")}},
 };
 
 PG_FUNCTION_INFO_V1(wix_action_signatures);

@@ -39,7 +39,14 @@
  * - RETURNING.  The action's result entity is converted with the scan's
  *	 converters (convert.c) for the endpoint the site's catalog chooses.
  *	 A DELETE answers no entity: its RETURNING is refused for now (it is to
- *	 return the row as read, through a resjunk whole-row Var).
+ *	 return the row as read, through a resjunk whole-row Var).  Some actions
+ *	 answer with another entity than the row: marking an order paid answers
+ *	 its transactions, fulfilling it the new fulfillment.  Their rules carry
+ *	 WIX_DML_ANSWER_NOT_ROW and the planner refuses RETURNING for an UPDATE
+ *	 setting their column, rather than read the row again: a re-read would
+ *	 be one more request per row, and Wix may update an order's
+ *	 paymentStatus and fulfillmentStatus after answering (the re-read could
+ *	 show the old status).  SELECT after the UPDATE reads what Wix shows.
  *
  * - Failures.  In immediate mode each row goes to Wix as the statement
  *	 runs; when one fails, the error's DETAIL says how many rows Wix had
@@ -327,6 +334,35 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 }
 
 /*
+ * check_returning
+ *		Refuse RETURNING for an UPDATE of attname (standard column column)
+ *		when one of its rules makes an action that answers with another
+ *		entity than the row.
+ */
+static void
+check_returning(Relation rel, const WixResource *resource, const char *column,
+				const char *attname)
+{
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, column))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		if ((rule->flags & WIX_DML_ANSWER_NOT_ROW) == 0)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("UPDATE ... RETURNING is not supported when setting column \"%s\" of foreign table \"%s\"",
+						attname, RelationGetRelationName(rel)),
+				 errdetail("Setting %s to %s makes %s(), which Wix answers with another entity than the %s row.",
+						   column, rule->value, rule->action, resource->name),
+				 errhint("SELECT the rows after the UPDATE, or call %s() for Wix's answer.",
+						 rule->action)));
+	}
+}
+
+/*
  * wixPlanForeignModify
  *		Check the statement against the DML table: its kind, and for an
  *		UPDATE every column it sets.  The values are checked per row.
@@ -372,6 +408,9 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 						 errdetail("An UPDATE of Wix resource \"%s\" can set %s.",
 								   resource->name, updatable_text(resource)),
 						 errhint(OTHER_CHANGES_HINT)));
+			if (plan->returningLists != NIL)
+				check_returning(rel, resource, standard[attnum - 1],
+								get_attname(rte->relid, attnum, false));
 			attnums = lappend_int(attnums, attnum);
 		}
 	}

@@ -172,7 +172,12 @@ typedef struct WixDmlRule
 	const char *value;			/* ... to this value, as SQL text */
 	const char *action;			/* the action row it makes */
 	WixDmlBinding bind[WIX_ACTION_MAX_PARAMS + 1];	/* {NULL} ended */
+	int			flags;
 } WixDmlRule;
+
+/* WixDmlRule.flags */
+#define WIX_DML_ANSWER_NOT_ROW	0x01	/* the action answers with another
+										 * entity: no RETURNING */
 
 /* registry.c: the action table and the DML table */
 extern const WixActionDef *wix_find_action(const char *name);
