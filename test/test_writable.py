@@ -324,6 +324,132 @@ class WritableTest(unittest.TestCase):
         self.assertIn('cannot update column "start_date" of foreign table "bookings"', err)
         self.assertEqual(changes(emu), [])
 
+    # -- UPDATE inventory_items SET quantity --------------------------------------
+
+    def test_update_inventory_quantity_v3(self):
+        product = Pick.one(emu, "products", lambda p: p.get("variantSummary", {}).get("variantCount", 1) == 1)
+        item_id, variant_id = query("SELECT id, variant_id FROM wix.inventory_items WHERE product_id = '%s'"
+                                    % product["id"])[0]
+        emu.reset_log()
+        query("UPDATE wix.inventory_items SET quantity = 11 WHERE product_id = '%s'" % product["id"])
+        self.assertEqual(wix(emu, "GET", "/stores/v3/inventory-items/" + item_id)["inventoryItem"]["quantity"], 11)
+        self.assertEqual(changes(emu), [("PATCH", "/stores/v3/inventory-items/" + item_id)])
+        patch = wix_requests(emu, "/stores/v3/inventory-items/" + item_id)[0]["body"]
+        self.assertEqual(patch["inventoryItem"]["quantity"], 11)
+        self.assertEqual(patch["reason"], "MANUAL")
+        # the runner finds the item by the row's product and variant, as read by the scan
+        runner_query = wix_requests(emu, "/stores/v3/inventory-items/query")[-1]["body"]
+        self.assertEqual(runner_query["query"]["filter"], {"productId": product["id"], "variantId": variant_id})
+        self.assertEqual(len(wix_requests(emu, "/stores/v3/inventory-items/query")), 2)
+        self.assertEqual(value("SELECT quantity FROM wix.inventory_items WHERE id = '%s'" % item_id), "11")
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % product["id"]), [["wix_set_inventory", "success"]])
+
+        emu.reset_log()
+        err = error("UPDATE wix.inventory_items SET quantity = -1 WHERE id = '%s'" % item_id)
+        self.assertIn("quantity must be between 0 and", err)
+        err = error("UPDATE wix.inventory_items SET quantity = NULL WHERE id = '%s'" % item_id)
+        self.assertIn('cannot set column "quantity" of foreign table "inventory_items" to NULL', err)
+        self.assertIn("can set quantity (to any value but NULL)", err)
+        err = error("UPDATE wix.inventory_items SET quantity = 3 WHERE id = '%s' RETURNING quantity" % item_id)
+        self.assertIn('UPDATE ... RETURNING is not supported when setting column "quantity"', err)
+        self.assertIn("DETAIL:  Setting quantity makes wix_set_inventory()", err)
+        err = error("UPDATE wix.inventory_items SET in_stock = false WHERE id = '%s'" % item_id)
+        self.assertIn('cannot update column "in_stock" of foreign table "inventory_items"', err)
+        self.assertEqual(changes(emu), [])
+        self.assertEqual(wix(emu, "GET", "/stores/v3/inventory-items/" + item_id)["inventoryItem"]["quantity"], 11)
+
+    def test_update_inventory_quantity_v1(self):
+        product = Pick.one(emu_v1, "products", lambda p: p.get("manageVariants")
+                           and len(p.get("variants") or []) > 1)
+        rows = query("SELECT variant_id FROM wix_v1.inventory_items WHERE product_id = '%s' ORDER BY variant_id"
+                     % product["id"])
+        self.assertGreater(len(rows), 1)
+        variant = rows[0][0]
+        emu_v1.reset_log()
+        query("UPDATE wix_v1.inventory_items SET quantity = 9 WHERE product_id = '%s' AND variant_id = '%s'"
+              % (product["id"], variant))
+        path = "/stores/v2/inventoryItems/product/" + product["id"]
+        self.assertEqual(changes(emu_v1), [("PATCH", path)])
+        self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
+                         {"inventoryItem": {"trackQuantity": True, "variants": [
+                             {"variantId": variant, "quantity": 9}]}})
+        got = wix(emu_v1, "GET", "/stores/v1/products/" + product["id"])["product"]
+        self.assertEqual([v["stock"]["quantity"] for v in got["variants"] if v["id"] == variant], [9])
+        self.assertEqual(value("SELECT quantity FROM wix_v1.inventory_items WHERE product_id = '%s' "
+                               "AND variant_id = '%s'" % (product["id"], variant)), "9")
+
+    def test_explain_verbose_shows_any_value_rules(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'"))
+        self.assertIn("Wix calls: quantity = any: wix_set_inventory()", plan)
+        self.assertIn("wix_row_product_id", plan)
+
+    # -- row triggers ---------------------------------------------------------------
+
+    def test_before_row_trigger_changes_or_rejects_rows(self):
+        keep, rejected, changed = bookings("PENDING", 3)
+        query("""
+            CREATE FUNCTION booking_policy() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF OLD.id = '%s' THEN RETURN NULL; END IF;      -- rejected: never sent
+              IF OLD.id = '%s' THEN NEW.status := 'DECLINED'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER booking_policy BEFORE UPDATE ON wix.bookings
+              FOR EACH ROW EXECUTE FUNCTION booking_policy();
+        """ % (rejected["id"], changed["id"]))
+        try:
+            emu.reset_log()
+            rows = query("UPDATE wix.bookings SET status = 'CONFIRMED' WHERE id IN ('%s', '%s', '%s') "
+                         "RETURNING id, status" % (keep["id"], rejected["id"], changed["id"]))
+            self.assertEqual(sorted(rows), sorted([[keep["id"], "CONFIRMED"], [changed["id"], "DECLINED"]]))
+            base = "/_api/bookings-service/v2/bookings/"
+            self.assertEqual(sorted(changes(emu)), sorted([("POST", base + keep["id"] + "/confirm"),
+                                                           ("POST", base + changed["id"] + "/decline")]))
+            self.assertEqual(booking_of(keep["id"])["status"], "CONFIRMED")
+            self.assertEqual(booking_of(changed["id"])["status"], "DECLINED")
+            self.assertEqual(booking_of(rejected["id"])["status"], "PENDING")
+        finally:
+            query("DROP TRIGGER booking_policy ON wix.bookings; DROP FUNCTION booking_policy();")
+
+    def test_after_row_triggers_log_locally(self):
+        a, b = unarchived_orders(2)
+        product = self.created_product(emu, "Logged product")
+        query("""
+            CREATE TABLE dml_log (op text, id text, old_value text, new_value text);
+            CREATE FUNCTION log_dml() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF TG_OP = 'UPDATE' THEN
+                INSERT INTO dml_log VALUES (TG_OP, NEW.id, OLD.archived::text, NEW.archived::text);
+              ELSE
+                INSERT INTO dml_log VALUES (TG_OP, OLD.id, OLD.name, NULL);
+              END IF;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER log_orders AFTER UPDATE ON wix.orders FOR EACH ROW EXECUTE FUNCTION log_dml();
+            CREATE TRIGGER log_products AFTER DELETE ON wix.products FOR EACH ROW EXECUTE FUNCTION log_dml();
+        """)
+        try:
+            emu.reset_log()
+            query("UPDATE wix.orders SET archived = true WHERE id IN ('%s', '%s')" % (a["id"], b["id"]))
+            query("DELETE FROM wix.products WHERE id = '%s'" % product["id"])
+            self.assertEqual(sorted(query("SELECT op, id, old_value, new_value FROM dml_log")),
+                             sorted([["UPDATE", a["id"], "false", "true"],
+                                     ["UPDATE", b["id"], "false", "true"],
+                                     ["DELETE", product["id"], "Logged product", ""]]))
+            self.assertTrue(order_of(a["id"])["archived"])
+            self.assertEqual(len(changes(emu)), 3)
+            # a failing row rolls back the statement and the log rows with it
+            c, = unarchived_orders(1)
+            emu.reset_log()
+            emu.fault(match="/ecom/v1/orders/", method="PATCH", status=400, times=1)
+            error("UPDATE wix.orders SET archived = true WHERE id = '%s'" % c["id"])
+            self.assertEqual(value("SELECT count(*) FROM dml_log WHERE id = '%s'" % c["id"]), "0")
+        finally:
+            query("DROP TRIGGER log_orders ON wix.orders; DROP TRIGGER log_products ON wix.products; "
+                  "DROP FUNCTION log_dml(); DROP TABLE dml_log;")
+
     # -- DELETE FROM wix.products ------------------------------------------------
 
     def created_product(self, em, name):

@@ -135,18 +135,23 @@ static const WixActionDef actions[] = {
 	.check = wix_check_api,.run = wix_run_api},
 };
 
-/* Binding shorthands: the row's id, a column's new value, a constant. */
+/*
+ * Binding shorthands: the row's id, a column's new value, a column as the
+ * row was read, a constant.
+ */
 #define BIND_ID(p)			{p, WIX_BIND_ID, NULL}
 #define BIND_COLUMN(p, c)	{p, WIX_BIND_COLUMN, c}
+#define BIND_ROW(p, c)		{p, WIX_BIND_ROW, c}
 #define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
 
 /*
  * The DML table: which action an INSERT, UPDATE or DELETE of a resource's
  * foreign table makes (README "Writable tables").  Columns are standard
  * columns (catalog.c); a table of one's own maps a column to one by its Wix
- * path.  An UPDATE setting several columns makes one action per column, in
- * column order.  WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not
- * the resource's entity (transactions, a fulfillment): RETURNING is refused.
+ * path.  An UPDATE rule with no value takes any value but NULL.  An UPDATE
+ * setting several columns makes one action per column, in column order.
+ * WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not the resource's
+ * entity (transactions, a fulfillment, a V1 product): RETURNING is refused.
  */
 static const WixDmlRule dml_rules[] = {
 	{"orders", WIX_DML_UPDATE, "archived", "true", "wix_archive_order",
@@ -170,6 +175,10 @@ static const WixDmlRule dml_rules[] = {
 	{BIND_ID("member_id")}},
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
+	{"inventory_items", WIX_DML_UPDATE, "quantity", NULL, "wix_set_inventory",
+		{BIND_ROW("product_id", "product_id"), BIND_COLUMN("quantity", "quantity"),
+		BIND_ROW("variant_id", "variant_id")},
+	WIX_DML_ANSWER_NOT_ROW},
 	{"bookings", WIX_DML_UPDATE, "status", "CONFIRMED", "wix_confirm_booking",
 	{BIND_ID("booking_id")}},
 	{"bookings", WIX_DML_UPDATE, "status", "DECLINED", "wix_decline_booking",

@@ -19,15 +19,20 @@
  *
  * - Columns.  A column of the table stands for a standard column of its
  *	 resource when it reads that column's Wix path on every endpoint that
- *	 has it (a standard table's columns, or a table of one's own whose
- *	 columns are named so or carry the same path options).  An UPDATE may
+ *	 has it, "^"s included (a standard table's columns, or a table of one's
+ *	 own whose columns are named so or carry the same path options).  An UPDATE may
  *	 set only columns some rule names; the planner refuses others
  *	 (PlanForeignModify), naming what is allowed.  The value a column is
- *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row.
+ *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row; a
+ *	 rule with no value takes any value but NULL (inventory quantity).
  *
  * - Row identity.  postgres_fdw adds a resjunk ctid; here
  *	 AddForeignUpdateTargets adds the table's id column as the resjunk
- *	 "wix_id", which the scan below fetches with the row.  (V3 products'
+ *	 "wix_id", which the scan below fetches with the row.  A binding of a
+ *	 column as the row was read (WIX_BIND_ROW: an inventory item's
+ *	 product_id and variant_id, which an UPDATE does not set) is a resjunk
+ *	 "wix_row_<column>" the same way: the new row of a foreign table's
+ *	 UPDATE holds only the columns set.  (V3 products'
  *	 updates will add "wix_revision" the same way, sent as the first
  *	 attempt's revision; the runner's revision loop re-reads it on a 409.)
  *
@@ -85,7 +90,9 @@ typedef struct ArgSource
 {
 	bool		bound;
 	WixBindSource source;
-	AttrNumber	attnum;			/* WIX_BIND_COLUMN: the table's column */
+	AttrNumber	attnum;			/* WIX_BIND_COLUMN, _ROW: the table's column */
+	AttrNumber	junk_attno;		/* WIX_BIND_ROW: "wix_row_<column>" of the
+								 * subplan */
 	Datum		constant;		/* WIX_BIND_CONST, in the parameter's type */
 	bool		via_text;		/* the column's type is not the parameter's */
 	FmgrInfo	output;			/* ... so: the column type's output */
@@ -120,6 +127,7 @@ typedef struct WixModifyState
 	bool		defer;			/* wix_admin.defer_actions at the start */
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
+	List	   *subplan_tlist;	/* UPDATE and DELETE: the subplan's */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
 	List	   *columns;		/* UPDATE: ModifyColumn * */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
@@ -198,8 +206,7 @@ standard_columns(Relation rel, const WixResource *resource)
 					if (path == NULL)
 						continue;
 					any = true;
-					if (column->path == NULL || column->up != 0 ||
-						strcmp(column->path, path) != 0)
+					if (column->path == NULL || strcmp(column->path, path) != 0)
 						matches = false;
 				}
 				if (matches && any)
@@ -253,11 +260,13 @@ updatable_text(const WixResource *resource)
 	{
 		const WixDmlRule *rule = lfirst(lc);
 
+		const char *value = rule->value ? rule->value : "any value but NULL";
+
 		if (column != NULL && strcmp(column, rule->column) == 0)
-			appendStringInfo(&buf, " or %s", rule->value);
+			appendStringInfo(&buf, " or %s", value);
 		else
 			appendStringInfo(&buf, "%s%s (to %s", column ? "), " : "",
-							 rule->column, rule->value);
+							 rule->column, value);
 		column = rule->column;
 	}
 	if (column != NULL)
@@ -304,6 +313,43 @@ check_kind(Relation rel, const WixResource *resource, WixDmlKind kind)
 }
 
 /*
+ * add_row_bindings
+ *		The columns UPDATE rules bind as the row was read, as resjunk
+ *		"wix_row_<column>", each once.
+ */
+static void
+add_row_bindings(PlannerInfo *root, Index rtindex, Relation rel,
+				 const WixResource *resource)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const char **standard = standard_columns(rel, resource);
+	Bitmapset  *added = NULL;
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, NULL))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		for (const WixDmlBinding *bind = rule->bind; bind->param != NULL; bind++)
+		{
+			AttrNumber	attnum;
+			Form_pg_attribute attr;
+
+			if (bind->source != WIX_BIND_ROW)
+				continue;
+			attnum = column_for(standard, tupdesc->natts, bind->value);
+			if (attnum == InvalidAttrNumber || bms_is_member(attnum, added))
+				continue;
+			added = bms_add_member(added, attnum);
+			attr = TupleDescAttr(tupdesc, attnum - 1);
+			add_row_identity_var(root, makeVar(rtindex, attnum, attr->atttypid,
+											   attr->atttypmod, attr->attcollation, 0),
+								 rtindex, psprintf("wix_row_%s", bind->value));
+		}
+	}
+}
+
+/*
  * wixAddForeignUpdateTargets
  *		The row's identity: its id column as the resjunk "wix_id".
  */
@@ -331,6 +377,8 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	add_row_identity_var(root, makeVar(rtindex, id, attr->atttypid,
 									   attr->atttypmod, attr->attcollation, 0),
 						 rtindex, "wix_id");
+	if (root->parse->commandType == CMD_UPDATE)
+		add_row_bindings(root, rtindex, target_relation, resource);
 }
 
 /*
@@ -355,8 +403,10 @@ check_returning(Relation rel, const WixResource *resource, const char *column,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("UPDATE ... RETURNING is not supported when setting column \"%s\" of foreign table \"%s\"",
 						attname, RelationGetRelationName(rel)),
-				 errdetail("Setting %s to %s makes %s(), which Wix answers with another entity than the %s row.",
-						   column, rule->value, rule->action, resource->name),
+				 errdetail("Setting %s%s%s makes %s(), which Wix answers with another entity than the %s row.",
+						   column, rule->value ? " to " : "",
+						   rule->value ? rule->value : "", rule->action,
+						   resource->name),
 				 errhint("SELECT the rows after the UPDATE, or call %s() for Wix's answer.",
 						 rule->action)));
 	}
@@ -436,7 +486,7 @@ prepare_call(WixModifyState *state, const char **standard,
 	call->def = wix_find_action(rule->action);
 	if (call->def == NULL)
 		elog(ERROR, "wix_admin DML rule names unknown action %s", rule->action);
-	if (set_attnum != InvalidAttrNumber)
+	if (set_attnum != InvalidAttrNumber && rule->value != NULL)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, set_attnum - 1);
 		Oid			typinput;
@@ -479,6 +529,13 @@ prepare_call(WixModifyState *state, const char **standard,
 								 bind->source == WIX_BIND_ID ? "id" : bind->value);
 		if (arg->attnum == InvalidAttrNumber)
 			continue;			/* the table lacks it: always the default */
+		if (bind->source == WIX_BIND_ROW)
+		{
+			arg->junk_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist,
+														   psprintf("wix_row_%s", bind->value));
+			if (!AttributeNumberIsValid(arg->junk_attno))
+				elog(ERROR, "could not find junk wix_row_%s column", bind->value);
+		}
 		if (state->kind == WIX_DML_INSERT)
 			state->insert_attnums = bms_add_member(state->insert_attnums,
 												   arg->attnum);
@@ -512,6 +569,13 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->returning = intVal(list_nth(fdw_private, WixModifyReturning));
 	state->server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
 	standard = standard_columns(rel, state->resource);
+	if (state->kind != WIX_DML_INSERT)
+	{
+		state->subplan_tlist = outerPlanState(mtstate)->plan->targetlist;
+		state->id_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist, "wix_id");
+		if (!AttributeNumberIsValid(state->id_attno))
+			elog(ERROR, "could not find junk wix_id column");
+	}
 
 	if (state->kind == WIX_DML_UPDATE)
 	{
@@ -534,15 +598,6 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 								   linitial(rules_for(state->resource, state->kind, NULL)),
 								   InvalidAttrNumber);
 
-	if (state->kind != WIX_DML_INSERT)
-	{
-		Plan	   *subplan = outerPlanState(mtstate)->plan;
-
-		state->id_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wix_id");
-		if (!AttributeNumberIsValid(state->id_attno))
-			elog(ERROR, "could not find junk wix_id column");
-	}
-
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -560,8 +615,8 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 /* The value of one argument for the row, in the parameter's type. */
 static void
-bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
-		 bool *isnull)
+bind_arg(ArgSource *arg, TupleTableSlot *slot, TupleTableSlot *planSlot,
+		 Datum id, Datum *value, bool *isnull)
 {
 	*isnull = true;
 	if (!arg->bound)
@@ -579,6 +634,8 @@ bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
 		*value = id;
 		*isnull = false;
 	}
+	else if (arg->source == WIX_BIND_ROW)
+		*value = ExecGetJunkAttribute(planSlot, arg->junk_attno, isnull);
 	else
 		*value = slot_getattr(slot, arg->attnum, isnull);
 	if (!*isnull && arg->via_text)
@@ -594,7 +651,7 @@ bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
  */
 static Datum
 run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
-		 Datum id, bool *row_changed)
+		 TupleTableSlot *planSlot, Datum id, bool *row_changed)
 {
 	Datum		values[WIX_ACTION_MAX_PARAMS];
 	bool		nulls[WIX_ACTION_MAX_PARAMS];
@@ -602,7 +659,7 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	MemoryContext cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < wix_action_nparams(call->def); i++)
-		bind_arg(&call->args[i], slot, id, &values[i], &nulls[i]);
+		bind_arg(&call->args[i], slot, planSlot, id, &values[i], &nulls[i]);
 	PG_TRY();
 	{
 		result = wix_action_run_dml(call->def, values, nulls, state->server,
@@ -728,7 +785,8 @@ wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 						   state->call->def->name),
 				 errhint(OTHER_CHANGES_HINT)));
 	}
-	answer = run_call(state, state->call, slot, (Datum) 0, &row_changed);
+	answer = run_call(state, state->call, slot, planSlot, (Datum) 0,
+					  &row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
 	if (state->returning)
@@ -773,7 +831,8 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		{
 			ModifyCall *call = lfirst(cc);
 
-			if (text != NULL && strcmp(text, call->value) == 0)
+			if (text != NULL && (call->rule->value == NULL ||
+								 strcmp(text, call->value) == 0))
 				chosen = call;
 		}
 		if (chosen == NULL)
@@ -787,7 +846,7 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 							   state->resource->name, updatable_text(state->resource)),
 					 errhint(OTHER_CHANGES_HINT)));
 		}
-		answer = run_call(state, chosen, slot, id, &row_changed);
+		answer = run_call(state, chosen, slot, planSlot, id, &row_changed);
 	}
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
@@ -806,8 +865,8 @@ wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 
 	MemoryContextReset(state->row_cxt);
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
-	(void) run_call(state, state->call, slot, row_id(state, planSlot),
-					&row_changed);
+	(void) run_call(state, state->call, slot, planSlot,
+					row_id(state, planSlot), &row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
 	return slot;
@@ -885,7 +944,8 @@ wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			calls = lappend(calls, psprintf("%s = %s: %s",
 											NameStr(TupleDescAttr(RelationGetDescr(state->rel),
 																  column->attnum - 1)->attname),
-											call->rule->value, call_text(call)));
+											call->rule->value ? call->rule->value : "any",
+											call_text(call)));
 		}
 	}
 	ExplainPropertyList("Wix calls", calls, es);

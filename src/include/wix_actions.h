@@ -139,9 +139,10 @@ struct WixActionCall
  * DML on foreign tables (fdw/modify.c).  Which action an INSERT, UPDATE or
  * DELETE of a resource's table makes is a rule of the DML table
  * (registry.c): a statement kind and, for UPDATE, a standard column set to
- * a value.  Its bindings fill the action's parameters from the row: its Wix
- * id, a column's new value, or a constant; a parameter left unbound, or
- * bound to a NULL, takes its SQL default.
+ * a value (or to any value).  Its bindings fill the action's parameters
+ * from the row: its Wix id, a column's new value, a column as the row was
+ * read, or a constant; a parameter left unbound, or bound to a NULL, takes
+ * its SQL default.
  */
 typedef enum WixDmlKind
 {
@@ -154,6 +155,7 @@ typedef enum WixBindSource
 {
 	WIX_BIND_ID,				/* the row's Wix id */
 	WIX_BIND_COLUMN,			/* the new value of a standard column */
+	WIX_BIND_ROW,				/* UPDATE: a standard column as read */
 	WIX_BIND_CONST				/* a constant, as SQL text */
 } WixBindSource;
 
@@ -169,7 +171,8 @@ typedef struct WixDmlRule
 	const char *resource;		/* the table's resource option */
 	WixDmlKind kind;
 	const char *column;			/* UPDATE: the standard column set */
-	const char *value;			/* ... to this value, as SQL text */
+	const char *value;			/* ... to this value, as SQL text; NULL:
+								 * to any value but NULL */
 	const char *action;			/* the action row it makes */
 	WixDmlBinding bind[WIX_ACTION_MAX_PARAMS + 1];	/* {NULL} ended */
 	int			flags;
