@@ -20,8 +20,8 @@
  * - Columns.  A column of the table stands for a standard column of its
  *	 resource when it reads that column's Wix path on every endpoint that
  *	 has it, "^"s included (a standard table's columns, or a table of one's
- *	 own whose columns are named so or carry the same path options).  An UPDATE may
- *	 set only columns some rule names; the planner refuses others
+ *	 own whose columns are named so or carry the same path options).  An
+ *	 UPDATE may set only columns some rule names; the planner refuses others
  *	 (PlanForeignModify), naming what is allowed.  The value a column is
  *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row; a
  *	 rule with no value takes any value but NULL (inventory quantity).
@@ -259,7 +259,6 @@ updatable_text(const WixResource *resource)
 	foreach(lc, rules_for(resource, WIX_DML_UPDATE, NULL))
 	{
 		const WixDmlRule *rule = lfirst(lc);
-
 		const char *value = rule->value ? rule->value : "any value but NULL";
 
 		if (column != NULL && strcmp(column, rule->column) == 0)
