@@ -183,7 +183,7 @@ class WritableTest(unittest.TestCase):
         self.assertIn('DELETE ... RETURNING is not supported on foreign table "products"', err)
         err = error("UPDATE wix.products SET name = 'x' WHERE id = 'y'")
         self.assertIn('cannot update foreign table "products"', err)
-        self.assertIn('allows DELETE', err)
+        self.assertIn('allows INSERT, DELETE', err)
         self.assertFalse(order_of(order["id"])["archived"])
         self.assertEqual(changes(emu), [])
 
@@ -192,7 +192,7 @@ class WritableTest(unittest.TestCase):
                          WHERE table_schema = 'wix' AND table_name IN ('orders', 'members', 'products', 'coupons')
                          ORDER BY 1""")
         self.assertEqual(rows, [["coupons", "NO"], ["members", "YES"], ["orders", "NO"],
-                                ["products", "NO"]])
+                                ["products", "YES"]])
         self.assertEqual(value("SELECT pg_relation_is_updatable('wix.orders'::regclass, false)"),
                          "4")  # 1 << CMD_UPDATE: UPDATE only
 
@@ -374,7 +374,7 @@ class WritableTest(unittest.TestCase):
         self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
                          {"inventoryItem": {"trackQuantity": True, "variants": [
                              {"variantId": variant, "quantity": 9}]}})
-        got = wix(emu_v1, "GET", "/stores/v1/products/" + product["id"])["product"]
+        got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
         self.assertEqual([v["stock"]["quantity"] for v in got["variants"] if v["id"] == variant], [9])
         self.assertEqual(value("SELECT quantity FROM wix_v1.inventory_items WHERE product_id = '%s' "
                                "AND variant_id = '%s'" % (product["id"], variant)), "9")
@@ -476,6 +476,34 @@ class WritableTest(unittest.TestCase):
                 self.assertEqual(query("SELECT action, server FROM wix_admin.action_log WHERE target_id = '%s'"
                                        % product["id"]),
                                  [["wix_delete_product", "emu" if em is emu else "emu_v1"]])
+
+    # -- INSERT INTO products ------------------------------------------------------
+
+    def test_insert_products_both_catalogs(self):
+        for em, schema, path, get in ((emu, "wix", "/stores/v3/products", "/stores/v3/products/"),
+                                      (emu_v1, "wix_v1", "/stores/v1/products", "/stores-reader/v1/products/")):
+            with self.subTest(schema=schema):
+                em.reset_log()
+                rows = query("INSERT INTO %s.products (name, price, sku) VALUES ('DML lamp %s', 12.5, 'DML-%s') "
+                             "RETURNING id, name, price, visible" % (schema, schema, schema.upper()))
+                new_id, name, price, visible = rows[0]
+                self.assertEqual((name, float(price), visible), ("DML lamp %s" % schema, 12.5, "t"))
+                self.assertEqual(changes(em), [("POST", path)])
+                got = wix(em, "GET", get + new_id)["product"]
+                self.assertEqual(got["name"], "DML lamp %s" % schema)
+                self.assertIn("DML-%s" % schema.upper(), str(wix_requests(em, path)[0]["body"]))
+                self.assertEqual(query("SELECT action, target_id FROM wix_admin.action_log "
+                                       "WHERE action = 'wix_create_product' AND target_id = '%s'" % new_id),
+                                 [["wix_create_product", new_id]])
+                self.assertEqual(value("SELECT name FROM %s.products WHERE id = '%s'" % (schema, new_id)),
+                                 "DML lamp %s" % schema)
+                query("DELETE FROM %s.products WHERE id = '%s'" % (schema, new_id))
+        emu.reset_log()
+        err = error("INSERT INTO wix.products (name, price, product_type) VALUES ('x', 1, 'DIGITAL')")
+        self.assertIn('cannot set column "product_type" in an INSERT into foreign table "products"', err)
+        err = error("INSERT INTO wix.products (name) VALUES ('x')")
+        self.assertIn("price", err)
+        self.assertEqual(changes(emu), [])
 
     # -- members -------------------------------------------------------------------
 
