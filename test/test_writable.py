@@ -319,10 +319,41 @@ class WritableTest(unittest.TestCase):
         emu.reset_log()
         err = error("UPDATE wix.bookings SET status = 'PENDING' WHERE id = '%s'" % cancel["id"])
         self.assertIn('DETAIL:  An UPDATE of Wix resource "bookings" can set '
-                      'status (to CONFIRMED or DECLINED or CANCELED).', err)
-        err = error("UPDATE wix.bookings SET start_date = now() WHERE id = '%s'" % cancel["id"])
-        self.assertIn('cannot update column "start_date" of foreign table "bookings"', err)
+                      'status (to CONFIRMED or DECLINED or CANCELED), start_date (to any value but NULL), '
+                      'end_date (to any value but NULL).', err)
+        err = error("UPDATE wix.bookings SET title = 'x' WHERE id = '%s'" % cancel["id"])
+        self.assertIn('cannot update column "title" of foreign table "bookings"', err)
         self.assertEqual(changes(emu), [])
+
+    def test_update_booking_dates_reschedules(self):
+        booking = Pick.one(emu, "bookings", lambda b: b["status"] == "CONFIRMED" and "slot" in b["bookedEntity"])
+        path = "/_api/bookings-service/v2/bookings/%s/reschedule" % booking["id"]
+        select = ("SET timezone = 'UTC'; SELECT start_date, end_date FROM wix.bookings WHERE id = '%s'"
+                  % booking["id"])
+        # both dates: one reschedule with both
+        emu.reset_log()
+        rows = query("SET timezone = 'UTC'; UPDATE wix.bookings SET start_date = '2026-03-02 09:00+00', "
+                     "end_date = '2026-03-02 10:30+00' WHERE id = '%s' RETURNING start_date, end_date"
+                     % booking["id"])
+        self.assertEqual(rows, [["2026-03-02 09:00:00+00", "2026-03-02 10:30:00+00"]])
+        self.assertEqual(changes(emu), [("POST", path)])
+        self.assertEqual(booking_of(booking["id"])["startDate"], "2026-03-02T09:00:00.000Z")
+        self.assertEqual(booking_of(booking["id"])["endDate"], "2026-03-02T10:30:00.000Z")
+        self.assertEqual(query(select), [["2026-03-02 09:00:00+00", "2026-03-02 10:30:00+00"]])
+        # end_date alone: the start as read, the new end
+        emu.reset_log()
+        query("UPDATE wix.bookings SET end_date = '2026-03-02 11:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertEqual(changes(emu), [("POST", path)])
+        self.assertEqual(query(select), [["2026-03-02 09:00:00+00", "2026-03-02 11:00:00+00"]])
+        # start_date alone: the end as read, so a start after it is refused before anything is sent
+        emu.reset_log()
+        err = error("UPDATE wix.bookings SET start_date = '2026-03-02 12:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertIn("end_date must be later than start_date", err)
+        self.assertEqual(changes(emu), [])
+        query("UPDATE wix.bookings SET start_date = '2026-03-02 10:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertEqual(query(select), [["2026-03-02 10:00:00+00", "2026-03-02 11:00:00+00"]])
+        self.assertEqual(query("SELECT count(*) FROM wix_admin.action_log WHERE action = 'wix_reschedule_booking' "
+                               "AND target_id = '%s'" % booking["id"]), [["3"]])
 
     # -- UPDATE inventory_items SET quantity --------------------------------------
 

@@ -135,13 +135,9 @@ static const WixActionDef actions[] = {
 	.check = wix_check_api,.run = wix_run_api},
 };
 
-/*
- * Binding shorthands: the row's id, a column's new value, a column as the
- * row was read, a constant.
- */
+/* Binding shorthands: the row's id, a column of the new row, a constant. */
 #define BIND_ID(p)			{p, WIX_BIND_ID, NULL}
 #define BIND_COLUMN(p, c)	{p, WIX_BIND_COLUMN, c}
-#define BIND_ROW(p, c)		{p, WIX_BIND_ROW, c}
 #define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
 
 /*
@@ -149,7 +145,8 @@ static const WixActionDef actions[] = {
  * foreign table makes (README "Writable tables").  Columns are standard
  * columns (catalog.c); a table of one's own maps a column to one by its Wix
  * path.  An UPDATE rule with no value takes any value but NULL.  An UPDATE
- * setting several columns makes one action per column, in column order.
+ * setting several columns makes one action per column, in column order;
+ * rules of the same action with the same bindings make it once per row.
  * WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not the resource's
  * entity (transactions, a fulfillment, a V1 product): RETURNING is refused.
  */
@@ -179,8 +176,8 @@ static const WixDmlRule dml_rules[] = {
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
 	{"inventory_items", WIX_DML_UPDATE, "quantity", NULL, "wix_set_inventory",
-		{BIND_ROW("product_id", "product_id"), BIND_COLUMN("quantity", "quantity"),
-		BIND_ROW("variant_id", "variant_id")},
+		{BIND_COLUMN("product_id", "product_id"), BIND_COLUMN("quantity", "quantity"),
+		BIND_COLUMN("variant_id", "variant_id")},
 	WIX_DML_ANSWER_NOT_ROW},
 	{"bookings", WIX_DML_UPDATE, "status", "CONFIRMED", "wix_confirm_booking",
 	{BIND_ID("booking_id")}},
@@ -188,6 +185,12 @@ static const WixDmlRule dml_rules[] = {
 	{BIND_ID("booking_id")}},
 	{"bookings", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_booking",
 	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "start_date", NULL, "wix_reschedule_booking",
+		{BIND_ID("booking_id"), BIND_COLUMN("start_date", "start_date"),
+	BIND_COLUMN("end_date", "end_date")}},
+	{"bookings", WIX_DML_UPDATE, "end_date", NULL, "wix_reschedule_booking",
+		{BIND_ID("booking_id"), BIND_COLUMN("start_date", "start_date"),
+	BIND_COLUMN("end_date", "end_date")}},
 };
 
 PG_FUNCTION_INFO_V1(wix_action_signatures);

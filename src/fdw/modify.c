@@ -28,11 +28,16 @@
  *
  * - Row identity.  postgres_fdw adds a resjunk ctid; here
  *	 AddForeignUpdateTargets adds the table's id column as the resjunk
- *	 "wix_id", which the scan below fetches with the row.  A binding of a
- *	 column as the row was read (WIX_BIND_ROW: an inventory item's
- *	 product_id and variant_id, which an UPDATE does not set) is a resjunk
- *	 "wix_row_<column>" the same way: the new row of a foreign table's
- *	 UPDATE holds only the columns set.  (V3 products'
+ *	 "wix_id", which the scan below fetches with the row.
+ *
+ * - The updated row.  A column an UPDATE rule binds is the column's value
+ *	 in the row after the UPDATE: its new value when the statement sets it,
+ *	 else the row's as read.  The new row of a foreign table's UPDATE holds
+ *	 only the columns set, so every column an UPDATE rule binds is also a
+ *	 resjunk "wix_row_<column>" (an inventory item's product_id and
+ *	 variant_id; a booking's start_date when only end_date is set).  Rules
+ *	 of the same action with the same bindings make one call per row: a
+ *	 reschedule setting start_date and end_date is one request.  (V3 products'
  *	 updates will add "wix_revision" the same way, sent as the first
  *	 attempt's revision; the runner's revision loop re-reads it on a 409.)
  *
@@ -90,9 +95,9 @@ typedef struct ArgSource
 {
 	bool		bound;
 	WixBindSource source;
-	AttrNumber	attnum;			/* WIX_BIND_COLUMN, _ROW: the table's column */
-	AttrNumber	junk_attno;		/* WIX_BIND_ROW: "wix_row_<column>" of the
-								 * subplan */
+	AttrNumber	attnum;			/* WIX_BIND_COLUMN: the table's column */
+	AttrNumber	junk_attno;		/* ... an UPDATE does not set: its
+								 * "wix_row_<column>" in the subplan */
 	Datum		constant;		/* WIX_BIND_CONST, in the parameter's type */
 	bool		via_text;		/* the column's type is not the parameter's */
 	FmgrInfo	output;			/* ... so: the column type's output */
@@ -130,6 +135,7 @@ typedef struct WixModifyState
 	List	   *subplan_tlist;	/* UPDATE and DELETE: the subplan's */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
 	List	   *columns;		/* UPDATE: ModifyColumn * */
+	Bitmapset  *set_attnums;	/* UPDATE: the columns it sets */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
 	int			changed;		/* rows Wix has changed so far */
 	WixColumnConverter **converters;	/* RETURNING: by attnum - 1 */
@@ -313,7 +319,7 @@ check_kind(Relation rel, const WixResource *resource, WixDmlKind kind)
 
 /*
  * add_row_bindings
- *		The columns UPDATE rules bind as the row was read, as resjunk
+ *		The columns UPDATE rules bind, as the row was read: resjunk
  *		"wix_row_<column>", each once.
  */
 static void
@@ -334,7 +340,7 @@ add_row_bindings(PlannerInfo *root, Index rtindex, Relation rel,
 			AttrNumber	attnum;
 			Form_pg_attribute attr;
 
-			if (bind->source != WIX_BIND_ROW)
+			if (bind->source != WIX_BIND_COLUMN)
 				continue;
 			attnum = column_for(standard, tupdesc->natts, bind->value);
 			if (attnum == InvalidAttrNumber || bms_is_member(attnum, added))
@@ -528,7 +534,8 @@ prepare_call(WixModifyState *state, const char **standard,
 								 bind->source == WIX_BIND_ID ? "id" : bind->value);
 		if (arg->attnum == InvalidAttrNumber)
 			continue;			/* the table lacks it: always the default */
-		if (bind->source == WIX_BIND_ROW)
+		if (state->kind == WIX_DML_UPDATE &&
+			!bms_is_member(arg->attnum, state->set_attnums))
 		{
 			arg->junk_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist,
 														   psprintf("wix_row_%s", bind->value));
@@ -578,6 +585,8 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 	if (state->kind == WIX_DML_UPDATE)
 	{
+		foreach(lc, attnums)
+			state->set_attnums = bms_add_member(state->set_attnums, lfirst_int(lc));
 		foreach(lc, attnums)
 		{
 			ModifyColumn *column = palloc0(sizeof(ModifyColumn));
@@ -633,7 +642,7 @@ bind_arg(ArgSource *arg, TupleTableSlot *slot, TupleTableSlot *planSlot,
 		*value = id;
 		*isnull = false;
 	}
-	else if (arg->source == WIX_BIND_ROW)
+	else if (AttributeNumberIsValid(arg->junk_attno))
 		*value = ExecGetJunkAttribute(planSlot, arg->junk_attno, isnull);
 	else
 		*value = slot_getattr(slot, arg->attnum, isnull);
@@ -686,6 +695,27 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	PG_END_TRY();
 	*row_changed = true;
 	return result;
+}
+
+/* Do two rules make the same call of a row: same action, same bindings? */
+static bool
+same_call(const WixDmlRule *a, const WixDmlRule *b)
+{
+	int			i;
+
+	if (strcmp(a->action, b->action) != 0)
+		return false;
+	for (i = 0; a->bind[i].param != NULL; i++)
+	{
+		if (b->bind[i].param == NULL ||
+			strcmp(a->bind[i].param, b->bind[i].param) != 0 ||
+			a->bind[i].source != b->bind[i].source ||
+			(a->bind[i].value == NULL) != (b->bind[i].value == NULL) ||
+			(a->bind[i].value != NULL &&
+			 strcmp(a->bind[i].value, b->bind[i].value) != 0))
+			return false;
+	}
+	return b->bind[i].param == NULL;
 }
 
 /*
@@ -802,6 +832,7 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	Datum		id;
 	Datum		answer = (Datum) 0;
 	bool		row_changed = false;
+	List	   *made = NIL;		/* the rules made for the row */
 	ListCell   *lc;
 
 	MemoryContextReset(state->row_cxt);
@@ -816,6 +847,7 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		Datum		value = slot_getattr(slot, column->attnum, &isnull);
 		char	   *text = NULL;
 		ModifyCall *chosen = NULL;
+		bool		done = false;
 		ListCell   *cc;
 
 		if (!isnull)
@@ -845,7 +877,12 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 							   state->resource->name, updatable_text(state->resource)),
 					 errhint(OTHER_CHANGES_HINT)));
 		}
+		foreach(cc, made)
+			done = done || same_call(lfirst(cc), chosen->rule);
+		if (done)
+			continue;
 		answer = run_call(state, chosen, slot, planSlot, id, &row_changed);
+		made = lappend(made, (void *) chosen->rule);
 	}
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);

@@ -140,9 +140,9 @@ struct WixActionCall
  * DELETE of a resource's table makes is a rule of the DML table
  * (registry.c): a statement kind and, for UPDATE, a standard column set to
  * a value (or to any value).  Its bindings fill the action's parameters
- * from the row: its Wix id, a column's new value, a column as the row was
- * read, or a constant; a parameter left unbound, or bound to a NULL, takes
- * its SQL default.
+ * from the row: its Wix id, a column of the new row (for UPDATE: its new
+ * value when set, else as read), or a constant; a parameter left unbound,
+ * or bound to a NULL, takes its SQL default.
  */
 typedef enum WixDmlKind
 {
@@ -154,8 +154,7 @@ typedef enum WixDmlKind
 typedef enum WixBindSource
 {
 	WIX_BIND_ID,				/* the row's Wix id */
-	WIX_BIND_COLUMN,			/* the new value of a standard column */
-	WIX_BIND_ROW,				/* UPDATE: a standard column as read */
+	WIX_BIND_COLUMN,			/* a standard column of the new row */
 	WIX_BIND_CONST				/* a constant, as SQL text */
 } WixBindSource;
 
