@@ -534,7 +534,7 @@ prepare_call(WixModifyState *state, const char **standard,
 								 bind->source == WIX_BIND_ID ? "id" : bind->value);
 		if (arg->attnum == InvalidAttrNumber)
 			continue;			/* the table lacks it: always the default */
-		if (state->kind == WIX_DML_UPDATE &&
+		if (bind->source == WIX_BIND_COLUMN && state->kind == WIX_DML_UPDATE &&
 			!bms_is_member(arg->attnum, state->set_attnums))
 		{
 			arg->junk_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist,
