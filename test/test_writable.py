@@ -181,9 +181,9 @@ class WritableTest(unittest.TestCase):
         self.assertIn('cannot insert into foreign table "orders"', err)
         err = error("DELETE FROM wix.products WHERE id = 'y' RETURNING id")
         self.assertIn('DELETE ... RETURNING is not supported on foreign table "products"', err)
-        err = error("UPDATE wix.products SET name = 'x' WHERE id = 'y'")
-        self.assertIn('cannot update foreign table "products"', err)
-        self.assertIn('allows INSERT, DELETE', err)
+        err = error("UPDATE wix.coupons SET name = 'x' WHERE id = 'y'")
+        self.assertIn('cannot update foreign table "coupons"', err)
+        self.assertIn('allows no INSERT, UPDATE or DELETE', err)
         self.assertFalse(order_of(order["id"])["archived"])
         self.assertEqual(changes(emu), [])
 
@@ -534,6 +534,37 @@ class WritableTest(unittest.TestCase):
         err = error("INSERT INTO wix.products (name) VALUES ('x')")
         self.assertIn("price", err)
         self.assertEqual(changes(emu), [])
+
+    def test_update_products_one_patch_of_the_columns_set(self):
+        for em, schema, path in ((emu, "wix", "/stores/v3/products/"), (emu_v1, "wix_v1", "/stores/v1/products/")):
+            with self.subTest(schema=schema):
+                product = self.created_product(em, "Renamed %s" % schema)
+                em.reset_log()
+                rows = query("UPDATE %s.products SET name = 'Renamed again', visible = false WHERE id = '%s' "
+                             "RETURNING name, visible" % (schema, product["id"]))
+                self.assertEqual(rows, [["Renamed again", "f"]])
+                self.assertEqual(changes(em), [("PATCH", path + product["id"])])
+                body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
+                self.assertEqual((body["name"], body["visible"]), ("Renamed again", False))
+                if em is emu:
+                    # V3: the id and the current revision, read by the runner
+                    self.assertEqual(body["id"], product["id"])
+                    self.assertRegex(body["revision"], r"^\d+$")
+                    got = wix(em, "GET", path + product["id"])["product"]
+                else:
+                    self.assertEqual(set(body), {"name", "visible"})
+                    got = wix(em, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
+                self.assertEqual((got["name"], got["visible"]), ("Renamed again", False))
+                em.reset_log()
+                query("UPDATE %s.products SET visible = true WHERE id = '%s'" % (schema, product["id"]))
+                body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
+                self.assertNotIn("name", body)
+                self.assertTrue(body["visible"])
+                self.assertEqual(value("SELECT visible FROM %s.products WHERE id = '%s'" % (schema, product["id"])),
+                                 "t")
+                query("DELETE FROM %s.products WHERE id = '%s'" % (schema, product["id"]))
+        err = error("UPDATE wix.products SET price = 1 WHERE id = 'x'")
+        self.assertIn('cannot update column "price" of foreign table "products"', err)
 
     # -- members -------------------------------------------------------------------
 

@@ -135,9 +135,13 @@ static const WixActionDef actions[] = {
 	.check = wix_check_api,.run = wix_run_api},
 };
 
-/* Binding shorthands: the row's id, a column of the new row, a constant. */
+/*
+ * Binding shorthands: the row's id, a column of the new row, a member of a
+ * jsonb object (a column set), a constant.
+ */
 #define BIND_ID(p)			{p, WIX_BIND_ID, NULL}
 #define BIND_COLUMN(p, c)	{p, WIX_BIND_COLUMN, c}
+#define BIND_MEMBER(p, c, m) {p, WIX_BIND_MEMBER, c, m}
 #define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
 
 /*
@@ -173,6 +177,12 @@ static const WixDmlRule dml_rules[] = {
 	{"products", WIX_DML_INSERT, NULL, NULL, "wix_create_product",
 		{BIND_COLUMN("name", "name"), BIND_COLUMN("price", "price"),
 	BIND_COLUMN("sku", "sku"), BIND_COLUMN("visible", "visible")}},
+	{"products", WIX_DML_UPDATE, "name", NULL, "wix_update_product",
+		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
+	BIND_MEMBER("changes", "visible", "visible")}},
+	{"products", WIX_DML_UPDATE, "visible", NULL, "wix_update_product",
+		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
+	BIND_MEMBER("changes", "visible", "visible")}},
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
 	{"inventory_items", WIX_DML_UPDATE, "quantity", NULL, "wix_set_inventory",

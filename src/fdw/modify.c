@@ -37,9 +37,15 @@
  *	 resjunk "wix_row_<column>" (an inventory item's product_id and
  *	 variant_id; a booking's start_date when only end_date is set).  Rules
  *	 of the same action with the same bindings make one call per row: a
- *	 reschedule setting start_date and end_date is one request.  (V3 products'
- *	 updates will add "wix_revision" the same way, sent as the first
- *	 attempt's revision; the runner's revision loop re-reads it on a 409.)
+ *	 reschedule setting start_date and end_date is one request.  Several
+ *	 columns can feed one jsonb object parameter (WIX_BIND_MEMBER), with
+ *	 only the columns the statement sets: a product's name and visible are
+ *	 one wix_update_product() changes object, whose V3 revision the runner
+ *	 reads (and re-reads once on a 409).  The row's revision as scanned is
+ *	 not sent: a revision in changes turns the runner's retry off, and a
+ *	 DML statement should behave as the function does.  (Sending it, as
+ *	 optimistic concurrency against changes since the scan, would need the
+ *	 runner to take a first-attempt revision.)
  *
  * - Deferred mode.  With wix_admin.defer_actions on, the runner queues
  *	 each row's action ({action, args}) in the statement's transaction, as
@@ -77,7 +83,11 @@
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
+#include "catalog/pg_type.h"
+#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -90,6 +100,15 @@ enum WixModifyPrivate
 	WixModifyReturning			/* Integer: the statement has RETURNING */
 };
 
+/* A member of a jsonb object argument: a column the statement sets. */
+typedef struct ArgMember
+{
+	AttrNumber	attnum;
+	const char *name;
+	char		category;		/* the column type's TYPCATEGORY_ */
+	FmgrInfo	output;
+} ArgMember;
+
 /* Where one argument of an action comes from. */
 typedef struct ArgSource
 {
@@ -98,6 +117,7 @@ typedef struct ArgSource
 	AttrNumber	attnum;			/* WIX_BIND_COLUMN: the table's column */
 	AttrNumber	junk_attno;		/* ... an UPDATE does not set: its
 								 * "wix_row_<column>" in the subplan */
+	List	   *members;		/* WIX_BIND_MEMBER: ArgMember * */
 	Datum		constant;		/* WIX_BIND_CONST, in the parameter's type */
 	bool		via_text;		/* the column's type is not the parameter's */
 	FmgrInfo	output;			/* ... so: the column type's output */
@@ -534,6 +554,24 @@ prepare_call(WixModifyState *state, const char **standard,
 								 bind->source == WIX_BIND_ID ? "id" : bind->value);
 		if (arg->attnum == InvalidAttrNumber)
 			continue;			/* the table lacks it: always the default */
+		if (bind->source == WIX_BIND_MEMBER)
+		{
+			ArgMember  *member = palloc(sizeof(ArgMember));
+			bool		preferred;
+
+			member->attnum = arg->attnum;
+			member->name = bind->member;
+			get_type_category_preferred(TupleDescAttr(tupdesc, arg->attnum - 1)->atttypid,
+										&member->category, &preferred);
+			getTypeOutputInfo(TupleDescAttr(tupdesc, arg->attnum - 1)->atttypid,
+							  &typoutput, &varlena);
+			fmgr_info(typoutput, &member->output);
+			arg->members = lappend(arg->members, member);
+			if (state->kind == WIX_DML_INSERT)
+				state->insert_attnums = bms_add_member(state->insert_attnums,
+													   arg->attnum);
+			continue;
+		}
 		if (bind->source == WIX_BIND_COLUMN && state->kind == WIX_DML_UPDATE &&
 			!bms_is_member(arg->attnum, state->set_attnums))
 		{
@@ -621,14 +659,68 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   ALLOCSET_DEFAULT_SIZES);
 }
 
+/*
+ * member_object
+ *		A jsonb object of the members whose columns the statement sets, or
+ *		NULL when it sets none: booleans and numbers as JSON's, the rest as
+ *		strings, a NULL as null.
+ */
+static Datum
+member_object(WixModifyState *state, List *members, TupleTableSlot *slot,
+			  bool *isnull)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, members)
+	{
+		ArgMember  *member = lfirst(lc);
+		bool		null;
+		Datum		value;
+		char	   *text;
+
+		if (state->kind == WIX_DML_UPDATE &&
+			!bms_is_member(member->attnum, state->set_attnums))
+			continue;
+		value = slot_getattr(slot, member->attnum, &null);
+		appendStringInfoString(&buf, buf.len ? ", " : "{");
+		escape_json(&buf, member->name);
+		appendStringInfoString(&buf, ": ");
+		if (null)
+		{
+			appendStringInfoString(&buf, "null");
+			continue;
+		}
+		text = OutputFunctionCall(&member->output, value);
+		if (member->category == TYPCATEGORY_BOOLEAN)
+			appendStringInfoString(&buf, strcmp(text, "t") == 0 ? "true" : "false");
+		else if (member->category == TYPCATEGORY_NUMERIC &&
+				 strspn(text, "+-0123456789.eE") == strlen(text))
+			appendStringInfoString(&buf, text);
+		else
+			escape_json(&buf, text);
+	}
+	*isnull = buf.len == 0;
+	if (*isnull)
+		return (Datum) 0;
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
 /* The value of one argument for the row, in the parameter's type. */
 static void
-bind_arg(ArgSource *arg, TupleTableSlot *slot, TupleTableSlot *planSlot,
-		 Datum id, Datum *value, bool *isnull)
+bind_arg(WixModifyState *state, ArgSource *arg, TupleTableSlot *slot,
+		 TupleTableSlot *planSlot, Datum id, Datum *value, bool *isnull)
 {
 	*isnull = true;
 	if (!arg->bound)
 		return;
+	if (arg->source == WIX_BIND_MEMBER)
+	{
+		*value = member_object(state, arg->members, slot, isnull);
+		return;
+	}
 	if (arg->source == WIX_BIND_CONST)
 	{
 		*value = arg->constant;
@@ -667,7 +759,8 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	MemoryContext cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < wix_action_nparams(call->def); i++)
-		bind_arg(&call->args[i], slot, planSlot, id, &values[i], &nulls[i]);
+		bind_arg(state, &call->args[i], slot, planSlot, id, &values[i],
+				 &nulls[i]);
 	PG_TRY();
 	{
 		result = wix_action_run_dml(call->def, values, nulls, state->server,
@@ -710,6 +803,9 @@ same_call(const WixDmlRule *a, const WixDmlRule *b)
 		if (b->bind[i].param == NULL ||
 			strcmp(a->bind[i].param, b->bind[i].param) != 0 ||
 			a->bind[i].source != b->bind[i].source ||
+			(a->bind[i].member == NULL) != (b->bind[i].member == NULL) ||
+			(a->bind[i].member != NULL &&
+			 strcmp(a->bind[i].member, b->bind[i].member) != 0) ||
 			(a->bind[i].value == NULL) != (b->bind[i].value == NULL) ||
 			(a->bind[i].value != NULL &&
 			 strcmp(a->bind[i].value, b->bind[i].value) != 0))

@@ -141,8 +141,9 @@ struct WixActionCall
  * (registry.c): a statement kind and, for UPDATE, a standard column set to
  * a value (or to any value).  Its bindings fill the action's parameters
  * from the row: its Wix id, a column of the new row (for UPDATE: its new
- * value when set, else as read), or a constant; a parameter left unbound,
- * or bound to a NULL, takes its SQL default.
+ * value when set, else as read), members of a jsonb object made of the
+ * columns the statement sets, or a constant; a parameter left unbound, or
+ * bound to a NULL, takes its SQL default.
  */
 typedef enum WixDmlKind
 {
@@ -155,6 +156,8 @@ typedef enum WixBindSource
 {
 	WIX_BIND_ID,				/* the row's Wix id */
 	WIX_BIND_COLUMN,			/* a standard column of the new row */
+	WIX_BIND_MEMBER,			/* a member of a jsonb object parameter:
+								 * a column the statement sets */
 	WIX_BIND_CONST				/* a constant, as SQL text */
 } WixBindSource;
 
@@ -163,6 +166,7 @@ typedef struct WixDmlBinding
 	const char *param;			/* the action's parameter */
 	WixBindSource source;
 	const char *value;			/* the column, or the constant's text */
+	const char *member;			/* WIX_BIND_MEMBER: the member's name */
 } WixDmlBinding;
 
 typedef struct WixDmlRule
