@@ -10,7 +10,8 @@
  * - The mapping is data.  The DML table of registry.c has one rule per
  *	 (resource, statement kind, standard column, value) and names the
  *	 action row it makes, with bindings that fill the action's parameters
- *	 from the row: its Wix id, a column's new value, or a constant.  This
+ *	 from the row: its Wix id, a column, members of a jsonb object, or a
+ *	 constant.  This
  *	 file has no code per table: it finds the rules, binds the arguments and
  *	 hands them to wix_action_run_dml(), which is run_call() with the
  *	 arguments read from datums.  So every rule of the functions holds for
@@ -64,6 +65,12 @@
  *	 paymentStatus and fulfillmentStatus after answering (the re-read could
  *	 show the old status).  SELECT after the UPDATE reads what Wix shows.
  *
+ * - Row triggers run as on local tables: a BEFORE ROW trigger's NEW is
+ *	 the row bound (it may change a set column's value, and so the rule, or
+ *	 skip the row); a change it makes to a column the statement does not
+ *	 set is not sent, as such columns are bound as read.  AFTER ROW
+ *	 triggers see the row as set (or as Wix answered, with RETURNING).
+ *
  * - Failures.  In immediate mode each row goes to Wix as the statement
  *	 runs; when one fails, the error's DETAIL says how many rows Wix had
  *	 changed already (their audit lines are in the server log).
@@ -84,7 +91,6 @@
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
 #include "catalog/pg_type.h"
-#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
