@@ -79,6 +79,19 @@ def order_of(order_id):
     return wix(emu, "GET", "/ecom/v1/orders/" + order_id)["order"]
 
 
+def approved_orders(pred, n=1):
+    return Pick.some(emu, "orders", lambda o: o["status"] == "APPROVED" and pred(o), n)
+
+
+def bookings(status, n=1):
+    return Pick.some(emu, "bookings", lambda b: b["status"] == status, n)
+
+
+def booking_of(booking_id):
+    """The booking as the emulator holds it (Wix's state, not a scan)."""
+    return next(b for b in items_of(emu.data("bookings"), "bookings") if b["id"] == booking_id)
+
+
 def setUpModule():
     emu.reset()
     emu_v1.reset()
@@ -151,7 +164,8 @@ class WritableTest(unittest.TestCase):
         self.assertIn("0A000", err)
         self.assertIn('cannot update column "total" of foreign table "orders"', err)
         self.assertIn('DETAIL:  An UPDATE of Wix resource "orders" can set archived (to true), '
-                      'status (to CANCELED).', err)
+                      'status (to CANCELED), payment_status (to PAID), '
+                      'fulfillment_status (to FULFILLED).', err)
         self.assertIn("HINT:  Other changes need an admin function", err)
         err = error("UPDATE wix.orders SET archived = false WHERE id = '%s'" % order["id"])
         self.assertIn("22023", err)
@@ -161,14 +175,15 @@ class WritableTest(unittest.TestCase):
         err = error("DELETE FROM wix.orders WHERE id = '%s'" % order["id"])
         self.assertIn('cannot delete from foreign table "orders"', err)
         self.assertIn('DETAIL:  Wix resource "orders" allows UPDATE of archived (to true), '
-                      'status (to CANCELED).', err)
+                      'status (to CANCELED), payment_status (to PAID), '
+                      'fulfillment_status (to FULFILLED).', err)
         err = error("INSERT INTO wix.orders (id) VALUES ('x')")
         self.assertIn('cannot insert into foreign table "orders"', err)
         err = error("DELETE FROM wix.products WHERE id = 'y' RETURNING id")
         self.assertIn('DELETE ... RETURNING is not supported on foreign table "products"', err)
-        err = error("UPDATE wix.products SET name = 'x' WHERE id = 'y'")
-        self.assertIn('cannot update foreign table "products"', err)
-        self.assertIn('allows DELETE', err)
+        err = error("UPDATE wix.coupons SET name = 'x' WHERE id = 'y'")
+        self.assertIn('cannot update foreign table "coupons"', err)
+        self.assertIn('allows no INSERT, UPDATE or DELETE', err)
         self.assertFalse(order_of(order["id"])["archived"])
         self.assertEqual(changes(emu), [])
 
@@ -177,7 +192,7 @@ class WritableTest(unittest.TestCase):
                          WHERE table_schema = 'wix' AND table_name IN ('orders', 'members', 'products', 'coupons')
                          ORDER BY 1""")
         self.assertEqual(rows, [["coupons", "NO"], ["members", "YES"], ["orders", "NO"],
-                                ["products", "NO"]])
+                                ["products", "YES"]])
         self.assertEqual(value("SELECT pg_relation_is_updatable('wix.orders'::regclass, false)"),
                          "4")  # 1 << CMD_UPDATE: UPDATE only
 
@@ -209,6 +224,262 @@ class WritableTest(unittest.TestCase):
         self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE target_id IN (%s)"
                                % ", ".join("'%s'" % i for i in ids)), "0")
 
+    # -- UPDATE wix.orders SET status / payment_status / fulfillment_status -------
+
+    def test_update_cancels_orders(self):
+        a, b = approved_orders(lambda o: o["paymentStatus"] == "NOT_PAID", 2)
+        emu.reset_log()
+        rows = query("UPDATE wix.orders SET status = 'CANCELED' WHERE id IN ('%s', '%s') "
+                     "RETURNING id, status" % (a["id"], b["id"]))
+        self.assertEqual(sorted(rows), sorted([[a["id"], "CANCELED"], [b["id"], "CANCELED"]]))
+        self.assertEqual(order_of(a["id"])["status"], "CANCELED")
+        self.assertEqual(order_of(b["id"])["status"], "CANCELED")
+        self.assertEqual(sorted(changes(emu)),
+                         sorted([("POST", "/ecom/v1/orders/%s/cancel" % a["id"]),
+                                 ("POST", "/ecom/v1/orders/%s/cancel" % b["id"])]))
+        self.assertEqual([r["body"] for r in wix_requests(emu, "/ecom/v1/orders/" + a["id"])],
+                         [{"sendOrderCanceledEmail": False, "restockAllItems": True}])
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id IN ('%s', '%s')"
+                               % (a["id"], b["id"])), [["wix_cancel_order", "success"]] * 2)
+        # a pending order: Wix refuses, the statement fails, nothing is logged
+        pending, = Pick.some(emu, "orders", lambda o: o["status"] == "PENDING", 1)
+        err = error("UPDATE wix.orders SET status = 'CANCELED' WHERE id = '%s'" % pending["id"])
+        self.assertIn("Wix error code: ORDER_IS_PENDING", err)
+        self.assertEqual(order_of(pending["id"])["status"], "PENDING")
+
+    def test_update_marks_orders_paid(self):
+        order, = approved_orders(lambda o: o["paymentStatus"] == "NOT_PAID")
+        emu.reset_log()
+        err = error("UPDATE wix.orders SET payment_status = 'PAID' WHERE id = '%s' RETURNING id"
+                    % order["id"])
+        self.assertIn('UPDATE ... RETURNING is not supported when setting column "payment_status" '
+                      'of foreign table "orders"', err)
+        self.assertIn("DETAIL:  Setting payment_status to PAID makes wix_mark_order_paid(), which Wix "
+                      "answers with another entity than the orders row.", err)
+        self.assertIn("HINT:  SELECT the rows after the UPDATE, or call wix_mark_order_paid()", err)
+        self.assertEqual(wix_requests(emu), [])
+        query("UPDATE wix.orders SET payment_status = 'PAID' WHERE id = '%s'" % order["id"])
+        self.assertEqual(order_of(order["id"])["paymentStatus"], "PAID")
+        self.assertEqual([(r["method"], r["path"]) for r in wix_requests(emu, "/ecom/v1/payments/")],
+                         [("GET", "/ecom/v1/payments/orders/" + order["id"]),
+                          ("POST", "/ecom/v1/payments/orders/%s/add-payment" % order["id"])])
+        self.assertEqual(changes(emu), [("POST", "/ecom/v1/payments/orders/%s/add-payment" % order["id"])])
+        self.assertEqual(value("SELECT payment_status FROM wix.orders WHERE id = '%s'" % order["id"]), "PAID")
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % order["id"]), [["wix_mark_order_paid", "success"]])
+        err = error("UPDATE wix.orders SET payment_status = 'REFUNDED' WHERE id = '%s'" % order["id"])
+        self.assertIn('cannot set column "payment_status" of foreign table "orders" to \'REFUNDED\'', err)
+
+    def test_update_fulfills_orders(self):
+        order, = approved_orders(lambda o: o["fulfillmentStatus"] == "NOT_FULFILLED")
+        emu.reset_log()
+        query("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s'" % order["id"])
+        self.assertEqual(order_of(order["id"])["fulfillmentStatus"], "FULFILLED")
+        path = "/ecom/v1/fulfillments/orders/%s/create-fulfillment" % order["id"]
+        self.assertEqual(changes(emu), [("POST", path)])
+        body = wix_requests(emu, path)[0]["body"]["fulfillment"]
+        self.assertEqual(body["lineItems"], [{"id": li["id"], "quantity": li["quantity"]}
+                                             for li in order["lineItems"]])
+        self.assertEqual(body["customInfo"], {"fieldsData": {}})
+        self.assertEqual(value("SELECT fulfillment_status FROM wix.orders WHERE id = '%s'" % order["id"]),
+                         "FULFILLED")
+        # once fulfilled, there is nothing left: the runner refuses, nothing is sent
+        emu.reset_log()
+        err = error("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s'" % order["id"])
+        self.assertIn("order %s has nothing left to fulfill" % order["id"], err)
+        self.assertEqual(changes(emu), [])
+        err = error("UPDATE wix.orders SET fulfillment_status = 'FULFILLED' WHERE id = '%s' RETURNING id"
+                    % order["id"])
+        self.assertIn('setting column "fulfillment_status"', err)
+
+    # -- UPDATE wix.bookings SET status --------------------------------------------
+
+    def test_update_booking_status(self):
+        confirm, decline = bookings("PENDING", 2)
+        cancel, = bookings("CONFIRMED")
+        base = "/_api/bookings-service/v2/bookings/"
+        for booking, status, verb in ((confirm, "CONFIRMED", "confirm"), (decline, "DECLINED", "decline"),
+                                      (cancel, "CANCELED", "cancel")):
+            with self.subTest(status=status):
+                revision = int(booking_of(booking["id"])["revision"])
+                emu.reset_log()
+                rows = query("UPDATE wix.bookings SET status = '%s' WHERE id = '%s' RETURNING id, status, revision"
+                             % (status, booking["id"]))
+                self.assertEqual(rows, [[booking["id"], status, str(revision + 1)]])
+                self.assertEqual(booking_of(booking["id"])["status"], status)
+                self.assertEqual(changes(emu), [("POST", base + booking["id"] + "/" + verb)])
+                self.assertEqual(wix_requests(emu, base)[0]["body"],
+                                 {"revision": str(revision),
+                                  "participantNotification": {"notifyParticipants": False}})
+                # the scan, then the runner's read of the current revision
+                self.assertEqual(len(wix_requests(emu, "/_api/bookings-reader/v2/extended-bookings/query")), 2)
+        self.assertEqual(query("SELECT action FROM wix_admin.action_log WHERE target_id IN ('%s', '%s', '%s') "
+                               "ORDER BY id" % (confirm["id"], decline["id"], cancel["id"])),
+                         [["wix_confirm_booking"], ["wix_decline_booking"], ["wix_cancel_booking"]])
+        emu.reset_log()
+        err = error("UPDATE wix.bookings SET status = 'PENDING' WHERE id = '%s'" % cancel["id"])
+        self.assertIn('DETAIL:  An UPDATE of Wix resource "bookings" can set '
+                      'status (to CONFIRMED or DECLINED or CANCELED), start_date (to any value but NULL), '
+                      'end_date (to any value but NULL).', err)
+        err = error("UPDATE wix.bookings SET title = 'x' WHERE id = '%s'" % cancel["id"])
+        self.assertIn('cannot update column "title" of foreign table "bookings"', err)
+        self.assertEqual(changes(emu), [])
+
+    def test_update_booking_dates_reschedules(self):
+        booking = Pick.one(emu, "bookings", lambda b: b["status"] == "CONFIRMED" and "slot" in b["bookedEntity"])
+        path = "/_api/bookings-service/v2/bookings/%s/reschedule" % booking["id"]
+        select = ("SET timezone = 'UTC'; SELECT start_date, end_date FROM wix.bookings WHERE id = '%s'"
+                  % booking["id"])
+        # both dates: one reschedule with both
+        emu.reset_log()
+        rows = query("SET timezone = 'UTC'; UPDATE wix.bookings SET start_date = '2026-03-02 09:00+00', "
+                     "end_date = '2026-03-02 10:30+00' WHERE id = '%s' RETURNING start_date, end_date"
+                     % booking["id"])
+        self.assertEqual(rows, [["2026-03-02 09:00:00+00", "2026-03-02 10:30:00+00"]])
+        self.assertEqual(changes(emu), [("POST", path)])
+        self.assertEqual(booking_of(booking["id"])["startDate"], "2026-03-02T09:00:00.000Z")
+        self.assertEqual(booking_of(booking["id"])["endDate"], "2026-03-02T10:30:00.000Z")
+        self.assertEqual(query(select), [["2026-03-02 09:00:00+00", "2026-03-02 10:30:00+00"]])
+        # end_date alone: the start as read, the new end
+        emu.reset_log()
+        query("UPDATE wix.bookings SET end_date = '2026-03-02 11:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertEqual(changes(emu), [("POST", path)])
+        self.assertEqual(query(select), [["2026-03-02 09:00:00+00", "2026-03-02 11:00:00+00"]])
+        # start_date alone: the end as read, so a start after it is refused before anything is sent
+        emu.reset_log()
+        err = error("UPDATE wix.bookings SET start_date = '2026-03-02 12:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertIn("end_date must be later than start_date", err)
+        self.assertEqual(changes(emu), [])
+        query("UPDATE wix.bookings SET start_date = '2026-03-02 10:00+00' WHERE id = '%s'" % booking["id"])
+        self.assertEqual(query(select), [["2026-03-02 10:00:00+00", "2026-03-02 11:00:00+00"]])
+        self.assertEqual(query("SELECT count(*) FROM wix_admin.action_log WHERE action = 'wix_reschedule_booking' "
+                               "AND target_id = '%s'" % booking["id"]), [["3"]])
+
+    # -- UPDATE inventory_items SET quantity --------------------------------------
+
+    def test_update_inventory_quantity_v3(self):
+        product = Pick.one(emu, "products", lambda p: p.get("variantSummary", {}).get("variantCount", 1) == 1)
+        item_id, variant_id = query("SELECT id, variant_id FROM wix.inventory_items WHERE product_id = '%s'"
+                                    % product["id"])[0]
+        emu.reset_log()
+        query("UPDATE wix.inventory_items SET quantity = 11 WHERE product_id = '%s'" % product["id"])
+        self.assertEqual(wix(emu, "GET", "/stores/v3/inventory-items/" + item_id)["inventoryItem"]["quantity"], 11)
+        self.assertEqual(changes(emu), [("PATCH", "/stores/v3/inventory-items/" + item_id)])
+        patch = wix_requests(emu, "/stores/v3/inventory-items/" + item_id)[0]["body"]
+        self.assertEqual(patch["inventoryItem"]["quantity"], 11)
+        self.assertEqual(patch["reason"], "MANUAL")
+        # the runner finds the item by the row's product and variant, as read by the scan
+        runner_query = wix_requests(emu, "/stores/v3/inventory-items/query")[-1]["body"]
+        self.assertEqual(runner_query["query"]["filter"], {"productId": product["id"], "variantId": variant_id})
+        self.assertEqual(len(wix_requests(emu, "/stores/v3/inventory-items/query")), 2)
+        self.assertEqual(value("SELECT quantity FROM wix.inventory_items WHERE id = '%s'" % item_id), "11")
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % product["id"]), [["wix_set_inventory", "success"]])
+
+        emu.reset_log()
+        err = error("UPDATE wix.inventory_items SET quantity = -1 WHERE id = '%s'" % item_id)
+        self.assertIn("quantity must be between 0 and", err)
+        err = error("UPDATE wix.inventory_items SET quantity = NULL WHERE id = '%s'" % item_id)
+        self.assertIn('cannot set column "quantity" of foreign table "inventory_items" to NULL', err)
+        self.assertIn("can set quantity (to any value but NULL)", err)
+        err = error("UPDATE wix.inventory_items SET quantity = 3 WHERE id = '%s' RETURNING quantity" % item_id)
+        self.assertIn('UPDATE ... RETURNING is not supported when setting column "quantity"', err)
+        self.assertIn("DETAIL:  Setting quantity makes wix_set_inventory()", err)
+        err = error("UPDATE wix.inventory_items SET in_stock = false WHERE id = '%s'" % item_id)
+        self.assertIn('cannot update column "in_stock" of foreign table "inventory_items"', err)
+        self.assertEqual(changes(emu), [])
+        self.assertEqual(wix(emu, "GET", "/stores/v3/inventory-items/" + item_id)["inventoryItem"]["quantity"], 11)
+
+    def test_update_inventory_quantity_v1(self):
+        product = Pick.one(emu_v1, "products", lambda p: p.get("manageVariants")
+                           and len(p.get("variants") or []) > 1)
+        rows = query("SELECT variant_id FROM wix_v1.inventory_items WHERE product_id = '%s' ORDER BY variant_id"
+                     % product["id"])
+        self.assertGreater(len(rows), 1)
+        variant = rows[0][0]
+        emu_v1.reset_log()
+        query("UPDATE wix_v1.inventory_items SET quantity = 9 WHERE product_id = '%s' AND variant_id = '%s'"
+              % (product["id"], variant))
+        path = "/stores/v2/inventoryItems/product/" + product["id"]
+        self.assertEqual(changes(emu_v1), [("PATCH", path)])
+        self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
+                         {"inventoryItem": {"trackQuantity": True, "variants": [
+                             {"variantId": variant, "quantity": 9}]}})
+        got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
+        self.assertEqual([v["stock"]["quantity"] for v in got["variants"] if v["id"] == variant], [9])
+        self.assertEqual(value("SELECT quantity FROM wix_v1.inventory_items WHERE product_id = '%s' "
+                               "AND variant_id = '%s'" % (product["id"], variant)), "9")
+
+    def test_explain_verbose_shows_any_value_rules(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'"))
+        self.assertIn("Wix calls: quantity = any: wix_set_inventory()", plan)
+
+    # -- row triggers ---------------------------------------------------------------
+
+    def test_before_row_trigger_changes_or_rejects_rows(self):
+        keep, rejected, changed = bookings("PENDING", 3)
+        query("""
+            CREATE FUNCTION booking_policy() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF OLD.id = '%s' THEN RETURN NULL; END IF;      -- rejected: never sent
+              IF OLD.id = '%s' THEN NEW.status := 'DECLINED'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER booking_policy BEFORE UPDATE ON wix.bookings
+              FOR EACH ROW EXECUTE FUNCTION booking_policy();
+        """ % (rejected["id"], changed["id"]))
+        try:
+            emu.reset_log()
+            rows = query("UPDATE wix.bookings SET status = 'CONFIRMED' WHERE id IN ('%s', '%s', '%s') "
+                         "RETURNING id, status" % (keep["id"], rejected["id"], changed["id"]))
+            self.assertEqual(sorted(rows), sorted([[keep["id"], "CONFIRMED"], [changed["id"], "DECLINED"]]))
+            base = "/_api/bookings-service/v2/bookings/"
+            self.assertEqual(sorted(changes(emu)), sorted([("POST", base + keep["id"] + "/confirm"),
+                                                           ("POST", base + changed["id"] + "/decline")]))
+            self.assertEqual(booking_of(keep["id"])["status"], "CONFIRMED")
+            self.assertEqual(booking_of(changed["id"])["status"], "DECLINED")
+            self.assertEqual(booking_of(rejected["id"])["status"], "PENDING")
+        finally:
+            query("DROP TRIGGER booking_policy ON wix.bookings; DROP FUNCTION booking_policy();")
+
+    def test_after_row_triggers_log_locally(self):
+        a, b = unarchived_orders(2)
+        product = self.created_product(emu, "Logged product")
+        query("""
+            CREATE TABLE dml_log (op text, id text, old_value text, new_value text);
+            CREATE FUNCTION log_dml() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF TG_OP = 'UPDATE' THEN
+                INSERT INTO dml_log VALUES (TG_OP, NEW.id, OLD.archived::text, NEW.archived::text);
+              ELSE
+                INSERT INTO dml_log VALUES (TG_OP, OLD.id, OLD.name, NULL);
+              END IF;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER log_orders AFTER UPDATE ON wix.orders FOR EACH ROW EXECUTE FUNCTION log_dml();
+            CREATE TRIGGER log_products AFTER DELETE ON wix.products FOR EACH ROW EXECUTE FUNCTION log_dml();
+        """)
+        try:
+            emu.reset_log()
+            query("UPDATE wix.orders SET archived = true WHERE id IN ('%s', '%s')" % (a["id"], b["id"]))
+            query("DELETE FROM wix.products WHERE id = '%s'" % product["id"])
+            self.assertEqual(sorted(query("SELECT op, id, old_value, new_value FROM dml_log")),
+                             sorted([["UPDATE", a["id"], "false", "true"],
+                                     ["UPDATE", b["id"], "false", "true"],
+                                     ["DELETE", product["id"], "Logged product", ""]]))
+            self.assertTrue(order_of(a["id"])["archived"])
+            self.assertEqual(len(changes(emu)), 3)
+            # a failing row rolls back the statement and the log rows with it
+            c, = unarchived_orders(1)
+            emu.reset_log()
+            emu.fault(match="/ecom/v1/orders/", method="PATCH", status=400, times=1)
+            error("UPDATE wix.orders SET archived = true WHERE id = '%s'" % c["id"])
+            self.assertEqual(value("SELECT count(*) FROM dml_log WHERE id = '%s'" % c["id"]), "0")
+        finally:
+            query("DROP TRIGGER log_orders ON wix.orders; DROP TRIGGER log_products ON wix.products; "
+                  "DROP FUNCTION log_dml(); DROP TABLE dml_log;")
+
     # -- DELETE FROM wix.products ------------------------------------------------
 
     def created_product(self, em, name):
@@ -235,6 +506,65 @@ class WritableTest(unittest.TestCase):
                 self.assertEqual(query("SELECT action, server FROM wix_admin.action_log WHERE target_id = '%s'"
                                        % product["id"]),
                                  [["wix_delete_product", "emu" if em is emu else "emu_v1"]])
+
+    # -- INSERT INTO products ------------------------------------------------------
+
+    def test_insert_products_both_catalogs(self):
+        for em, schema, path, get in ((emu, "wix", "/stores/v3/products", "/stores/v3/products/"),
+                                      (emu_v1, "wix_v1", "/stores/v1/products", "/stores-reader/v1/products/")):
+            with self.subTest(schema=schema):
+                em.reset_log()
+                rows = query("INSERT INTO %s.products (name, price, sku) VALUES ('DML lamp %s', 12.5, 'DML-%s') "
+                             "RETURNING id, name, price, visible" % (schema, schema, schema.upper()))
+                new_id, name, price, visible = rows[0]
+                self.assertEqual((name, float(price), visible), ("DML lamp %s" % schema, 12.5, "t"))
+                self.assertEqual(changes(em), [("POST", path)])
+                got = wix(em, "GET", get + new_id)["product"]
+                self.assertEqual(got["name"], "DML lamp %s" % schema)
+                self.assertIn("DML-%s" % schema.upper(), str(wix_requests(em, path)[0]["body"]))
+                self.assertEqual(query("SELECT action, target_id FROM wix_admin.action_log "
+                                       "WHERE action = 'wix_create_product' AND target_id = '%s'" % new_id),
+                                 [["wix_create_product", new_id]])
+                self.assertEqual(value("SELECT name FROM %s.products WHERE id = '%s'" % (schema, new_id)),
+                                 "DML lamp %s" % schema)
+                query("DELETE FROM %s.products WHERE id = '%s'" % (schema, new_id))
+        emu.reset_log()
+        err = error("INSERT INTO wix.products (name, price, product_type) VALUES ('x', 1, 'DIGITAL')")
+        self.assertIn('cannot set column "product_type" in an INSERT into foreign table "products"', err)
+        err = error("INSERT INTO wix.products (name) VALUES ('x')")
+        self.assertIn("price", err)
+        self.assertEqual(changes(emu), [])
+
+    def test_update_products_one_patch_of_the_columns_set(self):
+        for em, schema, path in ((emu, "wix", "/stores/v3/products/"), (emu_v1, "wix_v1", "/stores/v1/products/")):
+            with self.subTest(schema=schema):
+                product = self.created_product(em, "Renamed %s" % schema)
+                em.reset_log()
+                rows = query("UPDATE %s.products SET name = 'Renamed again', visible = false WHERE id = '%s' "
+                             "RETURNING name, visible" % (schema, product["id"]))
+                self.assertEqual(rows, [["Renamed again", "f"]])
+                self.assertEqual(changes(em), [("PATCH", path + product["id"])])
+                body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
+                self.assertEqual((body["name"], body["visible"]), ("Renamed again", False))
+                if em is emu:
+                    # V3: the id and the current revision, read by the runner
+                    self.assertEqual(body["id"], product["id"])
+                    self.assertRegex(body["revision"], r"^\d+$")
+                    got = wix(em, "GET", path + product["id"])["product"]
+                else:
+                    self.assertEqual(set(body), {"name", "visible"})
+                    got = wix(em, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
+                self.assertEqual((got["name"], got["visible"]), ("Renamed again", False))
+                em.reset_log()
+                query("UPDATE %s.products SET visible = true WHERE id = '%s'" % (schema, product["id"]))
+                body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
+                self.assertNotIn("name", body)
+                self.assertTrue(body["visible"])
+                self.assertEqual(value("SELECT visible FROM %s.products WHERE id = '%s'" % (schema, product["id"])),
+                                 "t")
+                query("DELETE FROM %s.products WHERE id = '%s'" % (schema, product["id"]))
+        err = error("UPDATE wix.products SET price = 1 WHERE id = 'x'")
+        self.assertIn('cannot update column "price" of foreign table "products"', err)
 
     # -- members -------------------------------------------------------------------
 

@@ -135,23 +135,34 @@ static const WixActionDef actions[] = {
 	.check = wix_check_api,.run = wix_run_api},
 };
 
-/* Binding shorthands: the row's id, a column's new value, a constant. */
+/*
+ * Binding shorthands: the row's id, a column of the new row, a member of a
+ * jsonb object (a column set), a constant.
+ */
 #define BIND_ID(p)			{p, WIX_BIND_ID, NULL}
 #define BIND_COLUMN(p, c)	{p, WIX_BIND_COLUMN, c}
+#define BIND_MEMBER(p, c, m) {p, WIX_BIND_MEMBER, c, m}
 #define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
 
 /*
  * The DML table: which action an INSERT, UPDATE or DELETE of a resource's
  * foreign table makes (README "Writable tables").  Columns are standard
  * columns (catalog.c); a table of one's own maps a column to one by its Wix
- * path.  An UPDATE setting several columns makes one action per column, in
- * column order.
+ * path.  An UPDATE rule with no value takes any value but NULL.  An UPDATE
+ * setting several columns makes one action per column, in column order;
+ * rules of the same action with the same bindings make it once per row.
+ * WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not the resource's
+ * entity (transactions, a fulfillment, a V1 product): RETURNING is refused.
  */
 static const WixDmlRule dml_rules[] = {
 	{"orders", WIX_DML_UPDATE, "archived", "true", "wix_archive_order",
 	{BIND_ID("order_id"), BIND_CONST("archived", "true")}},
 	{"orders", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_order",
 	{BIND_ID("order_id")}},
+	{"orders", WIX_DML_UPDATE, "payment_status", "PAID", "wix_mark_order_paid",
+	{BIND_ID("order_id")}, WIX_DML_ANSWER_NOT_ROW},
+	{"orders", WIX_DML_UPDATE, "fulfillment_status", "FULFILLED", "wix_fulfill_order",
+	{BIND_ID("order_id")}, WIX_DML_ANSWER_NOT_ROW},
 	{"members", WIX_DML_INSERT, NULL, NULL, "wix_create_member",
 		{BIND_COLUMN("login_email", "login_email"),
 			BIND_COLUMN("first_name", "first_name"),
@@ -163,8 +174,33 @@ static const WixDmlRule dml_rules[] = {
 	{BIND_ID("member_id")}},
 	{"members", WIX_DML_DELETE, NULL, NULL, "wix_delete_member",
 	{BIND_ID("member_id")}},
+	{"products", WIX_DML_INSERT, NULL, NULL, "wix_create_product",
+		{BIND_COLUMN("name", "name"), BIND_COLUMN("price", "price"),
+	BIND_COLUMN("sku", "sku"), BIND_COLUMN("visible", "visible")}},
+	{"products", WIX_DML_UPDATE, "name", NULL, "wix_update_product",
+		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
+	BIND_MEMBER("changes", "visible", "visible")}},
+	{"products", WIX_DML_UPDATE, "visible", NULL, "wix_update_product",
+		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
+	BIND_MEMBER("changes", "visible", "visible")}},
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
+	{"inventory_items", WIX_DML_UPDATE, "quantity", NULL, "wix_set_inventory",
+		{BIND_COLUMN("product_id", "product_id"), BIND_COLUMN("quantity", "quantity"),
+		BIND_COLUMN("variant_id", "variant_id")},
+	WIX_DML_ANSWER_NOT_ROW},
+	{"bookings", WIX_DML_UPDATE, "status", "CONFIRMED", "wix_confirm_booking",
+	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "status", "DECLINED", "wix_decline_booking",
+	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "status", "CANCELED", "wix_cancel_booking",
+	{BIND_ID("booking_id")}},
+	{"bookings", WIX_DML_UPDATE, "start_date", NULL, "wix_reschedule_booking",
+		{BIND_ID("booking_id"), BIND_COLUMN("start_date", "start_date"),
+	BIND_COLUMN("end_date", "end_date")}},
+	{"bookings", WIX_DML_UPDATE, "end_date", NULL, "wix_reschedule_booking",
+		{BIND_ID("booking_id"), BIND_COLUMN("start_date", "start_date"),
+	BIND_COLUMN("end_date", "end_date")}},
 };
 
 PG_FUNCTION_INFO_V1(wix_action_signatures);

@@ -10,7 +10,8 @@
  * - The mapping is data.  The DML table of registry.c has one rule per
  *	 (resource, statement kind, standard column, value) and names the
  *	 action row it makes, with bindings that fill the action's parameters
- *	 from the row: its Wix id, a column's new value, or a constant.  This
+ *	 from the row: its Wix id, a column, members of a jsonb object, or a
+ *	 constant.  This
  *	 file has no code per table: it finds the rules, binds the arguments and
  *	 hands them to wix_action_run_dml(), which is run_call() with the
  *	 arguments read from datums.  So every rule of the functions holds for
@@ -19,17 +20,33 @@
  *
  * - Columns.  A column of the table stands for a standard column of its
  *	 resource when it reads that column's Wix path on every endpoint that
- *	 has it (a standard table's columns, or a table of one's own whose
- *	 columns are named so or carry the same path options).  An UPDATE may
- *	 set only columns some rule names; the planner refuses others
+ *	 has it, "^"s included (a standard table's columns, or a table of one's
+ *	 own whose columns are named so or carry the same path options).  An
+ *	 UPDATE may set only columns some rule names; the planner refuses others
  *	 (PlanForeignModify), naming what is allowed.  The value a column is
- *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row.
+ *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row; a
+ *	 rule with no value takes any value but NULL (inventory quantity).
  *
  * - Row identity.  postgres_fdw adds a resjunk ctid; here
  *	 AddForeignUpdateTargets adds the table's id column as the resjunk
- *	 "wix_id", which the scan below fetches with the row.  (V3 products'
- *	 updates will add "wix_revision" the same way, sent as the first
- *	 attempt's revision; the runner's revision loop re-reads it on a 409.)
+ *	 "wix_id", which the scan below fetches with the row.
+ *
+ * - The updated row.  A column an UPDATE rule binds is the column's value
+ *	 in the row after the UPDATE: its new value when the statement sets it,
+ *	 else the row's as read.  The new row of a foreign table's UPDATE holds
+ *	 only the columns set, so every column an UPDATE rule binds is also a
+ *	 resjunk "wix_row_<column>" (an inventory item's product_id and
+ *	 variant_id; a booking's start_date when only end_date is set).  Rules
+ *	 of the same action with the same bindings make one call per row: a
+ *	 reschedule setting start_date and end_date is one request.  Several
+ *	 columns can feed one jsonb object parameter (WIX_BIND_MEMBER), with
+ *	 only the columns the statement sets: a product's name and visible are
+ *	 one wix_update_product() changes object, whose V3 revision the runner
+ *	 reads (and re-reads once on a 409).  The row's revision as scanned is
+ *	 not sent: a revision in changes turns the runner's retry off, and a
+ *	 DML statement should behave as the function does.  (Sending it, as
+ *	 optimistic concurrency against changes since the scan, would need the
+ *	 runner to take a first-attempt revision.)
  *
  * - Deferred mode.  With wix_admin.defer_actions on, the runner queues
  *	 each row's action ({action, args}) in the statement's transaction, as
@@ -39,7 +56,20 @@
  * - RETURNING.  The action's result entity is converted with the scan's
  *	 converters (convert.c) for the endpoint the site's catalog chooses.
  *	 A DELETE answers no entity: its RETURNING is refused for now (it is to
- *	 return the row as read, through a resjunk whole-row Var).
+ *	 return the row as read, through a resjunk whole-row Var).  Some actions
+ *	 answer with another entity than the row: marking an order paid answers
+ *	 its transactions, fulfilling it the new fulfillment.  Their rules carry
+ *	 WIX_DML_ANSWER_NOT_ROW and the planner refuses RETURNING for an UPDATE
+ *	 setting their column, rather than read the row again: a re-read would
+ *	 be one more request per row, and Wix may update an order's
+ *	 paymentStatus and fulfillmentStatus after answering (the re-read could
+ *	 show the old status).  SELECT after the UPDATE reads what Wix shows.
+ *
+ * - Row triggers run as on local tables: a BEFORE ROW trigger's NEW is
+ *	 the row bound (it may change a set column's value, and so the rule, or
+ *	 skip the row); a change it makes to a column the statement does not
+ *	 set is not sent, as such columns are bound as read.  AFTER ROW
+ *	 triggers see the row as set (or as Wix answered, with RETURNING).
  *
  * - Failures.  In immediate mode each row goes to Wix as the statement
  *	 runs; when one fails, the error's DETAIL says how many rows Wix had
@@ -60,7 +90,10 @@
 #include "optimizer/inherit.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -73,12 +106,24 @@ enum WixModifyPrivate
 	WixModifyReturning			/* Integer: the statement has RETURNING */
 };
 
+/* A member of a jsonb object argument: a column the statement sets. */
+typedef struct ArgMember
+{
+	AttrNumber	attnum;
+	const char *name;
+	char		category;		/* the column type's TYPCATEGORY_ */
+	FmgrInfo	output;
+} ArgMember;
+
 /* Where one argument of an action comes from. */
 typedef struct ArgSource
 {
 	bool		bound;
 	WixBindSource source;
 	AttrNumber	attnum;			/* WIX_BIND_COLUMN: the table's column */
+	AttrNumber	junk_attno;		/* ... an UPDATE does not set: its
+								 * "wix_row_<column>" in the subplan */
+	List	   *members;		/* WIX_BIND_MEMBER: ArgMember * */
 	Datum		constant;		/* WIX_BIND_CONST, in the parameter's type */
 	bool		via_text;		/* the column's type is not the parameter's */
 	FmgrInfo	output;			/* ... so: the column type's output */
@@ -113,8 +158,10 @@ typedef struct WixModifyState
 	bool		defer;			/* wix_admin.defer_actions at the start */
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
+	List	   *subplan_tlist;	/* UPDATE and DELETE: the subplan's */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
 	List	   *columns;		/* UPDATE: ModifyColumn * */
+	Bitmapset  *set_attnums;	/* UPDATE: the columns it sets */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
 	int			changed;		/* rows Wix has changed so far */
 	WixColumnConverter **converters;	/* RETURNING: by attnum - 1 */
@@ -191,8 +238,7 @@ standard_columns(Relation rel, const WixResource *resource)
 					if (path == NULL)
 						continue;
 					any = true;
-					if (column->path == NULL || column->up != 0 ||
-						strcmp(column->path, path) != 0)
+					if (column->path == NULL || strcmp(column->path, path) != 0)
 						matches = false;
 				}
 				if (matches && any)
@@ -245,12 +291,13 @@ updatable_text(const WixResource *resource)
 	foreach(lc, rules_for(resource, WIX_DML_UPDATE, NULL))
 	{
 		const WixDmlRule *rule = lfirst(lc);
+		const char *value = rule->value ? rule->value : "any value but NULL";
 
 		if (column != NULL && strcmp(column, rule->column) == 0)
-			appendStringInfo(&buf, " or %s", rule->value);
+			appendStringInfo(&buf, " or %s", value);
 		else
 			appendStringInfo(&buf, "%s%s (to %s", column ? "), " : "",
-							 rule->column, rule->value);
+							 rule->column, value);
 		column = rule->column;
 	}
 	if (column != NULL)
@@ -297,6 +344,43 @@ check_kind(Relation rel, const WixResource *resource, WixDmlKind kind)
 }
 
 /*
+ * add_row_bindings
+ *		The columns UPDATE rules bind, as the row was read: resjunk
+ *		"wix_row_<column>", each once.
+ */
+static void
+add_row_bindings(PlannerInfo *root, Index rtindex, Relation rel,
+				 const WixResource *resource)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const char **standard = standard_columns(rel, resource);
+	Bitmapset  *added = NULL;
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, NULL))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		for (const WixDmlBinding *bind = rule->bind; bind->param != NULL; bind++)
+		{
+			AttrNumber	attnum;
+			Form_pg_attribute attr;
+
+			if (bind->source != WIX_BIND_COLUMN)
+				continue;
+			attnum = column_for(standard, tupdesc->natts, bind->value);
+			if (attnum == InvalidAttrNumber || bms_is_member(attnum, added))
+				continue;
+			added = bms_add_member(added, attnum);
+			attr = TupleDescAttr(tupdesc, attnum - 1);
+			add_row_identity_var(root, makeVar(rtindex, attnum, attr->atttypid,
+											   attr->atttypmod, attr->attcollation, 0),
+								 rtindex, psprintf("wix_row_%s", bind->value));
+		}
+	}
+}
+
+/*
  * wixAddForeignUpdateTargets
  *		The row's identity: its id column as the resjunk "wix_id".
  */
@@ -324,6 +408,39 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	add_row_identity_var(root, makeVar(rtindex, id, attr->atttypid,
 									   attr->atttypmod, attr->attcollation, 0),
 						 rtindex, "wix_id");
+	if (root->parse->commandType == CMD_UPDATE)
+		add_row_bindings(root, rtindex, target_relation, resource);
+}
+
+/*
+ * check_returning
+ *		Refuse RETURNING for an UPDATE of attname (standard column column)
+ *		when one of its rules makes an action that answers with another
+ *		entity than the row.
+ */
+static void
+check_returning(Relation rel, const WixResource *resource, const char *column,
+				const char *attname)
+{
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, column))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		if ((rule->flags & WIX_DML_ANSWER_NOT_ROW) == 0)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("UPDATE ... RETURNING is not supported when setting column \"%s\" of foreign table \"%s\"",
+						attname, RelationGetRelationName(rel)),
+				 errdetail("Setting %s%s%s makes %s(), which Wix answers with another entity than the %s row.",
+						   column, rule->value ? " to " : "",
+						   rule->value ? rule->value : "", rule->action,
+						   resource->name),
+				 errhint("SELECT the rows after the UPDATE, or call %s() for Wix's answer.",
+						 rule->action)));
+	}
 }
 
 /*
@@ -372,6 +489,9 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 						 errdetail("An UPDATE of Wix resource \"%s\" can set %s.",
 								   resource->name, updatable_text(resource)),
 						 errhint(OTHER_CHANGES_HINT)));
+			if (plan->returningLists != NIL)
+				check_returning(rel, resource, standard[attnum - 1],
+								get_attname(rte->relid, attnum, false));
 			attnums = lappend_int(attnums, attnum);
 		}
 	}
@@ -397,7 +517,7 @@ prepare_call(WixModifyState *state, const char **standard,
 	call->def = wix_find_action(rule->action);
 	if (call->def == NULL)
 		elog(ERROR, "wix_admin DML rule names unknown action %s", rule->action);
-	if (set_attnum != InvalidAttrNumber)
+	if (set_attnum != InvalidAttrNumber && rule->value != NULL)
 	{
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, set_attnum - 1);
 		Oid			typinput;
@@ -440,6 +560,32 @@ prepare_call(WixModifyState *state, const char **standard,
 								 bind->source == WIX_BIND_ID ? "id" : bind->value);
 		if (arg->attnum == InvalidAttrNumber)
 			continue;			/* the table lacks it: always the default */
+		if (bind->source == WIX_BIND_MEMBER)
+		{
+			ArgMember  *member = palloc(sizeof(ArgMember));
+			bool		preferred;
+
+			member->attnum = arg->attnum;
+			member->name = bind->member;
+			get_type_category_preferred(TupleDescAttr(tupdesc, arg->attnum - 1)->atttypid,
+										&member->category, &preferred);
+			getTypeOutputInfo(TupleDescAttr(tupdesc, arg->attnum - 1)->atttypid,
+							  &typoutput, &varlena);
+			fmgr_info(typoutput, &member->output);
+			arg->members = lappend(arg->members, member);
+			if (state->kind == WIX_DML_INSERT)
+				state->insert_attnums = bms_add_member(state->insert_attnums,
+													   arg->attnum);
+			continue;
+		}
+		if (bind->source == WIX_BIND_COLUMN && state->kind == WIX_DML_UPDATE &&
+			!bms_is_member(arg->attnum, state->set_attnums))
+		{
+			arg->junk_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist,
+														   psprintf("wix_row_%s", bind->value));
+			if (!AttributeNumberIsValid(arg->junk_attno))
+				elog(ERROR, "could not find junk wix_row_%s column", bind->value);
+		}
 		if (state->kind == WIX_DML_INSERT)
 			state->insert_attnums = bms_add_member(state->insert_attnums,
 												   arg->attnum);
@@ -473,9 +619,18 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->returning = intVal(list_nth(fdw_private, WixModifyReturning));
 	state->server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
 	standard = standard_columns(rel, state->resource);
+	if (state->kind != WIX_DML_INSERT)
+	{
+		state->subplan_tlist = outerPlanState(mtstate)->plan->targetlist;
+		state->id_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist, "wix_id");
+		if (!AttributeNumberIsValid(state->id_attno))
+			elog(ERROR, "could not find junk wix_id column");
+	}
 
 	if (state->kind == WIX_DML_UPDATE)
 	{
+		foreach(lc, attnums)
+			state->set_attnums = bms_add_member(state->set_attnums, lfirst_int(lc));
 		foreach(lc, attnums)
 		{
 			ModifyColumn *column = palloc0(sizeof(ModifyColumn));
@@ -495,15 +650,6 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 								   linitial(rules_for(state->resource, state->kind, NULL)),
 								   InvalidAttrNumber);
 
-	if (state->kind != WIX_DML_INSERT)
-	{
-		Plan	   *subplan = outerPlanState(mtstate)->plan;
-
-		state->id_attno = ExecFindJunkAttributeInTlist(subplan->targetlist, "wix_id");
-		if (!AttributeNumberIsValid(state->id_attno))
-			elog(ERROR, "could not find junk wix_id column");
-	}
-
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
@@ -519,14 +665,68 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										   ALLOCSET_DEFAULT_SIZES);
 }
 
+/*
+ * member_object
+ *		A jsonb object of the members whose columns the statement sets, or
+ *		NULL when it sets none: booleans and numbers as JSON's, the rest as
+ *		strings, a NULL as null.
+ */
+static Datum
+member_object(WixModifyState *state, List *members, TupleTableSlot *slot,
+			  bool *isnull)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, members)
+	{
+		ArgMember  *member = lfirst(lc);
+		bool		null;
+		Datum		value;
+		char	   *text;
+
+		if (state->kind == WIX_DML_UPDATE &&
+			!bms_is_member(member->attnum, state->set_attnums))
+			continue;
+		value = slot_getattr(slot, member->attnum, &null);
+		appendStringInfoString(&buf, buf.len ? ", " : "{");
+		escape_json(&buf, member->name);
+		appendStringInfoString(&buf, ": ");
+		if (null)
+		{
+			appendStringInfoString(&buf, "null");
+			continue;
+		}
+		text = OutputFunctionCall(&member->output, value);
+		if (member->category == TYPCATEGORY_BOOLEAN)
+			appendStringInfoString(&buf, strcmp(text, "t") == 0 ? "true" : "false");
+		else if (member->category == TYPCATEGORY_NUMERIC &&
+				 strspn(text, "+-0123456789.eE") == strlen(text))
+			appendStringInfoString(&buf, text);
+		else
+			escape_json(&buf, text);
+	}
+	*isnull = buf.len == 0;
+	if (*isnull)
+		return (Datum) 0;
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
 /* The value of one argument for the row, in the parameter's type. */
 static void
-bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
-		 bool *isnull)
+bind_arg(WixModifyState *state, ArgSource *arg, TupleTableSlot *slot,
+		 TupleTableSlot *planSlot, Datum id, Datum *value, bool *isnull)
 {
 	*isnull = true;
 	if (!arg->bound)
 		return;
+	if (arg->source == WIX_BIND_MEMBER)
+	{
+		*value = member_object(state, arg->members, slot, isnull);
+		return;
+	}
 	if (arg->source == WIX_BIND_CONST)
 	{
 		*value = arg->constant;
@@ -540,6 +740,8 @@ bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
 		*value = id;
 		*isnull = false;
 	}
+	else if (AttributeNumberIsValid(arg->junk_attno))
+		*value = ExecGetJunkAttribute(planSlot, arg->junk_attno, isnull);
 	else
 		*value = slot_getattr(slot, arg->attnum, isnull);
 	if (!*isnull && arg->via_text)
@@ -555,7 +757,7 @@ bind_arg(ArgSource *arg, TupleTableSlot *slot, Datum id, Datum *value,
  */
 static Datum
 run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
-		 Datum id, bool *row_changed)
+		 TupleTableSlot *planSlot, Datum id, bool *row_changed)
 {
 	Datum		values[WIX_ACTION_MAX_PARAMS];
 	bool		nulls[WIX_ACTION_MAX_PARAMS];
@@ -563,7 +765,8 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	MemoryContext cxt = CurrentMemoryContext;
 
 	for (int i = 0; i < wix_action_nparams(call->def); i++)
-		bind_arg(&call->args[i], slot, id, &values[i], &nulls[i]);
+		bind_arg(state, &call->args[i], slot, planSlot, id, &values[i],
+				 &nulls[i]);
 	PG_TRY();
 	{
 		result = wix_action_run_dml(call->def, values, nulls, state->server,
@@ -591,6 +794,30 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	PG_END_TRY();
 	*row_changed = true;
 	return result;
+}
+
+/* Do two rules make the same call of a row: same action, same bindings? */
+static bool
+same_call(const WixDmlRule *a, const WixDmlRule *b)
+{
+	int			i;
+
+	if (strcmp(a->action, b->action) != 0)
+		return false;
+	for (i = 0; a->bind[i].param != NULL; i++)
+	{
+		if (b->bind[i].param == NULL ||
+			strcmp(a->bind[i].param, b->bind[i].param) != 0 ||
+			a->bind[i].source != b->bind[i].source ||
+			(a->bind[i].member == NULL) != (b->bind[i].member == NULL) ||
+			(a->bind[i].member != NULL &&
+			 strcmp(a->bind[i].member, b->bind[i].member) != 0) ||
+			(a->bind[i].value == NULL) != (b->bind[i].value == NULL) ||
+			(a->bind[i].value != NULL &&
+			 strcmp(a->bind[i].value, b->bind[i].value) != 0))
+			return false;
+	}
+	return b->bind[i].param == NULL;
 }
 
 /*
@@ -689,7 +916,8 @@ wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 						   state->call->def->name),
 				 errhint(OTHER_CHANGES_HINT)));
 	}
-	answer = run_call(state, state->call, slot, (Datum) 0, &row_changed);
+	answer = run_call(state, state->call, slot, planSlot, (Datum) 0,
+					  &row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
 	if (state->returning)
@@ -706,6 +934,7 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	Datum		id;
 	Datum		answer = (Datum) 0;
 	bool		row_changed = false;
+	List	   *made = NIL;		/* the rules made for the row */
 	ListCell   *lc;
 
 	MemoryContextReset(state->row_cxt);
@@ -720,6 +949,7 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		Datum		value = slot_getattr(slot, column->attnum, &isnull);
 		char	   *text = NULL;
 		ModifyCall *chosen = NULL;
+		bool		done = false;
 		ListCell   *cc;
 
 		if (!isnull)
@@ -734,7 +964,8 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 		{
 			ModifyCall *call = lfirst(cc);
 
-			if (text != NULL && strcmp(text, call->value) == 0)
+			if (text != NULL && (call->rule->value == NULL ||
+								 strcmp(text, call->value) == 0))
 				chosen = call;
 		}
 		if (chosen == NULL)
@@ -748,7 +979,12 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 							   state->resource->name, updatable_text(state->resource)),
 					 errhint(OTHER_CHANGES_HINT)));
 		}
-		answer = run_call(state, chosen, slot, id, &row_changed);
+		foreach(cc, made)
+			done = done || same_call(lfirst(cc), chosen->rule);
+		if (done)
+			continue;
+		answer = run_call(state, chosen, slot, planSlot, id, &row_changed);
+		made = lappend(made, (void *) chosen->rule);
 	}
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
@@ -767,8 +1003,8 @@ wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 
 	MemoryContextReset(state->row_cxt);
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
-	(void) run_call(state, state->call, slot, row_id(state, planSlot),
-					&row_changed);
+	(void) run_call(state, state->call, slot, planSlot,
+					row_id(state, planSlot), &row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
 	return slot;
@@ -846,7 +1082,8 @@ wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			calls = lappend(calls, psprintf("%s = %s: %s",
 											NameStr(TupleDescAttr(RelationGetDescr(state->rel),
 																  column->attnum - 1)->attname),
-											call->rule->value, call_text(call)));
+											call->rule->value ? call->rule->value : "any",
+											call_text(call)));
 		}
 	}
 	ExplainPropertyList("Wix calls", calls, es);

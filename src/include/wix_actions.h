@@ -139,8 +139,10 @@ struct WixActionCall
  * DML on foreign tables (fdw/modify.c).  Which action an INSERT, UPDATE or
  * DELETE of a resource's table makes is a rule of the DML table
  * (registry.c): a statement kind and, for UPDATE, a standard column set to
- * a value.  Its bindings fill the action's parameters from the row: its Wix
- * id, a column's new value, or a constant; a parameter left unbound, or
+ * a value (or to any value).  Its bindings fill the action's parameters
+ * from the row: its Wix id, a column of the new row (for UPDATE: its new
+ * value when set, else as read), members of a jsonb object made of the
+ * columns the statement sets, or a constant; a parameter left unbound, or
  * bound to a NULL, takes its SQL default.
  */
 typedef enum WixDmlKind
@@ -153,7 +155,9 @@ typedef enum WixDmlKind
 typedef enum WixBindSource
 {
 	WIX_BIND_ID,				/* the row's Wix id */
-	WIX_BIND_COLUMN,			/* the new value of a standard column */
+	WIX_BIND_COLUMN,			/* a standard column of the new row */
+	WIX_BIND_MEMBER,			/* a member of a jsonb object parameter:
+								 * a column the statement sets */
 	WIX_BIND_CONST				/* a constant, as SQL text */
 } WixBindSource;
 
@@ -162,6 +166,7 @@ typedef struct WixDmlBinding
 	const char *param;			/* the action's parameter */
 	WixBindSource source;
 	const char *value;			/* the column, or the constant's text */
+	const char *member;			/* WIX_BIND_MEMBER: the member's name */
 } WixDmlBinding;
 
 typedef struct WixDmlRule
@@ -169,10 +174,16 @@ typedef struct WixDmlRule
 	const char *resource;		/* the table's resource option */
 	WixDmlKind kind;
 	const char *column;			/* UPDATE: the standard column set */
-	const char *value;			/* ... to this value, as SQL text */
+	const char *value;			/* ... to this value, as SQL text; NULL:
+								 * to any value but NULL */
 	const char *action;			/* the action row it makes */
 	WixDmlBinding bind[WIX_ACTION_MAX_PARAMS + 1];	/* {NULL} ended */
+	int			flags;
 } WixDmlRule;
+
+/* WixDmlRule.flags */
+#define WIX_DML_ANSWER_NOT_ROW	0x01	/* the action answers with another
+										 * entity: no RETURNING */
 
 /* registry.c: the action table and the DML table */
 extern const WixActionDef *wix_find_action(const char *name);
