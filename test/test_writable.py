@@ -649,5 +649,129 @@ class WritableTest(unittest.TestCase):
         self.assertIn("RETURNING is not available when wix_admin.defer_actions is on", err)
 
 
+
+def bulk_bodies(em):
+    """The products of each bulk create request wix_admin sent."""
+    return [r["body"]["products"] for r in wix_requests(em, "/stores/v3/bulk/products/create")]
+
+
+class BulkInsertTest(unittest.TestCase):
+    """INSERT into products goes to Catalog V3's bulk create, 100 rows a
+    request, where no row must be answered or seen alone."""
+
+    @staticmethod
+    def product_ids():
+        return {p["id"] for em in (emu, emu_v1) for p in items_of(em.data("products"), "products")}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.seeded = cls.product_ids()
+
+    @classmethod
+    def tearDownClass(cls):
+        # the products made here are no other test's to pick
+        Pick.taken.update(cls.product_ids() - cls.seeded)
+
+    def setUp(self):
+        emu.clear_faults()
+        emu.reset_log()
+        emu_v1.reset_log()
+
+    def tearDown(self):
+        emu.clear_faults()
+
+    def logged(self, prefix):
+        return value("SELECT count(DISTINCT target_id) FROM wix_admin.action_log "
+                     "WHERE action = 'wix_create_product' AND target_id IN "
+                     "(SELECT id FROM wix.products WHERE name LIKE '%s%%')" % prefix)
+
+    def test_250_rows_are_3_requests_on_v3_and_250_on_v1(self):
+        insert = ("INSERT INTO %s.products (name, price, sku, visible) "
+                  "SELECT 'Bulk %s ' || g, g / 4.0, 'BLK-%s-' || g, g %% 2 = 0 FROM generate_series(1, 250) g")
+        query(insert % ("wix", "v3", "v3"))
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create")] * 3)
+        bodies = bulk_bodies(emu)
+        self.assertEqual([len(b) for b in bodies], [100, 100, 50])
+        first = bodies[0][0]
+        self.assertEqual((first["name"], first["productType"], first["visible"]), ("Bulk v3 1", "PHYSICAL", False))
+        self.assertEqual(first["variantsInfo"]["variants"][0]["sku"], "BLK-v3-1")
+        self.assertEqual(first["variantsInfo"]["variants"][0]["price"]["actualPrice"]["amount"], "0.25000000000000000000")
+        made = [p for p in items_of(emu.data("products"), "products") if p["name"].startswith("Bulk v3 ")]
+        self.assertEqual(len(made), 250)
+        self.assertEqual(value("SELECT count(*) FROM wix.products WHERE name LIKE 'Bulk v3 %' AND visible"), "125")
+        self.assertEqual(value("SELECT price FROM wix.products WHERE name = 'Bulk v3 250'"), "62.50")
+        self.assertEqual(self.logged("Bulk v3 "), "250")
+        # Catalog V1 has no bulk create: each row alone
+        query(insert % ("wix_v1", "v1", "v1"))
+        self.assertEqual(changes(emu_v1), [("POST", "/stores/v1/products")] * 250)
+        self.assertEqual(value("SELECT count(*) FROM wix_v1.products WHERE name LIKE 'Bulk v1 %'"), "250")
+
+    def test_rows_wix_refuses_fail_the_statement_and_say_what_was_made(self):
+        ok = {"itemMetadata": {"id": "11111111-1111-4111-8111-111111111111", "originalIndex": 0, "success": True}}
+        refused = {"itemMetadata": {"originalIndex": 1, "success": False,
+                                    "error": {"code": "DUPLICATE_SKU", "description": "SKU already in use"}}}
+        ok2 = {"itemMetadata": {"id": "22222222-2222-4222-8222-222222222222", "originalIndex": 2, "success": True}}
+        emu.fault(match="/stores/v3/bulk/products/create", status=200, times=1,
+                  body={"results": [ok, refused, ok2],
+                        "bulkActionMetadata": {"totalSuccesses": 2, "totalFailures": 1, "undetailedFailures": 0}})
+        err = error("INSERT INTO wix.products (name, price) "
+                    "SELECT 'Refused ' || g, 1 FROM generate_series(1, 3) g")
+        self.assertIn("Wix refused row 2 of a bulk wix_create_product of 3 rows: SKU already in use", err)
+        self.assertIn("Wix error code: DUPLICATE_SKU.", err)
+        self.assertIn("Wix made 2 of the 3 rows.", err)
+        self.assertIn("Wix had already changed 2 rows of this statement", err)
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create")])
+        # a row our checks refuse stops the batch before anything is sent
+        emu.reset_log()
+        err = error("INSERT INTO wix.products (name, price) VALUES ('fine', 1), ('bad', -1)")
+        self.assertIn("price", err)
+        self.assertEqual(changes(emu), [])
+
+    def test_rows_answered_or_seen_alone_are_sent_alone(self):
+        rows = query("INSERT INTO wix.products (name, price) SELECT 'Alone ' || g, g FROM generate_series(1, 3) g "
+                     "RETURNING name")
+        self.assertEqual(sorted(r[0] for r in rows), ["Alone 1", "Alone 2", "Alone 3"])
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/products")] * 3)
+        emu.reset_log()
+        query("""
+            CREATE TABLE IF NOT EXISTS product_log (name text);
+            CREATE OR REPLACE FUNCTION log_product() RETURNS trigger LANGUAGE plpgsql AS
+              $$BEGIN INSERT INTO product_log VALUES (NEW.name); RETURN NEW; END$$;
+            CREATE TRIGGER log_product AFTER INSERT ON wix.products FOR EACH ROW EXECUTE FUNCTION log_product();
+            INSERT INTO wix.products (name, price) SELECT 'Logged ' || g, g FROM generate_series(1, 2) g;
+            DROP TRIGGER log_product ON wix.products;
+        """)
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/products")] * 2)
+        self.assertEqual(value("SELECT count(*) FROM product_log WHERE name LIKE 'Logged %'"), "2")
+        emu.reset_log()
+        query("BEGIN; SET LOCAL wix_admin.defer_actions = on; "
+              "INSERT INTO wix.products (name, price) SELECT 'Deferred ' || g, g FROM generate_series(1, 2) g; "
+              "COMMIT; CALL wix_admin.process_queue();")
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/products")] * 2)
+
+    def test_copy_from_creates_products(self):
+        query("COPY wix.products (name, price, sku) FROM PROGRAM "
+              "'printf \"Copied 1\\t3.5\\tCP-1\\nCopied 2\\t4\\t\\\\N\\n\"'")
+        self.assertEqual(query("SELECT name, price, sku FROM wix.products WHERE name LIKE 'Copied %' ORDER BY name"),
+                         [["Copied 1", "3.50", "CP-1"], ["Copied 2", "4.00", ""]])
+        # PostgreSQL 16 and later batch COPY into foreign tables as INSERT does
+        batched = int(value("SHOW server_version_num")) >= 160000
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create")] if batched
+                         else [("POST", "/stores/v3/products")] * 2)
+        err = error("COPY wix.orders (id) FROM PROGRAM 'echo x'")
+        self.assertIn('foreign table "orders" does not allow inserts', err)
+
+    def test_explain_verbose_shows_the_bulk_call(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO wix.products (name, price) "
+            "SELECT 'x' || g, g FROM generate_series(1, 3) g"))
+        self.assertIn("Wix calls: up to 100 rows a request: wix_create_product(): "
+                      "POST /stores/v3/bulk/products/create (Catalog V1: each row alone), "
+                      "each row: wix_create_product()", plan)
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO wix.products (name, price) VALUES ('x', 1) RETURNING id"))
+        self.assertNotIn("up to 100 rows", plan)
+        self.assertEqual(changes(emu), [])
+
 if __name__ == "__main__":
     unittest.main()

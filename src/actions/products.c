@@ -30,10 +30,9 @@ v1_product_body(WixActionCall *call, json_object *product, const char *price)
 		wix_jset_string(product, "description", description);
 }
 
-/* Catalog V3's product body: one variant carries the price and SKU. */
+/* Catalog V3's product: one variant carries the price and SKU. */
 static void
-v3_product_body(WixActionCall *call, json_object *body, json_object *product,
-				const char *price)
+v3_product_body(WixActionCall *call, json_object *product, const char *price)
 {
 	const char *sku = wix_arg_text(call, "sku");
 	const char *description = wix_arg_text(call, "description");
@@ -53,7 +52,6 @@ v3_product_body(WixActionCall *call, json_object *body, json_object *product,
 	wix_jset(variant, "physicalProperties", json_object_new_object());
 	wix_jset_string(wix_jchild(wix_jchild(variant, "price"), "actualPrice"), "amount",
 					price);
-	wix_jset(body, "fields", json_object_new_array());
 }
 
 /* wix_create_product(name, price, sku, visible, description, server) */
@@ -76,7 +74,8 @@ wix_run_create_product(WixActionCall *call)
 	else
 	{
 		path = "/stores/v3/products";
-		v3_product_body(call, body, product, price);
+		v3_product_body(call, product, price);
+		wix_jset(body, "fields", json_object_new_array());
 	}
 	created = wix_entity(wix_action_send(call, "POST", path, body, 0, NULL),
 						 "product", "POST", path);
@@ -84,6 +83,17 @@ wix_run_create_product(WixActionCall *call)
 	if (id != NULL)
 		call->target = pstrdup(id);
 	return created;
+}
+
+/* One product of Catalog V3's bulk create: the product, as created alone. */
+json_object *
+wix_create_product_item(WixActionCall *call)
+{
+	json_object *product = json_object_new_object();
+
+	wix_jset_string(product, "name", wix_arg_text(call, "name"));
+	v3_product_body(call, product, wix_numeric_text(wix_arg(call, "price")->datum));
+	return product;
 }
 
 /* wix_update_product: changes name a field, and no other product's id. */

@@ -42,6 +42,12 @@
 		.result_key = "booking", \
 	.read_current = wix_read_booking,.done_status = status}
 
+/* Catalog V3's bulk create (breadth.md §13) */
+static const WixBulkDef products_bulk_create = {
+	.path = "/stores/v3/bulk/products/create",.items_key = "products",
+	.max_items = 100,.catalog_v3_only = true,.item = wix_create_product_item
+};
+
 static const WixActionDef actions[] = {
 	/* orders (auth-and-orders.md §3) */
 	{.name = "wix_refund",
@@ -98,7 +104,7 @@ static const WixActionDef actions[] = {
 		.params = {TEXT("name", 80), {"price", WIX_PARAM_NON_NEGATIVE, NULL},
 			OPT_TEXT("sku", 40), BOOL("visible", "true"),
 		OPT_TEXT("description", 8000)},
-	.run = wix_run_create_product},
+	.run = wix_run_create_product,.bulk = &products_bulk_create},
 	{.name = "wix_update_product",
 		.params = {TARGET_ID("product_id"), {"changes", WIX_PARAM_OBJECT, NULL}},
 	.check = wix_check_update_product,.run = wix_run_update_product},

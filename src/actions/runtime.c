@@ -673,6 +673,189 @@ wix_action_run_dml(const WixActionDef *def, const Datum *values,
 	return run_call(&call, read_value_args, &args);
 }
 
+/*
+ * wix_action_bulk_size
+ *		How many rows of def DML may send in one request: its bulk call's
+ *		items, or 1.
+ */
+int
+wix_action_bulk_size(const WixActionDef *def)
+{
+	return def->bulk != NULL ? def->bulk->max_items : 1;
+}
+
+/* The bulk answer's result for item i of n, or NULL. */
+static json_object *
+bulk_result(json_object *results, int i, int n)
+{
+	size_t		count = results ? json_object_array_length(results) : 0;
+
+	for (size_t k = 0; k < count; k++)
+	{
+		json_object *result = json_object_array_get_idx(results, k);
+		int64		index;
+
+		if (!wix_json_get_int64(wix_json_get(result, "itemMetadata"), "originalIndex",
+								&index))
+			index = (int64) k;	/* tolerated: Wix answers in order */
+		if (index == i)
+			return result;
+	}
+	return NULL;
+}
+
+/*
+ * send_bulk
+ *		One bulk request for the n calls, through calls[0]'s connection;
+ *		every call gets the request's status and id, and its own item's
+ *		outcome: the new id as target, or *failed set with the error's code
+ *		and description in *code and *description (the first failure's).
+ *		Returns how many items Wix made.
+ */
+static int
+send_bulk(WixActionCall *calls, int n, bool *failed, int *first_failed,
+		  const char **code, const char **description)
+{
+	const WixBulkDef *bulk = calls[0].def->bulk;
+	json_object *body = wix_held(&calls[0], json_object_new_object());
+	json_object *items = json_object_new_array();
+	json_object *results;
+	int			made = 0;
+
+	wix_jset(body, bulk->items_key, items);
+	wix_jset(body, "returnEntity", json_object_new_boolean(false));
+	for (int i = 0; i < n; i++)
+		json_object_array_add(items, bulk->item(&calls[i]));
+	results = wix_json_get_type(wix_action_send(&calls[0], "POST", bulk->path, body, 0, NULL),
+								"results", json_type_array);
+	*first_failed = -1;
+	for (int i = 0; i < n; i++)
+	{
+		json_object *meta = wix_json_get(bulk_result(results, i, n), "itemMetadata");
+		json_object *success = wix_json_get_type(meta, "success", json_type_boolean);
+		const char *id = wix_json_get_string(meta, "id");
+
+		calls[i].status = calls[0].status;
+		calls[i].request_id = calls[0].request_id;
+		calls[i].change_sent = calls[i].action_sent = true;
+		failed[i] = meta == NULL || (success != NULL && !json_object_get_boolean(success));
+		if (!failed[i])
+		{
+			if (id != NULL)
+				calls[i].target = pstrdup(id);
+			made++;
+			continue;
+		}
+		if (*first_failed < 0)
+		{
+			json_object *error = wix_json_get(meta, "error");
+
+			*first_failed = i;
+			*code = wix_json_get_string(error, "code");
+			*description = meta == NULL ? "Wix's answer has no result for it" :
+				wix_json_get_string(error, "description");
+		}
+	}
+	return made;
+}
+
+/*
+ * wix_action_run_dml_bulk
+ *		Rows of one action made by DML (fdw/modify.c), sent in the action's
+ *		bulk call: every row's arguments read and checked as a single
+ *		call's are, before anything is sent; one request for them all; an
+ *		audit line for every row and an audit row for every row Wix made.
+ *		When Wix refuses some rows it makes the others: *made counts them
+ *		and the error names the first refused row.  Returns false, having
+ *		sent nothing, where the site has no bulk call for the action
+ *		(Catalog V1): the caller then sends the rows one by one.
+ */
+bool
+wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
+						bool **nulls, const char *server, int *made)
+{
+	WixActionCall *calls = palloc0(sizeof(WixActionCall) * nrows);
+	bool	   *failed = palloc0(sizeof(bool) * nrows);
+	bool	   *audited = palloc0(sizeof(bool) * nrows);
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	MemoryContext cxt = AllocSetContextCreate(caller_cxt, "wix_admin bulk action",
+											  ALLOCSET_DEFAULT_SIZES);
+	char	   *role = GetUserNameFromId(GetUserId(), false);
+	volatile int nread = 0;
+	volatile bool sent = false;
+
+	Assert(def->bulk != NULL && nrows <= def->bulk->max_items);
+	*made = 0;
+	PG_TRY();
+	{
+		int			first_failed;
+		const char *code = NULL;
+		const char *description = NULL;
+
+		MemoryContextSwitchTo(cxt);
+		for (int i = 0; i < nrows; i++)
+		{
+			calls[i].def = def;
+			calls[i].via_table = true;
+			calls[i].role = role;
+			calls[i].caller_cxt = caller_cxt;
+			calls[i].cxt = cxt;
+			nread = i + 1;
+			wix_args_from_values(&calls[i], values[i], nulls[i], server);
+			wix_check_args(&calls[i]);
+		}
+		(void) wix_connect_action(&calls[0]);
+		if (!(def->bulk->catalog_v3_only && wix_site_uses_catalog_v1(&calls[0])))
+		{
+			sent = true;
+			for (int i = 1; i < nrows; i++)
+			{
+				calls[i].conn = calls[0].conn;
+				calls[i].server_name = calls[0].server_name;
+			}
+			*made = send_bulk(calls, nrows, failed, &first_failed, &code,
+							  &description);
+			for (int i = 0; i < nrows; i++)
+			{
+				if (failed[i])
+					continue;
+				audit_line(&calls[i], NULL);
+				audit_row(&calls[i]);
+				audited[i] = true;
+			}
+			if (first_failed >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+						 errmsg("Wix refused row %d of a bulk %s of %d rows: %s",
+								first_failed + 1, def->name, nrows,
+								description ? description : "(no description)"),
+						 errdetail("Wix error code: %s. Wix request id: %s. Wix made %d of the %d rows.",
+								   code ? code : "(none)",
+								   calls[0].request_id ? calls[0].request_id : "(none)",
+								   *made, nrows)));
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* every row sent, or the one whose checks failed */
+		for (int i = sent ? 0 : nread - 1; i >= 0 && i < nread; i++)
+		{
+			if (!audited[i])
+				audit_line(&calls[i], edata->message);
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_cxt);
+	MemoryContextDelete(cxt);
+	return sent;
+}
+
 /* The queue's deliverer: run a queued action as a direct call would. */
 static Datum
 deliver_queued(const char *action, const char *args, const char *server,

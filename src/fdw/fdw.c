@@ -727,6 +727,10 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExecForeignUpdate = wixExecForeignUpdate;
 	routine->ExecForeignDelete = wixExecForeignDelete;
 	routine->EndForeignModify = wixEndForeignModify;
+	routine->BeginForeignInsert = wixBeginForeignInsert;
+	routine->EndForeignInsert = wixEndForeignModify;
+	routine->GetForeignModifyBatchSize = wixGetForeignModifyBatchSize;
+	routine->ExecForeignBatchInsert = wixExecForeignBatchInsert;
 	routine->IsForeignRelUpdatable = wixIsForeignRelUpdatable;
 	routine->ExplainForeignModify = wixExplainForeignModify;
 

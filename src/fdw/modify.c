@@ -164,6 +164,7 @@ typedef struct WixModifyState
 	Bitmapset  *set_attnums;	/* UPDATE: the columns it sets */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
 	int			changed;		/* rows Wix has changed so far */
+	int			batch_made;		/* ... in the bulk request being sent */
 	WixColumnConverter **converters;	/* RETURNING: by attnum - 1 */
 	MemoryContext query_cxt;	/* the statement's: what lives to its end */
 	MemoryContext row_cxt;		/* reset for every row */
@@ -601,22 +602,27 @@ prepare_call(WixModifyState *state, const char **standard,
 	return call;
 }
 
-void
-wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-					  List *fdw_private, int subplan_index, int eflags)
+/*
+ * begin_modify
+ *		The state of a statement's INSERT, UPDATE or DELETE of the table:
+ *		for an UPDATE, the columns it sets (attnums); with returning, the
+ *		rows Wix answers are returned.
+ */
+static void
+begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo, WixDmlKind kind,
+			 List *attnums, bool returning, int eflags)
 {
 	WixModifyState *state = palloc0(sizeof(WixModifyState));
 	Relation	rel = rinfo->ri_RelationDesc;
 	const char **standard;
-	List	   *attnums = list_nth(fdw_private, WixModifyColumns);
 	ListCell   *lc;
 
 	rinfo->ri_FdwState = state;
 	state->query_cxt = CurrentMemoryContext;
 	state->rel = rel;
 	state->resource = table_resource(rel);
-	state->kind = dml_kind(mtstate->operation);
-	state->returning = intVal(list_nth(fdw_private, WixModifyReturning));
+	state->kind = kind;
+	state->returning = returning;
 	state->server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
 	standard = standard_columns(rel, state->resource);
 	if (state->kind != WIX_DML_INSERT)
@@ -663,6 +669,28 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	state->row_cxt = AllocSetContextCreate(mtstate->ps.state->es_query_cxt,
 										   "wix_admin modify row",
 										   ALLOCSET_DEFAULT_SIZES);
+}
+
+void
+wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					  List *fdw_private, int subplan_index, int eflags)
+{
+	begin_modify(mtstate, rinfo, dml_kind(mtstate->operation),
+				 list_nth(fdw_private, WixModifyColumns),
+				 intVal(list_nth(fdw_private, WixModifyReturning)), eflags);
+}
+
+/*
+ * wixBeginForeignInsert
+ *		COPY FROM and rows routed to a partition that is a wix_admin table:
+ *		an INSERT the planner has not seen (the executor has checked that
+ *		the table takes INSERT: wixIsForeignRelUpdatable).
+ */
+void
+wixBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	begin_modify(mtstate, rinfo, WIX_DML_INSERT, NIL,
+				 rinfo->ri_returningList != NIL, 0);
 }
 
 /*
@@ -751,6 +779,31 @@ bind_arg(WixModifyState *state, ArgSource *arg, TupleTableSlot *slot,
 }
 
 /*
+ * rethrow_with_changed
+ *		Re-throw the error being handled, its DETAIL saying how many rows
+ *		of the statement Wix had changed (none: as it is).
+ */
+static void
+rethrow_with_changed(WixModifyState *state, int changed, MemoryContext cxt)
+{
+	ErrorData  *edata;
+	char	   *detail;
+
+	if (state->defer || changed == 0)
+		PG_RE_THROW();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	detail = changed == 1 ?
+		pstrdup("Wix had already changed 1 row of this statement; that change stays made (see the wix_admin audit lines in the server log).") :
+		psprintf("Wix had already changed %d rows of this statement; those changes stay made (see the wix_admin audit lines in the server log).",
+				 changed);
+	edata->detail = edata->detail ?
+		psprintf("%s\n%s", edata->detail, detail) : detail;
+	ReThrowError(edata);
+}
+
+/*
  * run_call
  *		One action for the row.  When it fails after Wix has changed earlier
  *		rows of the statement, the error says how many.
@@ -774,22 +827,7 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	}
 	PG_CATCH();
 	{
-		int			changed = state->changed + (*row_changed ? 1 : 0);
-		ErrorData  *edata;
-		char	   *detail;
-
-		if (state->defer || changed == 0)
-			PG_RE_THROW();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		detail = changed == 1 ?
-			pstrdup("Wix had already changed 1 row of this statement; that change stays made (see the wix_admin audit lines in the server log).") :
-			psprintf("Wix had already changed %d rows of this statement; those changes stay made (see the wix_admin audit lines in the server log).",
-					 changed);
-		edata->detail = edata->detail ?
-			psprintf("%s\n%s", edata->detail, detail) : detail;
-		ReThrowError(edata);
+		rethrow_with_changed(state, state->changed + (*row_changed ? 1 : 0), cxt);
 	}
 	PG_END_TRY();
 	*row_changed = true;
@@ -889,18 +927,12 @@ row_id(WixModifyState *state, TupleTableSlot *planSlot)
 	return id;
 }
 
-TupleTableSlot *
-wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
-					 TupleTableSlot *slot, TupleTableSlot *planSlot)
+/* Refuse an INSERT's row setting a column its rule does not bind. */
+static void
+check_insert_columns(WixModifyState *state, TupleTableSlot *slot)
 {
-	WixModifyState *state = rinfo->ri_FdwState;
 	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
-	MemoryContext oldcxt;
-	bool		row_changed = false;
-	Datum		answer;
 
-	MemoryContextReset(state->row_cxt);
-	oldcxt = MemoryContextSwitchTo(state->row_cxt);
 	slot_getallattrs(slot);
 	for (int a = 0; a < tupdesc->natts; a++)
 	{
@@ -916,6 +948,20 @@ wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 						   state->call->def->name),
 				 errhint(OTHER_CHANGES_HINT)));
 	}
+}
+
+TupleTableSlot *
+wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+					 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	WixModifyState *state = rinfo->ri_FdwState;
+	MemoryContext oldcxt;
+	bool		row_changed = false;
+	Datum		answer;
+
+	MemoryContextReset(state->row_cxt);
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	check_insert_columns(state, slot);
 	answer = run_call(state, state->call, slot, planSlot, (Datum) 0,
 					  &row_changed);
 	state->changed++;
@@ -923,6 +969,86 @@ wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	if (state->returning)
 		return returned_row(state, slot, answer);
 	return slot;
+}
+
+/*
+ * wixGetForeignModifyBatchSize
+ *		An INSERT goes to Wix in its action's bulk call, as many rows a
+ *		request as Wix takes, unless a row must be answered or seen alone:
+ *		RETURNING, a row trigger, a WITH CHECK OPTION, or deferral (each
+ *		row is queued as its own action).  As postgres_fdw does.
+ */
+int
+wixGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	WixModifyState *state = rinfo->ri_FdwState;
+	TriggerDesc *triggers = rinfo->ri_TrigDesc;
+
+	if (state->kind != WIX_DML_INSERT || state->returning ||
+		wix_defer_actions || rinfo->ri_WithCheckOptions != NIL ||
+		(triggers != NULL &&
+		 (triggers->trig_insert_before_row || triggers->trig_insert_after_row)))
+		return 1;
+	return wix_action_bulk_size(state->call->def);
+}
+
+/*
+ * wixExecForeignBatchInsert
+ *		The rows of a batch in one bulk request, or one by one where the
+ *		site lacks the bulk call.  Rows Wix made before an error count in
+ *		its DETAIL, those of the failed request too.
+ */
+TupleTableSlot **
+wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+						  TupleTableSlot **slots, TupleTableSlot **planSlots,
+						  int *numSlots)
+{
+	WixModifyState *state = rinfo->ri_FdwState;
+	const WixActionDef *def = state->call->def;
+	int			nparams = wix_action_nparams(def);
+	int			n = *numSlots;
+	Datum	  **values;
+	bool	  **nulls;
+	MemoryContext oldcxt;
+	MemoryContext cxt;
+	bool		sent = false;
+
+	MemoryContextReset(state->row_cxt);
+	oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	cxt = CurrentMemoryContext;
+	values = palloc(sizeof(Datum *) * n);
+	nulls = palloc(sizeof(bool *) * n);
+	for (int r = 0; r < n; r++)
+	{
+		check_insert_columns(state, slots[r]);
+		values[r] = palloc(sizeof(Datum) * nparams);
+		nulls[r] = palloc(sizeof(bool) * nparams);
+		for (int i = 0; i < nparams; i++)
+			bind_arg(state, &state->call->args[i], slots[r], planSlots[r],
+					 (Datum) 0, &values[r][i], &nulls[r][i]);
+	}
+	state->batch_made = 0;
+	PG_TRY();
+	{
+		sent = wix_action_run_dml_bulk(def, n, values, nulls, state->server,
+									   &state->batch_made);
+	}
+	PG_CATCH();
+	{
+		rethrow_with_changed(state, state->changed + state->batch_made, cxt);
+	}
+	PG_END_TRY();
+	state->changed += state->batch_made;
+	for (int r = 0; !sent && r < n; r++)
+	{
+		bool		row_changed = false;
+
+		(void) run_call(state, state->call, slots[r], planSlots[r], (Datum) 0,
+						&row_changed);
+		state->changed++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return slots;
 }
 
 TupleTableSlot *
@@ -1068,6 +1194,12 @@ wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 	if (!es->verbose)
 		return;
+	if (rinfo->ri_BatchSize > 1)
+		calls = lappend(calls, psprintf("up to %d rows a request: %s(): POST %s%s",
+										rinfo->ri_BatchSize, state->call->def->name,
+										state->call->def->bulk->path,
+										state->call->def->bulk->catalog_v3_only ?
+										" (Catalog V1: each row alone)" : ""));
 	if (state->call != NULL)
 		calls = lappend(calls, psprintf("each row: %s", call_text(state->call)));
 	foreach(lc, state->columns)

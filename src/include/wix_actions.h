@@ -85,6 +85,25 @@ typedef void (*WixBodyFn) (WixActionCall *call, json_object *body,
 #define WIX_ACTION_TARGET_FROM_RESULT	0x02	/* the audit's target: the new id */
 
 /*
+ * The bulk call of an action, where Wix has one (breadth.md §13): one
+ * request for up to max_items calls, item building each call's entry of
+ * the body's items_key array; Wix answers each entry in
+ * {"results": [{"itemMetadata": {"id", "originalIndex", "success",
+ * "error": {"code", "description"}}}]}.  DML sends rows in it
+ * (wix_action_run_dml_bulk); a function call is always a single call.
+ */
+typedef json_object *(*WixBulkItemFn) (WixActionCall *call);
+
+typedef struct WixBulkDef
+{
+	const char *path;
+	const char *items_key;
+	int			max_items;
+	bool		catalog_v3_only;	/* a Stores call Catalog V1 lacks */
+	WixBulkItemFn item;
+} WixBulkDef;
+
+/*
  * An admin action.  A row with run == NULL is sent by the runner: method
  * and path (with {param} replaced by the escaped id), a body built from
  * body fields and build_body, and the answer's result_key entity.  With
@@ -108,6 +127,7 @@ struct WixActionDef
 	WixCurrentFn read_current;	/* revisioned entities, or NULL */
 	const char *done_status;
 	WixActionRunFn run;			/* an action with code of its own */
+	const WixBulkDef *bulk;		/* its bulk call, or NULL */
 };
 
 /* One call of an admin action. */
@@ -201,6 +221,10 @@ extern void wix_actions_init(void);
 extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
 								const bool *nulls, const char *server,
 								bool defer);
+extern int	wix_action_bulk_size(const WixActionDef *def);
+extern bool wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
+									Datum **values, bool **nulls,
+									const char *server, int *made);
 extern void wix_check_args(WixActionCall *call);
 extern void wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo);
 extern void wix_args_from_json(WixActionCall *call, const char *args_text,
@@ -271,6 +295,7 @@ extern json_object *wix_run_mark_order_paid(WixActionCall *call);
 extern void wix_check_create_member(WixActionCall *call);
 extern void wix_check_update_product(WixActionCall *call);
 extern json_object *wix_run_create_product(WixActionCall *call);
+extern json_object *wix_create_product_item(WixActionCall *call);
 extern json_object *wix_run_update_product(WixActionCall *call);
 extern void wix_check_set_inventory(WixActionCall *call);
 extern json_object *wix_run_set_inventory(WixActionCall *call);

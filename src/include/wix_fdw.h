@@ -500,6 +500,14 @@ extern TupleTableSlot *wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo
 											TupleTableSlot *slot,
 											TupleTableSlot *planSlot);
 extern void wixEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void wixBeginForeignInsert(ModifyTableState *mtstate,
+								  ResultRelInfo *rinfo);
+extern int	wixGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern TupleTableSlot **wixExecForeignBatchInsert(EState *estate,
+												  ResultRelInfo *rinfo,
+												  TupleTableSlot **slots,
+												  TupleTableSlot **planSlots,
+												  int *numSlots);
 extern int	wixIsForeignRelUpdatable(Relation rel);
 extern void wixExplainForeignModify(ModifyTableState *mtstate,
 									ResultRelInfo *rinfo, List *fdw_private,

@@ -503,6 +503,32 @@ class T05V3(unittest.TestCase):
         self.assertEqual(E.call("DELETE", "/stores/v3/products/" + p["id"])[0], 200)
         self.assertEqual(E.call("GET", "/stores/v3/products/" + p["id"])[0], 404)
 
+    def test_bulk_products(self):
+        def product(name, amount="3.00"):
+            return {"name": name, "productType": "PHYSICAL", "physicalProperties": {},
+                    "variantsInfo": {"variants": [{"choices": [], "price": {"actualPrice": {"amount": amount}}}]}}
+        st, b, _ = E.call("POST", "/stores/v3/bulk/products/create",
+                          {"products": [product("Bulk A"), product("", "1.00"), product("Bulk C")], "returnEntity": False})
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["bulkActionMetadata"], {"totalSuccesses": 2, "totalFailures": 1, "undetailedFailures": 0})
+        metas = [r["itemMetadata"] for r in b["results"]]
+        self.assertEqual([m["success"] for m in metas], [True, False, True])
+        self.assertEqual(metas[1]["error"]["code"], "REQUIRED_FIELD")
+        self.assertNotIn("item", b["results"][0])
+        ids = [metas[0]["id"], metas[2]["id"]]
+        self.assertEqual(E.call("GET", "/stores/v3/products/" + ids[0])[1]["product"]["name"], "Bulk A")
+        self.assertEqual(E.call("POST", "/stores/v3/bulk/products/create", {"products": []})[0], 400)
+        self.assertEqual(E.call("POST", "/stores/v3/bulk/products/create", {"products": [product("x")] * 101})[0], 400)
+        st, b, _ = E.call("POST", "/stores/v3/bulk/products/update", {"returnEntity": True, "products": [
+            {"product": {"id": ids[0], "revision": "1", "visible": False}},
+            {"product": {"id": ids[1], "revision": "9", "visible": False}}]})
+        metas = [r["itemMetadata"] for r in b["results"]]
+        self.assertEqual((metas[0]["success"], b["results"][0]["item"]["revision"]), (True, "2"))
+        self.assertEqual(metas[1]["error"]["code"], "REVISION_MISMATCH")
+        st, b, _ = E.call("POST", "/stores/v3/bulk/products/delete", {"productIds": ids + ["nope"]})
+        self.assertEqual([r["itemMetadata"]["success"] for r in b["results"]], [True, True, False])
+        self.assertEqual(E.call("GET", "/stores/v3/products/" + ids[1])[0], 404)
+
 
 class T06Bookings(unittest.TestCase):
     def test_cursor_offset_filters(self):

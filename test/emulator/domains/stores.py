@@ -5,9 +5,10 @@ decrement); Catalog V3 products (query, search, count: cursor paging; get,
 create, update, delete) and inventory items (query: cursor or offset
 paging; search, count; get, update, bulk increment and decrement)."""
 import copy
+import json
 
 import emu_data as D
-from api import (app_error, body_obj, body_or_r, bump, cents_of, check_type, dumps, entity, list_param,
+from api import (ApiError, app_error, body_obj, body_or_r, bump, cents_of, check_type, dumps, entity, list_param,
                  need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import ALL_BOOL, ALL_DATE, ALL_NUM, ALL_STR, F, iso_ms, spec
 from paging import (CURSOR, HAS, PREV_IF_ANY, cursor_metadata, cursor_paging, either_paged_query,
@@ -602,6 +603,11 @@ def h_v3_create(req):
     if not isinstance(u, dict):
         raise validation_error("product", "product is required", "REQUIRED_FIELD")
     fields = v3_fields(b.get("fields"))
+    return v3_product_response(st, v3_create(st, u), fields)
+
+
+def v3_create(st, u):
+    """A new V3 product from the create body's product u; raises ApiError."""
     v3_validate_common(u, True)
     pt = u.get("productType")
     if pt not in ("PHYSICAL", "DIGITAL"):
@@ -629,7 +635,7 @@ def h_v3_create(req):
     D.v3_recompute(p, items)
     st.add("v3", p)
     st.touch("v3s")
-    return v3_product_response(st, p, fields)
+    return p
 
 
 def h_v3_update(req):
@@ -643,6 +649,11 @@ def h_v3_update(req):
     fields = v3_fields(b.get("fields"))
     if u.get("id") not in (None, p["id"]):
         raise validation_error("product.id", "product.id does not match the path", "VALIDATION")
+    return v3_product_response(st, v3_update(st, p, u), fields)
+
+
+def v3_update(st, p, u):
+    """Product p changed by the update body's product u; raises ApiError."""
     check_revision(p, u.get("revision"), "product.revision", "Product")
     v3_validate_common(u, False)
     if "productType" in u and u["productType"] != p["productType"]:
@@ -681,18 +692,98 @@ def h_v3_update(req):
     bump(p)
     st.touch("v3", p["id"])
     st.touch("v3s")
-    return v3_product_response(st, p, fields)
+    return p
 
 
 def h_v3_delete(req):
     st = req.state
     require_catalog(st, "V3")
-    p = get_v3(st, req.m["id"])
+    v3_delete(st, get_v3(st, req.m["id"]))
+    return {}
+
+
+def v3_delete(st, p):
     for it in list(v3_items_of(st, p["id"]).values()):
         st.remove("inv", it["id"])
     st.remove("v3", p["id"])
     st.touch("v3s")
-    return {}
+
+
+def api_error_code(e):
+    """(code, description) of an ApiError's body, either error shape."""
+    d = e.body.get("details", {})
+    if "applicationError" in d:
+        return d["applicationError"]["code"], d["applicationError"]["description"]
+    v = d.get("validationError", {}).get("fieldViolations", [{}])[0]
+    return v.get("violatedRule", "VALIDATION"), "%s: %s" % (v.get("field"), v.get("description"))
+
+
+def v3_bulk(req, key, one, wire):
+    """A V3 bulk products call: 1..100 entries of body[key], each done by one(st, entry) -> product or
+    None; per-item failures in results[].itemMetadata (breadth.md §13)."""
+    st = req.state
+    require_catalog(st, "V3")
+    b = body_obj(req)
+    data = b.get(key)
+    if not isinstance(data, list) or not (1 <= len(data) <= 100):
+        raise validation_error(key, "%s must contain 1..100 items" % key, "MAX_SIZE")
+    ret = b.get("returnEntity") is True
+    fields = v3_fields(b.get("fields")) if wire else ()
+    results = []
+    ok = bad = 0
+    for i, x in enumerate(data):
+        meta = {"originalIndex": i, "success": False}
+        entry = {"itemMetadata": meta}
+        try:
+            p = one(st, x)
+            meta["success"] = True
+            ok += 1
+            if p is not None:
+                meta["id"] = p["id"]
+                if ret:
+                    entry["item"] = json.loads(st.obj_json("v3", p, ("g",) + fields, v3_proj(fields, True)))
+        except ApiError as e:
+            code, description = api_error_code(e)
+            meta["error"] = {"code": code, "description": description}
+            bad += 1
+        results.append(entry)
+    return {"results": results, "bulkActionMetadata": {"totalSuccesses": ok, "totalFailures": bad, "undetailedFailures": 0}}
+
+
+def bulk_create_one(st, x):
+    if not isinstance(x, dict):
+        raise validation_error("products", "Expected an object", "FORMAT")
+    return v3_create(st, x)
+
+
+def bulk_update_one(st, x):
+    u = x.get("product") if isinstance(x, dict) else None
+    if not isinstance(u, dict) or not isinstance(u.get("id"), str):
+        raise validation_error("products.product.id", "product.id is required", "REQUIRED_FIELD")
+    p = st.idx["v3"].get(u["id"])
+    if p is None:
+        raise app_error(404, "PRODUCT_NOT_FOUND", "Product %s not found" % u["id"])
+    return v3_update(st, p, u)
+
+
+def bulk_delete_one(st, pid):
+    p = st.idx["v3"].get(pid) if isinstance(pid, str) else None
+    if p is None:
+        raise app_error(404, "PRODUCT_NOT_FOUND", "Product %s not found" % (pid,))
+    v3_delete(st, p)
+    return {"id": pid}
+
+
+def h_v3_bulk_create(req):
+    return v3_bulk(req, "products", bulk_create_one, True)
+
+
+def h_v3_bulk_update(req):
+    return v3_bulk(req, "products", bulk_update_one, True)
+
+
+def h_v3_bulk_delete(req):
+    return v3_bulk(req, "productIds", bulk_delete_one, False)
 
 
 def inv_set_qty(it, quantity=None, in_stock=None):
