@@ -706,21 +706,39 @@ class BulkInsertTest(unittest.TestCase):
         self.assertEqual(changes(emu_v1), [("POST", "/stores/v1/products")] * 250)
         self.assertEqual(value("SELECT count(*) FROM wix_v1.products WHERE name LIKE 'Bulk v1 %'"), "250")
 
-    def test_rows_wix_refuses_fail_the_statement_and_say_what_was_made(self):
-        ok = {"itemMetadata": {"id": "11111111-1111-4111-8111-111111111111", "originalIndex": 0, "success": True}}
-        refused = {"itemMetadata": {"originalIndex": 1, "success": False,
-                                    "error": {"code": "DUPLICATE_SKU", "description": "SKU already in use"}}}
-        ok2 = {"itemMetadata": {"id": "22222222-2222-4222-8222-222222222222", "originalIndex": 2, "success": True}}
+    def test_rows_wix_refuses_are_sent_again_alone(self):
+        def refused(i):
+            return {"itemMetadata": {"originalIndex": i, "success": False,
+                                     "error": {"code": "SKU_TAKEN", "description": "SKU already in use"}}}
+        # Wix made rows 1 and 3 (the fault answers for it: nothing is made at
+        # the emulator) and refused row 2, which is then sent alone and made
+        ids = ["11111111-1111-4111-8111-11111111111%d" % i for i in (1, 3)]
         emu.fault(match="/stores/v3/bulk/products/create", status=200, times=1,
-                  body={"results": [ok, refused, ok2],
+                  body={"results": [{"itemMetadata": {"id": ids[0], "originalIndex": 0, "success": True}},
+                                    refused(1),
+                                    {"itemMetadata": {"id": ids[1], "originalIndex": 2, "success": True}}],
                         "bulkActionMetadata": {"totalSuccesses": 2, "totalFailures": 1, "undetailedFailures": 0}})
-        err = error("INSERT INTO wix.products (name, price) "
-                    "SELECT 'Refused ' || g, 1 FROM generate_series(1, 3) g")
-        self.assertIn("Wix refused row 2 of a bulk wix_create_product of 3 rows: SKU already in use", err)
-        self.assertIn("Wix error code: DUPLICATE_SKU.", err)
-        self.assertIn("Wix made 2 of the 3 rows.", err)
-        self.assertIn("Wix had already changed 2 rows of this statement", err)
-        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create")])
+        query("INSERT INTO wix.products (name, price) SELECT 'Refused ' || g, 1 FROM generate_series(1, 3) g")
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create"), ("POST", "/stores/v3/products")])
+        self.assertEqual(wix_requests(emu, "/stores/v3/products")[-1]["body"]["product"]["name"], "Refused 2")
+        self.assertEqual(value("SELECT count(*) FROM wix.products WHERE name LIKE 'Refused %'"), "1")
+        self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE target_id IN ('%s', '%s')" % tuple(ids)),
+                         "2")
+        # refused again alone: the statement fails, saying what Wix made
+        emu.reset_log()
+        emu.fault(match="/stores/v3/bulk/products/create", status=200, times=1,
+                  body={"results": [{"itemMetadata": {"id": ids[0], "originalIndex": 0, "success": True}}, refused(1)],
+                        "bulkActionMetadata": {"totalSuccesses": 1, "totalFailures": 1, "undetailedFailures": 0}})
+        emu.fault(match="/stores/v3/products", method="POST", status=400, times=1)
+        err = error("INSERT INTO wix.products (name, price) SELECT 'Twice ' || g, 1 FROM generate_series(1, 2) g")
+        self.assertIn("Wix had already changed 1 row of this statement", err)
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/create"), ("POST", "/stores/v3/products")])
+        # a failed bulk request: the rows of earlier requests are counted
+        emu.reset_log()
+        emu.fault(match="/stores/v3/bulk/products/create", status=400, times=1, after=1)
+        err = error("INSERT INTO wix.products (name, price) SELECT 'Second ' || g, 1 FROM generate_series(1, 150) g")
+        self.assertIn("Wix had already changed 100 rows of this statement", err)
+        self.assertEqual(value("SELECT count(*) FROM wix.products WHERE name LIKE 'Second %'"), "100")
         # a row our checks refuse stops the batch before anything is sent
         emu.reset_log()
         err = error("INSERT INTO wix.products (name, price) VALUES ('fine', 1), ('bad', -1)")

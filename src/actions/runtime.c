@@ -684,9 +684,9 @@ wix_action_bulk_size(const WixActionDef *def)
 	return def->bulk != NULL ? def->bulk->max_items : 1;
 }
 
-/* The bulk answer's result for item i of n, or NULL. */
+/* The bulk answer's result for item i, or NULL. */
 static json_object *
-bulk_result(json_object *results, int i, int n)
+bulk_result(json_object *results, int i)
 {
 	size_t		count = results ? json_object_array_length(results) : 0;
 
@@ -706,15 +706,13 @@ bulk_result(json_object *results, int i, int n)
 
 /*
  * send_bulk
- *		One bulk request for the n calls, through calls[0]'s connection;
- *		every call gets the request's status and id, and its own item's
- *		outcome: the new id as target, or *failed set with the error's code
- *		and description in *code and *description (the first failure's).
+ *		One bulk request for the n calls, through calls[0]'s connection.
+ *		Every call gets the request's status and id, and its item's outcome:
+ *		the new id as target, or refused[i] with Wix's reason as its note.
  *		Returns how many items Wix made.
  */
 static int
-send_bulk(WixActionCall *calls, int n, bool *failed, int *first_failed,
-		  const char **code, const char **description)
+send_bulk(WixActionCall *calls, int n, bool *refused)
 {
 	const WixBulkDef *bulk = calls[0].def->bulk;
 	json_object *body = wix_held(&calls[0], json_object_new_object());
@@ -728,33 +726,32 @@ send_bulk(WixActionCall *calls, int n, bool *failed, int *first_failed,
 		json_object_array_add(items, bulk->item(&calls[i]));
 	results = wix_json_get_type(wix_action_send(&calls[0], "POST", bulk->path, body, 0, NULL),
 								"results", json_type_array);
-	*first_failed = -1;
 	for (int i = 0; i < n; i++)
 	{
-		json_object *meta = wix_json_get(bulk_result(results, i, n), "itemMetadata");
+		json_object *meta = wix_json_get(bulk_result(results, i), "itemMetadata");
 		json_object *success = wix_json_get_type(meta, "success", json_type_boolean);
+		json_object *error = wix_json_get(meta, "error");
+		const char *code = wix_json_get_string(error, "code");
+		const char *description = wix_json_get_string(error, "description");
 		const char *id = wix_json_get_string(meta, "id");
 
 		calls[i].status = calls[0].status;
 		calls[i].request_id = calls[0].request_id;
-		calls[i].change_sent = calls[i].action_sent = true;
-		failed[i] = meta == NULL || (success != NULL && !json_object_get_boolean(success));
-		if (!failed[i])
+		calls[i].change_sent = true;
+		refused[i] = meta == NULL || (success != NULL && !json_object_get_boolean(success));
+		if (!refused[i])
 		{
+			calls[i].action_sent = true;
 			if (id != NULL)
 				calls[i].target = pstrdup(id);
 			made++;
-			continue;
 		}
-		if (*first_failed < 0)
-		{
-			json_object *error = wix_json_get(meta, "error");
-
-			*first_failed = i;
-			*code = wix_json_get_string(error, "code");
-			*description = meta == NULL ? "Wix's answer has no result for it" :
-				wix_json_get_string(error, "description");
-		}
+		else if (meta == NULL)
+			calls[i].note = pstrdup("Wix's answer has no result for this row");
+		else
+			calls[i].note = psprintf("Wix refused this row (%s: %s)",
+									 code ? code : "no code",
+									 description ? description : "no description");
 	}
 	return made;
 }
@@ -765,33 +762,28 @@ send_bulk(WixActionCall *calls, int n, bool *failed, int *first_failed,
  *		bulk call: every row's arguments read and checked as a single
  *		call's are, before anything is sent; one request for them all; an
  *		audit line for every row and an audit row for every row Wix made.
- *		When Wix refuses some rows it makes the others: *made counts them
- *		and the error names the first refused row.  Returns false, having
- *		sent nothing, where the site has no bulk call for the action
- *		(Catalog V1): the caller then sends the rows one by one.
+ *		Wix answers each row: refused[i] tells the rows it did not act on,
+ *		which the caller sends again alone (a revision read anew, Wix's
+ *		error in full).  Returns the rows Wix made, or -1, having sent
+ *		nothing, where the site has no bulk call for the action (Catalog
+ *		V1): the caller then sends every row alone.
  */
-bool
+int
 wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
-						bool **nulls, const char *server, int *made)
+						bool **nulls, const char *server, bool *refused)
 {
 	WixActionCall *calls = palloc0(sizeof(WixActionCall) * nrows);
-	bool	   *failed = palloc0(sizeof(bool) * nrows);
-	bool	   *audited = palloc0(sizeof(bool) * nrows);
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	MemoryContext cxt = AllocSetContextCreate(caller_cxt, "wix_admin bulk action",
 											  ALLOCSET_DEFAULT_SIZES);
 	char	   *role = GetUserNameFromId(GetUserId(), false);
 	volatile int nread = 0;
 	volatile bool sent = false;
+	int			made = -1;
 
 	Assert(def->bulk != NULL && nrows <= def->bulk->max_items);
-	*made = 0;
 	PG_TRY();
 	{
-		int			first_failed;
-		const char *code = NULL;
-		const char *description = NULL;
-
 		MemoryContextSwitchTo(cxt);
 		for (int i = 0; i < nrows; i++)
 		{
@@ -813,26 +805,13 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 				calls[i].conn = calls[0].conn;
 				calls[i].server_name = calls[0].server_name;
 			}
-			*made = send_bulk(calls, nrows, failed, &first_failed, &code,
-							  &description);
+			made = send_bulk(calls, nrows, refused);
 			for (int i = 0; i < nrows; i++)
 			{
-				if (failed[i])
-					continue;
-				audit_line(&calls[i], NULL);
-				audit_row(&calls[i]);
-				audited[i] = true;
+				audit_line(&calls[i], refused[i] ? calls[i].note : NULL);
+				if (!refused[i])
+					audit_row(&calls[i]);
 			}
-			if (first_failed >= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
-						 errmsg("Wix refused row %d of a bulk %s of %d rows: %s",
-								first_failed + 1, def->name, nrows,
-								description ? description : "(no description)"),
-						 errdetail("Wix error code: %s. Wix request id: %s. Wix made %d of the %d rows.",
-								   code ? code : "(none)",
-								   calls[0].request_id ? calls[0].request_id : "(none)",
-								   *made, nrows)));
 		}
 	}
 	PG_CATCH();
@@ -842,18 +821,15 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 		MemoryContextSwitchTo(caller_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* every row sent, or the one whose checks failed */
+		/* every row of a failed request, or the row whose checks failed */
 		for (int i = sent ? 0 : nread - 1; i >= 0 && i < nread; i++)
-		{
-			if (!audited[i])
-				audit_line(&calls[i], edata->message);
-		}
+			audit_line(&calls[i], edata->message);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(cxt);
-	return sent;
+	return made;
 }
 
 /* The queue's deliverer: run a queued action as a direct call would. */

@@ -164,7 +164,6 @@ typedef struct WixModifyState
 	Bitmapset  *set_attnums;	/* UPDATE: the columns it sets */
 	Bitmapset  *insert_attnums; /* INSERT: the columns its rule binds */
 	int			changed;		/* rows Wix has changed so far */
-	int			batch_made;		/* ... in the bulk request being sent */
 	WixColumnConverter **converters;	/* RETURNING: by attnum - 1 */
 	MemoryContext query_cxt;	/* the statement's: what lives to its end */
 	MemoryContext row_cxt;		/* reset for every row */
@@ -994,9 +993,8 @@ wixGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 
 /*
  * wixExecForeignBatchInsert
- *		The rows of a batch in one bulk request, or one by one where the
- *		site lacks the bulk call.  Rows Wix made before an error count in
- *		its DETAIL, those of the failed request too.
+ *		The rows of a batch in one bulk request; the rows Wix refuses in it
+ *		again alone, and every row alone where the site lacks the bulk call.
  */
 TupleTableSlot **
 wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
@@ -1009,40 +1007,42 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	int			n = *numSlots;
 	Datum	  **values;
 	bool	  **nulls;
+	bool	   *refused;
 	MemoryContext oldcxt;
-	MemoryContext cxt;
-	bool		sent = false;
+	int			made;
 
 	MemoryContextReset(state->row_cxt);
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
-	cxt = CurrentMemoryContext;
 	values = palloc(sizeof(Datum *) * n);
 	nulls = palloc(sizeof(bool *) * n);
+	refused = palloc(sizeof(bool) * n);
 	for (int r = 0; r < n; r++)
 	{
 		check_insert_columns(state, slots[r]);
 		values[r] = palloc(sizeof(Datum) * nparams);
 		nulls[r] = palloc(sizeof(bool) * nparams);
+		refused[r] = true;		/* sent alone unless the bulk call makes it */
 		for (int i = 0; i < nparams; i++)
 			bind_arg(state, &state->call->args[i], slots[r], planSlots[r],
 					 (Datum) 0, &values[r][i], &nulls[r][i]);
 	}
-	state->batch_made = 0;
 	PG_TRY();
 	{
-		sent = wix_action_run_dml_bulk(def, n, values, nulls, state->server,
-									   &state->batch_made);
+		made = wix_action_run_dml_bulk(def, n, values, nulls, state->server,
+									   refused);
 	}
 	PG_CATCH();
 	{
-		rethrow_with_changed(state, state->changed + state->batch_made, cxt);
+		rethrow_with_changed(state, state->changed, state->row_cxt);
 	}
 	PG_END_TRY();
-	state->changed += state->batch_made;
-	for (int r = 0; !sent && r < n; r++)
+	state->changed += Max(made, 0);
+	for (int r = 0; r < n; r++)
 	{
 		bool		row_changed = false;
 
+		if (!refused[r])
+			continue;
 		(void) run_call(state, state->call, slots[r], planSlots[r], (Datum) 0,
 						&row_changed);
 		state->changed++;

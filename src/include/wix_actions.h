@@ -222,9 +222,9 @@ extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
 								const bool *nulls, const char *server,
 								bool defer);
 extern int	wix_action_bulk_size(const WixActionDef *def);
-extern bool wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
+extern int	wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
 									Datum **values, bool **nulls,
-									const char *server, int *made);
+									const char *server, bool *refused);
 extern void wix_check_args(WixActionCall *call);
 extern void wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo);
 extern void wix_args_from_json(WixActionCall *call, const char *args_text,
