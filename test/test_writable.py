@@ -37,6 +37,11 @@ def wix_requests(em, prefix="/"):
             and r["headers"].get("user-agent", "").startswith("wix_admin")]
 
 
+def wix_requests_made(em):
+    """(method, path) of every request wix_admin sent, reads included."""
+    return [(r["method"], r["path"]) for r in wix_requests(em)]
+
+
 def changes(em):
     """wix_admin's requests that change something (not queries, not reads)."""
     return [(r["method"], r["path"]) for r in wix_requests(em)
@@ -202,7 +207,10 @@ class WritableTest(unittest.TestCase):
         self.assertIn("Wix calls: archived = true: wix_archive_order(): PATCH /ecom/v1/orders/{order_id}", plan)
         plan = "\n".join(r[0] for r in query(
             "EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM wix.products WHERE id = 'x'"))
-        self.assertIn("Wix calls: each row: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
+        self.assertIn("Foreign Delete on wix.products", plan)
+        self.assertIn("Wix calls: up to 100 rows a request: wix_delete_product(): "
+                      "POST /stores/v3/bulk/products/delete (Catalog V1: each row alone), "
+                      "a row Wix refuses: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
                       "(Catalog V1: /stores/v1/products/{product_id})", plan)
         plan = "\n".join(r[0] for r in query(
             "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.members SET status = 'x' WHERE id = 'x'"))
@@ -500,7 +508,12 @@ class WritableTest(unittest.TestCase):
                 product = self.created_product(em, "Doomed %s" % schema)
                 em.reset_log()
                 query("DELETE FROM %s.products WHERE id = '%s'" % (schema, product["id"]))
-                self.assertEqual(changes(em), [("DELETE", base + product["id"])])
+                if em is emu:
+                    # Catalog V3: in its bulk delete (BulkModifyTest)
+                    self.assertEqual(changes(em), [("POST", "/stores/v3/bulk/products/delete")])
+                    self.assertEqual(wix_requests(em, "/stores/v3/bulk/")[0]["body"], {"productIds": [product["id"]]})
+                else:
+                    self.assertEqual(changes(em), [("DELETE", base + product["id"])])
                 self.assertEqual(value("SELECT count(*) FROM %s.products WHERE id = '%s'"
                                        % (schema, product["id"])), "0")
                 self.assertEqual(query("SELECT action, server FROM wix_admin.action_log WHERE target_id = '%s'"
@@ -547,9 +560,10 @@ class WritableTest(unittest.TestCase):
                 body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
                 self.assertEqual((body["name"], body["visible"]), ("Renamed again", False))
                 if em is emu:
-                    # V3: the id and the current revision, read by the runner
+                    # V3: the id and the revision the row was read with
                     self.assertEqual(body["id"], product["id"])
-                    self.assertRegex(body["revision"], r"^\d+$")
+                    self.assertEqual(body["revision"], product["revision"])
+                    self.assertEqual([m for m, p in wix_requests_made(em) if p == path + product["id"]], ["PATCH"])
                     got = wix(em, "GET", path + product["id"])["product"]
                 else:
                     self.assertEqual(set(body), {"name", "visible"})
@@ -557,7 +571,11 @@ class WritableTest(unittest.TestCase):
                 self.assertEqual((got["name"], got["visible"]), ("Renamed again", False))
                 em.reset_log()
                 query("UPDATE %s.products SET visible = true WHERE id = '%s'" % (schema, product["id"]))
-                body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
+                if em is emu:
+                    # without RETURNING, in Catalog V3's bulk update (BulkModifyTest)
+                    body = wix_requests(em, "/stores/v3/bulk/products/update")[-1]["body"]["products"][0]["product"]
+                else:
+                    body = wix_requests(em, path + product["id"])[-1]["body"]["product"]
                 self.assertNotIn("name", body)
                 self.assertTrue(body["visible"])
                 self.assertEqual(value("SELECT visible FROM %s.products WHERE id = '%s'" % (schema, product["id"])),
@@ -655,9 +673,13 @@ def bulk_bodies(em):
     return [r["body"]["products"] for r in wix_requests(em, "/stores/v3/bulk/products/create")]
 
 
-class BulkInsertTest(unittest.TestCase):
-    """INSERT into products goes to Catalog V3's bulk create, 100 rows a
-    request, where no row must be answered or seen alone."""
+def products_of(em, prefix):
+    """The emulator's products whose names start with prefix."""
+    return [p for p in items_of(em.data("products"), "products") if p["name"].startswith(prefix)]
+
+
+class BulkTest(unittest.TestCase):
+    """A test class whose products are no other test's to pick."""
 
     @staticmethod
     def product_ids():
@@ -669,7 +691,6 @@ class BulkInsertTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        # the products made here are no other test's to pick
         Pick.taken.update(cls.product_ids() - cls.seeded)
 
     def setUp(self):
@@ -679,6 +700,11 @@ class BulkInsertTest(unittest.TestCase):
 
     def tearDown(self):
         emu.clear_faults()
+
+
+class BulkInsertTest(BulkTest):
+    """INSERT into products goes to Catalog V3's bulk create, 100 rows a
+    request, where no row must be answered or seen alone."""
 
     def logged(self, prefix):
         return value("SELECT count(DISTINCT target_id) FROM wix_admin.action_log "
@@ -790,6 +816,108 @@ class BulkInsertTest(unittest.TestCase):
             "EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO wix.products (name, price) VALUES ('x', 1) RETURNING id"))
         self.assertNotIn("up to 100 rows", plan)
         self.assertEqual(changes(emu), [])
+
+
+class BulkModifyTest(BulkTest):
+    """UPDATE and DELETE of Catalog V3 products go to its bulk calls, 100
+    rows a request: the scan reads the rows and sends them (direct modify)."""
+
+    def test_250_rows_are_3_requests_on_v3_and_each_row_alone_on_v1(self):
+        query("INSERT INTO wix.products (name, price) SELECT 'Upd ' || g, 1 FROM generate_series(1, 250) g")
+        emu.reset_log()
+        query("UPDATE wix.products SET visible = false, name = name || ' (old)' WHERE name LIKE 'Upd %'")
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/update")] * 3)
+        bodies = [r["body"] for r in wix_requests(emu, "/stores/v3/bulk/products/update")]
+        self.assertEqual([len(b["products"]) for b in bodies], [100, 100, 50])
+        self.assertFalse(bodies[0]["returnEntity"])
+        first = bodies[0]["products"][0]["product"]
+        self.assertEqual(set(first), {"id", "revision", "name", "visible"})
+        self.assertEqual((first["revision"], first["visible"]), ("1", False))
+        self.assertTrue(first["name"].endswith(" (old)"))
+        made = products_of(emu, "Upd ")
+        self.assertEqual(len(made), 250)
+        self.assertEqual({(p["visible"], p["revision"], p["name"].endswith(" (old)")) for p in made},
+                         {(False, "2", True)})
+        # besides the site's catalog and the scan's pages, nothing is read
+        # (a batch goes as soon as the scan has read its rows)
+        pages = -(-len(items_of(emu.data("products"), "products")) // 100)
+        self.assertEqual(sorted(wix_requests_made(emu)),
+                         sorted([("GET", "/stores/v3/provision/version")]
+                                + [("POST", "/stores/v3/products/query")] * pages
+                                + [("POST", "/stores/v3/bulk/products/update")] * 3))
+        self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE action = 'wix_update_product' "
+                               "AND target_id IN (SELECT id FROM wix.products WHERE name LIKE 'Upd %')"), "250")
+        emu.reset_log()
+        rows = query("DELETE FROM wix.products WHERE name LIKE 'Upd %'; SELECT count(*) FROM wix.products "
+                     "WHERE name LIKE 'Upd %'")
+        self.assertEqual(rows, [["0"]])
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/bulk/products/delete")] * 3)
+        self.assertEqual(products_of(emu, "Upd "), [])
+        # Catalog V1 has no bulk calls: each row alone
+        query("INSERT INTO wix_v1.products (name, price) SELECT 'Upd1 ' || g, 1 FROM generate_series(1, 5) g")
+        emu_v1.reset_log()
+        query("UPDATE wix_v1.products SET visible = false WHERE name LIKE 'Upd1 %'")
+        self.assertEqual([m for m, p in changes(emu_v1)], ["PATCH"] * 5)
+        self.assertEqual({p["visible"] for p in products_of(emu_v1, "Upd1 ")}, {False})
+        emu_v1.reset_log()
+        query("DELETE FROM wix_v1.products WHERE name LIKE 'Upd1 %'")
+        self.assertEqual([m for m, p in changes(emu_v1)], ["DELETE"] * 5)
+        self.assertEqual(products_of(emu_v1, "Upd1 "), [])
+
+    def test_a_row_wix_refuses_is_sent_alone_with_its_revision_read_again(self):
+        rows = query("INSERT INTO wix.products (name, price) SELECT 'Conflict ' || g, 1 "
+                     "FROM generate_series(1, 3) g RETURNING id, name")
+        ids = dict((name, pid) for pid, name in rows)
+        emu.reset_log()
+        # Wix makes rows 1 and 3 and refuses row 2 (a stale revision) ...
+        emu.fault(match="/stores/v3/bulk/products/update", status=200, times=1, body={
+            "results": [{"itemMetadata": {"id": ids["Conflict 1"], "originalIndex": 0, "success": True}},
+                        {"itemMetadata": {"id": ids["Conflict 2"], "originalIndex": 1, "success": False,
+                                          "error": {"code": "REVISION_MISMATCH", "description": "stale"}}},
+                        {"itemMetadata": {"id": ids["Conflict 3"], "originalIndex": 2, "success": True}}],
+            "bulkActionMetadata": {"totalSuccesses": 2, "totalFailures": 1, "undetailedFailures": 0}})
+        # ... and alone, its revision is stale again once: read it, send again
+        emu.fault(match="/stores/v3/products/" + ids["Conflict 2"], method="PATCH", status=409, times=1)
+        query("UPDATE wix.products SET visible = false WHERE name LIKE 'Conflict %'")
+        alone = "/stores/v3/products/" + ids["Conflict 2"]
+        self.assertEqual([r for r in wix_requests_made(emu) if not r[1].endswith("/query")],
+                         [("GET", "/stores/v3/provision/version"), ("POST", "/stores/v3/bulk/products/update"), ("PATCH", alone), ("GET", alone),
+                          ("PATCH", alone)])
+        patches = [r["body"]["product"] for r in wix_requests(emu, alone) if r["method"] == "PATCH"]
+        self.assertEqual([p["revision"] for p in patches], ["1", "1"])   # as read, then as read again
+        self.assertFalse(wix(emu, "GET", alone)["product"]["visible"])
+        self.assertEqual(query("SELECT target_id, error FROM wix_admin.action_log WHERE target_id IN ('%s', '%s', '%s') "
+                               "AND action = 'wix_update_product' ORDER BY id" % tuple(ids[n] for n in ("Conflict 1", "Conflict 2", "Conflict 3"))),
+                         [[ids["Conflict 1"], ""], [ids["Conflict 3"], ""],
+                          [ids["Conflict 2"], "revision conflict (HTTP 409) on the first attempt; "
+                                              "re-read the revision and retried once"]])
+
+    def test_explain_and_when_rows_go_alone(self):
+        plan = "\n".join(r[0] for r in query(
+            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.products SET visible = false WHERE name LIKE 'x%'"))
+        self.assertIn("Foreign Update on wix.products", plan)
+        self.assertIn("Wix calls: up to 100 rows a request: wix_update_product(): "
+                      "POST /stores/v3/bulk/products/update (Catalog V1: each row alone), "
+                      "a row Wix refuses: wix_update_product()", plan)
+        self.assertIn("Filter: (products.name ~~ 'x%'::text)", plan)
+        # RETURNING, row triggers and joins keep the row-by-row plan
+        for sql in ("UPDATE wix.products SET visible = false WHERE name LIKE 'x%' RETURNING id",
+                    "UPDATE wix.products p SET visible = false FROM (VALUES ('x'), ('y')) v(n) WHERE p.name = v.n"):
+            plan = "\n".join(r[0] for r in query("EXPLAIN (VERBOSE, COSTS OFF) " + sql))
+            self.assertNotIn("Foreign Update", plan, sql)
+            self.assertIn("Wix calls: visible = any: wix_update_product()", plan, sql)
+        self.assertEqual(changes(emu), [])
+
+    def test_deferred_rows_are_queued_one_by_one(self):
+        query("INSERT INTO wix.products (name, price) SELECT 'Later ' || g, 1 FROM generate_series(1, 2) g")
+        emu.reset_log()
+        query("BEGIN; SET LOCAL wix_admin.defer_actions = on; "
+              "UPDATE wix.products SET visible = false WHERE name LIKE 'Later %'; COMMIT;")
+        self.assertEqual(changes(emu), [])
+        self.assertEqual(value("SELECT count(*) FROM wix_admin.actions WHERE action = 'wix_update_product' "
+                               "AND state = 'queued'"), "2")
+        query("CALL wix_admin.process_queue();")
+        self.assertEqual({p["visible"] for p in products_of(emu, "Later ")}, {False})
 
 if __name__ == "__main__":
     unittest.main()

@@ -116,25 +116,34 @@ wix_check_update_product(WixActionCall *call)
 				 errhint("Leave \"id\" out of changes.")));
 }
 
-/* One attempt of a V3 product update: the changes with the current revision. */
+/*
+ * One attempt of a V3 product update: the changes with the current
+ * revision; the first, with the revision DML read the row with, if any.
+ */
 static void
 prepare_product_update(WixActionCall *call, int attempt, void *arg,
 					   WixAttempt *out)
 {
 	json_object *body = arg;
 	char	   *path = wix_expand_path(call, "/stores/v3/products/{product_id}");
-	json_object *product = wix_entity(wix_action_read(call, "GET", path, NULL),
-									  "product", "GET", path);
+	json_object *product;
 	int64		revision;
 
+	out->body = body;
+	out->path = path;
+	if (attempt == 0 && call->revision != NULL)
+	{
+		wix_jset_string(wix_json_get(body, "product"), "revision", call->revision);
+		return;
+	}
+	product = wix_entity(wix_action_read(call, "GET", path, NULL),
+						 "product", "GET", path);
 	if (!wix_json_get_int64(product, "revision", &revision))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Wix product has no revision")));
 	wix_jset_string(wix_json_get(body, "product"), "revision",
 					psprintf(INT64_FORMAT, revision));
-	out->body = body;
-	out->path = path;
 }
 
 /*
@@ -165,6 +174,34 @@ wix_run_update_product(WixActionCall *call)
 	}
 	return wix_entity(wix_action_send(call, "PATCH", path, body, 0, NULL),
 					  "product", "PATCH", path);
+}
+
+/*
+ * One product of Catalog V3's bulk update: the changes with the id and the
+ * revision the row was read with; NULL (sent alone, which reads the
+ * revision) without one.  A stale revision is refused by Wix for that
+ * product only, which is then sent alone.
+ */
+json_object *
+wix_update_product_item(WixActionCall *call)
+{
+	json_object *changes = wix_arg(call, "changes")->json;
+	json_object *item;
+
+	if (call->revision == NULL || wix_json_get(changes, "revision") != NULL)
+		return NULL;
+	item = json_object_new_object();
+	wix_jset(item, "product", json_object_get(changes));
+	wix_jset_string(changes, "id", wix_arg_text(call, "product_id"));
+	wix_jset_string(changes, "revision", call->revision);
+	return item;
+}
+
+/* One id of Catalog V3's bulk delete. */
+json_object *
+wix_delete_product_item(WixActionCall *call)
+{
+	return json_object_new_string(wix_arg_text(call, "product_id"));
 }
 
 /*

@@ -42,10 +42,21 @@
 		.result_key = "booking", \
 	.read_current = wix_read_booking,.done_status = status}
 
-/* Catalog V3's bulk create (breadth.md §13) */
+/* Catalog V3's bulk product calls (breadth.md §13) */
 static const WixBulkDef products_bulk_create = {
 	.path = "/stores/v3/bulk/products/create",.items_key = "products",
-	.max_items = 100,.catalog_v3_only = true,.item = wix_create_product_item
+	.max_items = 100,.catalog_v3_only = true,.takes_return_entity = true,
+	.item = wix_create_product_item
+};
+static const WixBulkDef products_bulk_update = {
+	.path = "/stores/v3/bulk/products/update",.items_key = "products",
+	.max_items = 100,.catalog_v3_only = true,.takes_return_entity = true,
+	.item = wix_update_product_item
+};
+static const WixBulkDef products_bulk_delete = {
+	.path = "/stores/v3/bulk/products/delete",.items_key = "productIds",
+	.max_items = 100,.catalog_v3_only = true,
+	.item = wix_delete_product_item
 };
 
 static const WixActionDef actions[] = {
@@ -107,12 +118,13 @@ static const WixActionDef actions[] = {
 	.run = wix_run_create_product,.bulk = &products_bulk_create},
 	{.name = "wix_update_product",
 		.params = {TARGET_ID("product_id"), {"changes", WIX_PARAM_OBJECT, NULL}},
-	.check = wix_check_update_product,.run = wix_run_update_product},
+	.check = wix_check_update_product,.run = wix_run_update_product,
+	.bulk = &products_bulk_update},
 	{.name = "wix_delete_product",
 		.params = {TARGET_ID("product_id")},
 		.method = "DELETE",.path = "/stores/v3/products/{product_id}",
 		.path_v1 = "/stores/v1/products/{product_id}",
-	.flags = WIX_ACTION_DELETE},
+	.flags = WIX_ACTION_DELETE,.bulk = &products_bulk_delete},
 	{.name = "wix_set_inventory",
 		.params = {TARGET_ID("product_id"), {"quantity", WIX_PARAM_INT, NULL},
 		OPT_ID("variant_id")},

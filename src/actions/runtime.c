@@ -656,18 +656,20 @@ read_value_args(WixActionCall *call, void *arg)
  *		An action made by an INSERT, UPDATE or DELETE of a foreign table
  *		(fdw/modify.c): the call its SQL function makes, with the arguments
  *		the row binds (by parameter), on the table's server, queued when
- *		defer.  The executor has checked the table's privileges; they stand
+ *		defer; revision is the entity's as the row was read, or NULL.  The executor has checked the table's privileges; they stand
  *		for EXECUTE on the function and USAGE on the server.  Returns Wix's
  *		entity as jsonb, or the queued action.
  */
 Datum
 wix_action_run_dml(const WixActionDef *def, const Datum *values,
-				   const bool *nulls, const char *server, bool defer)
+				   const bool *nulls, const char *revision, const char *server,
+				   bool defer)
 {
 	WixActionCall call = {0};
 	ValueArgs	args = {values, nulls, server};
 
 	call.def = def;
+	call.revision = revision;
 	call.defer = defer;
 	call.via_table = true;
 	return run_call(&call, read_value_args, &args);
@@ -706,10 +708,11 @@ bulk_result(json_object *results, int i)
 
 /*
  * send_bulk
- *		One bulk request for the n calls, through calls[0]'s connection.
- *		Every call gets the request's status and id, and its item's outcome:
- *		the new id as target, or refused[i] with Wix's reason as its note.
- *		Returns how many items Wix made.
+ *		One bulk request for the n calls, through calls[0]'s connection,
+ *		with the item of every call that can go in bulk.  Every call sent
+ *		gets the request's status and id, and its item's outcome: the new
+ *		id as target, or refused[i] with Wix's reason as its note; a call
+ *		left out is refused[i] too.  Returns how many items Wix made.
  */
 static int
 send_bulk(WixActionCall *calls, int n, bool *refused)
@@ -717,27 +720,47 @@ send_bulk(WixActionCall *calls, int n, bool *refused)
 	const WixBulkDef *bulk = calls[0].def->bulk;
 	json_object *body = wix_held(&calls[0], json_object_new_object());
 	json_object *items = json_object_new_array();
+	int		   *item_index = palloc(sizeof(int) * n);
+	int			nitems = 0;
 	json_object *results;
 	int			made = 0;
 
 	wix_jset(body, bulk->items_key, items);
-	wix_jset(body, "returnEntity", json_object_new_boolean(false));
+	if (bulk->takes_return_entity)
+		wix_jset(body, "returnEntity", json_object_new_boolean(false));
 	for (int i = 0; i < n; i++)
-		json_object_array_add(items, bulk->item(&calls[i]));
+	{
+		json_object *item = bulk->item(&calls[i]);
+
+		item_index[i] = item != NULL ? nitems++ : -1;
+		refused[i] = item == NULL;
+		calls[i].change_sent = item != NULL;	/* for the audit */
+		if (item != NULL)
+			json_object_array_add(items, item);
+	}
+	if (nitems == 0)
+		return 0;
 	results = wix_json_get_type(wix_action_send(&calls[0], "POST", bulk->path, body, 0, NULL),
 								"results", json_type_array);
 	for (int i = 0; i < n; i++)
 	{
-		json_object *meta = wix_json_get(bulk_result(results, i), "itemMetadata");
-		json_object *success = wix_json_get_type(meta, "success", json_type_boolean);
-		json_object *error = wix_json_get(meta, "error");
-		const char *code = wix_json_get_string(error, "code");
-		const char *description = wix_json_get_string(error, "description");
-		const char *id = wix_json_get_string(meta, "id");
+		json_object *meta;
+		json_object *success;
+		json_object *error;
+		const char *code;
+		const char *description;
+		const char *id;
 
+		if (item_index[i] < 0)
+			continue;
+		meta = wix_json_get(bulk_result(results, item_index[i]), "itemMetadata");
+		success = wix_json_get_type(meta, "success", json_type_boolean);
+		error = wix_json_get(meta, "error");
+		code = wix_json_get_string(error, "code");
+		description = wix_json_get_string(error, "description");
+		id = wix_json_get_string(meta, "id");
 		calls[i].status = calls[0].status;
 		calls[i].request_id = calls[0].request_id;
-		calls[i].change_sent = true;
 		refused[i] = meta == NULL || (success != NULL && !json_object_get_boolean(success));
 		if (!refused[i])
 		{
@@ -763,14 +786,17 @@ send_bulk(WixActionCall *calls, int n, bool *refused)
  *		call's are, before anything is sent; one request for them all; an
  *		audit line for every row and an audit row for every row Wix made.
  *		Wix answers each row: refused[i] tells the rows it did not act on,
- *		which the caller sends again alone (a revision read anew, Wix's
- *		error in full).  Returns the rows Wix made, or -1, having sent
+ *		and those that cannot go in bulk (WixBulkDef.item), which the
+ *		caller sends alone (a revision read anew, Wix's error in full).
+ *		revisions, when not NULL, are the rows' revisions as read, sent
+ *		with them where the call takes one.  Returns the rows Wix made, or -1, having sent
  *		nothing, where the site has no bulk call for the action (Catalog
  *		V1): the caller then sends every row alone.
  */
 int
 wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
-						bool **nulls, const char *server, bool *refused)
+						bool **nulls, const char *const *revisions,
+						const char *server, bool *refused)
 {
 	WixActionCall *calls = palloc0(sizeof(WixActionCall) * nrows);
 	MemoryContext caller_cxt = CurrentMemoryContext;
@@ -789,6 +815,7 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 		{
 			calls[i].def = def;
 			calls[i].via_table = true;
+			calls[i].revision = revisions ? revisions[i] : NULL;
 			calls[i].role = role;
 			calls[i].caller_cxt = caller_cxt;
 			calls[i].cxt = cxt;
@@ -808,6 +835,8 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 			made = send_bulk(calls, nrows, refused);
 			for (int i = 0; i < nrows; i++)
 			{
+				if (!calls[i].change_sent)
+					continue;	/* not in the request: sent alone */
 				audit_line(&calls[i], refused[i] ? calls[i].note : NULL);
 				if (!refused[i])
 					audit_row(&calls[i]);
@@ -823,7 +852,10 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 		FlushErrorState();
 		/* every row of a failed request, or the row whose checks failed */
 		for (int i = sent ? 0 : nread - 1; i >= 0 && i < nread; i++)
-			audit_line(&calls[i], edata->message);
+		{
+			if (!sent || calls[i].change_sent)
+				audit_line(&calls[i], edata->message);
+		}
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -731,6 +731,11 @@ wix_admin_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignInsert = wixEndForeignModify;
 	routine->GetForeignModifyBatchSize = wixGetForeignModifyBatchSize;
 	routine->ExecForeignBatchInsert = wixExecForeignBatchInsert;
+	routine->PlanDirectModify = wixPlanDirectModify;
+	routine->BeginDirectModify = wixBeginDirectModify;
+	routine->IterateDirectModify = wixIterateDirectModify;
+	routine->EndDirectModify = wixEndDirectModify;
+	routine->ExplainDirectModify = wixExplainDirectModify;
 	routine->IsForeignRelUpdatable = wixIsForeignRelUpdatable;
 	routine->ExplainForeignModify = wixExplainForeignModify;
 

@@ -41,12 +41,7 @@
  *	 reschedule setting start_date and end_date is one request.  Several
  *	 columns can feed one jsonb object parameter (WIX_BIND_MEMBER), with
  *	 only the columns the statement sets: a product's name and visible are
- *	 one wix_update_product() changes object, whose V3 revision the runner
- *	 reads (and re-reads once on a 409).  The row's revision as scanned is
- *	 not sent: a revision in changes turns the runner's retry off, and a
- *	 DML statement should behave as the function does.  (Sending it, as
- *	 optimistic concurrency against changes since the scan, would need the
- *	 runner to take a first-attempt revision.)
+ *	 one wix_update_product() changes object (the V3 revision: below).
  *
  * - Deferred mode.  With wix_admin.defer_actions on, the runner queues
  *	 each row's action ({action, args}) in the statement's transaction, as
@@ -74,6 +69,26 @@
  * - Failures.  In immediate mode each row goes to Wix as the statement
  *	 runs; when one fails, the error's DETAIL says how many rows Wix had
  *	 changed already (their audit lines are in the server log).
+ *
+ * - Bulk.  An action row may name its bulk call (Catalog V3's products:
+ *	 create, update, delete; 100 a request).  An INSERT uses it through
+ *	 the executor's batch insert (GetForeignModifyBatchSize), an UPDATE or
+ *	 DELETE through direct modify: the ForeignScan reads the rows itself
+ *	 (Wix filters what it can, the rest is checked as rows arrive) and
+ *	 sends them a batch at a time.  Both only where no row must be answered
+ *	 or seen alone: no RETURNING, no row trigger, not deferred (the queue
+ *	 holds one action per row), and for direct modify a scan of the table
+ *	 alone whose every row makes the same action.  The runner checks every
+ *	 row of a batch before sending any (wix_action_run_dml_bulk); a row Wix
+ *	 refuses in the bulk answer is sent again alone, which is safe as Wix
+ *	 has not acted on it and gives Wix's error in full.  Catalog V1 has no
+ *	 bulk calls: there each row goes alone.
+ *
+ * - Revisions.  An UPDATE fetches the row's revision column, when the
+ *	 table has one, as the resjunk "wix_revision": a bulk update must send
+ *	 each product's revision, and a single V3 product update sends it on
+ *	 its first attempt instead of reading the product first (a 409 still
+ *	 reads it and retries once).
  *
  *-------------------------------------------------------------------------
  */
@@ -158,6 +173,8 @@ typedef struct WixModifyState
 	bool		defer;			/* wix_admin.defer_actions at the start */
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
+	AttrNumber	revision_attno; /* ... and "wix_revision", if any */
+	FmgrInfo	revision_output;	/* ... its type's output function */
 	List	   *subplan_tlist;	/* UPDATE and DELETE: the subplan's */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
 	List	   *columns;		/* UPDATE: ModifyColumn * */
@@ -409,7 +426,19 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 									   attr->atttypmod, attr->attcollation, 0),
 						 rtindex, "wix_id");
 	if (root->parse->commandType == CMD_UPDATE)
+	{
+		AttrNumber	revision = column_for(standard_columns(target_relation, resource),
+										  tupdesc->natts, "revision");
+
 		add_row_bindings(root, rtindex, target_relation, resource);
+		if (revision != InvalidAttrNumber)
+		{
+			attr = TupleDescAttr(tupdesc, revision - 1);
+			add_row_identity_var(root, makeVar(rtindex, revision, attr->atttypid,
+											   attr->atttypmod, attr->attcollation, 0),
+								 rtindex, "wix_revision");
+		}
+	}
 }
 
 /*
@@ -602,21 +631,20 @@ prepare_call(WixModifyState *state, const char **standard,
 }
 
 /*
- * begin_modify
+ * init_modify
  *		The state of a statement's INSERT, UPDATE or DELETE of the table:
  *		for an UPDATE, the columns it sets (attnums); with returning, the
- *		rows Wix answers are returned.
+ *		rows Wix answers are returned; subplan_tlist has the row's junk
+ *		columns (UPDATE and DELETE).
  */
-static void
-begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo, WixDmlKind kind,
-			 List *attnums, bool returning, int eflags)
+static WixModifyState *
+init_modify(Relation rel, WixDmlKind kind, List *attnums, bool returning,
+			List *subplan_tlist, EState *estate, int eflags)
 {
 	WixModifyState *state = palloc0(sizeof(WixModifyState));
-	Relation	rel = rinfo->ri_RelationDesc;
 	const char **standard;
 	ListCell   *lc;
 
-	rinfo->ri_FdwState = state;
 	state->query_cxt = CurrentMemoryContext;
 	state->rel = rel;
 	state->resource = table_resource(rel);
@@ -626,10 +654,23 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo, WixDmlKind kind,
 	standard = standard_columns(rel, state->resource);
 	if (state->kind != WIX_DML_INSERT)
 	{
-		state->subplan_tlist = outerPlanState(mtstate)->plan->targetlist;
-		state->id_attno = ExecFindJunkAttributeInTlist(state->subplan_tlist, "wix_id");
+		state->subplan_tlist = subplan_tlist;
+		state->id_attno = ExecFindJunkAttributeInTlist(subplan_tlist, "wix_id");
 		if (!AttributeNumberIsValid(state->id_attno))
 			elog(ERROR, "could not find junk wix_id column");
+		state->revision_attno = ExecFindJunkAttributeInTlist(subplan_tlist,
+															 "wix_revision");
+		if (AttributeNumberIsValid(state->revision_attno))
+		{
+			Oid			typoutput;
+			bool		varlena;
+
+			getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel),
+											column_for(standard, RelationGetDescr(rel)->natts,
+													   "revision") - 1)->atttypid,
+							  &typoutput, &varlena);
+			fmgr_info(typoutput, &state->revision_output);
+		}
 	}
 
 	if (state->kind == WIX_DML_UPDATE)
@@ -656,7 +697,7 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo, WixDmlKind kind,
 								   InvalidAttrNumber);
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
+		return state;
 
 	state->defer = wix_defer_actions;
 	if (state->defer && state->returning)
@@ -665,18 +706,24 @@ begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo, WixDmlKind kind,
 				 errmsg("RETURNING is not available when wix_admin.defer_actions is on"),
 				 errdetail("A deferred change is sent to Wix after COMMIT; there is no answer from Wix to return yet."),
 				 errhint("Leave out RETURNING, or SET wix_admin.defer_actions = off; a delivered action's answer is in wix_admin.actions.")));
-	state->row_cxt = AllocSetContextCreate(mtstate->ps.state->es_query_cxt,
+	state->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										   "wix_admin modify row",
 										   ALLOCSET_DEFAULT_SIZES);
+	return state;
 }
 
 void
 wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					  List *fdw_private, int subplan_index, int eflags)
 {
-	begin_modify(mtstate, rinfo, dml_kind(mtstate->operation),
-				 list_nth(fdw_private, WixModifyColumns),
-				 intVal(list_nth(fdw_private, WixModifyReturning)), eflags);
+	WixDmlKind	kind = dml_kind(mtstate->operation);
+
+	rinfo->ri_FdwState =
+		init_modify(rinfo->ri_RelationDesc, kind,
+					list_nth(fdw_private, WixModifyColumns),
+					intVal(list_nth(fdw_private, WixModifyReturning)),
+					kind != WIX_DML_INSERT ? outerPlanState(mtstate)->plan->targetlist : NIL,
+					mtstate->ps.state, eflags);
 }
 
 /*
@@ -688,8 +735,9 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 void
 wixBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	begin_modify(mtstate, rinfo, WIX_DML_INSERT, NIL,
-				 rinfo->ri_returningList != NIL, 0);
+	rinfo->ri_FdwState = init_modify(rinfo->ri_RelationDesc, WIX_DML_INSERT, NIL,
+									 rinfo->ri_returningList != NIL, NIL,
+									 mtstate->ps.state, 0);
 }
 
 /*
@@ -802,6 +850,19 @@ rethrow_with_changed(WixModifyState *state, int changed, MemoryContext cxt)
 	ReThrowError(edata);
 }
 
+/* The row's revision as read ("wix_revision"), as text, or NULL. */
+static const char *
+row_revision(WixModifyState *state, TupleTableSlot *planSlot)
+{
+	bool		isnull;
+	Datum		revision;
+
+	if (!AttributeNumberIsValid(state->revision_attno))
+		return NULL;
+	revision = ExecGetJunkAttribute(planSlot, state->revision_attno, &isnull);
+	return isnull ? NULL : OutputFunctionCall(&state->revision_output, revision);
+}
+
 /*
  * run_call
  *		One action for the row.  When it fails after Wix has changed earlier
@@ -821,8 +882,9 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 				 &nulls[i]);
 	PG_TRY();
 	{
-		result = wix_action_run_dml(call->def, values, nulls, state->server,
-									state->defer);
+		result = wix_action_run_dml(call->def, values, nulls,
+									row_revision(state, planSlot),
+									state->server, state->defer);
 	}
 	PG_CATCH();
 	{
@@ -1028,8 +1090,8 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	}
 	PG_TRY();
 	{
-		made = wix_action_run_dml_bulk(def, n, values, nulls, state->server,
-									   refused);
+		made = wix_action_run_dml_bulk(def, n, values, nulls, NULL,
+									   state->server, refused);
 	}
 	PG_CATCH();
 	{
@@ -1051,6 +1113,50 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	return slots;
 }
 
+/*
+ * choose_call
+ *		The rule the new value of an UPDATE's column chooses, or an error
+ *		naming the values the column takes.
+ */
+static ModifyCall *
+choose_call(WixModifyState *state, ModifyColumn *column, TupleTableSlot *slot)
+{
+	Form_pg_attribute attr = TupleDescAttr(slot->tts_tupleDescriptor,
+										   column->attnum - 1);
+	bool		isnull;
+	Datum		value = slot_getattr(slot, column->attnum, &isnull);
+	char	   *text = NULL;
+	ModifyCall *chosen = NULL;
+	ListCell   *cc;
+
+	if (!isnull)
+	{
+		Oid			typoutput;
+		bool		varlena;
+
+		getTypeOutputInfo(attr->atttypid, &typoutput, &varlena);
+		text = OidOutputFunctionCall(typoutput, value);
+	}
+	foreach(cc, column->calls)
+	{
+		ModifyCall *call = lfirst(cc);
+
+		if (text != NULL && (call->rule->value == NULL ||
+							 strcmp(text, call->value) == 0))
+			chosen = call;
+	}
+	if (chosen == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot set column \"%s\" of foreign table \"%s\" to %s",
+						NameStr(attr->attname), RelationGetRelationName(state->rel),
+						text ? quote_literal_cstr(text) : "NULL"),
+				 errdetail("An UPDATE of Wix resource \"%s\" can set %s.",
+						   state->resource->name, updatable_text(state->resource)),
+				 errhint(OTHER_CHANGES_HINT)));
+	return chosen;
+}
+
 TupleTableSlot *
 wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 					 TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -1068,43 +1174,10 @@ wixExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	id = row_id(state, planSlot);
 	foreach(lc, state->columns)
 	{
-		ModifyColumn *column = lfirst(lc);
-		Form_pg_attribute attr = TupleDescAttr(slot->tts_tupleDescriptor,
-											   column->attnum - 1);
-		bool		isnull;
-		Datum		value = slot_getattr(slot, column->attnum, &isnull);
-		char	   *text = NULL;
-		ModifyCall *chosen = NULL;
+		ModifyCall *chosen = choose_call(state, lfirst(lc), slot);
 		bool		done = false;
 		ListCell   *cc;
 
-		if (!isnull)
-		{
-			Oid			typoutput;
-			bool		varlena;
-
-			getTypeOutputInfo(attr->atttypid, &typoutput, &varlena);
-			text = OidOutputFunctionCall(typoutput, value);
-		}
-		foreach(cc, column->calls)
-		{
-			ModifyCall *call = lfirst(cc);
-
-			if (text != NULL && (call->rule->value == NULL ||
-								 strcmp(text, call->value) == 0))
-				chosen = call;
-		}
-		if (chosen == NULL)
-		{
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot set column \"%s\" of foreign table \"%s\" to %s",
-							NameStr(attr->attname), RelationGetRelationName(state->rel),
-							text ? quote_literal_cstr(text) : "NULL"),
-					 errdetail("An UPDATE of Wix resource \"%s\" can set %s.",
-							   state->resource->name, updatable_text(state->resource)),
-					 errhint(OTHER_CHANGES_HINT)));
-		}
 		foreach(cc, made)
 			done = done || same_call(lfirst(cc), chosen->rule);
 		if (done)
@@ -1219,4 +1292,311 @@ wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		}
 	}
 	ExplainPropertyList("Wix calls", calls, es);
+}
+
+/* ---------------------------------------------------------------- *
+ * Direct modify: UPDATE and DELETE in bulk
+ * ---------------------------------------------------------------- */
+
+/* fdw_private of a direct modify: the scan's, then one List of these. */
+enum WixDirectPrivate
+{
+	WixDirectKind,				/* Integer: the WixDmlKind */
+	WixDirectColumns,			/* IntList: UPDATE: the attnums set, in the
+								 * order of the scan's new values */
+	WixDirectSetProcessed		/* Integer: count the rows (canSetTag) */
+};
+
+/* A direct modify's rows: read by the scan, sent 100 (or so) a request. */
+typedef struct WixDirectState
+{
+	WixModifyState *modify;
+	List	   *attnums;		/* UPDATE: the columns set */
+	bool		set_processed;
+	int			batch_size;		/* rows a request */
+	TupleTableSlot **rows;		/* a batch: the scan's new values and
+								 * junk columns */
+	TupleTableSlot *new_row;	/* UPDATE: a row's new values, by attnum */
+} WixDirectState;
+
+/*
+ * direct_action
+ *		The one action every row of an UPDATE setting attnums (a DELETE:
+ *		attnums NIL) makes, when it has a bulk call; else NULL.  An UPDATE
+ *		qualifies when each column it sets has one rule, for any value, and
+ *		all make the same call.
+ */
+static const WixDmlRule *
+direct_action(Relation rel, const WixResource *resource, WixDmlKind kind,
+			  List *attnums)
+{
+	const char **standard = standard_columns(rel, resource);
+	const WixDmlRule *rule = NULL;
+	ListCell   *lc;
+
+	if (kind == WIX_DML_DELETE)
+		rule = linitial(rules_for(resource, kind, NULL));
+	foreach(lc, attnums)
+	{
+		const char *column = standard[lfirst_int(lc) - 1];
+		List	   *rules = column ? rules_for(resource, kind, column) : NIL;
+		const WixDmlRule *column_rule;
+
+		if (list_length(rules) != 1)
+			return NULL;
+		column_rule = linitial(rules);
+		if (column_rule->value != NULL ||
+			(rule != NULL && !same_call(rule, column_rule)))
+			return NULL;
+		rule = column_rule;
+	}
+	return rule != NULL && wix_find_action(rule->action)->bulk != NULL ? rule : NULL;
+}
+
+/*
+ * wixPlanDirectModify
+ *		An UPDATE or DELETE whose rows all make one action with a bulk call
+ *		(Catalog V3 products) is done by its scan: the ForeignScan reads
+ *		the rows, Wix filtering what it can and the rest checked here, and
+ *		sends them in bulk, 100 a request.  The planner asks only without
+ *		row triggers; not with RETURNING (the rows would have to come out
+ *		one by one), nor when the rows come from anything but a scan of
+ *		the table alone.
+ */
+bool
+wixPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+					Index resultRelation, int subplan_index)
+{
+	Plan	   *subplan = outerPlan(plan);
+	ForeignScan *fscan;
+	Relation	rel;
+	WixDmlKind	kind;
+	List	   *attnums = NIL;
+	const WixDmlRule *rule;
+
+	if ((plan->operation != CMD_UPDATE && plan->operation != CMD_DELETE) ||
+		plan->returningLists != NIL || subplan == NULL || !IsA(subplan, ForeignScan))
+		return false;
+	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid != resultRelation)
+		return false;
+	kind = dml_kind(plan->operation);
+	if (kind == WIX_DML_UPDATE)
+		attnums = list_nth(plan->updateColnosLists, subplan_index);
+	rel = table_open(planner_rt_fetch(resultRelation, root)->relid, NoLock);
+	rule = direct_action(rel, table_resource(rel), kind, attnums);
+	table_close(rel, NoLock);
+	if (rule == NULL)
+		return false;
+	fscan->operation = plan->operation;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_private = lappend(list_copy(fscan->fdw_private),
+								 list_make3(makeInteger(kind), list_copy(attnums),
+											makeInteger(plan->canSetTag)));
+	return true;
+}
+
+void
+wixBeginDirectModify(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *direct_private = llast(fsplan->fdw_private);
+	WixDirectState *direct = palloc0(sizeof(WixDirectState));
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	row_desc = node->ss.ps.ps_ProjInfo ?
+		node->ss.ps.ps_ResultTupleDesc : RelationGetDescr(rel);
+
+	wixBeginForeignScan(node, eflags);
+	direct->attnums = list_nth(direct_private, WixDirectColumns);
+	direct->set_processed = intVal(list_nth(direct_private, WixDirectSetProcessed));
+	direct->modify = init_modify(rel, intVal(list_nth(direct_private, WixDirectKind)),
+								 direct->attnums, false, fsplan->scan.plan.targetlist,
+								 node->ss.ps.state, eflags);
+	wix_scan_set_direct_modify(node, direct);
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	/* deferred: every row is queued as its own action */
+	direct->batch_size = direct->modify->defer ? 1 :
+		wix_action_bulk_size(wix_find_action(direct_action(rel, direct->modify->resource,
+														   direct->modify->kind,
+														   direct->attnums)->action));
+	direct->rows = palloc(sizeof(TupleTableSlot *) * direct->batch_size);
+	for (int r = 0; r < direct->batch_size; r++)
+		direct->rows[r] = MakeSingleTupleTableSlot(row_desc, &TTSOpsMinimalTuple);
+	direct->new_row = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+}
+
+/*
+ * direct_row_call
+ *		Row r's action, with new_row holding its new values (UPDATE): the
+ *		rule its values choose, checked as an UPDATE row's are.
+ */
+static ModifyCall *
+direct_row_call(WixDirectState *direct, TupleTableSlot *row)
+{
+	WixModifyState *state = direct->modify;
+	TupleTableSlot *new_row = direct->new_row;
+	ModifyCall *call = NULL;
+	ListCell   *lc;
+	int			position = 0;
+
+	if (state->kind == WIX_DML_DELETE)
+		return state->call;
+	ExecClearTuple(new_row);
+	memset(new_row->tts_isnull, true, sizeof(bool) * new_row->tts_tupleDescriptor->natts);
+	foreach(lc, direct->attnums)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+
+		new_row->tts_values[attnum - 1] = slot_getattr(row, ++position,
+													   &new_row->tts_isnull[attnum - 1]);
+	}
+	ExecStoreVirtualTuple(new_row);
+	foreach(lc, state->columns)
+		call = choose_call(state, lfirst(lc), new_row);
+	return call;				/* the same call for every column */
+}
+
+/*
+ * send_direct_rows
+ *		A batch of rows: in one bulk request, then the rows Wix refused in
+ *		it (or that cannot go in bulk) alone; every row alone where the
+ *		site lacks the bulk call, or deferred.
+ */
+static void
+send_direct_rows(WixDirectState *direct, int n)
+{
+	WixModifyState *state = direct->modify;
+	MemoryContext oldcxt = MemoryContextSwitchTo(state->row_cxt);
+	ModifyCall *call = NULL;
+	int			nparams;
+	Datum	  **values = palloc(sizeof(Datum *) * n);
+	bool	  **nulls = palloc(sizeof(bool *) * n);
+	const char **revisions = palloc(sizeof(char *) * n);
+	bool	   *refused = palloc(sizeof(bool) * n);
+	int			made = -1;
+
+	for (int r = 0; r < n; r++)
+	{
+		TupleTableSlot *row = direct->rows[r];
+		Datum		id = row_id(state, row);
+
+		call = direct_row_call(direct, row);
+		nparams = wix_action_nparams(call->def);
+		values[r] = palloc(sizeof(Datum) * nparams);
+		nulls[r] = palloc(sizeof(bool) * nparams);
+		revisions[r] = row_revision(state, row);
+		refused[r] = true;		/* sent alone unless the bulk call makes it */
+		for (int i = 0; i < nparams; i++)
+			bind_arg(state, &call->args[i], direct->new_row, row, id,
+					 &values[r][i], &nulls[r][i]);
+	}
+	if (!state->defer)
+	{
+		PG_TRY();
+		{
+			made = wix_action_run_dml_bulk(call->def, n, values, nulls, revisions,
+										   state->server, refused);
+		}
+		PG_CATCH();
+		{
+			rethrow_with_changed(state, state->changed, state->row_cxt);
+		}
+		PG_END_TRY();
+		state->changed += Max(made, 0);
+	}
+	for (int r = 0; r < n; r++)
+	{
+		bool		row_changed = false;
+
+		if (!refused[r])
+			continue;
+		call = direct_row_call(direct, direct->rows[r]);
+		(void) run_call(state, call, direct->new_row, direct->rows[r],
+						row_id(state, direct->rows[r]), &row_changed);
+		state->changed++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(state->row_cxt);
+}
+
+/*
+ * wixIterateDirectModify
+ *		Every row at once: the scan's rows that pass the conditions Wix
+ *		could not check, a batch at a time.  Returns no row (no RETURNING).
+ */
+TupleTableSlot *
+wixIterateDirectModify(ForeignScanState *node)
+{
+	WixDirectState *direct = wix_scan_direct_modify(node);
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	bool		more = true;
+	int64		processed = 0;
+
+	while (more)
+	{
+		int			n = 0;
+
+		while (n < direct->batch_size)
+		{
+			TupleTableSlot *scanned = wixIterateForeignScan(node);
+
+			if (TupIsNull(scanned))
+			{
+				more = false;
+				break;
+			}
+			ResetExprContext(econtext);
+			econtext->ecxt_scantuple = scanned;
+			if (node->ss.ps.qual != NULL && !ExecQual(node->ss.ps.qual, econtext))
+				continue;
+			ExecCopySlot(direct->rows[n++], node->ss.ps.ps_ProjInfo ?
+						 ExecProject(node->ss.ps.ps_ProjInfo) : scanned);
+		}
+		if (n > 0)
+			send_direct_rows(direct, n);
+		processed += n;
+	}
+	if (direct->set_processed)
+		node->ss.ps.state->es_processed += processed;
+	return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+void
+wixEndDirectModify(ForeignScanState *node)
+{
+	WixDirectState *direct = node->fdw_state ? wix_scan_direct_modify(node) : NULL;
+
+	if (direct != NULL && direct->modify->row_cxt != NULL)
+		MemoryContextDelete(direct->modify->row_cxt);
+	wixEndForeignScan(node);
+}
+
+/*
+ * wixExplainDirectModify
+ *		The scan, and with VERBOSE the Wix calls the rows make.
+ */
+void
+wixExplainDirectModify(ForeignScanState *node, ExplainState *es)
+{
+	WixDirectState *direct = wix_scan_direct_modify(node);
+	WixModifyState *state = direct->modify;
+	const WixDmlRule *rule = direct_action(state->rel, state->resource,
+										   state->kind, direct->attnums);
+	const WixActionDef *def = wix_find_action(rule->action);
+
+	wixExplainForeignScan(node, es);
+	if (es->verbose)
+		ExplainPropertyList("Wix calls",
+							list_make2(psprintf("up to %d rows a request: %s(): POST %s%s",
+												def->bulk->max_items, def->name,
+												def->bulk->path,
+												def->bulk->catalog_v3_only ?
+												" (Catalog V1: each row alone)" : ""),
+									   psprintf("a row Wix refuses: %s",
+												call_text(state->kind == WIX_DML_DELETE ?
+														  state->call :
+														  linitial(((ModifyColumn *) linitial(state->columns))->calls)))),
+							es);
 }

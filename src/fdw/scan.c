@@ -114,6 +114,8 @@ typedef struct WixScanState
 	char	   *table_name;		/* qualified, for the NOTICEs */
 	TimestampTz run_started;
 	TimestampTz last_progress;
+	void	   *direct_modify;	/* an UPDATE or DELETE this scan feeds
+								 * (modify.c), or NULL */
 } WixScanState;
 
 /* Are an endpoint's rows inside its items, or batch answers with parents? */
@@ -1360,6 +1362,23 @@ wixEndForeignScan(ForeignScanState *node)
 		MemoryContextDelete(state->scan_cxt);
 		state->scan_cxt = state->query_cxt = state->page_cxt = state->row_cxt = NULL;
 	}
+}
+
+/*
+ * wix_scan_direct_modify
+ *		The state of the UPDATE or DELETE a scan feeds (modify.c), which
+ *		ForeignScanState.fdw_state, the scan's, cannot hold itself.
+ */
+void *
+wix_scan_direct_modify(ForeignScanState *node)
+{
+	return ((WixScanState *) node->fdw_state)->direct_modify;
+}
+
+void
+wix_scan_set_direct_modify(ForeignScanState *node, void *direct_modify)
+{
+	((WixScanState *) node->fdw_state)->direct_modify = direct_modify;
 }
 
 /*

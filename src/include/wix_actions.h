@@ -100,7 +100,8 @@ typedef struct WixBulkDef
 	const char *items_key;
 	int			max_items;
 	bool		catalog_v3_only;	/* a Stores call Catalog V1 lacks */
-	WixBulkItemFn item;
+	bool		takes_return_entity;	/* the body has "returnEntity" */
+	WixBulkItemFn item;			/* NULL: the call cannot go in bulk */
 } WixBulkDef;
 
 /*
@@ -140,6 +141,8 @@ struct WixActionCall
 	bool		via_table;		/* made by DML: the executor checked the
 								 * foreign table's privileges, which stand
 								 * for EXECUTE and USAGE on the server */
+	const char *revision;		/* DML: the entity's revision as the row was
+								 * read, or NULL */
 	WixDelivery *delivery;		/* the queue's attempt, or NULL: immediate */
 	char	   *role;			/* the calling role */
 	char	   *target;			/* id or path acted on, NULL until known */
@@ -219,11 +222,12 @@ extern bool wix_defer_actions;	/* GUC wix_admin.defer_actions */
 extern void wix_actions_define_gucs(void);
 extern void wix_actions_init(void);
 extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
-								const bool *nulls, const char *server,
-								bool defer);
+								const bool *nulls, const char *revision,
+								const char *server, bool defer);
 extern int	wix_action_bulk_size(const WixActionDef *def);
 extern int	wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
 									Datum **values, bool **nulls,
+									const char *const *revisions,
 									const char *server, bool *refused);
 extern void wix_check_args(WixActionCall *call);
 extern void wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo);
@@ -296,6 +300,8 @@ extern void wix_check_create_member(WixActionCall *call);
 extern void wix_check_update_product(WixActionCall *call);
 extern json_object *wix_run_create_product(WixActionCall *call);
 extern json_object *wix_create_product_item(WixActionCall *call);
+extern json_object *wix_update_product_item(WixActionCall *call);
+extern json_object *wix_delete_product_item(WixActionCall *call);
 extern json_object *wix_run_update_product(WixActionCall *call);
 extern void wix_check_set_inventory(WixActionCall *call);
 extern json_object *wix_run_set_inventory(WixActionCall *call);

@@ -477,6 +477,9 @@ extern void wixBeginForeignScan(ForeignScanState *node, int eflags);
 extern TupleTableSlot *wixIterateForeignScan(ForeignScanState *node);
 extern void wixReScanForeignScan(ForeignScanState *node);
 extern void wixEndForeignScan(ForeignScanState *node);
+extern void *wix_scan_direct_modify(ForeignScanState *node);
+extern void wix_scan_set_direct_modify(ForeignScanState *node,
+									   void *direct_modify);
 extern void wixExplainForeignScan(ForeignScanState *node, ExplainState *es);
 
 /*
@@ -503,6 +506,13 @@ extern void wixEndForeignModify(EState *estate, ResultRelInfo *rinfo);
 extern void wixBeginForeignInsert(ModifyTableState *mtstate,
 								  ResultRelInfo *rinfo);
 extern int	wixGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern bool wixPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+								Index resultRelation, int subplan_index);
+extern void wixBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *wixIterateDirectModify(ForeignScanState *node);
+extern void wixEndDirectModify(ForeignScanState *node);
+extern void wixExplainDirectModify(ForeignScanState *node,
+								   ExplainState *es);
 extern TupleTableSlot **wixExecForeignBatchInsert(EState *estate,
 												  ResultRelInfo *rinfo,
 												  TupleTableSlot **slots,
