@@ -645,6 +645,37 @@ class WritableTest(unittest.TestCase):
                 DROP ROLE regress_wix_writer;
             """)
 
+    def test_dml_through_a_view_uses_the_view_owners_user_mapping(self):
+        # as a scan does: the role PostgreSQL checks the table's privileges as
+        order, = unarchived_orders(1)
+        query("""
+            CREATE ROLE regress_wix_owner;
+            CREATE ROLE regress_wix_viewer;
+            GRANT USAGE ON SCHEMA wix TO regress_wix_owner;
+            GRANT SELECT, UPDATE ON wix.orders TO regress_wix_owner;
+            CREATE USER MAPPING FOR regress_wix_owner SERVER emu OPTIONS (api_key '%s');
+            CREATE VIEW order_flags AS SELECT id, archived FROM wix.orders;
+            ALTER VIEW order_flags OWNER TO regress_wix_owner;
+            GRANT SELECT, UPDATE ON order_flags TO regress_wix_viewer;
+        """ % API_KEY)
+        try:
+            emu.reset_log()
+            query("SET ROLE regress_wix_viewer; UPDATE order_flags SET archived = true WHERE id = '%s'"
+                  % order["id"])
+            self.assertTrue(order_of(order["id"])["archived"])
+            self.assertEqual({r["headers"]["authorization"] for r in wix_requests(emu)}, {"api_key"})
+            self.assertEqual(query("SELECT role, action FROM wix_admin.action_log WHERE target_id = '%s'"
+                                   % order["id"]), [["regress_wix_viewer", "wix_archive_order"]])
+        finally:
+            query("""
+                DROP VIEW order_flags;
+                DROP USER MAPPING IF EXISTS FOR regress_wix_owner SERVER emu;
+                REVOKE ALL ON wix.orders FROM regress_wix_owner;
+                REVOKE ALL ON SCHEMA wix FROM regress_wix_owner;
+                DROP ROLE regress_wix_owner;
+                DROP ROLE regress_wix_viewer;
+            """)
+
     # -- deferred mode ----------------------------------------------------------------
 
     def test_deferred_update_sends_after_commit_only(self):

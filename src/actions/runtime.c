@@ -655,22 +655,25 @@ read_value_args(WixActionCall *call, void *arg)
  * wix_action_run_dml
  *		An action made by an INSERT, UPDATE or DELETE of a foreign table
  *		(fdw/modify.c): the call its SQL function makes, with the arguments
- *		the row binds (by parameter), on the table's server, queued when
- *		defer; revision is the entity's as the row was read, or NULL.  The executor has checked the table's privileges; they stand
+ *		the row binds (by parameter), sent to target (the table's server,
+ *		with the user mapping of the role DML checks permissions as, queued
+ *		when deferred); revision is the entity's as the row was read, or
+ *		NULL.  The executor has checked the table's privileges; they stand
  *		for EXECUTE on the function and USAGE on the server.  Returns Wix's
  *		entity as jsonb, or the queued action.
  */
 Datum
 wix_action_run_dml(const WixActionDef *def, const Datum *values,
-				   const bool *nulls, const char *revision, const char *server,
-				   bool defer)
+				   const bool *nulls, const char *revision,
+				   const WixDmlTarget *target)
 {
 	WixActionCall call = {0};
-	ValueArgs	args = {values, nulls, server};
+	ValueArgs	args = {values, nulls, target->server};
 
 	call.def = def;
 	call.revision = revision;
-	call.defer = defer;
+	call.mapping_user = target->mapping_user;
+	call.defer = target->defer;
 	call.via_table = true;
 	return run_call(&call, read_value_args, &args);
 }
@@ -796,7 +799,7 @@ send_bulk(WixActionCall *calls, int n, bool *refused)
 int
 wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 						bool **nulls, const char *const *revisions,
-						const char *server, bool *refused)
+						const WixDmlTarget *target, bool *refused)
 {
 	WixActionCall *calls = palloc0(sizeof(WixActionCall) * nrows);
 	MemoryContext caller_cxt = CurrentMemoryContext;
@@ -816,11 +819,12 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 			calls[i].def = def;
 			calls[i].via_table = true;
 			calls[i].revision = revisions ? revisions[i] : NULL;
+			calls[i].mapping_user = target->mapping_user;
 			calls[i].role = role;
 			calls[i].caller_cxt = caller_cxt;
 			calls[i].cxt = cxt;
 			nread = i + 1;
-			wix_args_from_values(&calls[i], values[i], nulls[i], server);
+			wix_args_from_values(&calls[i], values[i], nulls[i], target->server);
 			wix_check_args(&calls[i]);
 		}
 		(void) wix_connect_action(&calls[0]);

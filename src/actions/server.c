@@ -171,7 +171,8 @@ wix_connect_action(WixActionCall *call)
 {
 	ForeignServer *server;
 	AclResult	aclresult;
-	Oid			userid = GetUserId();
+	Oid			userid = OidIsValid(call->mapping_user) ? call->mapping_user :
+		GetUserId();
 	Oid			owner;
 	UserMapping *mapping;
 

@@ -94,6 +94,7 @@
  */
 #include "wix_fdw.h"
 #include "wix_actions.h"
+#include "wix_compat.h"
 
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -169,8 +170,9 @@ typedef struct WixModifyState
 	Relation	rel;
 	const WixResource *resource;
 	WixDmlKind	kind;
-	char	   *server;			/* the table's server */
-	bool		defer;			/* wix_admin.defer_actions at the start */
+	WixDmlTarget target;		/* the table's server, the user mapping's
+								 * role, wix_admin.defer_actions at the
+								 * start */
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
 	AttrNumber	revision_attno; /* ... and "wix_revision", if any */
@@ -635,11 +637,12 @@ prepare_call(WixModifyState *state, const char **standard,
  *		The state of a statement's INSERT, UPDATE or DELETE of the table:
  *		for an UPDATE, the columns it sets (attnums); with returning, the
  *		rows Wix answers are returned; subplan_tlist has the row's junk
- *		columns (UPDATE and DELETE).
+ *		columns (UPDATE and DELETE).  The calls use userid's user mapping,
+ *		as a scan does: the role the executor checks permissions as.
  */
 static WixModifyState *
-init_modify(Relation rel, WixDmlKind kind, List *attnums, bool returning,
-			List *subplan_tlist, EState *estate, int eflags)
+init_modify(Relation rel, Oid userid, WixDmlKind kind, List *attnums,
+			bool returning, List *subplan_tlist, EState *estate, int eflags)
 {
 	WixModifyState *state = palloc0(sizeof(WixModifyState));
 	const char **standard;
@@ -650,7 +653,8 @@ init_modify(Relation rel, WixDmlKind kind, List *attnums, bool returning,
 	state->resource = table_resource(rel);
 	state->kind = kind;
 	state->returning = returning;
-	state->server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
+	state->target.server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
+	state->target.mapping_user = userid;
 	standard = standard_columns(rel, state->resource);
 	if (state->kind != WIX_DML_INSERT)
 	{
@@ -699,8 +703,8 @@ init_modify(Relation rel, WixDmlKind kind, List *attnums, bool returning,
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return state;
 
-	state->defer = wix_defer_actions;
-	if (state->defer && state->returning)
+	state->target.defer = wix_defer_actions;
+	if (state->target.defer && state->returning)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("RETURNING is not available when wix_admin.defer_actions is on"),
@@ -719,7 +723,8 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	WixDmlKind	kind = dml_kind(mtstate->operation);
 
 	rinfo->ri_FdwState =
-		init_modify(rinfo->ri_RelationDesc, kind,
+		init_modify(rinfo->ri_RelationDesc,
+					wix_result_rel_user_id(rinfo, mtstate->ps.state), kind,
 					list_nth(fdw_private, WixModifyColumns),
 					intVal(list_nth(fdw_private, WixModifyReturning)),
 					kind != WIX_DML_INSERT ? outerPlanState(mtstate)->plan->targetlist : NIL,
@@ -735,7 +740,9 @@ wixBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 void
 wixBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	rinfo->ri_FdwState = init_modify(rinfo->ri_RelationDesc, WIX_DML_INSERT, NIL,
+	rinfo->ri_FdwState = init_modify(rinfo->ri_RelationDesc,
+									 wix_result_rel_user_id(rinfo, mtstate->ps.state),
+									 WIX_DML_INSERT, NIL,
 									 rinfo->ri_returningList != NIL, NIL,
 									 mtstate->ps.state, 0);
 }
@@ -836,7 +843,7 @@ rethrow_with_changed(WixModifyState *state, int changed, MemoryContext cxt)
 	ErrorData  *edata;
 	char	   *detail;
 
-	if (state->defer || changed == 0)
+	if (state->target.defer || changed == 0)
 		PG_RE_THROW();
 	MemoryContextSwitchTo(cxt);
 	edata = CopyErrorData();
@@ -884,7 +891,7 @@ run_call(WixModifyState *state, ModifyCall *call, TupleTableSlot *slot,
 	{
 		result = wix_action_run_dml(call->def, values, nulls,
 									row_revision(state, planSlot),
-									state->server, state->defer);
+									&state->target);
 	}
 	PG_CATCH();
 	{
@@ -1091,7 +1098,7 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	PG_TRY();
 	{
 		made = wix_action_run_dml_bulk(def, n, values, nulls, NULL,
-									   state->server, refused);
+									   &state->target, refused);
 	}
 	PG_CATCH();
 	{
@@ -1409,7 +1416,10 @@ wixBeginDirectModify(ForeignScanState *node, int eflags)
 	wixBeginForeignScan(node, eflags);
 	direct->attnums = list_nth(direct_private, WixDirectColumns);
 	direct->set_processed = intVal(list_nth(direct_private, WixDirectSetProcessed));
-	direct->modify = init_modify(rel, intVal(list_nth(direct_private, WixDirectKind)),
+	direct->modify = init_modify(rel,
+								 OidIsValid(wix_scan_check_as_user(node)) ?
+								 wix_scan_check_as_user(node) : GetUserId(),
+								 intVal(list_nth(direct_private, WixDirectKind)),
 								 direct->attnums, false, fsplan->scan.plan.targetlist,
 								 node->ss.ps.state, eflags);
 	wix_scan_set_direct_modify(node, direct);
@@ -1417,7 +1427,7 @@ wixBeginDirectModify(ForeignScanState *node, int eflags)
 		return;
 
 	/* deferred: every row is queued as its own action */
-	direct->batch_size = direct->modify->defer ? 1 :
+	direct->batch_size = direct->modify->target.defer ? 1 :
 		wix_action_bulk_size(wix_find_action(direct_action(rel, direct->modify->resource,
 														   direct->modify->kind,
 														   direct->attnums)->action));
@@ -1492,12 +1502,12 @@ send_direct_rows(WixDirectState *direct, int n)
 			bind_arg(state, &call->args[i], direct->new_row, row, id,
 					 &values[r][i], &nulls[r][i]);
 	}
-	if (!state->defer)
+	if (!state->target.defer)
 	{
 		PG_TRY();
 		{
 			made = wix_action_run_dml_bulk(call->def, n, values, nulls, revisions,
-										   state->server, refused);
+										   &state->target, refused);
 		}
 		PG_CATCH();
 		{

@@ -143,6 +143,9 @@ struct WixActionCall
 								 * for EXECUTE and USAGE on the server */
 	const char *revision;		/* DML: the entity's revision as the row was
 								 * read, or NULL */
+	Oid			mapping_user;	/* DML: the role whose user mapping it
+								 * uses (a view's owner through a view), or
+								 * InvalidOid: the current user */
 	WixDelivery *delivery;		/* the queue's attempt, or NULL: immediate */
 	char	   *role;			/* the calling role */
 	char	   *target;			/* id or path acted on, NULL until known */
@@ -208,6 +211,14 @@ typedef struct WixDmlRule
 #define WIX_DML_ANSWER_NOT_ROW	0x01	/* the action answers with another
 										 * entity: no RETURNING */
 
+/* Where a DML statement's actions go (fdw/modify.c). */
+typedef struct WixDmlTarget
+{
+	const char *server;			/* the foreign table's */
+	Oid			mapping_user;	/* WixActionCall.mapping_user */
+	bool		defer;			/* queued until COMMIT */
+} WixDmlTarget;
+
 /* registry.c: the action table and the DML table */
 extern const WixActionDef *wix_find_action(const char *name);
 extern const WixActionDef *wix_action_defs(int *count);
@@ -223,12 +234,13 @@ extern void wix_actions_define_gucs(void);
 extern void wix_actions_init(void);
 extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
 								const bool *nulls, const char *revision,
-								const char *server, bool defer);
+								const WixDmlTarget *target);
 extern int	wix_action_bulk_size(const WixActionDef *def);
 extern int	wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
 									Datum **values, bool **nulls,
 									const char *const *revisions,
-									const char *server, bool *refused);
+									const WixDmlTarget *target,
+									bool *refused);
 extern void wix_check_args(WixActionCall *call);
 extern void wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo);
 extern void wix_args_from_json(WixActionCall *call, const char *args_text,

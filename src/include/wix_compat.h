@@ -14,8 +14,9 @@
  * - ACL checks: 16 replaced pg_foreign_server_aclcheck, pg_proc_aclcheck
  *	 and friends by object_aclcheck; on 15 object_aclcheck is defined here
  *	 for the catalogs wix_admin checks.
- * - the role a foreign scan checks permissions as: 16 moved checkAsUser
- *	 from the range table entry to the ForeignScan.
+ * - the role a foreign scan or DML checks permissions as: 16 moved
+ *	 checkAsUser from the range table entry to the ForeignScan and
+ *	 RTEPermissionInfo (ExecGetResultRelCheckAsUser).
  * - create_foreignscan_path and create_foreign_upper_path: 17 added
  *	 fdw_restrictinfo, 18 disabled_nodes.
  * - PathKey's direction: 18 replaced the btree strategy (pk_strategy) by a
@@ -35,6 +36,7 @@
 #include "catalog/pg_foreign_server_d.h"
 #include "catalog/pg_proc_d.h"
 #include "commands/explain.h"
+#include "miscadmin.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
 #include "commands/explain_state.h"
@@ -99,6 +101,24 @@ wix_scan_check_as_user(ForeignScanState *node)
 	return fsplan->checkAsUser;
 #else
 	return exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state)->checkAsUser;
+#endif
+}
+
+/*
+ * The role DML on a foreign table checks permissions as: a view's owner
+ * for DML through the view, else the current user.
+ */
+static inline Oid
+wix_result_rel_user_id(ResultRelInfo *rinfo, EState *estate)
+{
+#if PG_VERSION_NUM >= 160000
+	return ExecGetResultRelCheckAsUser(rinfo, estate);
+#else
+	ResultRelInfo *root = rinfo->ri_RootResultRelInfo ? rinfo->ri_RootResultRelInfo : rinfo;
+	Oid			userid = root->ri_RangeTableIndex > 0 ?
+		exec_rt_fetch(root->ri_RangeTableIndex, estate)->checkAsUser : InvalidOid;
+
+	return OidIsValid(userid) ? userid : GetUserId();
 #endif
 }
 
