@@ -184,8 +184,6 @@ class WritableTest(unittest.TestCase):
                       'fulfillment_status (to FULFILLED).', err)
         err = error("INSERT INTO wix.orders (id) VALUES ('x')")
         self.assertIn('cannot insert into foreign table "orders"', err)
-        err = error("DELETE FROM wix.products WHERE id = 'y' RETURNING id")
-        self.assertIn('DELETE ... RETURNING is not supported on foreign table "products"', err)
         err = error("UPDATE wix.coupons SET name = 'x' WHERE id = 'y'")
         self.assertIn('cannot update foreign table "coupons"', err)
         self.assertIn('allows no INSERT, UPDATE or DELETE', err)
@@ -500,6 +498,23 @@ class WritableTest(unittest.TestCase):
         body = {"product": {"name": name, "productType": "physical",
                             "priceData": {"price": 3.0}}}
         return wix(em, "POST", "/stores/v1/products", body)["product"]
+
+    def test_delete_returning_gives_the_rows_as_read(self):
+        for em, schema in ((emu, "wix"), (emu_v1, "wix_v1")):
+            with self.subTest(schema=schema):
+                product = self.created_product(em, "Returned %s" % schema)
+                em.reset_log()
+                rows = query("DELETE FROM %s.products WHERE id = '%s' RETURNING id, name, price, visible"
+                             % (schema, product["id"]))
+                self.assertEqual([(i, n, float(p), v) for i, n, p, v in rows],
+                                 [(product["id"], "Returned %s" % schema, 3.0, "t")])
+                # one row at a time (no bulk with RETURNING)
+                self.assertEqual([m for m, p in changes(em)], ["DELETE"])
+                self.assertEqual(value("SELECT count(*) FROM %s.products WHERE id = '%s'"
+                                       % (schema, product["id"])), "0")
+        member_row = member(emu, "APPROVED")
+        rows = query("DELETE FROM wix.members WHERE id = '%s' RETURNING login_email" % member_row["id"])
+        self.assertEqual(rows, [[member_row["loginEmail"]]])
 
     def test_delete_products_both_catalogs(self):
         for em, schema, base in ((emu, "wix", "/stores/v3/products/"),

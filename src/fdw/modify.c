@@ -50,8 +50,8 @@
  *
  * - RETURNING.  The action's result entity is converted with the scan's
  *	 converters (convert.c) for the endpoint the site's catalog chooses.
- *	 A DELETE answers no entity: its RETURNING is refused for now (it is to
- *	 return the row as read, through a resjunk whole-row Var).  Some actions
+ *	 A DELETE answers no entity: its RETURNING gives the row as read, which
+ *	 the scan fetches whole as the resjunk "wix_whole_row".  Some actions
  *	 answer with another entity than the row: marking an order paid answers
  *	 its transactions, fulfilling it the new fulfillment.  Their rules carry
  *	 WIX_DML_ANSWER_NOT_ROW and the planner refuses RETURNING for an UPDATE
@@ -176,6 +176,8 @@ typedef struct WixModifyState
 	bool		returning;
 	AttrNumber	id_attno;		/* junk "wix_id" of the subplan */
 	AttrNumber	revision_attno; /* ... and "wix_revision", if any */
+	AttrNumber	whole_row_attno;	/* ... "wix_whole_row": DELETE ...
+									 * RETURNING */
 	FmgrInfo	revision_output;	/* ... its type's output function */
 	List	   *subplan_tlist;	/* UPDATE and DELETE: the subplan's */
 	ModifyCall *call;			/* INSERT and DELETE: the rule's */
@@ -401,7 +403,8 @@ add_row_bindings(PlannerInfo *root, Index rtindex, Relation rel,
 
 /*
  * wixAddForeignUpdateTargets
- *		The row's identity: its id column as the resjunk "wix_id".
+ *		The row's identity: its id column as the resjunk "wix_id"; what its
+ *		actions bind; its revision; for DELETE ... RETURNING the whole row.
  */
 void
 wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
@@ -427,6 +430,9 @@ wixAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	add_row_identity_var(root, makeVar(rtindex, id, attr->atttypid,
 									   attr->atttypmod, attr->attcollation, 0),
 						 rtindex, "wix_id");
+	if (root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL)
+		add_row_identity_var(root, makeWholeRowVar(target_rte, rtindex, 0, false),
+							 rtindex, "wix_whole_row");
 	if (root->parse->commandType == CMD_UPDATE)
 	{
 		AttrNumber	revision = column_for(standard_columns(target_relation, resource),
@@ -490,13 +496,6 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 	List	   *attnums = NIL;
 
 	check_kind(rel, resource, kind);
-	if (kind == WIX_DML_DELETE && plan->returningLists != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("DELETE ... RETURNING is not supported on foreign table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("Wix answers a deletion with no entity to return."),
-				 errhint("SELECT the rows before deleting them.")));
 	if (kind == WIX_DML_UPDATE)
 	{
 		const char **standard = standard_columns(rel, resource);
@@ -662,6 +661,8 @@ init_modify(Relation rel, Oid userid, WixDmlKind kind, List *attnums,
 		state->id_attno = ExecFindJunkAttributeInTlist(subplan_tlist, "wix_id");
 		if (!AttributeNumberIsValid(state->id_attno))
 			elog(ERROR, "could not find junk wix_id column");
+		state->whole_row_attno = ExecFindJunkAttributeInTlist(subplan_tlist,
+															  "wix_whole_row");
 		state->revision_attno = ExecFindJunkAttributeInTlist(subplan_tlist,
 															 "wix_revision");
 		if (AttributeNumberIsValid(state->revision_attno))
@@ -1213,6 +1214,21 @@ wixExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 					row_id(state, planSlot), &row_changed);
 	state->changed++;
 	MemoryContextSwitchTo(oldcxt);
+	if (AttributeNumberIsValid(state->whole_row_attno))
+	{
+		bool		isnull;
+		HeapTupleHeader row = DatumGetHeapTupleHeader(ExecGetJunkAttribute(planSlot,
+																		   state->whole_row_attno,
+																		   &isnull));
+		HeapTupleData tuple;
+
+		/* a copy the slot owns: a heap slot keeps the HeapTuple itself */
+		tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+		tuple.t_data = row;
+		tuple.t_tableOid = RelationGetRelid(state->rel);
+		ItemPointerSetInvalid(&tuple.t_self);
+		ExecForceStoreHeapTuple(heap_copytuple(&tuple), slot, true);
+	}
 	return slot;
 }
 
