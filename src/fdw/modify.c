@@ -444,6 +444,41 @@ check_returning(Relation rel, const WixResource *resource, const char *column,
 }
 
 /*
+ * check_exclusive
+ *		Refuse an UPDATE setting the columns of two WIX_DML_EXCLUSIVE rules:
+ *		*first is such a rule of a column set before (attname *first_attname),
+ *		or NULL.
+ */
+static void
+check_exclusive(Relation rel, const WixResource *resource, const char *column,
+				const char *attname, const WixDmlRule **first,
+				const char **first_attname)
+{
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, column))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		if ((rule->flags & WIX_DML_EXCLUSIVE) == 0)
+			continue;
+		if (*first == NULL)
+		{
+			*first = rule;
+			*first_attname = attname;
+			return;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot set columns \"%s\" and \"%s\" of foreign table \"%s\" in one UPDATE",
+						*first_attname, attname, RelationGetRelationName(rel)),
+				 errdetail("Setting %s makes %s() and setting %s makes %s(); Wix takes one of these changes at a time, as each replaces what the other sets.",
+						   (*first)->column, (*first)->action, column, rule->action),
+				 errhint("Set one of the columns.")));
+	}
+}
+
+/*
  * wixPlanForeignModify
  *		Check the statement against the DML table: its kind, and for an
  *		UPDATE every column it sets.  The values are checked per row.
@@ -472,6 +507,8 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		Bitmapset  *cols = get_rel_all_updated_cols(root,
 													find_base_rel(root, resultRelation));
 		int			col = -1;
+		const WixDmlRule *exclusive = NULL;
+		const char *exclusive_attname = NULL;
 
 		while ((col = bms_next_member(cols, col)) >= 0)
 		{
@@ -492,6 +529,9 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 			if (plan->returningLists != NIL)
 				check_returning(rel, resource, standard[attnum - 1],
 								get_attname(rte->relid, attnum, false));
+			check_exclusive(rel, resource, standard[attnum - 1],
+							get_attname(rte->relid, attnum, false),
+							&exclusive, &exclusive_attname);
 			attnums = lappend_int(attnums, attnum);
 		}
 	}
