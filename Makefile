@@ -21,8 +21,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# PGXS does not track headers
-$(OBJS): $(wildcard src/include/*.h)
+# PGXS does not track headers, nor the version (the User-Agent) in the
+# control file
+$(OBJS): $(wildcard src/include/*.h) $(EXTENSION).control
 
 # -- valgrind-check (issue 5): the regression suite under valgrind memcheck;
 # on demand, not in CI.  See test/valgrind.sh.

@@ -30,11 +30,13 @@ v1_set_price(json_object *product, Datum price)
 
 /* Catalog V3: ask for the product as the products table reads it. */
 static void
-v3_ask_table_fields(json_object *body)
+v3_ask_table_fields(WixActionCall *call, json_object *body)
 {
-	static const char fields[] = "[" WIX_V3_PRODUCT_FIELDS "]";
+	static const char request[] = "{\"fields\":[" WIX_V3_PRODUCT_FIELDS "]}";
+	json_object *parsed = wix_held(call, wix_json_parse(request, strlen(request),
+														"fields"));
 
-	wix_jset(body, "fields", wix_json_parse(fields, strlen(fields), "fields"));
+	wix_jset(body, "fields", json_object_get(wix_json_get(parsed, "fields")));
 }
 
 /* wix_create_product: PHYSICAL or DIGITAL, in either case, or NULL. */
@@ -102,7 +104,7 @@ v3_product_body(WixActionCall *call, json_object *body, json_object *product,
 	if (!digital)
 		wix_jset(variant, "physicalProperties", json_object_new_object());
 	wix_jset(wix_jchild(variant, "price"), "actualPrice", wix_amount_object(price));
-	v3_ask_table_fields(body);
+	v3_ask_table_fields(call, body);
 }
 
 /*
@@ -340,7 +342,7 @@ wix_run_update_product(WixActionCall *call)
 	else
 	{
 		path = wix_expand_path(call, "/stores/v3/products/{product_id}");
-		v3_ask_table_fields(body);
+		v3_ask_table_fields(call, body);
 		if (wix_json_get(product, "revision") == NULL)
 			return wix_send_with_revision(call, "PATCH", "product",
 										  prepare_product_update, body);
