@@ -37,6 +37,11 @@ def wix_requests(em, prefix="/"):
             and r["headers"].get("user-agent", "").startswith("wix_admin")]
 
 
+def verbose_plan(sql):
+    """EXPLAIN (VERBOSE, COSTS OFF) of sql, as one string."""
+    return "\n".join(r[0] for r in query("EXPLAIN (VERBOSE, COSTS OFF) " + sql))
+
+
 def changes(em):
     """wix_admin's requests that change something (not queries, not reads)."""
     return [(r["method"], r["path"]) for r in wix_requests(em)
@@ -197,17 +202,19 @@ class WritableTest(unittest.TestCase):
                          "4")  # 1 << CMD_UPDATE: UPDATE only
 
     def test_explain_verbose_shows_the_wix_calls(self):
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.orders SET archived = true WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.orders SET archived = true WHERE id = 'x'")
         self.assertIn("Wix calls: archived = true: wix_archive_order(): PATCH /ecom/v1/orders/{order_id}", plan)
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM wix.products WHERE id = 'x'"))
+        plan = verbose_plan("DELETE FROM wix.products WHERE id = 'x'")
         self.assertIn("Wix calls: each row: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
                       "(Catalog V1: /stores/v1/products/{product_id})", plan)
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.members SET status = 'x' WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.members SET status = 'x' WHERE id = 'x'")
         self.assertIn("status = APPROVED: wix_approve_member(): POST /members/v1/members/{member_id}/approve", plan)
         self.assertIn("status = BLOCKED: wix_block_member(): POST /members/v1/members/{member_id}/block", plan)
+        plan = verbose_plan("UPDATE wix.inventory_items SET in_stock = true WHERE id = 'x'")
+        self.assertIn("Wix calls: in_stock = any: wix_set_in_stock()", plan)
+        plan = verbose_plan("UPDATE wix.products SET price = 1, sku = 'x' WHERE id = 'x'")
+        self.assertIn("price = any: wix_update_product()", plan)
+        self.assertIn("sku = any: wix_update_product()", plan)
         self.assertEqual(changes(emu), [])
 
     def test_failure_mid_statement_says_how_many_rows_wix_changed(self):
@@ -412,8 +419,7 @@ class WritableTest(unittest.TestCase):
                                "AND variant_id = '%s'" % (product["id"], variant)), "9")
 
     def test_explain_verbose_shows_any_value_rules(self):
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'")
         self.assertIn("Wix calls: quantity = any: wix_set_inventory()", plan)
 
     # -- row triggers ---------------------------------------------------------------
@@ -633,25 +639,30 @@ class WritableTest(unittest.TestCase):
         """wix_admin's requests, the catalog version probe left out."""
         return [(r["method"], r["path"]) for r in wix_requests(em) if "/provision/" not in r["path"]]
 
+    def update_sends(self, em, sql, calls):
+        """Run the UPDATE sql, check that wix_admin sent calls (the catalog
+        probe aside); its rows and the product of the last call's body."""
+        em.reset_log()
+        rows = query(sql)
+        self.assertEqual(self.calls(em), calls)
+        return rows, wix_requests(em, calls[-1][1])[-1]["body"]["product"]
+
     def test_update_products_price_sku_description_v1(self):
         product = self.created_product(emu_v1, "DML v1 priced")
         path = "/stores/v1/products/" + product["id"]
-        emu_v1.reset_log()
-        rows = query("UPDATE wix_v1.products SET name = 'DML v1 repriced', price = 4.25, visible = false "
-                     "WHERE id = '%s' RETURNING name, price, visible" % product["id"])
-        self.assertEqual(rows, [["DML v1 repriced", "4.25", "f"]])
         # one request for the three columns: the scan's query, then one PATCH
-        self.assertEqual(self.calls(emu_v1), [("POST", "/stores-reader/v1/products/query"), ("PATCH", path)])
-        self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
-                         {"product": {"name": "DML v1 repriced", "visible": False, "priceData": {"price": 4.25}}})
+        calls = [("POST", "/stores-reader/v1/products/query"), ("PATCH", path)]
+        rows, body = self.update_sends(
+            emu_v1, "UPDATE wix_v1.products SET name = 'DML v1 repriced', price = 4.25, visible = false "
+            "WHERE id = '%s' RETURNING name, price, visible" % product["id"], calls)
+        self.assertEqual(rows, [["DML v1 repriced", "4.25", "f"]])
+        self.assertEqual(body, {"name": "DML v1 repriced", "visible": False, "priceData": {"price": 4.25}})
         got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
         self.assertEqual((got["name"], got["priceData"]["price"], got["visible"]), ("DML v1 repriced", 4.25, False))
-        emu_v1.reset_log()
-        query("UPDATE wix_v1.products SET sku = 'V1-NEW', description = '<p>New</p>' WHERE id = '%s'"
-              % product["id"])
-        self.assertEqual(self.calls(emu_v1), [("POST", "/stores-reader/v1/products/query"), ("PATCH", path)])
-        self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
-                         {"product": {"sku": "V1-NEW", "description": "<p>New</p>"}})
+        rows, body = self.update_sends(
+            emu_v1, "UPDATE wix_v1.products SET sku = 'V1-NEW', description = '<p>New</p>' WHERE id = '%s'"
+            % product["id"], calls)
+        self.assertEqual(body, {"sku": "V1-NEW", "description": "<p>New</p>"})
         self.assertEqual(query("SELECT sku, description, price FROM wix_v1.products WHERE id = '%s'" % product["id"]),
                          [["V1-NEW", "<p>New</p>", "4.25"]])
         # a negative price is refused before anything is sent
@@ -665,28 +676,24 @@ class WritableTest(unittest.TestCase):
         product = self.created_product(emu, "DML v3 priced")
         variant_id = product["variantsInfo"]["variants"][0]["id"]
         path = "/stores/v3/products/" + product["id"]
-        emu.reset_log()
-        rows = query("UPDATE wix.products SET name = 'DML v3 repriced', price = 7.5, visible = false "
-                     "WHERE id = '%s' RETURNING name, price, visible" % product["id"])
-        self.assertEqual(rows, [["DML v3 repriced", "7.50", "f"]])
         # the scan's query, the runner's read of the revision and variant, one PATCH
-        self.assertEqual(self.calls(emu), [("POST", "/stores/v3/products/query"), ("GET", path), ("PATCH", path)])
-        body = wix_requests(emu, path)[-1]["body"]["product"]
+        calls = [("POST", "/stores/v3/products/query"), ("GET", path), ("PATCH", path)]
+        rows, body = self.update_sends(
+            emu, "UPDATE wix.products SET name = 'DML v3 repriced', price = 7.5, visible = false "
+            "WHERE id = '%s' RETURNING name, price, visible" % product["id"], calls)
+        self.assertEqual(rows, [["DML v3 repriced", "7.50", "f"]])
         self.assertEqual((body["name"], body["visible"], body["id"]), ("DML v3 repriced", False, product["id"]))
         self.assertNotIn("price", body)
-        variants = body["variantsInfo"]["variants"]
-        self.assertEqual([(v["id"], v["price"]["actualPrice"]) for v in variants],
+        self.assertEqual([(v["id"], v["price"]["actualPrice"]) for v in body["variantsInfo"]["variants"]],
                          [(variant_id, {"amount": "7.5"})])
         got = wix(emu, "GET", path)["product"]
         self.assertEqual((got["name"], got["visible"], got["variantsInfo"]["variants"][0]["id"],
                           got["variantsInfo"]["variants"][0]["price"]["actualPrice"]["amount"]),
                          ("DML v3 repriced", False, variant_id, "7.50"))
-        emu.reset_log()
-        rows = query("UPDATE wix.products SET sku = 'V3-NEW', description = '<p>Fresh</p>' WHERE id = '%s' "
-                     "RETURNING sku, description, price" % product["id"])
+        rows, body = self.update_sends(
+            emu, "UPDATE wix.products SET sku = 'V3-NEW', description = '<p>Fresh</p>' WHERE id = '%s' "
+            "RETURNING sku, description, price" % product["id"], calls)
         self.assertEqual(rows, [["V3-NEW", "<p>Fresh</p>", "7.50"]])
-        self.assertEqual(self.calls(emu), [("POST", "/stores/v3/products/query"), ("GET", path), ("PATCH", path)])
-        body = wix_requests(emu, path)[-1]["body"]["product"]
         self.assertEqual(body["plainDescription"], "<p>Fresh</p>")
         self.assertNotIn("description", body)
         self.assertNotIn("sku", body)
@@ -794,15 +801,6 @@ class WritableTest(unittest.TestCase):
                               "wix_set_in_stock(); Wix takes one of these changes at a time", err)
                 # refused while planning: not even the scan reaches Wix
                 self.assertEqual(wix_requests(em), [])
-
-    def test_explain_verbose_shows_the_new_cells(self):
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.inventory_items SET in_stock = true WHERE id = 'x'"))
-        self.assertIn("Wix calls: in_stock = any: wix_set_in_stock()", plan)
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.products SET price = 1, sku = 'x' WHERE id = 'x'"))
-        self.assertIn("price = any: wix_update_product()", plan)
-        self.assertIn("sku = any: wix_update_product()", plan)
 
     # -- members -------------------------------------------------------------------
 

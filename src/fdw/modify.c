@@ -26,6 +26,9 @@
  *	 (PlanForeignModify), naming what is allowed.  The value a column is
  *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row; a
  *	 rule with no value takes any value but NULL (inventory quantity).
+ *	 Columns of two WIX_DML_EXCLUSIVE rules, whose changes Wix takes one at
+ *	 a time (an inventory item's quantity and in_stock), are refused
+ *	 together.
  *
  * - Row identity.  postgres_fdw adds a resjunk ctid; here
  *	 AddForeignUpdateTargets adds the table's id column as the resjunk
@@ -40,9 +43,9 @@
  *	 of the same action with the same bindings make one call per row: a
  *	 reschedule setting start_date and end_date is one request.  Several
  *	 columns can feed one jsonb object parameter (WIX_BIND_MEMBER), with
- *	 only the columns the statement sets: a product's name and visible are
- *	 one wix_update_product() changes object, whose V3 revision the runner
- *	 reads (and re-reads once on a 409).  The row's revision as scanned is
+ *	 only the columns the statement sets: a product's name, visible, price,
+ *	 sku and description are one wix_update_product() changes object, whose
+ *	 V3 revision the runner reads (and re-reads once on a 409).  The row's revision as scanned is
  *	 not sent: a revision in changes turns the runner's retry off, and a
  *	 DML statement should behave as the function does.  (Sending it, as
  *	 optimistic concurrency against changes since the scan, would need the
