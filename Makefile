@@ -9,7 +9,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 EXTENSION = wix_admin
 # the version, from the control file (the User-Agent, packages, dist)
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
-DATA = sql/wix_admin--0.1.sql sql/wix_admin--0.2.sql sql/wix_admin--0.1--0.2.sql
+DATA = sql/wix_admin--0.1.sql sql/wix_admin--0.2.sql sql/wix_admin--0.3.sql \
+       sql/wix_admin--0.1--0.2.sql sql/wix_admin--0.2--0.3.sql
 
 REGRESS = server_options read_path pushdown admin actions queue
 
@@ -20,8 +21,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# PGXS does not track headers
-$(OBJS): $(wildcard src/include/*.h)
+# PGXS does not track headers, nor the version (the User-Agent) in the
+# control file
+$(OBJS): $(wildcard src/include/*.h) $(EXTENSION).control
 
 # -- valgrind-check (issue 5): the regression suite under valgrind memcheck;
 # on demand, not in CI.  See test/valgrind.sh.

@@ -479,8 +479,10 @@ class ActionsBase:
                                % (self.SCHEMA, product["id"])), [["Big mug %s" % self.AUTH, "2"]])
         patch = [r for r in wix_requests(emu, "/stores/v3/products/" + product["id"])
                  if r["method"] == "PATCH"][0]
+        # the fields of the products table's scan: the answer reads the same
         self.assertEqual(patch["body"], {"product": {"name": "Big mug %s" % self.AUTH,
-                                                     "id": product["id"], "revision": "1"}})
+                                                     "id": product["id"], "revision": "1"},
+                                         "fields": ["CURRENCY", "MIN_PRICE_VARIANT", "PLAIN_DESCRIPTION"]})
         self.assertEqual(self.call("wix_delete_product", product["id"]),
                          {"id": product["id"], "deleted": True})
         self.assertEqual(value("SELECT count(*) FROM %s.products WHERE id = '%s'"
@@ -533,10 +535,69 @@ class ActionsBase:
                          [["success", "revision conflict (HTTP 409) on the first attempt; "
                                       "re-read the revision and retried once"]])
 
+    def test_update_product_table_columns_v3(self):
+        product = self.call("wix_create_product", "Column mug %s" % self.AUTH, 5, "CM-%s" % self.AUTH)
+        variant = product["variantsInfo"]["variants"][0]
+        emu.reset_log()
+        updated = self.call("wix_update_product", product["id"],
+                            '{"price": "6.25", "sku": "CM2-%s", "description": "<p>Tall</p>", "visible": false}'
+                            % self.AUTH)
+        patch = [r for r in wix_requests(emu, "/stores/v3/products/" + product["id"]) if r["method"] == "PATCH"]
+        self.assertEqual(len(patch), 1)
+        sent = patch[0]["body"]["product"]
+        self.assertEqual(sorted(sent), ["id", "plainDescription", "revision", "variantsInfo", "visible"])
+        self.assertEqual([(v["id"], v["sku"], v["price"]["actualPrice"]) for v in sent["variantsInfo"]["variants"]],
+                         [(variant["id"], "CM2-%s" % self.AUTH, {"amount": "6.25"})])
+        self.assertEqual((updated["plainDescription"], updated["variantSummary"]["minPriceVariant"]["sku"]),
+                         ("<p>Tall</p>", "CM2-%s" % self.AUTH))
+        self.assertEqual(query("SELECT price, sku, description, visible FROM %s.products WHERE id = '%s'"
+                               % (self.SCHEMA, product["id"])),
+                         [["6.25", "CM2-%s" % self.AUTH, "<p>Tall</p>", "f"]])
+        # Wix's own rich-content description is a field as given
+        rich = '{"nodes": [{"type": "PARAGRAPH", "id": "p1", "nodes": []}]}'
+        self.call("wix_update_product", product["id"], '{"description": %s}' % rich)
+        sent = [r for r in wix_requests(emu, "/stores/v3/products/" + product["id"])
+                if r["method"] == "PATCH"][-1]["body"]["product"]
+        self.assertEqual(sent["description"], json.loads(rich))
+        self.assertNotIn("plainDescription", sent)
+
+    def test_update_product_table_columns_v1(self):
+        product = self.call("wix_create_product", "Column cup %s" % self.AUTH, 5, server=self.SERVER_V1)
+        emu_v1.reset_log()
+        self.call("wix_update_product", product["id"],
+                  '{"price": 6.5, "sku": "CC-%s", "description": "<p>Short</p>"}' % self.AUTH,
+                  server=self.SERVER_V1)
+        patch = [r for r in wix_requests(emu_v1, "/stores/v1/products/" + product["id"])]
+        self.assertEqual([(r["method"], r["body"]) for r in patch],
+                         [("PATCH", {"product": {"sku": "CC-%s" % self.AUTH, "description": "<p>Short</p>",
+                                                 "priceData": {"price": 6.5}}})])
+        self.assertEqual(query("SELECT price, sku, description FROM %s.products WHERE id = '%s'"
+                               % (self.SCHEMA_V1, product["id"])),
+                         [["6.5", "CC-%s" % self.AUTH, "<p>Short</p>"]])
+
+    def test_create_product_types(self):
+        product = self.call("wix_create_product", "Song %s" % self.AUTH, 1, product_type="Digital")
+        self.assertEqual(product["productType"], "DIGITAL")
+        self.assertEqual(value("SELECT product_type FROM %s.products WHERE id = '%s'"
+                               % (self.SCHEMA, product["id"])), "DIGITAL")
+        emu_v1.reset_log()
+        err = error("SELECT wix_create_product('Song', 1, product_type => 'digital', server => '%s')"
+                    % self.SERVER_V1)
+        self.assertIn("cannot create a digital product on a site with Stores Catalog V1", err)
+        # the token and which catalog the site runs, nothing else
+        self.assertEqual([r["path"] for r in wix_requests(emu_v1)
+                          if r["path"] not in ("/oauth2/token", "/stores/v3/provision/version")], [])
+        err = error("SELECT wix_create_product('Song', 1, product_type => 'gift', server => '%s')" % self.SERVER)
+        self.assertIn('product_type must be PHYSICAL or DIGITAL, not "gift"', err)
+
     def test_update_product_bad_changes(self):
         for changes, message in (("'[]'", "changes must be a JSON object"),
                                  ("'{}'", "changes must name at least one field"),
                                  ("'{\"id\": \"other\"}'", "changes has an \"id\" other than product_id"),
+                                 ("'{\"price\": -1}'", "price must be zero or more, not -1"),
+                                 ("'{\"price\": \"cheap\"}'", "changes has a \"price\" that is not a number"),
+                                 ("'{\"price\": null}'", "changes has a \"price\" that is not a number"),
+                                 ("'{\"sku\": 5}'", "changes has a \"sku\" that is not a string"),
                                  ("NULL", "changes must not be NULL")):
             with self.subTest(changes=changes):
                 err = error("SELECT wix_update_product('abc', %s, server => '%s')" % (changes, self.SERVER))
@@ -624,6 +685,32 @@ class ActionsBase:
         emu.fault(match="/stores/v3/inventory-items/", method="PATCH", status=409, times=1)
         self.assertEqual(self.call("wix_set_inventory", product["id"], 8)["quantity"], 8)
         self.assertEqual(len(wix_requests(emu, "/stores/v3/inventory-items/query")), 2)
+
+    def test_set_in_stock_v3(self):
+        product = Pick.one(emu, "products", lambda p: p.get("variantSummary", {}).get("variantCount", 1) == 1)
+        result = self.call("wix_set_in_stock", product["id"], False)
+        self.assertEqual((result["productId"], result["inStock"], result["trackQuantity"]),
+                         (product["id"], False, False))
+        patch = [r for r in wix_requests(emu, "/stores/v3/inventory-items/") if r["method"] == "PATCH"][0]
+        self.assertEqual(patch["body"], {"inventoryItem": {"id": result["id"], "revision": patch["body"]
+                                                           ["inventoryItem"]["revision"], "inStock": False},
+                                         "reason": "MANUAL"})
+        self.assertEqual(value("SELECT inventory_status FROM %s.products WHERE id = '%s'"
+                               % (self.SCHEMA, product["id"])), "OUT_OF_STOCK")
+        # a quantity set afterwards tracks it again
+        self.assertEqual(self.call("wix_set_inventory", product["id"], 2)["trackQuantity"], True)
+
+    def test_set_in_stock_v1(self):
+        product = Pick.one(emu_v1, "products", lambda p: not p.get("manageVariants"))
+        result = self.call("wix_set_in_stock", product["id"], True, server=self.SERVER_V1)
+        self.assertEqual(result["id"], product["id"])
+        patch = wix_requests(emu_v1, "/stores/v2/inventoryItems/product/" + product["id"])[0]
+        self.assertEqual((patch["method"], patch["body"]),
+                         ("PATCH", {"inventoryItem": {"trackQuantity": False, "variants": [
+                             {"variantId": ZERO_VARIANT, "inStock": True}]}}))
+        self.assertEqual(result["variants"][0]["stock"], {"trackQuantity": False, "inStock": True})
+        err = error("SELECT wix_set_in_stock('%s', NULL, server => '%s')" % (product["id"], self.SERVER_V1))
+        self.assertIn("in_stock must not be NULL", err)
 
     def test_inventory_bad_arguments(self):
         for call, message in (("wix_set_inventory('p', -1", "quantity must be between 0 and 99999, not -1"),
@@ -762,6 +849,7 @@ ID_CALLS = [
     ("wix_approve_member", "%s"), ("wix_block_member", "%s"),
     ("wix_delete_member", "%s"), ("wix_update_product", "%s, '{\"name\": \"x\"}'"),
     ("wix_delete_product", "%s"), ("wix_set_inventory", "%s, 1"), ("wix_adjust_inventory", "%s, 1"),
+    ("wix_set_in_stock", "%s, true"), ("wix_set_in_stock", "'p', true, %s"),
     ("wix_set_inventory", "'p', 1, %s"), ("wix_adjust_inventory", "'p', 1, %s"),
     ("wix_confirm_booking", "%s"), ("wix_decline_booking", "%s"), ("wix_cancel_booking", "%s"),
     ("wix_reschedule_booking", "%s, now()"),
@@ -887,9 +975,9 @@ class SafetyTest(unittest.TestCase):
                  WHERE p.proname ~ '^wix_(api|refund|cancel|fulfill|archive|mark|create|approve|block|delete|update|set|adjust|confirm|decline|reschedule|enqueue)'
                    AND has_function_privilege('regress_wix_nobody', p.oid, 'EXECUTE')""")
             self.assertEqual(rows, [])
-            # the 19 admin functions and wix_enqueue
+            # the 20 admin functions and wix_enqueue
             self.assertEqual(value("SELECT count(*) FROM pg_proc WHERE proname ~ '^wix_' "
-                                   "AND proname NOT LIKE 'wix_admin_fdw%'"), "20")
+                                   "AND proname NOT LIKE 'wix_admin_fdw%'"), "21")
             err = error("SET ROLE regress_wix_nobody; SELECT wix_approve_member('abc', 'emu')")
             self.assertIn("permission denied for function wix_approve_member", err)
             # EXECUTE granted, but no user mapping for the role

@@ -1,20 +1,23 @@
 """Upgrading and moving wix_admin (issue 16): ALTER EXTENSION wix_admin
-UPDATE from 0.1 with data in it, and pg_dump / pg_restore into a new
-cluster.
+UPDATE from 0.1 with data in it (through 0.2 to 0.3), and pg_dump /
+pg_restore into a new cluster.
 
 UpgradeFrom01: a database at version 0.1 (CREATE EXTENSION ... VERSION
 '0.1') with a server, user mappings, imported foreign tables, mirrors with
 rows, action_log rows and queued, done and failed actions is updated; no row
 is lost, the registry's new columns get their values, the actions queued
 before the update are delivered once (the emulator's request log), done ones
-never again, and every object of the extension equals a fresh 0.2 install:
+never again, the grant the update cannot keep is named, and every object of
+the extension equals a fresh 0.3 install:
 catalog_snapshot() below describes each member of the extension (functions
 by pg_get_functiondef, views by pg_get_viewdef, tables by their columns,
 defaults, constraints, indexes, triggers, comments and ACLs, sequences,
 the schema, the wrapper, pg_init_privs, the extension's config tables) and
-the data its script installs (mirror_keys).
+the data its script installs (mirror_keys).  A database left at 0.1 keeps
+working with the new library, its functions lacking the parameters added
+since.
 
-DumpRestore: a 0.2 database with servers, user mappings, foreign tables,
+DumpRestore: a 0.3 database with servers, user mappings, foreign tables,
 mirrors, action_log rows and queued and done actions, dumped with pg_dump
 -Fc and restored with pg_restore into a second PostgreSQL 15 cluster this
 suite makes (wix_admin preloaded, its worker delivering): the foreign tables
@@ -40,9 +43,10 @@ from test_mirror_replication import Cluster  # noqa: E402
 from wixfault import EmulatorProcess  # noqa: E402
 
 OLD = "0.1"
-NEW = "0.2"
+NEW = "0.3"
+UPDATE_PATH = "0.1--0.2--0.3"
 UPDATED = "wix_upgrade_updated"   # created at 0.1, then updated
-FRESH = "wix_upgrade_fresh"       # created at 0.2
+FRESH = "wix_upgrade_fresh"       # created at 0.3
 OLD_FRESH = "wix_upgrade_old"     # created at 0.1, never updated
 SOURCE = "wix_dump_source"        # dumped
 CLERK = "wix_upgrade_clerk"       # a second role with its own user mapping
@@ -287,8 +291,12 @@ class UpgradeFrom01(unittest.TestCase):
     def setUpClass(cls):
         emu.reset()
         new_database(UPDATED, OLD)
+        # wix_create_product gains a parameter in 0.3: the update cannot keep
+        # this grant, and says so
         psql(site_sql() +
-             "GRANT EXECUTE ON FUNCTION wix_archive_order(text, boolean, name) TO %s;" % CLERK,
+             "GRANT EXECUTE ON FUNCTION wix_archive_order(text, boolean, name) TO %s;" % CLERK +
+             "GRANT EXECUTE ON FUNCTION wix_create_product(text, numeric, text, boolean, text, name) "
+             "TO %s;" % CLERK,
              db=UPDATED)
         cls.version_before = value("SELECT extversion FROM pg_extension "
                                    "WHERE extname = 'wix_admin'", UPDATED)
@@ -319,7 +327,11 @@ class UpgradeFrom01(unittest.TestCase):
         cls.old_snapshot = catalog_snapshot(UPDATED)
 
         emu.reset_log()
-        psql("ALTER EXTENSION wix_admin UPDATE", db=UPDATED)
+        update = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", UPDATED,
+                                 "-c", "ALTER EXTENSION wix_admin UPDATE"],
+                                capture_output=True, text=True, timeout=120)
+        assert update.returncode == 0, update.stderr
+        cls.update_messages = update.stderr
         cls.sent_by_update = emu.requests()
         # the state right after the update (the tests below go on using it)
         cls.after = {t: table_digest(t, UPDATED) for t in cls.before}
@@ -333,11 +345,14 @@ class UpgradeFrom01(unittest.TestCase):
         cls.action_log_after = value("SELECT count(*) FROM wix_admin.action_log "
                                      "WHERE target_id = '%s'" % cls.immediate, UPDATED)
 
-        # the same grant as in UPDATED, so that their ACLs may be compared
+        # the same grants as in UPDATED, so that their ACLs may be compared
+        # (the one on wix_create_product only at 0.1: the update drops it)
         for db, version in ((FRESH, None), (OLD_FRESH, OLD)):
             new_database(db, version)
             psql("GRANT EXECUTE ON FUNCTION wix_archive_order(text, boolean, name) TO %s;"
                  % CLERK, db=db)
+        psql("GRANT EXECUTE ON FUNCTION wix_create_product(text, numeric, text, boolean, text, name) "
+             "TO %s;" % CLERK, db=OLD_FRESH)
 
     def test_versions(self):
         self.assertEqual(self.version_before, OLD)
@@ -350,7 +365,37 @@ class UpgradeFrom01(unittest.TestCase):
         paths = psql("SELECT source || '>' || target || ' ' || coalesce(path, '') "
                      "FROM pg_extension_update_paths('wix_admin') "
                      "WHERE source = '%s' AND target = '%s'" % (OLD, NEW), db=FRESH)
-        self.assertEqual(paths, [["%s>%s %s--%s" % (OLD, NEW, OLD, NEW)]])
+        self.assertEqual(paths, [["%s>%s %s" % (OLD, NEW, UPDATE_PATH)]])
+
+    def test_update_names_the_grant_it_cannot_keep(self):
+        self.assertIn("WARNING:  wix_create_product() gains the parameter product_type: EXECUTE on it "
+                      "is no longer granted to %s" % CLERK, self.update_messages)
+        self.assertIn("HINT:  GRANT EXECUTE ON FUNCTION wix_create_product(text, numeric, text, boolean, "
+                      "text, text, name) TO %s;" % CLERK, self.update_messages)
+        self.assertEqual(value("SELECT has_function_privilege('%s', 'wix_create_product(text, numeric, "
+                               "text, boolean, text, text, name)', 'EXECUTE')" % CLERK, UPDATED), "f")
+
+    def test_functions_of_the_old_version_are_served(self):
+        """The new library serves a 0.1 database's functions, which lack
+        the parameters added since (they take their defaults), called,
+        queued and delivered; an action 0.1 has no function for is an
+        error that says to update."""
+        psql(server_sql("emu", emu_proc.url, catalog_version="V3"), db=OLD_FRESH)
+        created = json.loads(value("SELECT wix_create_product('Old signature mug', 2.5, 'OLD-1')",
+                                   OLD_FRESH))
+        self.assertEqual((created["name"], created["productType"]), ("Old signature mug", "PHYSICAL"))
+        psql("BEGIN; SET LOCAL wix_admin.defer_actions = on;\n"
+             "SELECT wix_create_product('Old queued mug', 3, server => 'emu');\nCOMMIT;", db=OLD_FRESH)
+        psql("CALL wix_admin.process_queue()", db=OLD_FRESH)
+        self.assertEqual(psql("SELECT action, state FROM wix_admin.queue", db=OLD_FRESH),
+                         [["wix_create_product", "done"]])
+        self.assertEqual(sorted(p["name"] for p in items_of(emu.data("products"), "products")
+                                if p["name"].startswith("Old ")),
+                         ["Old queued mug", "Old signature mug"])
+        err = psql("SELECT wix_enqueue('wix_set_in_stock', '{\"product_id\": \"p\", \"in_stock\": true}')",
+                   db=OLD_FRESH, check=False)
+        self.assertIn("the wix_admin extension has no function wix_set_in_stock", err)
+        self.assertIn("ALTER EXTENSION wix_admin UPDATE", err)
 
     def test_no_row_lost(self):
         for table, digest in self.before.items():
@@ -423,7 +468,7 @@ class UpgradeFrom01(unittest.TestCase):
         updated = catalog_snapshot(UPDATED)
         fresh = catalog_snapshot(FRESH)
         diffs = snapshot_differences(updated, fresh)
-        self.assertEqual(diffs, {}, "the updated 0.1 install differs from a fresh 0.2 one:\n"
+        self.assertEqual(diffs, {}, "the updated 0.1 install differs from a fresh 0.3 one:\n"
                          + describe_differences(diffs))
         # the snapshot sees what there is to see: every member of the
         # extension, described
@@ -433,10 +478,10 @@ class UpgradeFrom01(unittest.TestCase):
         self.assertTrue(named(fresh, "function wix_admin.mirror_lock("))
 
     def test_snapshot_tells_the_versions_apart(self):
-        """0.1 and 0.2 differ where 0.2 changed things: new and dropped
-        objects, columns, a view's columns, function bodies of the same
-        signature; and the snapshot of 0.1 taken before the update is a
-        fresh 0.1's (its data aside)."""
+        """0.1 and 0.3 differ where 0.2 and 0.3 changed things: new and
+        dropped objects, columns, a view's columns, function bodies of the
+        same signature, a function's parameters; and the snapshot of 0.1
+        taken before the update is a fresh 0.1's (its data aside)."""
         old = catalog_snapshot(OLD_FRESH)
         self.assertEqual(snapshot_differences(self.old_snapshot, old), {})
         diffs = snapshot_differences(old, catalog_snapshot(FRESH))
@@ -444,9 +489,11 @@ class UpgradeFrom01(unittest.TestCase):
                     "table wix_admin.mirror_registry", "table wix_admin.mirror_keys",
                     "view wix_admin.mirrors", "function wix_admin.create_mirror(",
                     "function wix_admin.mirror_read(", "procedure wix_admin.refresh_one_mirror(",
-                    "table contents wix_admin.mirror_keys", "extension config tables"):
-            self.assertEqual(len(named(diffs, obj)), 2 if obj.endswith("mirror_read(") else 1,
-                             obj)
+                    "table contents wix_admin.mirror_keys", "extension config tables",
+                    "function public.wix_create_product(", "function public.wix_set_in_stock("):
+            self.assertEqual(len(named(diffs, obj)),
+                             2 if obj.endswith(("mirror_read(", "wix_create_product(")) else 1, obj)
+        self.assertEqual(named(old, "function public.wix_set_in_stock("), [])
         # same signature, other body; and columns of a table
         old_create, new_create = diffs[named(diffs, "function wix_admin.create_mirror(")[0]]
         self.assertNotEqual(old_create["definition"], new_create["definition"])

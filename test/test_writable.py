@@ -42,6 +42,11 @@ def wix_requests_made(em):
     return [(r["method"], r["path"]) for r in wix_requests(em)]
 
 
+def verbose_plan(sql):
+    """EXPLAIN (VERBOSE, COSTS OFF) of sql, as one string."""
+    return "\n".join(r[0] for r in query("EXPLAIN (VERBOSE, COSTS OFF) " + sql))
+
+
 def changes(em):
     """wix_admin's requests that change something (not queries, not reads)."""
     return [(r["method"], r["path"]) for r in wix_requests(em)
@@ -200,20 +205,22 @@ class WritableTest(unittest.TestCase):
                          "4")  # 1 << CMD_UPDATE: UPDATE only
 
     def test_explain_verbose_shows_the_wix_calls(self):
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.orders SET archived = true WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.orders SET archived = true WHERE id = 'x'")
         self.assertIn("Wix calls: archived = true: wix_archive_order(): PATCH /ecom/v1/orders/{order_id}", plan)
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM wix.products WHERE id = 'x'"))
+        plan = verbose_plan("DELETE FROM wix.products WHERE id = 'x'")
         self.assertIn("Foreign Delete on wix.products", plan)
         self.assertIn("Wix calls: up to 100 rows a request: wix_delete_product(): "
                       "POST /stores/v3/bulk/products/delete (Catalog V1: each row alone), "
-                      "a row Wix refuses: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
+                      "each row: wix_delete_product(): DELETE /stores/v3/products/{product_id} "
                       "(Catalog V1: /stores/v1/products/{product_id})", plan)
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.members SET status = 'x' WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.members SET status = 'x' WHERE id = 'x'")
         self.assertIn("status = APPROVED: wix_approve_member(): POST /members/v1/members/{member_id}/approve", plan)
         self.assertIn("status = BLOCKED: wix_block_member(): POST /members/v1/members/{member_id}/block", plan)
+        plan = verbose_plan("UPDATE wix.inventory_items SET in_stock = true WHERE id = 'x'")
+        self.assertIn("Wix calls: in_stock = any: wix_set_in_stock()", plan)
+        plan = verbose_plan("UPDATE wix.products SET price = 1, sku = 'x' WHERE id = 'x'")
+        self.assertIn("price = any: wix_update_product()", plan)
+        self.assertIn("sku = any: wix_update_product()", plan)
         self.assertEqual(changes(emu), [])
 
     def test_failure_mid_statement_says_how_many_rows_wix_changed(self):
@@ -391,8 +398,9 @@ class WritableTest(unittest.TestCase):
         err = error("UPDATE wix.inventory_items SET quantity = 3 WHERE id = '%s' RETURNING quantity" % item_id)
         self.assertIn('UPDATE ... RETURNING is not supported when setting column "quantity"', err)
         self.assertIn("DETAIL:  Setting quantity makes wix_set_inventory()", err)
-        err = error("UPDATE wix.inventory_items SET in_stock = false WHERE id = '%s'" % item_id)
-        self.assertIn('cannot update column "in_stock" of foreign table "inventory_items"', err)
+        err = error("UPDATE wix.inventory_items SET track_quantity = false WHERE id = '%s'" % item_id)
+        self.assertIn('cannot update column "track_quantity" of foreign table "inventory_items"', err)
+        self.assertIn("can set quantity (to any value but NULL), in_stock (to any value but NULL)", err)
         self.assertEqual(changes(emu), [])
         self.assertEqual(wix(emu, "GET", "/stores/v3/inventory-items/" + item_id)["inventoryItem"]["quantity"], 11)
 
@@ -417,8 +425,7 @@ class WritableTest(unittest.TestCase):
                                "AND variant_id = '%s'" % (product["id"], variant)), "9")
 
     def test_explain_verbose_shows_any_value_rules(self):
-        plan = "\n".join(r[0] for r in query(
-            "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'"))
+        plan = verbose_plan("UPDATE wix.inventory_items SET quantity = 1 WHERE id = 'x'")
         self.assertIn("Wix calls: quantity = any: wix_set_inventory()", plan)
 
     # -- row triggers ---------------------------------------------------------------
@@ -557,8 +564,8 @@ class WritableTest(unittest.TestCase):
                                  "DML lamp %s" % schema)
                 query("DELETE FROM %s.products WHERE id = '%s'" % (schema, new_id))
         emu.reset_log()
-        err = error("INSERT INTO wix.products (name, price, product_type) VALUES ('x', 1, 'DIGITAL')")
-        self.assertIn('cannot set column "product_type" in an INSERT into foreign table "products"', err)
+        err = error("INSERT INTO wix.products (name, price, slug) VALUES ('x', 1, 'x')")
+        self.assertIn('cannot set column "slug" in an INSERT into foreign table "products"', err)
         err = error("INSERT INTO wix.products (name) VALUES ('x')")
         self.assertIn("price", err)
         self.assertEqual(changes(emu), [])
@@ -596,8 +603,237 @@ class WritableTest(unittest.TestCase):
                 self.assertEqual(value("SELECT visible FROM %s.products WHERE id = '%s'" % (schema, product["id"])),
                                  "t")
                 query("DELETE FROM %s.products WHERE id = '%s'" % (schema, product["id"]))
-        err = error("UPDATE wix.products SET price = 1 WHERE id = 'x'")
-        self.assertIn('cannot update column "price" of foreign table "products"', err)
+        err = error("UPDATE wix.products SET slug = 'x' WHERE id = 'x'")
+        self.assertIn('cannot update column "slug" of foreign table "products"', err)
+        self.assertIn("can set name (to any value but NULL), visible (to any value but NULL), "
+                      "price (to any value but NULL), sku (to any value but NULL), "
+                      "description (to any value but NULL)", err)
+
+    # -- products: description, product_type, price, sku (issue 17's last cells) --
+
+    def test_insert_products_description_and_type_v3(self):
+        emu.reset_log()
+        rows = query("INSERT INTO wix.products (name, price, sku, description, product_type) "
+                     "VALUES ('DML e-book', 4.5, 'EBOOK-1', '<p>An e-book</p>', 'digital') "
+                     "RETURNING id, product_type, description, sku, price, currency")
+        new_id = rows[0][0]
+        self.assertEqual(rows[0][1:], ["DIGITAL", "<p>An e-book</p>", "EBOOK-1", "4.50", "USD"])
+        self.assertEqual(changes(emu), [("POST", "/stores/v3/products")])
+        body = wix_requests(emu, "/stores/v3/products")[-1]["body"]
+        self.assertEqual(body["product"]["productType"], "DIGITAL")
+        self.assertNotIn("physicalProperties", body["product"])
+        self.assertEqual(body["product"]["plainDescription"], "<p>An e-book</p>")
+        self.assertEqual(body["product"]["variantsInfo"]["variants"],
+                         [{"choices": [], "sku": "EBOOK-1", "price": {"actualPrice": {"amount": "4.5"}}}])
+        got = wix(emu, "GET", "/stores/v3/products/%s?fields=PLAIN_DESCRIPTION" % new_id)["product"]
+        self.assertEqual((got["productType"], got["plainDescription"]), ("DIGITAL", "<p>An e-book</p>"))
+        # the round trip: SELECT reads the description back
+        self.assertEqual(query("SELECT description, product_type FROM wix.products WHERE id = '%s'" % new_id),
+                         [["<p>An e-book</p>", "DIGITAL"]])
+        # no product_type: physical, with its physical properties
+        rows = query("INSERT INTO wix.products (name, price, description) VALUES ('DML box', 2, '<p>Box</p>') "
+                     "RETURNING id, product_type")
+        self.assertEqual(rows[0][1], "PHYSICAL")
+        body = wix_requests(emu, "/stores/v3/products")[-1]["body"]["product"]
+        self.assertEqual((body["productType"], body["physicalProperties"],
+                          body["variantsInfo"]["variants"][0]["physicalProperties"]), ("PHYSICAL", {}, {}))
+        for product_id in (new_id, rows[0][0]):
+            query("DELETE FROM wix.products WHERE id = '%s'" % product_id)
+
+    def test_insert_products_description_and_type_v1(self):
+        emu_v1.reset_log()
+        rows = query("INSERT INTO wix_v1.products (name, price, description, product_type) "
+                     "VALUES ('DML v1 lamp', 8, '<p>A lamp</p>', 'PHYSICAL') RETURNING id, description, product_type")
+        new_id = rows[0][0]
+        self.assertEqual(rows[0][1:], ["<p>A lamp</p>", "physical"])
+        self.assertEqual(changes(emu_v1), [("POST", "/stores/v1/products")])
+        body = wix_requests(emu_v1, "/stores/v1/products")[-1]["body"]["product"]
+        self.assertEqual((body["productType"], body["description"]), ("physical", "<p>A lamp</p>"))
+        got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + new_id)["product"]
+        self.assertEqual(got["description"], "<p>A lamp</p>")
+        self.assertEqual(value("SELECT description FROM wix_v1.products WHERE id = '%s'" % new_id),
+                         "<p>A lamp</p>")
+        query("DELETE FROM wix_v1.products WHERE id = '%s'" % new_id)
+        # Catalog V1 creates physical products only: refused before anything is sent
+        emu_v1.reset_log()
+        err = error("INSERT INTO wix_v1.products (name, price, product_type) VALUES ('DML v1 song', 1, 'DIGITAL')")
+        self.assertIn("0A000", err)
+        self.assertIn("cannot create a digital product on a site with Stores Catalog V1", err)
+        self.assertIn("DETAIL:  Catalog V1's Create Product makes physical products only.", err)
+        self.assertEqual(self.calls(emu_v1), [])     # only which catalog the site runs
+        self.assertFalse([p for p in items_of(emu_v1.data("products"), "products") if p["name"] == "DML v1 song"])
+        emu_v1.reset_log()
+        err = error("INSERT INTO wix_v1.products (name, price, product_type) VALUES ('DML v1 x', 1, 'service')")
+        self.assertIn("22023", err)
+        self.assertIn('product_type must be PHYSICAL or DIGITAL, not "service"', err)
+        self.assertEqual(wix_requests(emu_v1), [])
+
+    def calls(self, em):
+        """wix_admin's requests, the catalog version probe left out."""
+        return [(r["method"], r["path"]) for r in wix_requests(em) if "/provision/" not in r["path"]]
+
+    def update_sends(self, em, sql, calls):
+        """Run the UPDATE sql, check that wix_admin sent calls (the catalog
+        probe aside); its rows and the product of the last call's body."""
+        em.reset_log()
+        rows = query(sql)
+        self.assertEqual(self.calls(em), calls)
+        return rows, wix_requests(em, calls[-1][1])[-1]["body"]["product"]
+
+    def test_update_products_price_sku_description_v1(self):
+        product = self.created_product(emu_v1, "DML v1 priced")
+        path = "/stores/v1/products/" + product["id"]
+        # one request for the three columns: the scan's query, then one PATCH
+        calls = [("POST", "/stores-reader/v1/products/query"), ("PATCH", path)]
+        rows, body = self.update_sends(
+            emu_v1, "UPDATE wix_v1.products SET name = 'DML v1 repriced', price = 4.25, visible = false "
+            "WHERE id = '%s' RETURNING name, price, visible" % product["id"], calls)
+        self.assertEqual(rows, [["DML v1 repriced", "4.25", "f"]])
+        self.assertEqual(body, {"name": "DML v1 repriced", "visible": False, "priceData": {"price": 4.25}})
+        got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
+        self.assertEqual((got["name"], got["priceData"]["price"], got["visible"]), ("DML v1 repriced", 4.25, False))
+        rows, body = self.update_sends(
+            emu_v1, "UPDATE wix_v1.products SET sku = 'V1-NEW', description = '<p>New</p>' WHERE id = '%s'"
+            % product["id"], calls)
+        self.assertEqual(body, {"sku": "V1-NEW", "description": "<p>New</p>"})
+        self.assertEqual(query("SELECT sku, description, price FROM wix_v1.products WHERE id = '%s'" % product["id"]),
+                         [["V1-NEW", "<p>New</p>", "4.25"]])
+        # a negative price is refused before anything is sent
+        emu_v1.reset_log()
+        err = error("UPDATE wix_v1.products SET price = -1 WHERE id = '%s'" % product["id"])
+        self.assertIn("price must be zero or more, not -1", err)
+        self.assertEqual(changes(emu_v1), [])
+        query("DELETE FROM wix_v1.products WHERE id = '%s'" % product["id"])
+
+    def test_update_products_price_sku_description_v3(self):
+        product = self.created_product(emu, "DML v3 priced")
+        variant_id = product["variantsInfo"]["variants"][0]["id"]
+        path = "/stores/v3/products/" + product["id"]
+        # the scan's query, the runner's read of the revision and variant, one PATCH
+        calls = [("POST", "/stores/v3/products/query"), ("GET", path), ("PATCH", path)]
+        rows, body = self.update_sends(
+            emu, "UPDATE wix.products SET name = 'DML v3 repriced', price = 7.5, visible = false "
+            "WHERE id = '%s' RETURNING name, price, visible" % product["id"], calls)
+        self.assertEqual(rows, [["DML v3 repriced", "7.50", "f"]])
+        self.assertEqual((body["name"], body["visible"], body["id"]), ("DML v3 repriced", False, product["id"]))
+        self.assertNotIn("price", body)
+        self.assertEqual([(v["id"], v["price"]["actualPrice"]) for v in body["variantsInfo"]["variants"]],
+                         [(variant_id, {"amount": "7.5"})])
+        got = wix(emu, "GET", path)["product"]
+        self.assertEqual((got["name"], got["visible"], got["variantsInfo"]["variants"][0]["id"],
+                          got["variantsInfo"]["variants"][0]["price"]["actualPrice"]["amount"]),
+                         ("DML v3 repriced", False, variant_id, "7.50"))
+        rows, body = self.update_sends(
+            emu, "UPDATE wix.products SET sku = 'V3-NEW', description = '<p>Fresh</p>' WHERE id = '%s' "
+            "RETURNING sku, description, price" % product["id"], calls)
+        self.assertEqual(rows, [["V3-NEW", "<p>Fresh</p>", "7.50"]])
+        self.assertEqual(body["plainDescription"], "<p>Fresh</p>")
+        self.assertNotIn("description", body)
+        self.assertNotIn("sku", body)
+        self.assertEqual([(v["id"], v["sku"], v["price"]["actualPrice"]["amount"])
+                          for v in body["variantsInfo"]["variants"]], [(variant_id, "V3-NEW", "7.50")])
+        got = wix(emu, "GET", path + "?fields=PLAIN_DESCRIPTION")["product"]
+        self.assertEqual((got["plainDescription"], got["variantsInfo"]["variants"][0]["sku"]),
+                         ("<p>Fresh</p>", "V3-NEW"))
+        self.assertEqual(query("SELECT sku, description, price FROM wix.products WHERE id = '%s'" % product["id"]),
+                         [["V3-NEW", "<p>Fresh</p>", "7.50"]])
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s' "
+                               "AND action = 'wix_update_product'" % product["id"]),
+                         [["wix_update_product", "success"]] * 2)
+        query("DELETE FROM wix.products WHERE id = '%s'" % product["id"])
+
+    def test_update_price_of_a_product_with_several_variants_is_refused(self):
+        product = Pick.one(emu, "products", lambda p: p.get("variantSummary", {}).get("variantCount", 1) > 1)
+        path = "/stores/v3/products/" + product["id"]
+        before = wix(emu, "GET", path)["product"]
+        emu.reset_log()
+        for sql in ("UPDATE wix.products SET price = 1 WHERE id = '%s'",
+                    "UPDATE wix.products SET name = 'DML not renamed', sku = 'ONE' WHERE id = '%s'"):
+            with self.subTest(sql=sql):
+                err = error(sql % product["id"])
+                self.assertIn("0A000", err)
+                self.assertIn("cannot set one price or SKU for product %s: it has %d variants"
+                              % (product["id"], len(before["variantsInfo"]["variants"])), err)
+                self.assertIn("DETAIL:  Catalog V3 keeps the price and SKU on each variant", err)
+                self.assertIn('HINT:  Pass wix_update_product() changes with "variantsInfo"', err)
+        self.assertEqual(changes(emu), [])
+        self.assertEqual([r["method"] for r in wix_requests(emu, path)], ["GET", "GET"])
+        after = wix(emu, "GET", path)["product"]
+        self.assertEqual((after["name"], after["revision"], after["variantsInfo"]),
+                         (before["name"], before["revision"], before["variantsInfo"]))
+        # its name alone still goes through
+        query("UPDATE wix.products SET name = 'DML renamed' WHERE id = '%s'" % product["id"])
+        self.assertEqual(wix(emu, "GET", path)["product"]["name"], "DML renamed")
+
+    # -- UPDATE inventory_items SET in_stock ------------------------------------------
+
+    def test_update_inventory_in_stock_v3(self):
+        product = Pick.one(emu, "products", lambda p: p.get("variantSummary", {}).get("variantCount", 1) == 1)
+        item_id, variant_id = query("SELECT id, variant_id FROM wix.inventory_items WHERE product_id = '%s'"
+                                    % product["id"])[0]
+        item_path = "/stores/v3/inventory-items/" + item_id
+        for in_stock in (False, True):
+            with self.subTest(in_stock=in_stock):
+                revision = wix(emu, "GET", item_path)["inventoryItem"]["revision"]
+                emu.reset_log()
+                query("UPDATE wix.inventory_items SET in_stock = %s WHERE product_id = '%s'"
+                      % (str(in_stock).lower(), product["id"]))
+                self.assertEqual(self.calls(emu), [("POST", "/stores/v3/inventory-items/query"),
+                                                   ("POST", "/stores/v3/inventory-items/query"),
+                                                   ("PATCH", item_path)])
+                self.assertEqual(wix_requests(emu, item_path)[0]["body"],
+                                 {"inventoryItem": {"id": item_id, "revision": revision, "inStock": in_stock},
+                                  "reason": "MANUAL"})
+                runner_query = wix_requests(emu, "/stores/v3/inventory-items/query")[-1]["body"]
+                self.assertEqual(runner_query["query"]["filter"], {"productId": product["id"], "variantId": variant_id})
+                item = wix(emu, "GET", item_path)["inventoryItem"]
+                self.assertEqual((item["inStock"], item["trackQuantity"], "quantity" in item),
+                                 (in_stock, False, False))
+                self.assertEqual(query("SELECT in_stock, track_quantity, quantity FROM wix.inventory_items "
+                                       "WHERE id = '%s'" % item_id), [["t" if in_stock else "f", "f", ""]])
+        self.assertEqual(query("SELECT action, outcome FROM wix_admin.action_log WHERE target_id = '%s'"
+                               % product["id"]), [["wix_set_in_stock", "success"]] * 2)
+        emu.reset_log()
+        err = error("UPDATE wix.inventory_items SET in_stock = NULL WHERE id = '%s'" % item_id)
+        self.assertIn('cannot set column "in_stock" of foreign table "inventory_items" to NULL', err)
+        err = error("UPDATE wix.inventory_items SET in_stock = true WHERE id = '%s' RETURNING in_stock" % item_id)
+        self.assertIn('UPDATE ... RETURNING is not supported when setting column "in_stock"', err)
+        self.assertEqual(changes(emu), [])
+
+    def test_update_inventory_in_stock_v1(self):
+        product = Pick.one(emu_v1, "products", lambda p: p.get("manageVariants")
+                           and len(p.get("variants") or []) > 1)
+        variant = sorted(v["id"] for v in product["variants"])[0]
+        path = "/stores/v2/inventoryItems/product/" + product["id"]
+        emu_v1.reset_log()
+        query("UPDATE wix_v1.inventory_items SET in_stock = false WHERE product_id = '%s' AND variant_id = '%s'"
+              % (product["id"], variant))
+        self.assertEqual(self.calls(emu_v1), [("POST", "/stores-reader/v2/inventoryItems/query"), ("PATCH", path),
+                                              ("GET", "/stores-reader/v1/products/" + product["id"])])
+        self.assertEqual(wix_requests(emu_v1, path)[0]["body"],
+                         {"inventoryItem": {"trackQuantity": False, "variants": [
+                             {"variantId": variant, "inStock": False}]}})
+        got = wix(emu_v1, "GET", "/stores-reader/v1/products/" + product["id"])["product"]
+        self.assertEqual([v["stock"] for v in got["variants"] if v["id"] == variant],
+                         [{"trackQuantity": False, "inStock": False}])
+        self.assertEqual(query("SELECT in_stock, track_quantity FROM wix_v1.inventory_items "
+                               "WHERE product_id = '%s' AND variant_id = '%s'" % (product["id"], variant)),
+                         [["f", "f"]])
+        self.assertEqual(query("SELECT action FROM wix_admin.action_log WHERE target_id = '%s'" % product["id"]),
+                         [["wix_set_in_stock"]])
+
+    def test_quantity_and_in_stock_together_are_refused(self):
+        for schema, em in (("wix", emu), ("wix_v1", emu_v1)):
+            with self.subTest(schema=schema):
+                em.reset_log()
+                err = error("UPDATE %s.inventory_items SET quantity = 5, in_stock = true WHERE id = 'x'" % schema)
+                self.assertIn("0A000", err)
+                self.assertIn('cannot set columns "quantity" and "in_stock" of foreign table "inventory_items" '
+                              'in one UPDATE', err)
+                self.assertIn("DETAIL:  Setting quantity makes wix_set_inventory() and setting in_stock makes "
+                              "wix_set_in_stock(); Wix takes one of these changes at a time", err)
+                # refused while planning: not even the scan reaches Wix
+                self.assertEqual(wix_requests(em), [])
 
     # -- members -------------------------------------------------------------------
 
@@ -944,7 +1180,7 @@ class BulkModifyTest(BulkTest):
         self.assertIn("Foreign Update on wix.products", plan)
         self.assertIn("Wix calls: up to 100 rows a request: wix_update_product(): "
                       "POST /stores/v3/bulk/products/update (Catalog V1: each row alone), "
-                      "a row Wix refuses: wix_update_product()", plan)
+                      "visible = any: wix_update_product()", plan)
         self.assertIn("Filter: (products.name ~~ 'x%'::text)", plan)
         # RETURNING, row triggers and joins keep the row-by-row plan
         for sql in ("UPDATE wix.products SET visible = false WHERE name LIKE 'x%' RETURNING id",

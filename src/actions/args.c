@@ -194,6 +194,20 @@ wix_object_arg(WixActionCall *call, const char *name, Datum value)
 	return wix_held(call, wix_json_parse(text, strlen(text), name));
 }
 
+/* A numeric that must be zero or more (a price), named name. */
+void
+wix_check_non_negative(const char *name, Datum value)
+{
+	Numeric		num = DatumGetNumeric(value);
+
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		wix_numeric_compare(value, NumericGetDatum(int64_to_numeric(0))) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be zero or more, not %s", name,
+						wix_numeric_text(value))));
+}
+
 /* Check one argument and derive what the action reads of it. */
 static void
 check_arg(WixActionCall *call, const WixParamDef *param, WixArg *arg)
@@ -219,16 +233,7 @@ check_arg(WixActionCall *call, const WixParamDef *param, WixArg *arg)
 			check_plain_text(param, arg->text);
 			break;
 		case WIX_PARAM_NON_NEGATIVE:
-			{
-				Numeric		num = DatumGetNumeric(arg->datum);
-
-				if (numeric_is_nan(num) || numeric_is_inf(num) ||
-					wix_numeric_compare(arg->datum, NumericGetDatum(int64_to_numeric(0))) < 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s must be zero or more, not %s", param->name,
-									wix_numeric_text(arg->datum))));
-			}
+			wix_check_non_negative(param->name, arg->datum);
 			break;
 		case WIX_PARAM_OBJECT:
 			arg->json = wix_object_arg(call, param->name, arg->datum);
@@ -252,20 +257,6 @@ wix_check_args(WixActionCall *call)
 		check_arg(call, &def->params[i], &call->args[i]);
 	if (def->check != NULL)
 		def->check(call);
-}
-
-/* The arguments of a SQL call of the action's function. */
-void
-wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo)
-{
-	int			n = wix_action_nparams(call->def);
-
-	for (int i = 0; i < n; i++)
-	{
-		call->args[i].isnull = PG_ARGISNULL(i);
-		call->args[i].datum = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-	}
-	call->server_arg = PG_ARGISNULL(n) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(n)));
 }
 
 /* A JSON value as a datum of type typid (NULL for JSON null). */
@@ -309,6 +300,33 @@ default_arg(const WixParamDef *param, WixArg *arg)
 	getTypeInputInfo(param_type(param->kind), &typinput, &typioparam);
 	arg->datum = OidInputFunctionCall(typinput, (char *) param->sql_default,
 									  typioparam, -1);
+}
+
+/*
+ * wix_args_from_fcinfo
+ *		The arguments of a SQL call of the action's function, the server
+ *		last.  The function of an earlier version of the extension may lack
+ *		parameters added since (wix_action_takes_nargs), which take their
+ *		defaults.
+ */
+void
+wix_args_from_fcinfo(WixActionCall *call, FunctionCallInfo fcinfo)
+{
+	int			n = wix_action_nparams(call->def);
+	int			server = PG_NARGS() - 1;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (i >= server)
+			default_arg(&call->def->params[i], &call->args[i]);
+		else
+		{
+			call->args[i].isnull = PG_ARGISNULL(i);
+			call->args[i].datum = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		}
+	}
+	call->server_arg = PG_ARGISNULL(server) ? NULL :
+		pstrdup(NameStr(*PG_GETARG_NAME(server)));
 }
 
 /* Refuse keys of args that are no parameter of the action. */

@@ -115,6 +115,20 @@ wix_numeric_from_cstring(const char *s)
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
 
+/* A JSON number or decimal string as its decimal text, or NULL. */
+const char *
+wix_decimal_text(json_object *value)
+{
+	const char *text;
+
+	if (!json_object_is_type(value, json_type_string) &&
+		!json_object_is_type(value, json_type_int) &&
+		!json_object_is_type(value, json_type_double))
+		return NULL;
+	text = json_object_get_string(value);
+	return is_decimal_string(text) ? text : NULL;
+}
+
 /*
  * wix_money_at
  *		A money amount of a Wix answer as numeric: a decimal string, a Price
@@ -124,18 +138,15 @@ Datum
 wix_money_at(json_object *obj, const char *key, bool *found)
 {
 	json_object *value = wix_json_get(obj, key);
-	const char *text = NULL;
+	const char *text;
 
 	*found = false;
 	if (value != NULL && json_object_is_type(value, json_type_object))
 		value = wix_json_get(value, "amount");
 	if (value == NULL)
 		return (Datum) 0;
-	if (json_object_is_type(value, json_type_string) ||
-		json_object_is_type(value, json_type_int) ||
-		json_object_is_type(value, json_type_double))
-		text = json_object_get_string(value);
-	if (text == NULL || !is_decimal_string(text))
+	text = wix_decimal_text(value);
+	if (text == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("Wix sent an invalid amount in \"%s\"", key),

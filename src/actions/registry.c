@@ -114,8 +114,9 @@ static const WixActionDef actions[] = {
 	{.name = "wix_create_product",
 		.params = {TEXT("name", 80), {"price", WIX_PARAM_NON_NEGATIVE, NULL},
 			OPT_TEXT("sku", 40), BOOL("visible", "true"),
-		OPT_TEXT("description", 8000)},
-	.run = wix_run_create_product,.bulk = &products_bulk_create},
+		OPT_TEXT("description", 8000), OPT_TEXT("product_type", 20)},
+		.check = wix_check_create_product,.run = wix_run_create_product,
+	.bulk = &products_bulk_create},
 	{.name = "wix_update_product",
 		.params = {TARGET_ID("product_id"), {"changes", WIX_PARAM_OBJECT, NULL}},
 	.check = wix_check_update_product,.run = wix_run_update_product,
@@ -128,7 +129,11 @@ static const WixActionDef actions[] = {
 	{.name = "wix_set_inventory",
 		.params = {TARGET_ID("product_id"), {"quantity", WIX_PARAM_INT, NULL},
 		OPT_ID("variant_id")},
-	.check = wix_check_set_inventory,.run = wix_run_set_inventory},
+	.check = wix_check_set_inventory,.run = wix_run_set_stock},
+	{.name = "wix_set_in_stock",
+		.params = {TARGET_ID("product_id"), {"in_stock", WIX_PARAM_BOOL, NULL},
+		OPT_ID("variant_id")},
+	.run = wix_run_set_stock},
 	{.name = "wix_adjust_inventory",
 		.params = {TARGET_ID("product_id"), {"delta", WIX_PARAM_INT, NULL},
 		OPT_ID("variant_id")},
@@ -163,6 +168,19 @@ static const WixActionDef actions[] = {
 #define BIND_CONST(p, v)	{p, WIX_BIND_CONST, v}
 
 /*
+ * An UPDATE of a product: every column set, of name, visible, price, sku
+ * and description, is a member of one wix_update_product() changes object,
+ * so the columns an UPDATE sets make one call per row.
+ */
+#define PRODUCT_UPDATE(column) \
+	{"products", WIX_DML_UPDATE, column, NULL, "wix_update_product", \
+		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"), \
+			BIND_MEMBER("changes", "visible", "visible"), \
+			BIND_MEMBER("changes", "price", "price"), \
+			BIND_MEMBER("changes", "sku", "sku"), \
+	BIND_MEMBER("changes", "description", "description")}}
+
+/*
  * The DML table: which action an INSERT, UPDATE or DELETE of a resource's
  * foreign table makes (README "Writable tables").  Columns are standard
  * columns (catalog.c); a table of one's own maps a column to one by its Wix
@@ -171,6 +189,9 @@ static const WixActionDef actions[] = {
  * rules of the same action with the same bindings make it once per row.
  * WIX_DML_ANSWER_NOT_ROW marks an action whose answer is not the resource's
  * entity (transactions, a fulfillment, a V1 product): RETURNING is refused.
+ * WIX_DML_EXCLUSIVE marks rules whose changes Wix takes one at a time (an
+ * inventory item's quantity or in-stock status): an UPDATE setting columns
+ * of two of them is refused.
  */
 static const WixDmlRule dml_rules[] = {
 	{"orders", WIX_DML_UPDATE, "archived", "true", "wix_archive_order",
@@ -194,19 +215,24 @@ static const WixDmlRule dml_rules[] = {
 	{BIND_ID("member_id")}},
 	{"products", WIX_DML_INSERT, NULL, NULL, "wix_create_product",
 		{BIND_COLUMN("name", "name"), BIND_COLUMN("price", "price"),
-	BIND_COLUMN("sku", "sku"), BIND_COLUMN("visible", "visible")}},
-	{"products", WIX_DML_UPDATE, "name", NULL, "wix_update_product",
-		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
-	BIND_MEMBER("changes", "visible", "visible")}},
-	{"products", WIX_DML_UPDATE, "visible", NULL, "wix_update_product",
-		{BIND_ID("product_id"), BIND_MEMBER("changes", "name", "name"),
-	BIND_MEMBER("changes", "visible", "visible")}},
+			BIND_COLUMN("sku", "sku"), BIND_COLUMN("visible", "visible"),
+			BIND_COLUMN("description", "description"),
+	BIND_COLUMN("product_type", "product_type")}},
+	PRODUCT_UPDATE("name"),
+	PRODUCT_UPDATE("visible"),
+	PRODUCT_UPDATE("price"),
+	PRODUCT_UPDATE("sku"),
+	PRODUCT_UPDATE("description"),
 	{"products", WIX_DML_DELETE, NULL, NULL, "wix_delete_product",
 	{BIND_ID("product_id")}},
 	{"inventory_items", WIX_DML_UPDATE, "quantity", NULL, "wix_set_inventory",
 		{BIND_COLUMN("product_id", "product_id"), BIND_COLUMN("quantity", "quantity"),
 		BIND_COLUMN("variant_id", "variant_id")},
-	WIX_DML_ANSWER_NOT_ROW},
+	WIX_DML_ANSWER_NOT_ROW | WIX_DML_EXCLUSIVE},
+	{"inventory_items", WIX_DML_UPDATE, "in_stock", NULL, "wix_set_in_stock",
+		{BIND_COLUMN("product_id", "product_id"), BIND_COLUMN("in_stock", "in_stock"),
+		BIND_COLUMN("variant_id", "variant_id")},
+	WIX_DML_ANSWER_NOT_ROW | WIX_DML_EXCLUSIVE},
 	{"bookings", WIX_DML_UPDATE, "status", "CONFIRMED", "wix_confirm_booking",
 	{BIND_ID("booking_id")}},
 	{"bookings", WIX_DML_UPDATE, "status", "DECLINED", "wix_decline_booking",
@@ -269,6 +295,26 @@ wix_action_nparams(const WixActionDef *def)
 	while (n < WIX_ACTION_MAX_PARAMS && def->params[n].name != NULL)
 		n++;
 	return n;
+}
+
+/*
+ * Does a SQL function of the action with nargs arguments, the server last,
+ * serve it?  Its own, or that of an earlier version of the extension, which
+ * lacks the parameters added since: they come last, with defaults.
+ */
+bool
+wix_action_takes_nargs(const WixActionDef *def, int nargs)
+{
+	int			n = wix_action_nparams(def);
+
+	if (nargs < 1 || nargs > n + 1)
+		return false;
+	for (int i = nargs - 1; i < n; i++)
+	{
+		if (def->params[i].sql_default == NULL)
+			return false;
+	}
+	return true;
 }
 
 /*

@@ -521,18 +521,34 @@ extension_schema(void)
 	return nspid;
 }
 
-/* The OID of the action's SQL function, in the extension's schema. */
+/*
+ * The OID of the action's SQL function, in the extension's schema: its own,
+ * or an earlier version's lacking the parameters added since.
+ */
 static Oid
 action_function(const WixActionDef *def)
 {
-	char	   *nspname = get_namespace_name(extension_schema());
-	int			n = wix_action_nparams(def);
+	List	   *name = list_make2(makeString(get_namespace_name(extension_schema())),
+								  makeString(pstrdup(def->name)));
 	Oid			argtypes[WIX_ACTION_MAX_PARAMS + 1];
 
-	for (int i = 0; i <= n; i++)
-		argtypes[i] = wix_action_param_type(def, i);
-	return LookupFuncName(list_make2(makeString(nspname), makeString(pstrdup(def->name))),
-						  n + 1, argtypes, false);
+	for (int nargs = wix_action_nparams(def) + 1;
+		 wix_action_takes_nargs(def, nargs); nargs--)
+	{
+		Oid			fn;
+
+		for (int i = 0; i < nargs - 1; i++)
+			argtypes[i] = wix_action_param_type(def, i);
+		argtypes[nargs - 1] = NAMEOID;
+		fn = LookupFuncName(name, nargs, argtypes, true);
+		if (OidIsValid(fn))
+			return fn;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_FUNCTION),
+			 errmsg("the wix_admin extension has no function %s", def->name),
+			 errhint("ALTER EXTENSION wix_admin UPDATE creates the functions of the installed library.")));
+	return InvalidOid;			/* keep compiler quiet */
 }
 
 /* EXECUTE on the action's function, which wix_enqueue and delivery need. */
@@ -594,7 +610,7 @@ wix_action_call(PG_FUNCTION_ARGS)
 		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
 
 		def = name != NULL ? wix_find_action(name) : NULL;
-		if (def == NULL || PG_NARGS() != wix_action_nparams(def) + 1)
+		if (def == NULL || !wix_action_takes_nargs(def, PG_NARGS()))
 			elog(ERROR, "function %s is not a wix_admin admin action",
 				 name ? name : "(unknown)");
 		fcinfo->flinfo->fn_extra = (void *) def;

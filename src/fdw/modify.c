@@ -26,6 +26,9 @@
  *	 (PlanForeignModify), naming what is allowed.  The value a column is
  *	 set to picks the rule (status 'APPROVED' or 'BLOCKED'), per row; a
  *	 rule with no value takes any value but NULL (inventory quantity).
+ *	 Columns of two WIX_DML_EXCLUSIVE rules, whose changes Wix takes one at
+ *	 a time (an inventory item's quantity and in_stock), are refused
+ *	 together.
  *
  * - Row identity.  postgres_fdw adds a resjunk ctid; here
  *	 AddForeignUpdateTargets adds the table's id column as the resjunk
@@ -40,8 +43,9 @@
  *	 of the same action with the same bindings make one call per row: a
  *	 reschedule setting start_date and end_date is one request.  Several
  *	 columns can feed one jsonb object parameter (WIX_BIND_MEMBER), with
- *	 only the columns the statement sets: a product's name and visible are
- *	 one wix_update_product() changes object (the V3 revision: below).
+ *	 only the columns the statement sets: a product's name, visible, price,
+ *	 sku and description are one wix_update_product() changes object (the
+ *	 V3 revision: below).
  *
  * - Deferred mode.  With wix_admin.defer_actions on, the runner queues
  *	 each row's action ({action, args}) in the statement's transaction, as
@@ -481,6 +485,41 @@ check_returning(Relation rel, const WixResource *resource, const char *column,
 }
 
 /*
+ * check_exclusive
+ *		Refuse an UPDATE setting the columns of two WIX_DML_EXCLUSIVE rules:
+ *		*first is such a rule of a column set before (attname *first_attname),
+ *		or NULL.
+ */
+static void
+check_exclusive(Relation rel, const WixResource *resource, const char *column,
+				const char *attname, const WixDmlRule **first,
+				const char **first_attname)
+{
+	ListCell   *lc;
+
+	foreach(lc, rules_for(resource, WIX_DML_UPDATE, column))
+	{
+		const WixDmlRule *rule = lfirst(lc);
+
+		if ((rule->flags & WIX_DML_EXCLUSIVE) == 0)
+			continue;
+		if (*first == NULL)
+		{
+			*first = rule;
+			*first_attname = attname;
+			return;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot set columns \"%s\" and \"%s\" of foreign table \"%s\" in one UPDATE",
+						*first_attname, attname, RelationGetRelationName(rel)),
+				 errdetail("Setting %s makes %s() and setting %s makes %s(); Wix takes one of these changes at a time, as each replaces what the other sets.",
+						   (*first)->column, (*first)->action, column, rule->action),
+				 errhint("Set one of the columns.")));
+	}
+}
+
+/*
  * wixPlanForeignModify
  *		Check the statement against the DML table: its kind, and for an
  *		UPDATE every column it sets.  The values are checked per row.
@@ -502,6 +541,8 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 		Bitmapset  *cols = get_rel_all_updated_cols(root,
 													find_base_rel(root, resultRelation));
 		int			col = -1;
+		const WixDmlRule *exclusive = NULL;
+		const char *exclusive_attname = NULL;
 
 		while ((col = bms_next_member(cols, col)) >= 0)
 		{
@@ -522,6 +563,9 @@ wixPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 			if (plan->returningLists != NIL)
 				check_returning(rel, resource, standard[attnum - 1],
 								get_attname(rte->relid, attnum, false));
+			check_exclusive(rel, resource, standard[attnum - 1],
+							get_attname(rte->relid, attnum, false),
+							&exclusive, &exclusive_attname);
 			attnums = lappend_int(attnums, attnum);
 		}
 	}
@@ -1275,26 +1319,28 @@ call_text(const ModifyCall *call)
 }
 
 /*
- * wixExplainForeignModify
- *		With VERBOSE, the Wix call each row makes: per column set and value
- *		for an UPDATE.
+ * explain_calls
+ *		With VERBOSE, the Wix calls of the statement: its action's bulk call
+ *		when rows go in bulk (up to batch_size a request), then the call each
+ *		row makes alone, per column set and value for an UPDATE.
  */
-void
-wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						List *fdw_private, int subplan_index,
-						ExplainState *es)
+static void
+explain_calls(WixModifyState *state, int batch_size, ExplainState *es)
 {
-	WixModifyState *state = rinfo->ri_FdwState;
 	List	   *calls = NIL;
+	const WixActionDef *bulk_def = NULL;
 	ListCell   *lc;
 
 	if (!es->verbose)
 		return;
-	if (rinfo->ri_BatchSize > 1)
+	if (state->call != NULL)
+		bulk_def = state->call->def;
+	else if (state->columns != NIL)
+		bulk_def = ((ModifyCall *) linitial(((ModifyColumn *) linitial(state->columns))->calls))->def;
+	if (batch_size > 1)
 		calls = lappend(calls, psprintf("up to %d rows a request: %s(): POST %s%s",
-										rinfo->ri_BatchSize, state->call->def->name,
-										state->call->def->bulk->path,
-										state->call->def->bulk->catalog_v3_only ?
+										batch_size, bulk_def->name, bulk_def->bulk->path,
+										bulk_def->bulk->catalog_v3_only ?
 										" (Catalog V1: each row alone)" : ""));
 	if (state->call != NULL)
 		calls = lappend(calls, psprintf("each row: %s", call_text(state->call)));
@@ -1315,6 +1361,14 @@ wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		}
 	}
 	ExplainPropertyList("Wix calls", calls, es);
+}
+
+void
+wixExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						List *fdw_private, int subplan_index,
+						ExplainState *es)
+{
+	explain_calls(rinfo->ri_FdwState, rinfo->ri_BatchSize, es);
 }
 
 /* ---------------------------------------------------------------- *
@@ -1610,19 +1664,7 @@ wixExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	WixModifyState *state = direct->modify;
 	const WixDmlRule *rule = direct_action(state->rel, state->resource,
 										   state->kind, direct->attnums);
-	const WixActionDef *def = wix_find_action(rule->action);
 
 	wixExplainForeignScan(node, es);
-	if (es->verbose)
-		ExplainPropertyList("Wix calls",
-							list_make2(psprintf("up to %d rows a request: %s(): POST %s%s",
-												def->bulk->max_items, def->name,
-												def->bulk->path,
-												def->bulk->catalog_v3_only ?
-												" (Catalog V1: each row alone)" : ""),
-									   psprintf("a row Wix refuses: %s",
-												call_text(state->kind == WIX_DML_DELETE ?
-														  state->call :
-														  linitial(((ModifyColumn *) linitial(state->columns))->calls)))),
-							es);
+	explain_calls(state, wix_action_bulk_size(wix_find_action(rule->action)), es);
 }

@@ -210,6 +210,8 @@ typedef struct WixDmlRule
 /* WixDmlRule.flags */
 #define WIX_DML_ANSWER_NOT_ROW	0x01	/* the action answers with another
 										 * entity: no RETURNING */
+#define WIX_DML_EXCLUSIVE		0x02	/* not with another exclusive rule's
+										 * column in one UPDATE */
 
 /* Where a DML statement's actions go (fdw/modify.c). */
 typedef struct WixDmlTarget
@@ -223,6 +225,7 @@ typedef struct WixDmlTarget
 extern const WixActionDef *wix_find_action(const char *name);
 extern const WixActionDef *wix_action_defs(int *count);
 extern int	wix_action_nparams(const WixActionDef *def);
+extern bool wix_action_takes_nargs(const WixActionDef *def, int nargs);
 extern int	wix_action_param_index(const WixActionDef *def, const char *name);
 extern const WixDmlRule *wix_dml_rules(int *count);
 
@@ -249,6 +252,7 @@ extern void wix_args_from_values(WixActionCall *call, const Datum *values,
 								 const bool *nulls, const char *server);
 extern char *wix_args_json(WixActionCall *call);
 extern Oid	wix_action_param_type(const WixActionDef *def, int i);
+extern void wix_check_non_negative(const char *name, Datum value);
 extern json_object *wix_object_arg(WixActionCall *call, const char *name,
 								   Datum value);
 extern ForeignServer *wix_choose_server(const char *name);
@@ -296,6 +300,7 @@ extern json_object *wix_entity(json_object *answer, const char *key,
 							   const char *method, const char *path);
 extern json_object *wix_deleted(WixActionCall *call, json_object *answer,
 								const char *id);
+extern const char *wix_decimal_text(json_object *value);
 extern Datum wix_money_at(json_object *obj, const char *key, bool *found);
 extern int	wix_numeric_compare(Datum a, Datum b);
 extern char *wix_numeric_text(Datum num);
@@ -309,6 +314,7 @@ extern void wix_check_fulfill(WixActionCall *call);
 extern json_object *wix_run_fulfill(WixActionCall *call);
 extern json_object *wix_run_mark_order_paid(WixActionCall *call);
 extern void wix_check_create_member(WixActionCall *call);
+extern void wix_check_create_product(WixActionCall *call);
 extern void wix_check_update_product(WixActionCall *call);
 extern json_object *wix_run_create_product(WixActionCall *call);
 extern json_object *wix_create_product_item(WixActionCall *call);
@@ -316,7 +322,7 @@ extern json_object *wix_update_product_item(WixActionCall *call);
 extern json_object *wix_delete_product_item(WixActionCall *call);
 extern json_object *wix_run_update_product(WixActionCall *call);
 extern void wix_check_set_inventory(WixActionCall *call);
-extern json_object *wix_run_set_inventory(WixActionCall *call);
+extern json_object *wix_run_set_stock(WixActionCall *call);
 extern void wix_check_adjust_inventory(WixActionCall *call);
 extern json_object *wix_run_adjust_inventory(WixActionCall *call);
 extern json_object *wix_read_booking(WixActionCall *call);

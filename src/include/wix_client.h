@@ -31,6 +31,15 @@ typedef enum WixCatalogVersion
 } WixCatalogVersion;
 
 /*
+ * The requested fields (§4.5) with which Catalog V3 returns a product as the
+ * products table reads it: its currency, its lowest-priced variant (sku) and
+ * its plain description.  The query asks for them, and so do the product
+ * actions, whose answers RETURNING converts.
+ */
+#define WIX_V3_PRODUCT_FIELDS \
+	"\"CURRENCY\",\"MIN_PRICE_VARIANT\",\"PLAIN_DESCRIPTION\""
+
+/*
  * Settings (settings.c)
  */
 typedef enum WixAuthMode
