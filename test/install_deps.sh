@@ -13,9 +13,10 @@ packages=(
 if [ "${WIX_ADMIN_WITH_VALGRIND:-}" = 1 ]; then
   packages+=(valgrind)
 fi
-# test/pg_matrix.sh builds PostgreSQL servers from source
+# test/pg_matrix.sh builds PostgreSQL servers from source, or installs
+# Debian's packages of one into a debootstrap root
 if [ "${WIX_ADMIN_WITH_PG_BUILD:-}" = 1 ]; then
-  packages+=(bison flex liblz4-dev zlib1g-dev dpkg-dev)
+  packages+=(bison flex liblz4-dev zlib1g-dev dpkg-dev debootstrap)
 fi
 
 missing=()

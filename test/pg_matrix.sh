@@ -2,8 +2,8 @@
 # On demand, not in CI: builds and tests wix_admin against every PostgreSQL
 # release it supports (15, 17, 18), as root.  For each version it
 #   1. builds the server from Debian's source package (postgresql-15 from
-#      bookworm, -17 from trixie, -18 from sid) into $WIX_PG_CACHE/<version>
-#      (default /var/cache/wix_admin-pg), once: later runs reuse it;
+#      bookworm, -18 from sid) into $WIX_PG_CACHE/<version> (default
+#      /var/cache/wix_admin-pg), once: later runs reuse it;
 #   2. builds wix_admin against that pg_config in a scratch copy of this tree
 #      (a compiler warning counts as one failure) and installs it there;
 #   3. runs test/run_in_cluster.sh inside pg_virtualenv of that version, in a
@@ -11,17 +11,27 @@
 #      server, so pg_virtualenv and pg_ctlcluster work as in CI;
 # and prints one line per version, e.g. "PG 17.7: 120 passed, 0 failed".
 #
+# The versions in $WIX_PG_PACKAGED (default 17) are Debian's own binary
+# packages instead, installed once into a debootstrap root of their suite,
+# $WIX_PG_CACHE/root-<suite> (17: trixie), where steps 2 and 3 then run
+# chrooted (in a private mount namespace with /proc and /dev): deb.debian.org
+# serves trixie's postgresql-17 binaries but answers 404 for the source files
+# its Sources index lists, and the binaries need trixie's glibc.  The choice is
+# made up front, not as a fallback when a download fails, so that a version is
+# always tested on the same kind of build.
+#
 #   test/pg_matrix.sh                          every suite on 15, 17 and 18
 #   WIX_PG_VERSIONS="17 18" test/pg_matrix.sh regress test/test_queue.py
 #
 # The machine's own apt sources and its /usr/lib/postgresql/15 stay untouched:
-# the Debian sources are read through a sources file in the cache.
+# the Debian sources are read through a sources file in the cache, and a root
+# has sources of its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-tree=$PWD
 
 cache=${WIX_PG_CACHE:-/var/cache/wix_admin-pg}
 versions=${WIX_PG_VERSIONS:-15 17 18}
+packaged=" ${WIX_PG_PACKAGED:-17} "
 work=$(mktemp -d -t wix_pg_matrix.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -73,6 +83,42 @@ build_server() {
   rm -rf "$dir"
 }
 
+# in_root ROOT COMMAND...: COMMAND chrooted into ROOT, in a private mount
+# namespace where ROOT has /proc, /dev (with /dev/pts and /dev/shm) and, at
+# /mnt, this run's scratch directory; the mounts end with the namespace.
+in_root() {
+  unshare --mount --propagation private bash -c '
+    root=$1 mnt=$2; shift 2
+    mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+      mount --bind "$mnt" "$root/mnt" || exit 1
+    exec chroot "$root" "$@"' _ "$1" "$work" "${@:2}"
+}
+
+# build_root VERSION: $cache/root-<suite> is a debootstrap root of VERSION's
+# Debian suite with its postgresql-VERSION packages (marked by .complete);
+# makes it when it is not.  No service starts there (policy-rc.d).
+build_root() {
+  local v=$1 suite; suite=$(debian_suite "$1")
+  local root=$cache/root-$suite log=$cache/root-$suite.log
+  [ -f "$root/.complete" ] && return 0
+  echo "== PostgreSQL $v: Debian's packages into $root (once; a few minutes)"
+  rm -rf --one-file-system "$root"
+  if ! { unshare --mount --propagation private \
+           debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian &&
+         printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" &&
+         chmod +x "$root/usr/sbin/policy-rc.d" &&
+         in_root "$root" apt-get -q update &&
+         in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+           apt-get -q install -y --no-install-recommends \
+           "postgresql-$v" "postgresql-server-dev-$v" postgresql-common \
+           libcurl4-openssl-dev libjson-c-dev pkg-config make gcc python3 curl &&
+         in_root "$root" apt-get clean; } >"$log" 2>&1; then
+    echo "making the $suite root failed, see $log" >&2
+    return 1
+  fi
+  touch "$root/.complete"
+}
+
 # report LINE: prints the line now and again in the summary at the end
 report() {
   echo "$1"
@@ -82,18 +128,26 @@ report() {
 # run_version VERSION [suites...]: prints "PG <x.y>: N passed, N failed".
 run_version() {
   local v=$1; shift
-  local prefix=$cache/$v
+  # in: the command prefix that runs a command where the server is (nothing,
+  # or in_root); build: the scratch copy of the tree, as seen there
+  local in=() build=$work/wix_admin-$v pg_config=$cache/$v/bin/pg_config root=
+  if [[ $packaged == *" $v "* ]]; then
+    root=$cache/root-$(debian_suite "$v")
+    in=(in_root "$root")
+    build=/mnt/wix_admin-$v
+    pg_config=/usr/lib/postgresql/$v/bin/pg_config
+  fi
   (
     flock 9
-    build_server "$v"
+    if [ -n "$root" ]; then build_root "$v"; else build_server "$v"; fi
   ) 9>"$cache/$v.lock" || { report "PG $v: 0 passed, 1 failed (no server)"; return 1; }
-  local release; release=$("$prefix/bin/pg_config" --version | awk '{ print $2 }')
+  local release; release=$("${in[@]}" "$pg_config" --version | awk '{ print $2 }')
 
   # wix_admin, built in a copy of the tree (the checkout's objects stay as they are)
-  local build=$work/wix_admin-$v
-  mkdir -p "$build"
-  git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$build"
-  local mk=(make -s -C "$build" PG_CONFIG="$prefix/bin/pg_config")
+  mkdir -p "$work/wix_admin-$v"
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - |
+    tar -xf - -C "$work/wix_admin-$v"
+  local mk=("${in[@]}" make -s -C "$build" PG_CONFIG="$pg_config")
   local out=$work/make-$v.log warnings
   if ! "${mk[@]}" >"$out" 2>&1 || ! "${mk[@]}" install >>"$out" 2>&1; then
     cat "$out"
@@ -103,18 +157,23 @@ run_version() {
   warnings=$(grep -c 'warning:' "$out")
   [ "$warnings" -eq 0 ] || cat "$out"
 
-  # the suites, with /usr/lib/postgresql/$v (pg_virtualenv's and pg_ctlcluster's
-  # only place for a server) bound to the cached build in a mount namespace
-  mkdir -p "$work/bin-root/$v"
+  # the suites: in the root, or with /usr/lib/postgresql/$v (pg_virtualenv's
+  # and pg_ctlcluster's only place for a server) bound to the cached build in
+  # a mount namespace
   local log=$work/run-$v.log
-  unshare --mount --propagation private bash -c '
-    v=$3
-    mount --bind "$1" /usr/lib/postgresql && mount --bind "$2" "/usr/lib/postgresql/$v" || exit 1
-    shift 3
-    PATH=/usr/lib/postgresql/$v/bin:$PATH
-    exec pg_virtualenv -t -v "$v" -o shared_preload_libraries=wix_admin \
-      bash "$@"' _ "$work/bin-root" "$prefix" "$v" "$build/test/run_in_cluster.sh" "$@" 2>&1 |
-    tee "$log"
+  if [ -n "$root" ]; then
+    in_root "$root" pg_virtualenv -t -v "$v" -o shared_preload_libraries=wix_admin \
+      bash "$build/test/run_in_cluster.sh" "$@"
+  else
+    mkdir -p "$work/bin-root/$v"
+    unshare --mount --propagation private bash -c '
+      v=$3
+      mount --bind "$1" /usr/lib/postgresql && mount --bind "$2" "/usr/lib/postgresql/$v" || exit 1
+      shift 3
+      PATH=/usr/lib/postgresql/$v/bin:$PATH
+      exec pg_virtualenv -t -v "$v" -o shared_preload_libraries=wix_admin \
+        bash "$@"' _ "$work/bin-root" "$cache/$v" "$v" "$build/test/run_in_cluster.sh" "$@"
+  fi 2>&1 | tee "$log"
   local total passed failed
   total=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
   passed=$(echo "$total" | awk '{ print $1 + 0 }')

@@ -57,7 +57,10 @@ SELECT wix_approve_member(id, server => 'emu')->>'status' FROM member_ids WHERE 
 
 
 def pgbench_binary():
-    for candidate in (shutil.which("pgbench"), "/usr/lib/postgresql/15/bin/pgbench"):
+    """pgbench on PATH, else the server's own (pg_virtualenv sets PG_CONFIG)."""
+    bindir = subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), "--bindir"],
+                            capture_output=True, text=True).stdout.strip()
+    for candidate in (shutil.which("pgbench"), bindir and os.path.join(bindir, "pgbench")):
         if candidate and os.path.exists(candidate):
             return candidate
     raise unittest.SkipTest("pgbench is not installed")

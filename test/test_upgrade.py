@@ -19,11 +19,11 @@ since.
 
 DumpRestore: a 0.3 database with servers, user mappings, foreign tables,
 mirrors, action_log rows and queued and done actions, dumped with pg_dump
--Fc and restored with pg_restore into a second PostgreSQL 15 cluster this
-suite makes (wix_admin preloaded, its worker delivering): the foreign tables
-read, the mirrors are mirrors and refresh, the audit log came along, and no
-action of the source is sent again from the restored database (the queue is
-not dumped: its pending actions stay the source's to deliver).
+-Fc and restored with pg_restore into a second cluster of the same release
+this suite makes (wix_admin preloaded, its worker delivering): the foreign
+tables read, the mirrors are mirrors and refresh, the audit log came along,
+and no action of the source is sent again from the restored database (the
+queue is not dumped: its pending actions stay the source's to deliver).
 
 A private emulator serves both clusters.  Runs inside pg_virtualenv with
 shared_preload_libraries=wix_admin (test/run_in_cluster.sh)."""
@@ -173,6 +173,7 @@ described AS (
                       WHEN 'pg_class'::regclass THEN (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = m.objid)
                       WHEN 'pg_namespace'::regclass THEN (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE oid = m.objid)
                       WHEN 'pg_foreign_data_wrapper'::regclass THEN (SELECT pg_get_userbyid(fdwowner) FROM pg_foreign_data_wrapper WHERE oid = m.objid)
+                      WHEN 'pg_type'::regclass THEN (SELECT pg_get_userbyid(typowner) FROM pg_type WHERE oid = m.objid)
                     END,
            'comment', (SELECT description FROM pg_description
                         WHERE objoid = m.objid AND classoid = m.classid AND objsubid = 0),
@@ -223,6 +224,11 @@ described AS (
                                          'validator', fdwvalidator::regproc::text,
                                          'options', fdwoptions, 'acl', fdwacl::text)
                  FROM pg_foreign_data_wrapper WHERE oid = m.objid)
+             -- from 17 on, a table's row type and its array are members too
+             WHEN 'pg_type'::regclass THEN (
+               SELECT jsonb_build_object('typtype', typtype, 'relation', typrelid::regclass::text,
+                                         'element', typelem::regtype::text, 'acl', typacl::text)
+                 FROM pg_type WHERE oid = m.objid)
              ELSE to_jsonb('(class ' || m.classid::regclass::text || ' not described)'::text)
            END) AS description
     FROM members m, LATERAL pg_identify_object(m.classid, m.objid, m.objsubid) o)
