@@ -5,7 +5,9 @@
 
 -- What 0.3 changes: admin actions.  wix_create_product takes product_type
 -- (a parameter added last before server, so the function is made anew),
--- and wix_set_in_stock is new.  Everything else is as 0.2 made it.  Every
+-- and wix_set_in_stock is new.  The queue records the foreign table whose
+-- DML queued an action (via_table), whose privileges stand for EXECUTE at
+-- delivery.  Everything else is as 0.2 made it.  Every
 -- object ends as wix_admin--0.3.sql creates it (test/test_upgrade.py
 -- compares them); every row is kept.
 
@@ -49,3 +51,12 @@ REVOKE EXECUTE ON FUNCTION
   wix_create_product(text, numeric, text, boolean, text, text, name),
   wix_set_in_stock(text, boolean, text, name)
 FROM PUBLIC;
+
+ALTER TABLE wix_admin.queue ADD COLUMN via_table regclass;
+
+CREATE OR REPLACE VIEW wix_admin.actions WITH (security_barrier) AS
+  SELECT id, state, action, role::text AS role, server, target_id, args,
+         attempts, last_error, http_status, wix_request_id, outcome_unknown,
+         enqueued_at, next_attempt_at, started_at, finished_at, result, via_table
+    FROM wix_admin.queue
+   WHERE pg_catalog.pg_has_role(role, 'MEMBER');

@@ -244,7 +244,8 @@ CREATE TABLE wix_admin.queue (
   http_status     integer,
   wix_request_id  text,
   last_error      text,
-  result          jsonb
+  result          jsonb,
+  via_table       regclass
 );
 COMMENT ON TABLE wix_admin.queue IS
   'Admin actions deferred until commit: queued, in flight, done, failed or cancelled';
@@ -275,7 +276,7 @@ CREATE CONSTRAINT TRIGGER queue_commit_order
 CREATE VIEW wix_admin.actions WITH (security_barrier) AS
   SELECT id, state, action, role::text AS role, server, target_id, args,
          attempts, last_error, http_status, wix_request_id, outcome_unknown,
-         enqueued_at, next_attempt_at, started_at, finished_at, result
+         enqueued_at, next_attempt_at, started_at, finished_at, result, via_table
     FROM wix_admin.queue
    WHERE pg_catalog.pg_has_role(role, 'MEMBER');
 COMMENT ON VIEW wix_admin.actions IS

@@ -929,6 +929,40 @@ class WritableTest(unittest.TestCase):
 
     # -- deferred mode ----------------------------------------------------------------
 
+    def test_deferred_dml_needs_the_tables_grant_at_delivery_not_execute(self):
+        kept, revoked = unarchived_orders(2)
+        query("""
+            CREATE ROLE regress_wix_later;
+            GRANT USAGE ON SCHEMA wix TO regress_wix_later;
+            GRANT SELECT, UPDATE ON wix.orders TO regress_wix_later;
+            CREATE USER MAPPING FOR regress_wix_later SERVER emu OPTIONS (api_key '%s');
+        """ % API_KEY)
+        try:
+            emu.reset_log()
+            for order in (kept, revoked):
+                query("SET ROLE regress_wix_later; BEGIN; SET LOCAL wix_admin.defer_actions = on; "
+                      "UPDATE wix.orders SET archived = true WHERE id = '%s'; COMMIT;" % order["id"])
+            self.assertEqual(query("SELECT via_table::text FROM wix_admin.actions WHERE target_id = '%s'"
+                                   % kept["id"]), [["wix.orders"]])
+            # delivered although the role may not EXECUTE wix_archive_order ...
+            query("CALL wix_admin.process_queue(1);")
+            self.assertTrue(order_of(kept["id"])["archived"])
+            self.assertEqual(changes(emu), [("PATCH", "/ecom/v1/orders/" + kept["id"])])
+            # ... and refused once the table's grant is gone
+            query("REVOKE UPDATE ON wix.orders FROM regress_wix_later; CALL wix_admin.process_queue();")
+            self.assertEqual(query("SELECT state, last_error FROM wix_admin.actions WHERE target_id = '%s'"
+                                   % revoked["id"]),
+                             [["failed", 'role "regress_wix_later" may no longer update foreign table "orders"']])
+            self.assertFalse(order_of(revoked["id"])["archived"])
+        finally:
+            query("""
+                DELETE FROM wix_admin.queue WHERE role = 'regress_wix_later'::regrole;
+                DROP USER MAPPING IF EXISTS FOR regress_wix_later SERVER emu;
+                REVOKE ALL ON wix.orders FROM regress_wix_later;
+                REVOKE ALL ON SCHEMA wix FROM regress_wix_later;
+                DROP ROLE regress_wix_later;
+            """)
+
     def test_deferred_update_sends_after_commit_only(self):
         rolled_back, committed = unarchived_orders(2)
         emu.reset_log()

@@ -52,7 +52,8 @@ PG_FUNCTION_INFO_V1(wix_action_call);
 PG_FUNCTION_INFO_V1(wix_enqueue);
 
 static Datum deliver_queued(const char *action, const char *args,
-							const char *server, WixDelivery *delivery);
+							const char *server, Oid via_table,
+							WixDelivery *delivery);
 
 /*
  * wix_actions_define_gucs
@@ -690,7 +691,7 @@ wix_action_run_dml(const WixActionDef *def, const Datum *values,
 	call.revision = revision;
 	call.mapping_user = target->mapping_user;
 	call.defer = target->defer;
-	call.via_table = true;
+	call.via_table = target->table;
 	return run_call(&call, read_value_args, &args);
 }
 
@@ -833,7 +834,7 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 		for (int i = 0; i < nrows; i++)
 		{
 			calls[i].def = def;
-			calls[i].via_table = true;
+			calls[i].via_table = target->table;
 			calls[i].revision = revisions ? revisions[i] : NULL;
 			calls[i].mapping_user = target->mapping_user;
 			calls[i].role = role;
@@ -884,16 +885,60 @@ wix_action_run_dml_bulk(const WixActionDef *def, int nrows, Datum **values,
 	return made;
 }
 
-/* The queue's deliverer: run a queued action as a direct call would. */
+/*
+ * check_table_privilege
+ *		At the delivery of an action DML queued: the role may still change
+ *		the foreign table as the DML did (a statement kind whose rule makes
+ *		the action), which stands for EXECUTE on the action's function.
+ */
+static void
+check_table_privilege(const WixActionDef *def, Oid table)
+{
+	static const AclMode modes[] = {ACL_INSERT, ACL_UPDATE, ACL_DELETE};
+	static const char *const verbs[] = {"insert into", "update", "delete from"};
+	int			count;
+	const WixDmlRule *rules = wix_dml_rules(&count);
+	char	   *name = get_rel_name(table);
+	int			kind = -1;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the foreign table whose change queued %s no longer exists",
+						def->name)));
+	for (int i = 0; i < count; i++)
+	{
+		if (strcmp(rules[i].action, def->name) != 0)
+			continue;
+		kind = rules[i].kind;
+		if (pg_class_aclcheck(table, GetUserId(), modes[kind]) == ACLCHECK_OK)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("role \"%s\" may no longer %s foreign table \"%s\"",
+					GetUserNameFromId(GetUserId(), false),
+					kind >= 0 ? verbs[kind] : "change", name)));
+}
+
+/*
+ * The queue's deliverer: run a queued action as a direct call would.  An
+ * action DML queued (via_table) is checked against the table's privileges,
+ * as the statement was; one a function queued, against EXECUTE.
+ */
 static Datum
 deliver_queued(const char *action, const char *args, const char *server,
-			   WixDelivery *delivery)
+			   Oid via_table, WixDelivery *delivery)
 {
 	WixActionCall call = {0};
 	JsonArgs	json = {args, server};
 
 	call.def = action_by_name(action);
-	check_execute(call.def, true);
+	if (OidIsValid(via_table))
+		check_table_privilege(call.def, via_table);
+	else
+		check_execute(call.def, true);
+	call.via_table = via_table;
 	call.delivery = delivery;
 	return run_call(&call, read_json_args, &json);
 }

@@ -184,7 +184,7 @@ wix_connect_action(WixActionCall *call)
 	call->server_name = pstrdup(server->servername);
 
 	/* DML needs only the table's privileges, as a scan does */
-	if (!call->via_table)
+	if (!OidIsValid(call->via_table))
 	{
 		aclresult = object_aclcheck(ForeignServerRelationId, server->serverid,
 									userid, ACL_USAGE);
@@ -198,7 +198,8 @@ wix_connect_action(WixActionCall *call)
 		MemoryContext oldcxt = MemoryContextSwitchTo(call->caller_cxt);
 
 		call->queued = wix_queue_enqueue(call->def->name, wix_args_json(call),
-										 call->server_name, call->target);
+										 call->server_name, call->target,
+										 call->via_table);
 		MemoryContextSwitchTo(oldcxt);
 		return false;
 	}

@@ -696,6 +696,7 @@ init_modify(Relation rel, Oid userid, WixDmlKind kind, List *attnums,
 	state->resource = table_resource(rel);
 	state->kind = kind;
 	state->returning = returning;
+	state->target.table = RelationGetRelid(rel);
 	state->target.server = GetForeignServer(GetForeignTable(RelationGetRelid(rel))->serverid)->servername;
 	state->target.mapping_user = userid;
 	standard = standard_columns(rel, state->resource);

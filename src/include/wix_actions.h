@@ -138,9 +138,10 @@ struct WixActionCall
 	WixArg		args[WIX_ACTION_MAX_PARAMS];
 	char	   *server_arg;		/* the server argument, or NULL */
 	bool		defer;			/* queue instead of calling Wix */
-	bool		via_table;		/* made by DML: the executor checked the
-								 * foreign table's privileges, which stand
-								 * for EXECUTE and USAGE on the server */
+	Oid			via_table;		/* made by DML: the foreign table, whose
+								 * privileges the executor checked; they
+								 * stand for EXECUTE and USAGE on the
+								 * server */
 	const char *revision;		/* DML: the entity's revision as the row was
 								 * read, or NULL */
 	Oid			mapping_user;	/* DML: the role whose user mapping it
@@ -216,7 +217,8 @@ typedef struct WixDmlRule
 /* Where a DML statement's actions go (fdw/modify.c). */
 typedef struct WixDmlTarget
 {
-	const char *server;			/* the foreign table's */
+	Oid			table;			/* the foreign table */
+	const char *server;			/* ... its server */
 	Oid			mapping_user;	/* WixActionCall.mapping_user */
 	bool		defer;			/* queued until COMMIT */
 } WixDmlTarget;

@@ -39,14 +39,16 @@ typedef struct WixDelivery
 
 /* Carries out one queued action; returns its result as jsonb. */
 typedef Datum (*WixDeliverFn) (const char *action, const char *args,
-							   const char *server, WixDelivery *delivery);
+							   const char *server, Oid via_table,
+							   WixDelivery *delivery);
 
 /* queue.c */
 extern void wix_queue_define_gucs(void);
 extern void wix_queue_init(void);
 extern void wix_queue_set_deliverer(WixDeliverFn deliver);
 extern Datum wix_queue_enqueue(const char *action, const char *args,
-							   const char *server_name, const char *target);
+							   const char *server_name, const char *target,
+							   Oid via_table);
 extern int	wix_queue_process(int max, bool in_procedure,
 							  TimestampTz *next_due);
 

@@ -90,6 +90,7 @@ typedef struct QueueItem
 	char	   *args;			/* jsonb as text */
 	char	   *server;
 	Oid			role;
+	Oid			via_table;		/* the foreign table whose DML queued it */
 	int			attempts;
 	bool		outcome_unknown;
 	char	   *memo;
@@ -102,6 +103,8 @@ static bool wake_at_commit = false;
 PG_FUNCTION_INFO_V1(wix_process_queue);
 PG_FUNCTION_INFO_V1(wix_retry_action);
 PG_FUNCTION_INFO_V1(wix_cancel_action);
+
+static bool queue_has_via_table(void);
 
 /* The one deliverer of queued actions (wix_queue_set_deliverer). */
 static WixDeliverFn deliverer = NULL;
@@ -213,18 +216,26 @@ first_jsonb(void)
  */
 Datum
 wix_queue_enqueue(const char *action, const char *args,
-				  const char *server_name, const char *target)
+				  const char *server_name, const char *target, Oid via_table)
 {
 	static const char *sql =
 		"INSERT INTO wix_admin.queue (role, server, action, args, target_id) "
 		"VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING " DESCRIBE_COLUMNS;
-	Oid			argtypes[5] = {OIDOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	static const char *via_table_sql =
+		"INSERT INTO wix_admin.queue (role, server, action, args, target_id, via_table) "
+		"VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING " DESCRIBE_COLUMNS;
+	Oid			argtypes[6] = {OIDOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	NameData	server;
 	WixSavedUser saved;
 	Datum		result;
 
+	if (OidIsValid(via_table) && !queue_has_via_table())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("deferred DML needs wix_admin 0.3 or later in this database"),
+				 errhint("Run ALTER EXTENSION wix_admin UPDATE.")));
 	namestrcpy(&server, server_name);
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = NameGetDatum(&server);
@@ -232,11 +243,15 @@ wix_queue_enqueue(const char *action, const char *args,
 	values[3] = CStringGetTextDatum(args);
 	values[4] = target ? CStringGetTextDatum(target) : (Datum) 0;
 	nulls[4] = target ? ' ' : 'n';
+	values[5] = ObjectIdGetDatum(via_table);
 
 	become_queue_owner(&saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	queue_sql(sql, 5, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
+	if (OidIsValid(via_table))
+		queue_sql(via_table_sql, 6, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
+	else
+		queue_sql(sql, 5, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
 	result = first_jsonb();
 	SPI_finish();
 	wix_restore_user(&saved);
@@ -363,6 +378,19 @@ copy_text(HeapTuple tuple, TupleDesc desc, int col, MemoryContext cxt)
 }
 
 /*
+ * queue_has_via_table
+ *		Has the queue the column via_table (0.3 on)?  A database not yet
+ *		updated has the older queue, which this library still serves.
+ */
+static bool
+queue_has_via_table(void)
+{
+	Oid			queue = get_relname_relid("queue", get_namespace_oid("wix_admin", false));
+
+	return OidIsValid(queue) && get_attnum(queue, "via_table") != InvalidAttrNumber;
+}
+
+/*
  * claim
  *		Lock the first due action in commit order that nobody is delivering,
  *		mark it in flight and count the attempt.  False: nothing is due.
@@ -384,6 +412,15 @@ claim(QueueItem *item, MemoryContext cxt)
 		"WHERE id = $1 "
 		"RETURNING action, args::text, server, role::oid, attempts, "
 		"outcome_unknown, memo";
+	static const char *mark_via_table_sql =
+		"UPDATE wix_admin.queue SET "
+		"outcome_unknown = outcome_unknown OR state = 'in_flight', "
+		"state = 'in_flight', attempts = attempts + 1, "
+		"started_at = clock_timestamp() "
+		"WHERE id = $1 "
+		"RETURNING action, args::text, server, role::oid, attempts, "
+		"outcome_unknown, memo, via_table::oid";
+	bool		has_via_table = queue_has_via_table();
 	uint64		ncandidates;
 	int64	   *candidates;
 	bool		found = false;
@@ -416,7 +453,8 @@ claim(QueueItem *item, MemoryContext cxt)
 			continue;			/* being delivered by someone alive */
 
 		values[0] = Int64GetDatum(candidates[i]);
-		queue_sql(mark_sql, 1, argtypes, values, NULL, SPI_OK_UPDATE_RETURNING);
+		queue_sql(has_via_table ? mark_via_table_sql : mark_sql, 1, argtypes, values,
+				  NULL, SPI_OK_UPDATE_RETURNING);
 		tuple = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
 		item->id = candidates[i];
@@ -427,6 +465,13 @@ claim(QueueItem *item, MemoryContext cxt)
 		item->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
 		item->outcome_unknown = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 		item->memo = copy_text(tuple, desc, 7, cxt);
+		item->via_table = InvalidOid;
+		if (has_via_table)
+		{
+			Datum		via_table = SPI_getbinval(tuple, desc, 8, &isnull);
+
+			item->via_table = isnull ? InvalidOid : DatumGetObjectId(via_table);
+		}
 		found = true;
 	}
 	pfree(candidates);
@@ -484,7 +529,8 @@ deliver_as_role(QueueItem *item, WixDelivery *delivery)
 	SetUserIdAndSecContext(item->role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	PG_TRY();
 	{
-		result = deliverer(item->action, item->args, item->server, delivery);
+		result = deliverer(item->action, item->args, item->server,
+						   item->via_table, delivery);
 	}
 	PG_FINALLY();
 	{
