@@ -60,3 +60,20 @@ CREATE OR REPLACE VIEW wix_admin.actions WITH (security_barrier) AS
          enqueued_at, next_attempt_at, started_at, finished_at, result, via_table
     FROM wix_admin.queue
    WHERE pg_catalog.pg_has_role(role, 'MEMBER');
+
+-- PostgreSQL 18 names NOT NULL constraints.  An install updated from 0.1 has
+-- mirror_registry's with a "1" appended (the 0.1 table, renamed aside, still
+-- held the names when 0.2 created the new one): give them a fresh install's
+-- names.  Before 18 there are no such rows, and nothing is done.
+DO $$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN SELECT conname FROM pg_catalog.pg_constraint
+            WHERE conrelid = 'wix_admin.mirror_registry'::regclass AND contype = 'n'
+              AND conname ~ '_not_null1$'
+  LOOP
+    EXECUTE format('ALTER TABLE wix_admin.mirror_registry RENAME CONSTRAINT %I TO %I',
+                   c.conname, regexp_replace(c.conname, '1$', ''));
+  END LOOP;
+END $$;
