@@ -1208,6 +1208,25 @@ class BulkModifyTest(BulkTest):
                           [ids["Conflict 2"], "revision conflict (HTTP 409) on the first attempt; "
                                               "re-read the revision and retried once"]])
 
+    def test_members_delete_in_bulk(self):
+        query("INSERT INTO wix.members (login_email) "
+              "SELECT 'bulk.gone.' || g || '@example.com' FROM generate_series(1, 150) g")
+        emu.reset_log()
+        query("DELETE FROM wix.members WHERE login_email LIKE 'bulk.gone.%'")
+        self.assertEqual(changes(emu), [("POST", "/members/v1/members/bulk/delete")] * 2)
+        bodies = [r["body"] for r in wix_requests(emu, "/members/v1/members/bulk/delete")]
+        self.assertEqual([len(b["memberIds"]) for b in bodies], [100, 50])
+        self.assertEqual(set(bodies[0]), {"memberIds"})
+        self.assertEqual([m for m in items_of(emu.data("members"), "members")
+                          if m["loginEmail"].startswith("bulk.gone.")], [])
+        self.assertEqual(value("SELECT count(*) FROM wix_admin.action_log WHERE action = 'wix_delete_member' "
+                               "AND target_id IN (%s)" % ", ".join("'%s'" % i for b in bodies for i in b["memberIds"])),
+                         "150")
+        plan = verbose_plan("DELETE FROM wix.members WHERE id = 'x'")
+        self.assertIn("Wix calls: up to 100 rows a request: wix_delete_member(): "
+                      "POST /members/v1/members/bulk/delete, "
+                      "each row: wix_delete_member(): DELETE /members/v1/members/{member_id}", plan)
+
     def test_explain_and_when_rows_go_alone(self):
         plan = "\n".join(r[0] for r in query(
             "EXPLAIN (VERBOSE, COSTS OFF) UPDATE wix.products SET visible = false WHERE name LIKE 'x%'"))

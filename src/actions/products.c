@@ -404,13 +404,6 @@ wix_update_product_item(WixActionCall *call)
 	return item;
 }
 
-/* One id of Catalog V3's bulk delete. */
-json_object *
-wix_delete_product_item(WixActionCall *call)
-{
-	return json_object_new_string(wix_arg_text(call, "product_id"));
-}
-
 /*
  * V1: the variant whose inventory changes.  A product without variant_id
  * must have no variants of its own; its inventory is the all-zero variant.

@@ -55,8 +55,13 @@ static const WixBulkDef products_bulk_update = {
 };
 static const WixBulkDef products_bulk_delete = {
 	.path = "/stores/v3/bulk/products/delete",.items_key = "productIds",
-	.max_items = 100,.catalog_v3_only = true,
-	.item = wix_delete_product_item
+	.max_items = 100,.catalog_v3_only = true,.item = wix_target_id_item
+};
+
+/* Bulk Delete Members (members-stores-bookings.md §3.3) */
+static const WixBulkDef members_bulk_delete = {
+	.path = "/members/v1/members/bulk/delete",.items_key = "memberIds",
+	.max_items = 100,.item = wix_target_id_item
 };
 
 static const WixActionDef actions[] = {
@@ -108,7 +113,7 @@ static const WixActionDef actions[] = {
 	{.name = "wix_delete_member",
 		.params = {TARGET_ID("member_id")},
 		.method = "DELETE",.path = "/members/v1/members/{member_id}",
-	.flags = WIX_ACTION_DELETE},
+	.flags = WIX_ACTION_DELETE,.bulk = &members_bulk_delete},
 
 	/* products and inventory (§4.4 Catalog V1, §4.7 Catalog V3) */
 	{.name = "wix_create_product",

@@ -706,6 +706,13 @@ wix_action_bulk_size(const WixActionDef *def)
 	return def->bulk != NULL ? def->bulk->max_items : 1;
 }
 
+/* A bulk call's item that is the id acted on (bulk deletes). */
+json_object *
+wix_target_id_item(WixActionCall *call)
+{
+	return json_object_new_string(target_arg_text(call));
+}
+
 /* The bulk answer's result for item i, or NULL. */
 static json_object *
 bulk_result(json_object *results, int i)

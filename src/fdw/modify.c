@@ -1110,6 +1110,7 @@ wixGetForeignModifyBatchSize(ResultRelInfo *rinfo)
  * wixExecForeignBatchInsert
  *		The rows of a batch in one bulk request; the rows Wix refuses in it
  *		again alone, and every row alone where the site lacks the bulk call.
+ *		COPY (16 on) passes no planSlots: an INSERT binds none.
  */
 TupleTableSlot **
 wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
@@ -1138,8 +1139,8 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 		nulls[r] = palloc(sizeof(bool) * nparams);
 		refused[r] = true;		/* sent alone unless the bulk call makes it */
 		for (int i = 0; i < nparams; i++)
-			bind_arg(state, &state->call->args[i], slots[r], planSlots[r],
-					 (Datum) 0, &values[r][i], &nulls[r][i]);
+			bind_arg(state, &state->call->args[i], slots[r], NULL, (Datum) 0,
+					 &values[r][i], &nulls[r][i]);
 	}
 	PG_TRY();
 	{
@@ -1158,7 +1159,7 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 
 		if (!refused[r])
 			continue;
-		(void) run_call(state, state->call, slots[r], planSlots[r], (Datum) 0,
+		(void) run_call(state, state->call, slots[r], NULL, (Datum) 0,
 						&row_changed);
 		state->changed++;
 	}

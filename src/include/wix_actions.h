@@ -241,6 +241,7 @@ extern Datum wix_action_run_dml(const WixActionDef *def, const Datum *values,
 								const bool *nulls, const char *revision,
 								const WixDmlTarget *target);
 extern int	wix_action_bulk_size(const WixActionDef *def);
+extern json_object *wix_target_id_item(WixActionCall *call);
 extern int	wix_action_run_dml_bulk(const WixActionDef *def, int nrows,
 									Datum **values, bool **nulls,
 									const char *const *revisions,
@@ -321,7 +322,6 @@ extern void wix_check_update_product(WixActionCall *call);
 extern json_object *wix_run_create_product(WixActionCall *call);
 extern json_object *wix_create_product_item(WixActionCall *call);
 extern json_object *wix_update_product_item(WixActionCall *call);
-extern json_object *wix_delete_product_item(WixActionCall *call);
 extern json_object *wix_run_update_product(WixActionCall *call);
 extern void wix_check_set_inventory(WixActionCall *call);
 extern json_object *wix_run_set_stock(WixActionCall *call);

@@ -32,6 +32,40 @@ def validation_error(field, description, rule="VALIDATION", message=None):
         {"field": field, "description": description, "violatedRule": rule, "data": {}}]}}})
 
 
+def api_error_code(e):
+    """(code, description) of an ApiError's body, either error shape."""
+    d = e.body.get("details", {})
+    if "applicationError" in d:
+        return d["applicationError"]["code"], d["applicationError"]["description"]
+    v = d.get("validationError", {}).get("fieldViolations", [{}])[0]
+    return v.get("violatedRule", "VALIDATION"), "%s: %s" % (v.get("field"), v.get("description"))
+
+
+def bulk_results(entries, one, item=None):
+    """Wix's answer to a bulk call: one(entry) does each entry and returns its object (with its "id");
+    an ApiError it raises is that entry's itemMetadata.error and the others are done; with item (the
+    request's returnEntity), each done entry's "item" is item(object)."""
+    results = []
+    ok = bad = 0
+    for i, x in enumerate(entries):
+        meta = {"originalIndex": i, "success": False}
+        entry = {"itemMetadata": meta}
+        try:
+            obj = one(x)
+        except ApiError as e:
+            code, description = api_error_code(e)
+            meta["error"] = {"code": code, "description": description}
+            bad += 1
+        else:
+            meta["success"] = True
+            meta["id"] = obj["id"]
+            ok += 1
+            if item is not None:
+                entry["item"] = item(obj)
+        results.append(entry)
+    return {"results": results, "bulkActionMetadata": {"totalSuccesses": ok, "totalFailures": bad, "undetailedFailures": 0}}
+
+
 def from_query_error(e):
     return validation_error(e.field, e.description, e.rule, e.message)
 

@@ -58,6 +58,7 @@ ENDPOINTS = [
     ("POST", "/members/v1/members", members.h_member_create, AUTH),
     ("PATCH", "/members/v1/members/{id}", members.h_member_update, AUTH),
     ("DELETE", "/members/v1/members/{id}", members.h_member_delete, AUTH),
+    ("POST", "/members/v1/members/bulk/delete", members.h_members_bulk_delete, AUTH),
     ("POST", "/members/v1/members/{id}/approve", members.h_member_approve, AUTH),
     ("POST", "/members/v1/members/{id}/block", members.h_member_block, AUTH),
     # -- Wix Stores: the catalog version, Catalog V1, Catalog V3

@@ -773,6 +773,20 @@ class T08OrderAdmin(unittest.TestCase):
 
 
 class T09MemberAdmin(unittest.TestCase):
+    def test_bulk_delete(self):
+        ids = []
+        for n in (1, 2):
+            st, b, _ = E.call("POST", "/members/v1/members", {"member": {"loginEmail": "bulk.%d@example.com" % n}})
+            ids.append(b["member"]["id"])
+        st, b, _ = E.call("POST", "/members/v1/members/bulk/delete", {"memberIds": ids + ["nope"]})
+        self.assertEqual(st, 200, b)
+        self.assertEqual([r["itemMetadata"]["success"] for r in b["results"]], [True, True, False])
+        self.assertEqual(b["results"][0]["itemMetadata"]["id"], ids[0])
+        self.assertEqual(b["results"][2]["itemMetadata"]["error"]["code"], "MEMBER_NOT_FOUND")
+        self.assertEqual(b["bulkActionMetadata"], {"totalSuccesses": 2, "totalFailures": 1, "undetailedFailures": 0})
+        self.assertEqual(E.call("GET", "/members/v1/members/" + ids[0])[0], 404)
+        self.assertEqual(E.call("POST", "/members/v1/members/bulk/delete", {"memberIds": []})[0], 400)
+
     def test_member_lifecycle(self):
         total = len(E.data("members"))
         st, b, _ = E.call("POST", "/members/v1/members", {"member": {"loginEmail": "new.one@example.com",

@@ -4,7 +4,7 @@ import copy
 import re
 
 import emu_data as D
-from api import (ApiError, app_error, body_obj, body_or_r, check_type, decode_dot_r, entity,
+from api import (ApiError, app_error, body_obj, body_or_r, bulk_results, check_type, decode_dot_r, entity,
                  list_param, need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import F, iso_ms, spec
 from paging import OFFSET, offset_metadata, offset_paging, paged_answer, paging_kind, run_offset_query
@@ -247,11 +247,28 @@ def h_member_block(req):
 
 
 def h_member_delete(req):
+    delete_member(req.state, get_member(req.state, req.m["id"]))
+    return {}
+
+
+def h_members_bulk_delete(req):
     st = req.state
-    m = get_member(st, req.m["id"])
+    ids = body_obj(req).get("memberIds")
+    if not isinstance(ids, list) or not (1 <= len(ids) <= 100):
+        raise validation_error("memberIds", "memberIds must contain 1..100 ids", "MAX_SIZE")
+
+    def one(mid):
+        if not isinstance(mid, str):
+            raise validation_error("memberIds", "memberIds must be strings", "FORMAT")
+        m = get_member(st, mid)
+        delete_member(st, m)
+        return m
+    return bulk_results(ids, one)
+
+
+def delete_member(st, m):
     if m.get("loginEmail") == D.OWNER_EMAIL:
         raise ApiError(400, {"message": "The site owner's member cannot be deleted", "details": {"validationError": {"fieldViolations": [
             {"field": "id", "description": "The site owner's member cannot be deleted", "violatedRule": "OTHER",
              "ruleName": "OWNER_OR_CONTRIBUTOR_MEMBER_DELETE_FORBIDDEN", "data": {}}]}}})
     st.remove("members", m["id"])
-    return {}

@@ -8,7 +8,7 @@ import copy
 import json
 
 import emu_data as D
-from api import (ApiError, app_error, body_obj, body_or_r, bump, cents_of, check_type, dumps, entity, list_param,
+from api import (app_error, bulk_results, body_obj, body_or_r, bump, cents_of, check_type, dumps, entity, list_param,
                  need_obj, new_id, stamp, unique_now_ms, unique_slug, validation_error)
 from emu_wql import ALL_BOOL, ALL_DATE, ALL_NUM, ALL_STR, F, iso_ms, spec
 from paging import (CURSOR, HAS, PREV_IF_ANY, cursor_metadata, cursor_paging, either_paged_query,
@@ -709,45 +709,21 @@ def v3_delete(st, p):
     st.touch("v3s")
 
 
-def api_error_code(e):
-    """(code, description) of an ApiError's body, either error shape."""
-    d = e.body.get("details", {})
-    if "applicationError" in d:
-        return d["applicationError"]["code"], d["applicationError"]["description"]
-    v = d.get("validationError", {}).get("fieldViolations", [{}])[0]
-    return v.get("violatedRule", "VALIDATION"), "%s: %s" % (v.get("field"), v.get("description"))
-
-
 def v3_bulk(req, key, one, wire):
-    """A V3 bulk products call: 1..100 entries of body[key], each done by one(st, entry) -> product or
-    None; per-item failures in results[].itemMetadata (breadth.md §13)."""
+    """A V3 bulk products call: 1..100 entries of body[key], each done by one(st, entry) -> product
+    (breadth.md §13)."""
     st = req.state
     require_catalog(st, "V3")
     b = body_obj(req)
     data = b.get(key)
     if not isinstance(data, list) or not (1 <= len(data) <= 100):
         raise validation_error(key, "%s must contain 1..100 items" % key, "MAX_SIZE")
-    ret = b.get("returnEntity") is True
     fields = v3_fields(b.get("fields")) if wire else ()
-    results = []
-    ok = bad = 0
-    for i, x in enumerate(data):
-        meta = {"originalIndex": i, "success": False}
-        entry = {"itemMetadata": meta}
-        try:
-            p = one(st, x)
-            meta["success"] = True
-            ok += 1
-            if p is not None:
-                meta["id"] = p["id"]
-                if ret:
-                    entry["item"] = json.loads(st.obj_json("v3", p, ("g",) + fields, v3_proj(fields, True)))
-        except ApiError as e:
-            code, description = api_error_code(e)
-            meta["error"] = {"code": code, "description": description}
-            bad += 1
-        results.append(entry)
-    return {"results": results, "bulkActionMetadata": {"totalSuccesses": ok, "totalFailures": bad, "undetailedFailures": 0}}
+    item = None
+    if b.get("returnEntity") is True:
+        def item(p):
+            return json.loads(st.obj_json("v3", p, ("g",) + fields, v3_proj(fields, True)))
+    return bulk_results(data, lambda x: one(st, x), item)
 
 
 def bulk_create_one(st, x):
