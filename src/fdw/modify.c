@@ -1086,6 +1086,32 @@ wixExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 }
 
 /*
+ * send_in_bulk
+ *		A batch's rows in the action's bulk call; refused[r] (set by the
+ *		caller) is cleared for the rows Wix made, the others the caller
+ *		sends alone.  An error counts the rows of earlier requests.
+ */
+static void
+send_in_bulk(WixModifyState *state, const WixActionDef *def, int n,
+			 Datum **values, bool **nulls, const char **revisions,
+			 bool *refused)
+{
+	int			made = -1;
+
+	PG_TRY();
+	{
+		made = wix_action_run_dml_bulk(def, n, values, nulls, revisions,
+									   &state->target, refused);
+	}
+	PG_CATCH();
+	{
+		rethrow_with_changed(state, state->changed, state->row_cxt);
+	}
+	PG_END_TRY();
+	state->changed += Max(made, 0);
+}
+
+/*
  * wixGetForeignModifyBatchSize
  *		An INSERT goes to Wix in its action's bulk call, as many rows a
  *		request as Wix takes, unless a row must be answered or seen alone:
@@ -1125,7 +1151,6 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 	bool	  **nulls;
 	bool	   *refused;
 	MemoryContext oldcxt;
-	int			made;
 
 	MemoryContextReset(state->row_cxt);
 	oldcxt = MemoryContextSwitchTo(state->row_cxt);
@@ -1142,17 +1167,7 @@ wixExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 			bind_arg(state, &state->call->args[i], slots[r], NULL, (Datum) 0,
 					 &values[r][i], &nulls[r][i]);
 	}
-	PG_TRY();
-	{
-		made = wix_action_run_dml_bulk(def, n, values, nulls, NULL,
-									   &state->target, refused);
-	}
-	PG_CATCH();
-	{
-		rethrow_with_changed(state, state->changed, state->row_cxt);
-	}
-	PG_END_TRY();
-	state->changed += Max(made, 0);
+	send_in_bulk(state, def, n, values, nulls, NULL, refused);
 	for (int r = 0; r < n; r++)
 	{
 		bool		row_changed = false;
@@ -1557,7 +1572,6 @@ send_direct_rows(WixDirectState *direct, int n)
 	bool	  **nulls = palloc(sizeof(bool *) * n);
 	const char **revisions = palloc(sizeof(char *) * n);
 	bool	   *refused = palloc(sizeof(bool) * n);
-	int			made = -1;
 
 	for (int r = 0; r < n; r++)
 	{
@@ -1575,19 +1589,7 @@ send_direct_rows(WixDirectState *direct, int n)
 					 &values[r][i], &nulls[r][i]);
 	}
 	if (!state->target.defer)
-	{
-		PG_TRY();
-		{
-			made = wix_action_run_dml_bulk(call->def, n, values, nulls, revisions,
-										   &state->target, refused);
-		}
-		PG_CATCH();
-		{
-			rethrow_with_changed(state, state->changed, state->row_cxt);
-		}
-		PG_END_TRY();
-		state->changed += Max(made, 0);
-	}
+		send_in_bulk(state, call->def, n, values, nulls, revisions, refused);
 	for (int r = 0; r < n; r++)
 	{
 		bool		row_changed = false;

@@ -404,22 +404,16 @@ claim(QueueItem *item, MemoryContext cxt)
 		"AND next_attempt_at <= clock_timestamp() "
 		"ORDER BY commit_seq LIMIT " CppAsString2(QUEUE_CLAIM_BATCH) " "
 		"FOR UPDATE SKIP LOCKED";
-	static const char *mark_sql =
-		"UPDATE wix_admin.queue SET "
-		"outcome_unknown = outcome_unknown OR state = 'in_flight', "
-		"state = 'in_flight', attempts = attempts + 1, "
-		"started_at = clock_timestamp() "
-		"WHERE id = $1 "
-		"RETURNING action, args::text, server, role::oid, attempts, "
-		"outcome_unknown, memo";
-	static const char *mark_via_table_sql =
-		"UPDATE wix_admin.queue SET "
-		"outcome_unknown = outcome_unknown OR state = 'in_flight', "
-		"state = 'in_flight', attempts = attempts + 1, "
-		"started_at = clock_timestamp() "
-		"WHERE id = $1 "
-		"RETURNING action, args::text, server, role::oid, attempts, "
-		"outcome_unknown, memo, via_table::oid";
+#define MARK_SQL(more_columns) \
+		"UPDATE wix_admin.queue SET " \
+		"outcome_unknown = outcome_unknown OR state = 'in_flight', " \
+		"state = 'in_flight', attempts = attempts + 1, " \
+		"started_at = clock_timestamp() " \
+		"WHERE id = $1 " \
+		"RETURNING action, args::text, server, role::oid, attempts, " \
+		"outcome_unknown, memo" more_columns
+	static const char *mark_sql = MARK_SQL("");
+	static const char *mark_via_table_sql = MARK_SQL(", via_table::oid");
 	bool		has_via_table = queue_has_via_table();
 	uint64		ncandidates;
 	int64	   *candidates;

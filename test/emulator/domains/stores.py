@@ -709,15 +709,21 @@ def v3_delete(st, p):
     st.touch("v3s")
 
 
-def v3_bulk(req, key, one, wire):
-    """A V3 bulk products call: 1..100 entries of body[key], each done by one(st, entry) -> product
-    (breadth.md §13)."""
+def v3_bulk_request(req, key, most):
+    """(state, body, entries) of a V3 bulk call: 1..most entries in body[key], else 400."""
     st = req.state
     require_catalog(st, "V3")
     b = body_obj(req)
     data = b.get(key)
-    if not isinstance(data, list) or not (1 <= len(data) <= 100):
-        raise validation_error(key, "%s must contain 1..100 items" % key, "MAX_SIZE")
+    if not isinstance(data, list) or not (1 <= len(data) <= most):
+        raise validation_error(key, "%s must contain 1..%d items" % (key, most), "MAX_SIZE")
+    return st, b, data
+
+
+def v3_bulk(req, key, one, wire):
+    """A V3 bulk products call: 1..100 entries of body[key], each done by one(st, entry) -> product
+    (breadth.md §13)."""
+    st, b, data = v3_bulk_request(req, key, 100)
     fields = v3_fields(b.get("fields")) if wire else ()
     item = None
     if b.get("returnEntity") is True:
@@ -815,12 +821,7 @@ def h_inv_update(req):
 
 
 def v3_bulk_delta(req, key, by_key, sign):
-    st = req.state
-    require_catalog(st, "V3")
-    b = body_obj(req)
-    data = b.get(key)
-    if not isinstance(data, list) or not (1 <= len(data) <= 300):
-        raise validation_error(key, "%s must contain 1..300 items" % key, "MAX_SIZE")
+    st, b, data = v3_bulk_request(req, key, 300)
     for i, x in enumerate(data):
         n = x.get(by_key) if isinstance(x, dict) else None
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
