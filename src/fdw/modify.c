@@ -50,7 +50,12 @@
  * - Deferred mode.  With wix_admin.defer_actions on, the runner queues
  *	 each row's action ({action, args}) in the statement's transaction, as
  *	 a function call does: nothing is sent unless it commits.  RETURNING
- *	 has no answer to return then, and is an error.
+ *	 has no answer to return then, and is an error.  The queue records the
+ *	 table (via_table): at delivery the role's privilege on it stands for
+ *	 EXECUTE on the function, as it did for the statement.
+ *
+ * - The user mapping is that of the role the executor checks the table's
+ *	 privileges as, as for the scan: a view's owner through a view.
  *
  * - RETURNING.  The action's result entity is converted with the scan's
  *	 converters (convert.c) for the endpoint the site's catalog chooses.
