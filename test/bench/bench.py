@@ -38,6 +38,13 @@ target <= 1.2 x; a refresh after 100 orders changed through the Wix API
 not read again), its requests from the emulator's log; and revenue by month
 over the mirror against the same over the foreign table.
 
+Writable tables (issue 17), at each latency, REPS times each, alternating:
+250 products made by INSERT ... SELECT (Catalog V3's bulk create, 100 a
+request) against the same with RETURNING (one request a row); their UPDATE
+in bulk against UPDATE ... RETURNING; their DELETE in bulk against DELETE
+... RETURNING.  WIX_BENCH_ONLY=writable runs this part alone (about a
+minute).
+
 Standard library only.
 """
 import json
@@ -363,6 +370,70 @@ def run_mirrors(be, ms, used):
             "bi_foreign": bi_foreign, "bi_same": same == "0"}
 
 
+# ------------------------------------------------------- writable tables
+WRITE_ROWS = 250
+WRITES = {
+    "INSERT": ("INSERT INTO wix.products (name, price) "
+               "SELECT 'bench %(tag)s ' || g, g FROM generate_series(1, " + str(WRITE_ROWS) + ") g"),
+    "UPDATE": "UPDATE wix.products SET visible = false WHERE name LIKE 'bench %(tag)s %%'",
+    "DELETE": "DELETE FROM wix.products WHERE name LIKE 'bench %(tag)s %%'",
+}
+
+
+def run_writes(be, tag, returning):
+    """INSERT, UPDATE and DELETE of WRITE_ROWS products (tag names them), in
+    bulk or, with RETURNING, a row at a time: each statement's time and the
+    requests it sent."""
+    out = {}
+    for kind in ("INSERT", "UPDATE", "DELETE"):
+        emu.reset_log()
+        sql = WRITES[kind] % {"tag": tag} + (" RETURNING id" if returning else "")
+        out[kind] = {"wall": be.timed(sql), "requests": wix_requests()}
+    return out
+
+
+def run_writable(be, ms):
+    """At latency ms, REPS times (alternating): the writes in bulk and a row
+    at a time."""
+    set_latency(ms)
+    bulk, alone = [], []
+    for rep in range(REPS):
+        for returning in ((False, True) if rep % 2 == 0 else (True, False)):
+            runs = alone if returning else bulk
+            runs.append(run_writes(be, "%d-%d-%s" % (ms, rep, "alone" if returning else "bulk"),
+                                   returning))
+        log("  %2d ms rep %d: %s" % (ms, rep + 1, "; ".join(
+            "%s %.2fs (%d requests) / %.2fs (%d)" % (
+                k, bulk[-1][k]["wall"], bulk[-1][k]["requests"],
+                alone[-1][k]["wall"], alone[-1][k]["requests"]) for k in WRITES)))
+    set_latency(0)
+    return bulk, alone
+
+
+def writable_part(be):
+    """The writable tables' table and targets: (met, of)."""
+    log("writable tables (issue 17): %d products, in bulk / a row at a time (RETURNING)" % WRITE_ROWS)
+    be.lines("SELECT count(*) FROM (SELECT id FROM wix.products LIMIT 1) s;")   # the catalog
+    runs = {ms: run_writable(be, ms) for ms in LATENCIES}
+    log("")
+    log("writable, medians of %d runs, seconds (requests):" % REPS)
+    hdr = "lat | statement |  bulk  (requests) | a row at a time (requests) | ratio"
+    log(hdr)
+    log("-" * len(hdr))
+    verdicts = []
+    for ms, (bulk, alone) in sorted(runs.items()):
+        for kind in WRITES:
+            b = med([r[kind] for r in bulk], "wall")
+            a = med([r[kind] for r in alone], "wall")
+            log("%2d  | %-9s | %6.2f (%8d) | %15.2f (%8d) | %5.2f" % (
+                ms, kind, b, bulk[0][kind]["requests"], a, alone[0][kind]["requests"], b / a))
+        writes = bulk[0]["INSERT"]["requests"]
+        verdicts.append(writes == -(-WRITE_ROWS // 100))
+        log("  %-8s INSERT of %d products at %d ms: %d bulk requests (= %d)" % (
+            "MET" if verdicts[-1] else "NOT MET", WRITE_ROWS, ms, writes, -(-WRITE_ROWS // 100)))
+    return sum(verdicts), len(verdicts)
+
+
 # ---------------------------------------------------------------- setup
 def setup():
     # the benchmark's session sets requests_per_minute itself
@@ -436,6 +507,12 @@ def main():
     log("wix_admin runs with SET wix_admin.requests_per_minute = 0 "
         "(the emulator does not throttle; the default limiter would be measured instead)")
     setup()
+    if os.environ.get("WIX_BENCH_ONLY") == "writable":
+        be = warm_backend()
+        met, of = writable_part(be)
+        be.close()
+        log("%d of %d targets met; took %.0f s" % (met, of, time.perf_counter() - t_start))
+        return 0 if met == of else 1
     tok = token()
     be = warm_backend()
     log("settings: " + ", ".join("%s=%s" % tuple(l.split("|")) for l in be.lines(
@@ -607,6 +684,11 @@ def main():
                "mirror first load at %d ms: create_mirror + refresh_mirror %.2fs = %.2f x"
                " SELECT * FROM wix.orders %.2fs (<= 1.20); %d requests, the scan's %d" % (
                    ms, ld, ld / sc, sc, m["load"][0]["requests"], m["scan"][0]["requests"]))
+    log("")
+    be = warm_backend()
+    met, of = writable_part(be)
+    be.close()
+    verdicts += [True] * met + [False] * (of - met)
     log("")
     log("%d of %d targets met; load average at end: %s; took %.0f s" % (
         sum(verdicts), len(verdicts), open("/proc/loadavg").read().strip(),

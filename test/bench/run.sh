@@ -16,6 +16,10 @@
 # About 7 minutes, and 2 more for the mirrors of issue 15 (first load against a
 # full scan, a refresh after 100 changes, revenue by month over both).
 #
+# Then the writable tables of issue 17: 250 products inserted, updated and
+# deleted in Catalog V3's bulk calls against a row at a time (about a
+# minute; WIX_BENCH_ONLY=writable runs only this part).
+#
 # WIX_BENCH_REPS (default 3) and WIX_BENCH_LATENCIES (default 0,20) change
 # the repetitions and latencies.  The benchmark sets
 # wix_admin.requests_per_minute = 0 in its session: the emulator does not
